@@ -1,0 +1,1 @@
+//! mcpgen: from a YAML spec to an MCP server crate.

@@ -1,0 +1,54 @@
+//! The authentication hook between the MCP endpoint and whatever guards it.
+//!
+//! The endpoint calls [`Authenticator::authenticate`] after the Origin check and before any
+//! other check, so an unauthenticated client always sees 401 first; and
+//! [`Authenticator::authorize_tool`] once a `tools/call` names a known tool, before its
+//! arguments are validated, so a missing scope is a 403 rather than a validation error.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Who a request acts for, as established by the authenticator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Principal {
+    /// The OAuth client the token was issued to (`None` without authentication).
+    pub client_id: Option<String>,
+    /// The scopes the token carries.
+    pub scopes: BTreeSet<String>,
+}
+
+/// A future returned by [`Authenticator::authenticate`].
+pub type AuthFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Principal, axum::response::Response>> + Send + 'a>>;
+
+/// Guards the MCP endpoint. `Err` carries the complete HTTP response to send (401, 403, 503).
+pub trait Authenticator: Send + Sync + 'static {
+    /// Establishes who the request acts for from its head (the body is not read yet).
+    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> AuthFuture<'a>;
+
+    /// Checks that `principal` may call a tool that requires `required` scopes.
+    fn authorize_tool(
+        &self,
+        principal: &Principal,
+        required: &[&str],
+    ) -> Result<(), axum::response::Response>;
+}
+
+/// No authentication: every request is allowed. Only for `auth: none` on loopback servers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAuth;
+
+impl Authenticator for NoAuth {
+    fn authenticate<'a>(&'a self, _parts: &'a http::request::Parts) -> AuthFuture<'a> {
+        Box::pin(async { Ok(Principal::default()) })
+    }
+
+    fn authorize_tool(
+        &self,
+        _principal: &Principal,
+        _required: &[&str],
+    ) -> Result<(), axum::response::Response> {
+        Ok(())
+    }
+}
