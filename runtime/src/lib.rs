@@ -4,3 +4,6 @@
 //! the OAuth half (`oauth`, `store`) guards it, `server` the router that puts them together.
 
 pub mod auth;
+pub mod mcp;
+pub mod server;
+pub mod tools;
