@@ -1,0 +1,250 @@
+//! Model: the resolved spec. Defaults are filled in and Rust names chosen, so later stages
+//! never decide anything; only ordered collections, nothing from the machine or the clock.
+
+use serde_json::Value;
+
+use crate::naming;
+use crate::spec::{self, AuthSetting, Consent, Handler, ProtocolVersion, Spec};
+use crate::validate::{host_is_loopback, parse_duration};
+
+/// A spec with every default resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The spec's `name`.
+    pub name: String,
+    /// `<name>-mcp`: the crate and binary.
+    pub crate_name: String,
+    pub version: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub instructions: Option<String>,
+    /// Origin without a trailing slash, e.g. `https://mcp.example.com`.
+    pub public_url: String,
+    /// Path of the MCP endpoint, e.g. `/mcp`.
+    pub endpoint: String,
+    /// `public_url` + `endpoint`: the OAuth resource and the URL users enter.
+    pub resource: String,
+    pub public_url_is_loopback: bool,
+    pub bind: String,
+    pub allowed_origins: Vec<String>,
+    pub protocol_versions: Vec<ProtocolVersion>,
+    /// `None` for `auth: none`.
+    pub auth: Option<AuthModel>,
+    pub tools: Vec<ToolModel>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthModel {
+    /// Byte-identical in every document the server emits.
+    pub issuer: String,
+    /// Sorted by name.
+    pub scopes: Vec<ScopeModel>,
+    pub default_scopes: Vec<String>,
+    pub consent: Consent,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub dynamic_registration: bool,
+    pub client_id_metadata_documents: bool,
+    pub extra_redirect_uris: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeModel {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolModel {
+    pub name: String,
+    /// snake_case: the handler method.
+    pub ident: String,
+    /// PascalCase: the prefix of its input and output types.
+    pub type_name: String,
+    pub title: String,
+    pub description: String,
+    /// Scopes a token needs for this tool (resolved from `default_scopes` when unset).
+    pub scopes: Vec<String>,
+    pub annotations: AnnotationsModel,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub handler: Handler,
+    pub template: Option<String>,
+}
+
+/// All five hints, always stated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotationsModel {
+    pub title: String,
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+/// `get_order_status` → `Get order status`.
+fn title_from(name: &str) -> String {
+    let words: Vec<String> = name
+        .split(['_', '-', '.'])
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut title = words.join(" ");
+    if let Some(first) = title.get(..1) {
+        title = first.to_ascii_uppercase() + &title[1..];
+    }
+    title
+}
+
+/// The origin of a validated URL, normalised (lowercase host, no default port, no slash).
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.trim_end_matches('/').to_owned())
+}
+
+impl Model {
+    /// Resolves a validated spec. Validation guarantees what this relies on.
+    pub fn new(spec: &Spec) -> Self {
+        let public_url = origin(&spec.server.public_url);
+        let parsed = url::Url::parse(&public_url).ok();
+        let host = parsed
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let loopback = host_is_loopback(&host);
+        let endpoint = spec
+            .server
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| "/mcp".into());
+        let bind = spec.server.bind.clone().unwrap_or_else(|| {
+            if loopback {
+                let port = parsed.as_ref().and_then(url::Url::port).unwrap_or(8080);
+                format!("127.0.0.1:{port}")
+            } else {
+                "0.0.0.0:8080".into()
+            }
+        });
+        let protocol_versions = if spec.server.protocol_versions.is_empty() {
+            ProtocolVersion::ALL.to_vec()
+        } else {
+            let mut v = spec.server.protocol_versions.clone();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let auth = match &spec.auth {
+            AuthSetting::None(_) => None,
+            AuthSetting::OAuth(a) => Some(AuthModel {
+                issuer: a
+                    .issuer
+                    .as_deref()
+                    .map_or_else(|| public_url.clone(), origin),
+                scopes: a
+                    .scopes
+                    .iter()
+                    .map(|(name, def)| ScopeModel {
+                        name: name.clone(),
+                        description: def.description.clone(),
+                    })
+                    .collect(),
+                default_scopes: a
+                    .default_scopes
+                    .iter()
+                    .flatten()
+                    .map(|s| s.0.clone())
+                    .collect(),
+                consent: a.consent.unwrap_or(Consent::Password),
+                access_ttl_secs: ttl(
+                    a.tokens.as_ref().and_then(|t| t.access_ttl.as_deref()),
+                    3600,
+                ),
+                refresh_ttl_secs: ttl(
+                    a.tokens.as_ref().and_then(|t| t.refresh_ttl.as_deref()),
+                    30 * 86400,
+                ),
+                dynamic_registration: a
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.dynamic)
+                    .unwrap_or(true),
+                client_id_metadata_documents: a
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.client_id_metadata_documents)
+                    .unwrap_or(false),
+                extra_redirect_uris: a
+                    .registration
+                    .as_ref()
+                    .map(|r| r.redirect_uris.clone())
+                    .unwrap_or_default(),
+            }),
+        };
+        let default_scopes = auth
+            .as_ref()
+            .map(|a| a.default_scopes.clone())
+            .unwrap_or_default();
+        let tools = spec
+            .tools
+            .iter()
+            .map(|t| tool(t, &default_scopes))
+            .collect();
+        Model {
+            name: spec.name.clone(),
+            crate_name: format!("{}-mcp", spec.name),
+            version: spec.version.clone(),
+            title: spec.title.clone().unwrap_or_else(|| title_from(&spec.name)),
+            description: spec.description.clone(),
+            instructions: spec.instructions.clone(),
+            resource: format!("{public_url}{endpoint}"),
+            public_url,
+            endpoint,
+            public_url_is_loopback: loopback,
+            bind,
+            allowed_origins: spec.server.allowed_origins.clone(),
+            protocol_versions,
+            auth,
+            tools,
+        }
+    }
+}
+
+fn ttl(s: Option<&str>, default: u64) -> u64 {
+    s.and_then(parse_duration).unwrap_or(default)
+}
+
+fn tool(t: &spec::Tool, default_scopes: &[String]) -> ToolModel {
+    let title = t.title.clone().unwrap_or_else(|| title_from(&t.name));
+    let a = t.annotations.clone().unwrap_or(spec::Annotations {
+        title: None,
+        read_only: None,
+        destructive: None,
+        idempotent: None,
+        open_world: None,
+    });
+    let mut scopes: Vec<String> = match &t.scopes {
+        Some(s) => s.iter().map(|s| s.0.clone()).collect(),
+        None => default_scopes.to_vec(),
+    };
+    scopes.dedup();
+    ToolModel {
+        ident: naming::snake(&t.name),
+        type_name: naming::pascal(&t.name),
+        name: t.name.clone(),
+        description: t.description.clone(),
+        scopes,
+        annotations: AnnotationsModel {
+            title: a.title.unwrap_or_else(|| title.clone()),
+            read_only: a.read_only.unwrap_or(false),
+            destructive: a.destructive.unwrap_or(true),
+            idempotent: a.idempotent.unwrap_or(false),
+            open_world: a.open_world.unwrap_or(true),
+        },
+        title,
+        input: t.input.clone(),
+        output: t.output.clone(),
+        handler: t.handler.unwrap_or(Handler::Rust),
+        template: t.template.clone(),
+    }
+}
