@@ -1,0 +1,493 @@
+//! The authorization endpoint: request validation, the consent page (password or automatic),
+//! and the redirect back with `code`, `state` and `iss`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use url::Url;
+
+use super::crypto::{constant_time_eq, is_s256_challenge, random_id, random_token, secret_hash};
+use super::error::OAuthError;
+use super::redirect::redirect_matches;
+use super::scope;
+use super::{CODE_TTL, Consent, Inner, now};
+use crate::store::{ClientRecord, CodeRecord};
+
+/// Parses `application/x-www-form-urlencoded` parameters; a repeated parameter is an error
+/// (RFC 6749 §3.1) and is named.
+pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw) {
+        if out.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(format!("parameter {k} is repeated"));
+        }
+    }
+    Ok(out)
+}
+
+/// A validated authorization request.
+struct AuthRequest {
+    client: ClientRecord,
+    redirect_uri: String,
+    state: Option<String>,
+    code_challenge: String,
+    scopes: Vec<String>,
+    resource: String,
+}
+
+/// Why a request is refused: before the redirect URI is trusted the error is shown to the
+/// user agent; after, it goes back to the client (RFC 6749 §4.1.2.1).
+enum Refusal {
+    Direct(OAuthError),
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: &'static str,
+        description: String,
+        client_id: String,
+    },
+}
+
+fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+    // The redirect URI was validated at registration, so it parses; a failure here would mean
+    // a corrupt store, answered without redirecting.
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        return OAuthError::invalid_request("the registered redirect uri is invalid")
+            .into_response();
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in pairs {
+            q.append_pair(k, v);
+        }
+    }
+    let mut res = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn refuse(inner: &Inner, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Direct(e) => {
+            tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "authorize_refused",
+                error = e.error,
+                reason = %e.description,
+            );
+            e.into_response()
+        }
+        Refusal::Redirect {
+            redirect_uri,
+            state,
+            error,
+            description,
+            client_id,
+        } => {
+            tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "authorize_refused",
+                client_id = %client_id,
+                error,
+                reason = %description,
+            );
+            let mut pairs = vec![
+                ("error", error),
+                ("error_description", description.as_str()),
+            ];
+            if let Some(s) = &state {
+                pairs.push(("state", s));
+            }
+            pairs.push(("iss", &inner.urls.issuer));
+            redirect_to(&redirect_uri, &pairs)
+        }
+    }
+}
+
+async fn validate(inner: &Inner, p: &HashMap<String, String>) -> Result<AuthRequest, Refusal> {
+    let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(client_id) = get("client_id") else {
+        return Err(Refusal::Direct(OAuthError::invalid_request(
+            "client_id is required",
+        )));
+    };
+    let client = match inner.find_client(client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(Refusal::Direct(OAuthError::invalid_client(
+                "unknown client_id; register the client again",
+            )));
+        }
+        Err(e) => return Err(Refusal::Direct(e)),
+    };
+    let redirect_uri = match get("redirect_uri") {
+        Some(r)
+            if client
+                .redirect_uris
+                .iter()
+                .any(|reg| redirect_matches(reg, r)) =>
+        {
+            r.to_owned()
+        }
+        Some(_) => {
+            return Err(Refusal::Direct(OAuthError::invalid_request(
+                "redirect_uri does not match a registered redirect uri",
+            )));
+        }
+        // OAuth 2.1 §4.1.1: optional only when exactly one URI is registered.
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => {
+            return Err(Refusal::Direct(OAuthError::invalid_request(
+                "redirect_uri is required",
+            )));
+        }
+    };
+    let state = p.get("state").cloned().filter(|s| !s.is_empty());
+    let back = |error: &'static str, description: &str| Refusal::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error,
+        description: description.to_owned(),
+        client_id: client.client_id.clone(),
+    };
+
+    match get("response_type") {
+        Some("code") => {}
+        None => return Err(back("invalid_request", "response_type is required")),
+        Some(_) => {
+            return Err(back(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return Err(back(
+            "unauthorized_client",
+            "the client is not registered for authorization_code",
+        ));
+    }
+    let Some(code_challenge) = get("code_challenge") else {
+        return Err(back(
+            "invalid_request",
+            "pkce is required: send code_challenge with code_challenge_method=S256",
+        ));
+    };
+    // A missing method means `plain` (RFC 7636 §4.3), which OAuth 2.1 clients must not use.
+    if get("code_challenge_method") != Some("S256") {
+        return Err(back(
+            "invalid_request",
+            "code_challenge_method must be S256",
+        ));
+    }
+    if !is_s256_challenge(code_challenge) {
+        return Err(back(
+            "invalid_request",
+            "code_challenge must be 43 base64url characters",
+        ));
+    }
+    let resource = match get("resource") {
+        None => inner.urls.resource.clone(),
+        Some(r) if inner.urls.matches_resource(r) => inner.urls.resource.clone(),
+        Some(_) => {
+            return Err(back(
+                "invalid_target",
+                "resource is not this server; use the mcp endpoint url",
+            ));
+        }
+    };
+    let scopes = inner.scopes.grant(p.get("scope").map(String::as_str));
+    Ok(AuthRequest {
+        code_challenge: code_challenge.to_owned(),
+        client,
+        redirect_uri,
+        state,
+        scopes,
+        resource,
+    })
+}
+
+async fn approve(inner: &Inner, req: AuthRequest) -> Response {
+    let code = random_token();
+    let issued_at = now();
+    let record = CodeRecord {
+        client_id: req.client.client_id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge,
+        resource: req.resource,
+        scopes: req.scopes,
+        family: random_id(),
+        issued_at,
+        expires_at: issued_at + CODE_TTL.as_secs(),
+    };
+    if let Err(e) = inner.store.put_code(&secret_hash(&code), &record).await {
+        tracing::error!(target: "mcpgen::oauth", error = %e, "cannot store authorization code");
+        return OAuthError::server_error().into_response();
+    }
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "authorize_approved",
+        client_id = %record.client_id,
+        redirect_host = redirect_host(&record.redirect_uri),
+        scope = %scope::join(&record.scopes),
+    );
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(s) = &req.state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", &inner.urls.issuer));
+    redirect_to(&req.redirect_uri, &pairs)
+}
+
+fn redirect_host(uri: &str) -> String {
+    Url::parse(uri)
+        .ok()
+        .map(|u| match u.host_str() {
+            Some(h) => h.to_owned(),
+            None => format!("{}:", u.scheme()),
+        })
+        .unwrap_or_default()
+}
+
+const CSRF_COOKIE_SECURE: &str = "__Host-mcpgen_csrf";
+const CSRF_COOKIE_PLAIN: &str = "mcpgen_csrf";
+
+fn csrf_cookie_name(inner: &Inner) -> &'static str {
+    // `__Host-` needs Secure, which plain-http loopback servers cannot set reliably.
+    if inner.urls.origin.starts_with("https://") {
+        CSRF_COOKIE_SECURE
+    } else {
+        CSRF_COOKIE_PLAIN
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str>) -> String {
+    let name = req
+        .client
+        .client_name
+        .as_deref()
+        .unwrap_or("An unnamed application");
+    let host = redirect_host(&req.redirect_uri);
+    let descriptions: HashMap<&str, &str> = inner
+        .config
+        .scopes
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_str()))
+        .collect();
+    let mut scopes = String::new();
+    for s in &req.scopes {
+        let d = match s.as_str() {
+            scope::OFFLINE_ACCESS => "Stay signed in (refresh tokens)",
+            other => descriptions.get(other).copied().unwrap_or(""),
+        };
+        scopes.push_str(&format!(
+            "<li><code>{}</code> {}</li>",
+            escape(s),
+            escape(d)
+        ));
+    }
+    let hidden = [
+        ("response_type", "code".to_owned()),
+        ("client_id", req.client.client_id.clone()),
+        ("redirect_uri", req.redirect_uri.clone()),
+        ("state", req.state.clone().unwrap_or_default()),
+        ("code_challenge", req.code_challenge.clone()),
+        ("code_challenge_method", "S256".to_owned()),
+        ("scope", scope::join(&req.scopes)),
+        ("resource", req.resource.clone()),
+        ("csrf", csrf.to_owned()),
+    ];
+    let mut fields = String::new();
+    for (k, v) in hidden {
+        if !v.is_empty() {
+            fields.push_str(&format!(
+                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
+                escape(&v)
+            ));
+        }
+    }
+    let error = error
+        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html>
+<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">
+<title>Authorize {name}</title>
+<style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}
+.error{{color:#b00}}code{{background:#eee;padding:0 .2em}}button{{font-size:1rem;margin-right:.5rem}}</style>
+</head><body>
+<h1>Authorize {name}</h1>
+<p><strong>{name}</strong> wants to use <strong>{resource}</strong> on your behalf and will be sent back to <strong>{host}</strong>.</p>
+<p>It asks for:</p><ul>{scopes}</ul>
+{error}
+<form method=\"post\" action=\"{action}\">{fields}
+<p><label>Server password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></label></p>
+<p><button type=\"submit\" name=\"action\" value=\"approve\">Approve</button>
+<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>
+</form></body></html>
+",
+        name = escape(name),
+        resource = escape(&inner.urls.resource),
+        host = escape(&host),
+        action = escape(&inner.urls.route("/authorize")),
+    )
+}
+
+fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> Response {
+    let mut res = (status, Html(html)).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Some(csrf) = csrf {
+        let secure = if inner.urls.origin.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "{}={csrf}; Path=/; HttpOnly; SameSite=Strict; Max-Age=600{secure}",
+            csrf_cookie_name(inner)
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            h.insert(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+async fn show_or_approve(inner: &Inner, req: AuthRequest) -> Response {
+    match inner.config.consent {
+        Consent::Auto => approve(inner, req).await,
+        Consent::Password => {
+            // Double-submit cookie: the form's token must equal the cookie set with the page,
+            // which another site can neither read nor set. Needs no server-side state, so any
+            // replica can answer the POST.
+            let csrf = random_token();
+            let html = consent_page(inner, &req, &csrf, None);
+            page(inner, StatusCode::OK, html, Some(&csrf))
+        }
+    }
+}
+
+/// `GET /authorize`.
+pub(crate) async fn authorize_get(State(inner): State<Arc<Inner>>, uri: Uri) -> Response {
+    let params = match parse_params(uri.query().unwrap_or("").as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return refuse(&inner, Refusal::Direct(OAuthError::invalid_request(e))),
+    };
+    match validate(&inner, &params).await {
+        Ok(req) => show_or_approve(&inner, req).await,
+        Err(r) => refuse(&inner, r),
+    }
+}
+
+/// `POST /authorize`: the consent form (or, with automatic consent, a form-encoded request).
+pub(crate) async fn authorize_post(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match parse_params(&body) {
+        Ok(p) => p,
+        Err(e) => return refuse(&inner, Refusal::Direct(OAuthError::invalid_request(e))),
+    };
+    let req = match validate(&inner, &params).await {
+        Ok(req) => req,
+        Err(r) => return refuse(&inner, r),
+    };
+    if inner.config.consent == Consent::Auto {
+        return approve(&inner, req).await;
+    }
+    let sent = params.get("csrf").map(String::as_str).unwrap_or("");
+    let expected = cookie(&headers, csrf_cookie_name(&inner)).unwrap_or("");
+    if sent.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+        tracing::info!(
+            target: "mcpgen::oauth",
+            decision = "consent_refused",
+            client_id = %req.client.client_id,
+            reason = "csrf token missing or stale",
+        );
+        let csrf = random_token();
+        let html = consent_page(
+            &inner,
+            &req,
+            &csrf,
+            Some("This form expired. Please try again."),
+        );
+        return page(&inner, StatusCode::FORBIDDEN, html, Some(&csrf));
+    }
+    if params.get("action").map(String::as_str) == Some("deny") {
+        return refuse(
+            &inner,
+            Refusal::Redirect {
+                redirect_uri: req.redirect_uri.clone(),
+                state: req.state.clone(),
+                error: "access_denied",
+                description: "the user denied the request".into(),
+                client_id: req.client.client_id.clone(),
+            },
+        );
+    }
+    let password = params.get("password").map(String::as_str).unwrap_or("");
+    let ok = inner
+        .config
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| super::verify_password(h, password));
+    if !ok {
+        tracing::info!(
+            target: "mcpgen::oauth",
+            decision = "consent_refused",
+            client_id = %req.client.client_id,
+            reason = "wrong password",
+        );
+        let csrf = random_token();
+        let html = consent_page(&inner, &req, &csrf, Some("Wrong password."));
+        return page(&inner, StatusCode::UNAUTHORIZED, html, Some(&csrf));
+    }
+    approve(&inner, req).await
+}

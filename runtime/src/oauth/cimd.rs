@@ -1,0 +1,273 @@
+//! Client ID metadata documents (MCP 2025-11-25 and later): an https `client_id` names a JSON
+//! document describing the client, fetched with a timeout and a size cap, never from private
+//! addresses (unless the server itself is loopback), validated, and cached.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+
+use super::error::OAuthError;
+use super::redirect::RedirectPolicy;
+use super::{Inner, now};
+use crate::store::ClientRecord;
+
+/// Largest document accepted; real ones are a few hundred bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+/// Time allowed for one fetch, connection included.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a fetched document is used before it is fetched again; a stale one is still
+/// used when the refetch fails (claude.ai's metadata endpoint has had outages).
+pub const CACHE_TTL: Duration = Duration::from_secs(3600);
+
+/// A future returned by [`MetadataFetcher::fetch`].
+pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'a>>;
+
+/// Fetches a metadata document. Implementations must not follow redirects, must honour
+/// [`FETCH_TIMEOUT`] and [`MAX_DOCUMENT_BYTES`], and, unless `allow_private`, must refuse
+/// to connect to an address that is not public (see [`is_public_ip`]) after resolving the
+/// host, so DNS cannot smuggle a private target past the URL check.
+pub trait MetadataFetcher: Send + Sync + 'static {
+    fn fetch<'a>(&'a self, url: &'a Url, allow_private: bool) -> FetchFuture<'a>;
+}
+
+/// Whether an address may be fetched from: not loopback, private, link-local, CGNAT,
+/// unspecified, multicast, documentation or unique-local.
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_ip(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || s[0] == 0x2001 && s[1] == 0x0db8)
+        }
+    }
+}
+
+/// Without a TLS stack the runtime cannot fetch documents itself; this fetcher refuses, so a
+/// metadata-document client fails cleanly (and can still use dynamic registration).
+struct Unavailable;
+
+impl MetadataFetcher for Unavailable {
+    fn fetch<'a>(&'a self, _url: &'a Url, _allow_private: bool) -> FetchFuture<'a> {
+        Box::pin(async { Err("fetching client metadata documents is not available".to_owned()) })
+    }
+}
+
+pub(crate) fn default_fetcher() -> Arc<dyn MetadataFetcher> {
+    Arc::new(Unavailable)
+}
+
+pub(crate) struct Resolver {
+    fetcher: Arc<dyn MetadataFetcher>,
+    allow_private: bool,
+    cache: Mutex<HashMap<String, (ClientRecord, u64)>>,
+}
+
+/// Whether a `client_id` is a metadata document URL: https with a host and a path.
+pub(crate) fn is_document_url(id: &str) -> bool {
+    id.starts_with("https://")
+}
+
+fn check_url(id: &str, allow_private: bool) -> Result<Url, String> {
+    let u = Url::parse(id).map_err(|_| "client_id is not a valid url".to_owned())?;
+    if u.scheme() != "https" {
+        return Err("client_id url must be https".into());
+    }
+    if u.fragment().is_some() || !u.username().is_empty() || u.password().is_some() {
+        return Err("client_id url must not carry a fragment or credentials".into());
+    }
+    if u.path() == "/" || u.path().is_empty() {
+        return Err("client_id url must have a path".into());
+    }
+    // The spec requires the id to be in normal form: the document's client_id is compared
+    // byte for byte with it, so a dot segment would also make that comparison meaningless.
+    if u.as_str() != id {
+        return Err("client_id url is not in normal form".into());
+    }
+    match u.host() {
+        None => return Err("client_id url has no host".into()),
+        Some(url::Host::Ipv4(ip)) if !allow_private && !is_public_ip(IpAddr::V4(ip)) => {
+            return Err("client_id url points at a private address".into());
+        }
+        Some(url::Host::Ipv6(ip)) if !allow_private && !is_public_ip(IpAddr::V6(ip)) => {
+            return Err("client_id url points at a private address".into());
+        }
+        Some(url::Host::Domain(d)) if !allow_private && d.eq_ignore_ascii_case("localhost") => {
+            return Err("client_id url points at a private address".into());
+        }
+        _ => {}
+    }
+    Ok(u)
+}
+
+fn parse_document(
+    id: &str,
+    body: &[u8],
+    redirects: &RedirectPolicy,
+) -> Result<ClientRecord, String> {
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|_| "metadata document is not json".to_owned())?;
+    if doc.get("client_id").and_then(Value::as_str) != Some(id) {
+        return Err("metadata document client_id differs from its url".into());
+    }
+    let redirect_uris: Vec<String> = doc
+        .get("redirect_uris")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if redirect_uris.is_empty() {
+        return Err("metadata document has no redirect_uris".into());
+    }
+    for uri in &redirect_uris {
+        redirects
+            .check(uri)
+            .map_err(|why| format!("metadata document redirect_uri {uri:?} refused: {why}"))?;
+    }
+    match doc
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+    {
+        None | Some("none") => {}
+        Some(_) => {
+            return Err(
+                "metadata document clients must use token_endpoint_auth_method none".into(),
+            );
+        }
+    }
+    let mut grant_types: Vec<String> = doc
+        .get("grant_types")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter(|g| matches!(*g, "authorization_code" | "refresh_token"))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !grant_types.iter().any(|g| g == "authorization_code") {
+        grant_types.insert(0, "authorization_code".into());
+    }
+    Ok(ClientRecord {
+        client_id: id.to_owned(),
+        secret_hash: None,
+        token_endpoint_auth_method: "none".into(),
+        redirect_uris,
+        grant_types,
+        client_name: doc
+            .get("client_name")
+            .and_then(Value::as_str)
+            .map(|n| n.trim().chars().take(200).collect::<String>())
+            .filter(|n| !n.is_empty()),
+        client_id_issued_at: now(),
+        metadata: Default::default(),
+    })
+}
+
+impl Resolver {
+    pub fn new(fetcher: Arc<dyn MetadataFetcher>, allow_private: bool) -> Self {
+        Self {
+            fetcher,
+            allow_private,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, id: &str) -> Option<(ClientRecord, u64)> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    async fn resolve(&self, id: &str, redirects: &RedirectPolicy) -> Result<ClientRecord, String> {
+        let url = check_url(id, self.allow_private)?;
+        let cached = self.cached(id);
+        if let Some((record, fetched_at)) = &cached
+            && now() < fetched_at.saturating_add(CACHE_TTL.as_secs())
+        {
+            return Ok(record.clone());
+        }
+        let fetched =
+            tokio::time::timeout(FETCH_TIMEOUT, self.fetcher.fetch(&url, self.allow_private))
+                .await
+                .unwrap_or_else(|_| Err("metadata document fetch timed out".into()))
+                .and_then(|body| {
+                    if body.len() > MAX_DOCUMENT_BYTES {
+                        Err("metadata document is too large".into())
+                    } else {
+                        parse_document(id, &body, redirects)
+                    }
+                });
+        match (fetched, cached) {
+            (Ok(record), _) => {
+                let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                // Bounded: an attacker can make us fetch many URLs, not grow memory forever.
+                if cache.len() >= 1024 {
+                    cache.clear();
+                }
+                cache.insert(id.to_owned(), (record.clone(), now()));
+                Ok(record)
+            }
+            (Err(e), Some((stale, _))) => {
+                tracing::warn!(target: "mcpgen::oauth", client_id = %id, error = %e, "using a stale client metadata document");
+                Ok(stale)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+}
+
+impl Inner {
+    /// Finds a client: a registered one, or (when enabled) the one a metadata document URL
+    /// names. `Ok(None)` means unknown (answered 401 `invalid_client`).
+    pub(crate) async fn find_client(&self, id: &str) -> Result<Option<ClientRecord>, OAuthError> {
+        if let Some(resolver) = &self.cimd
+            && is_document_url(id)
+        {
+            return match resolver.resolve(id, &self.redirects).await {
+                Ok(c) => Ok(Some(c)),
+                Err(why) => {
+                    tracing::info!(target: "mcpgen::oauth", decision = "client_document_refused", client_id = %id, reason = %why);
+                    Err(OAuthError::invalid_client(why))
+                }
+            };
+        }
+        self.store.get_client(id).await.map_err(|e| {
+            tracing::error!(target: "mcpgen::oauth", error = %e, "store failure reading a client");
+            OAuthError::server_error()
+        })
+    }
+}

@@ -1,0 +1,397 @@
+//! The OAuth 2.1 authorization server and resource-server check of a generated server:
+//! discovery documents, `/register`, `/authorize` (with the consent page), `/token`, `/revoke`,
+//! and the bearer [`Authenticator`](crate::auth::Authenticator) that guards the MCP endpoint.
+//!
+//! ```ignore
+//! let store = mcpgen_runtime::store::open("sqlite:oauth.db").await?;
+//! let mut config = OAuthConfig::new("https://mcp.example.com");
+//! config.scopes = vec![("orders.read".into(), "Read orders".into())];
+//! config.default_scopes = vec!["orders.read".into()];
+//! config.password_hash = std::env::var(PASSWORD_HASH_ENV).ok();
+//! let oauth = OAuth::new(config, store)?;
+//! let app = oauth.router().merge(mcp_router);   // and give oauth.authenticator() to /mcp
+//! ```
+
+mod authorize;
+mod bearer;
+mod cimd;
+mod crypto;
+mod error;
+mod metadata;
+mod redirect;
+mod register;
+pub mod scope;
+mod token;
+mod urls;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use http::{HeaderName, Method, header};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::auth::Authenticator;
+use crate::store::Store;
+
+pub use self::cimd::{FetchFuture, MetadataFetcher};
+pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
+pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
+pub use self::urls::is_loopback_url;
+
+/// The environment variable a generated server reads the consent password hash from (format:
+/// see [`hash_password`]).
+pub const PASSWORD_HASH_ENV: &str = "MCPGEN_PASSWORD_HASH";
+
+/// How long an authorization code lives (OAuth 2.1 §4.1.2 recommends at most 10 minutes).
+pub const CODE_TTL: Duration = Duration::from_secs(600);
+
+/// After a refresh token is rotated, presenting it again within this window (while its
+/// successor is unused) is answered with fresh tokens instead of revoking the family: hosted
+/// clients retry a refresh whose response they lost.
+pub const REFRESH_REUSE_GRACE: Duration = Duration::from_secs(60);
+
+/// How the user approves an authorization request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consent {
+    /// A small page showing the client, its redirect host and the scopes, approved by typing
+    /// the server's password ([`OAuthConfig::password_hash`]).
+    #[default]
+    Password,
+    /// Approve at once: `/authorize` answers 302 with the code. Only allowed when the public
+    /// URL is loopback (local development, tests, conformance runs).
+    Auto,
+}
+
+/// What the OAuth half needs to know; the generated `main.rs` fills it from the spec and the
+/// command line.
+#[derive(Clone)]
+pub struct OAuthConfig {
+    /// The canonical public origin (`https://mcp.example.com`); every URL is derived from it.
+    pub public_url: String,
+    /// The MCP endpoint path (`/mcp`); the resource is `public_url + endpoint`.
+    pub endpoint: String,
+    /// The issuer; `None` means the public URL, so `--public-url` moves it too.
+    pub issuer: Option<String>,
+    /// The spec's scopes: (name, description), in spec order. Names must match RFC 6749's
+    /// scope-token grammar; `offline_access` is added by the server and must not be listed.
+    pub scopes: Vec<(String, String)>,
+    /// Granted when a request names none of `scopes`; must be non-empty and among `scopes`.
+    pub default_scopes: Vec<String>,
+    pub consent: Consent,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Serve `/register` (RFC 7591).
+    pub dynamic_registration: bool,
+    /// Accept https URLs as `client_id` and fetch their metadata documents.
+    pub client_id_metadata_documents: bool,
+    /// Redirect URIs accepted beyond the built-in policy (exact; a trailing `*` makes a
+    /// prefix). See [`DEFAULT_REDIRECT_ALLOWLIST`].
+    pub extra_redirect_uris: Vec<String>,
+    /// The consent password's hash, usually from [`PASSWORD_HASH_ENV`]; required with
+    /// [`Consent::Password`].
+    pub password_hash: Option<String>,
+}
+
+impl OAuthConfig {
+    /// A configuration with the spec's defaults: endpoint `/mcp`, issuer = public URL, password
+    /// consent, tokens 1 h / 30 d, dynamic registration on, metadata documents off, no scopes.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into(),
+            endpoint: "/mcp".into(),
+            issuer: None,
+            scopes: Vec::new(),
+            default_scopes: Vec::new(),
+            consent: Consent::Password,
+            access_ttl: Duration::from_secs(3600),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            dynamic_registration: true,
+            client_id_metadata_documents: false,
+            extra_redirect_uris: Vec::new(),
+            password_hash: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("public_url", &self.public_url)
+            .field("endpoint", &self.endpoint)
+            .field("issuer", &self.issuer)
+            .field("scopes", &self.scopes)
+            .field("default_scopes", &self.default_scopes)
+            .field("consent", &self.consent)
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("dynamic_registration", &self.dynamic_registration)
+            .field(
+                "client_id_metadata_documents",
+                &self.client_id_metadata_documents,
+            )
+            .field("extra_redirect_uris", &self.extra_redirect_uris)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<set>"),
+            )
+            .finish()
+    }
+}
+
+/// A configuration the server cannot start with; the message is for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub(crate) struct Inner {
+    pub config: OAuthConfig,
+    pub urls: urls::Urls,
+    pub scopes: scope::ScopePolicy,
+    pub redirects: redirect::RedirectPolicy,
+    pub store: Arc<dyn Store>,
+    pub cimd: Option<cimd::Resolver>,
+    pub metadata: metadata::Documents,
+    last_purge: AtomicU64,
+}
+
+/// The authorization server and resource-server check of one MCP server. Cheap to clone.
+#[derive(Clone)]
+pub struct OAuth {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl OAuth {
+    /// Checks the configuration and builds the server. Metadata documents, when enabled, are
+    /// fetched over https by [`MetadataFetcher`]'s default; see [`OAuth::with_fetcher`].
+    pub fn new(config: OAuthConfig, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
+        Self::build(config, store, None)
+    }
+
+    /// Like [`OAuth::new`], with the fetcher used for client ID metadata documents (tests use
+    /// an in-process one).
+    pub fn with_fetcher(
+        config: OAuthConfig,
+        store: Arc<dyn Store>,
+        fetcher: Arc<dyn MetadataFetcher>,
+    ) -> Result<Self, ConfigError> {
+        Self::build(config, store, Some(fetcher))
+    }
+
+    fn build(
+        config: OAuthConfig,
+        store: Arc<dyn Store>,
+        fetcher: Option<Arc<dyn MetadataFetcher>>,
+    ) -> Result<Self, ConfigError> {
+        let urls = urls::Urls::new(
+            &config.public_url,
+            &config.endpoint,
+            config.issuer.as_deref(),
+        )
+        .map_err(ConfigError)?;
+        let mut resource_scopes = Vec::new();
+        for (name, _) in &config.scopes {
+            if !scope::is_scope_token(name) {
+                return Err(ConfigError(format!(
+                    "scope {name:?} is not a valid scope token (RFC 6749 §3.3)"
+                )));
+            }
+            if name == scope::OFFLINE_ACCESS {
+                return Err(ConfigError(
+                    "offline_access is added by the server; do not list it as a scope".into(),
+                ));
+            }
+            if resource_scopes.contains(name) {
+                return Err(ConfigError(format!("scope {name:?} is listed twice")));
+            }
+            resource_scopes.push(name.clone());
+        }
+        if resource_scopes.is_empty() {
+            return Err(ConfigError("at least one scope is required".into()));
+        }
+        if config.default_scopes.is_empty() {
+            return Err(ConfigError("default_scopes must not be empty".into()));
+        }
+        if let Some(s) = config
+            .default_scopes
+            .iter()
+            .find(|s| !resource_scopes.contains(s))
+        {
+            return Err(ConfigError(format!(
+                "default scope {s:?} is not one of the declared scopes"
+            )));
+        }
+        match config.consent {
+            Consent::Auto if !urls.public_is_loopback => {
+                return Err(ConfigError(
+                    "consent auto is only allowed with a loopback public url".into(),
+                ));
+            }
+            Consent::Password => match &config.password_hash {
+                None => {
+                    return Err(ConfigError(format!(
+                        "consent password needs a password hash in {PASSWORD_HASH_ENV}"
+                    )));
+                }
+                Some(h) if !is_password_hash(h) => {
+                    return Err(ConfigError(format!(
+                        "{PASSWORD_HASH_ENV} is not of the form sha256$SALT$HEX"
+                    )));
+                }
+                Some(_) => {}
+            },
+            Consent::Auto => {}
+        }
+        if config.access_ttl.is_zero() && config.refresh_ttl.is_zero() {
+            return Err(ConfigError("token lifetimes must not be zero".into()));
+        }
+        let scopes = scope::ScopePolicy {
+            resource_scopes,
+            default_scopes: config.default_scopes.clone(),
+        };
+        let redirects = redirect::RedirectPolicy::new(&config.extra_redirect_uris);
+        let cimd = config.client_id_metadata_documents.then(|| {
+            cimd::Resolver::new(
+                fetcher.unwrap_or_else(cimd::default_fetcher),
+                urls.public_is_loopback,
+            )
+        });
+        let metadata = metadata::Documents::new(&config, &urls, &scopes);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                urls,
+                scopes,
+                redirects,
+                store,
+                cimd,
+                metadata,
+                last_purge: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The canonical MCP URL (the audience of every token).
+    pub fn resource(&self) -> &str {
+        &self.inner.urls.resource
+    }
+
+    /// The issuer, exactly as the metadata documents and `iss` carry it.
+    pub fn issuer(&self) -> &str {
+        &self.inner.urls.issuer
+    }
+
+    /// The absolute path-inserted protected resource metadata URL (the challenge's
+    /// `resource_metadata`).
+    pub fn resource_metadata_url(&self) -> String {
+        self.inner.urls.prm_url()
+    }
+
+    /// The authenticator to give the MCP endpoint.
+    pub fn authenticator(&self) -> Arc<dyn Authenticator> {
+        Arc::new(bearer::BearerAuth::new(Arc::clone(&self.inner)))
+    }
+
+    /// Every discovery and authorization-server route, to merge with the MCP router. The
+    /// router sets no fallback (merging keeps the MCP router's); JSON 404s are routed
+    /// explicitly under `/.well-known`, the OAuth paths and `<endpoint>/.well-known`.
+    pub fn router(&self) -> Router {
+        let inner = Arc::clone(&self.inner);
+        let urls = &inner.urls;
+        // Browser-based clients (Inspector, web IDEs) call discovery, registration and the
+        // token endpoint cross-origin; none of them use cookies, so `*` is safe.
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("mcp-protocol-version"),
+            ])
+            .expose_headers([header::WWW_AUTHENTICATE]);
+
+        let mut api = metadata::routes(urls);
+        if inner.config.dynamic_registration {
+            api = api.route(&urls.route("/register"), post(register::register));
+        } else {
+            api = api.route(
+                &urls.route("/register"),
+                axum::routing::any(error::not_found),
+            );
+        }
+        api = api
+            .route(&urls.route("/token"), post(token::token))
+            .route(&urls.route("/revoke"), post(token::revoke));
+        for path in ["/register", "/token", "/revoke", "/authorize"] {
+            api = api.route(
+                &format!("{}/{{*rest}}", urls.route(path)),
+                axum::routing::any(error::not_found),
+            );
+        }
+        let api = api
+            .layer(cors)
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .with_state(Arc::clone(&inner));
+
+        let pages = Router::new()
+            .route(
+                &urls.route("/authorize"),
+                get(authorize::authorize_get).post(authorize::authorize_post),
+            )
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .with_state(inner);
+        api.merge(pages)
+    }
+}
+
+impl Inner {
+    /// Deletes expired rows at most once a minute, in the background, piggy-backing on
+    /// registration and token traffic so no separate task needs spawning at start-up.
+    pub fn maybe_purge(self: &Arc<Self>) {
+        let now = now();
+        let last = self.last_purge.load(Ordering::Relaxed);
+        if now < last.saturating_add(60)
+            || self
+                .last_purge
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let inner = Arc::clone(self);
+        tokio::spawn(async move {
+            match inner.store.purge_expired(now).await {
+                Ok(n) if n > 0 => {
+                    tracing::debug!(target: "mcpgen::oauth", removed = n, "purged expired rows")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(target: "mcpgen::oauth", error = %e, "purge failed"),
+            }
+        });
+    }
+}

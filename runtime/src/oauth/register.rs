@@ -1,0 +1,222 @@
+//! Dynamic client registration (RFC 7591): lenient about what clients send, strict about what
+//! it answers (201, integer timestamps, no null or empty members, a secret only for clients
+//! that asked for secret-based authentication).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value};
+
+use super::crypto::{random_id, random_token, secret_hash};
+use super::error::OAuthError;
+use super::{Inner, now};
+use crate::store::ClientRecord;
+
+pub(crate) const AUTH_METHODS: &[&str] = &["none", "client_secret_post", "client_secret_basic"];
+const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+
+/// Optional string metadata echoed back when present and non-empty (RFC 7591 §2).
+const ECHOED: &[&str] = &[
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "software_id",
+    "software_version",
+    "application_type",
+];
+
+fn invalid_metadata(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_client_metadata",
+        description,
+    )
+}
+
+fn invalid_redirect(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(StatusCode::BAD_REQUEST, "invalid_redirect_uri", description)
+}
+
+fn strings(v: Option<&Value>) -> Option<Vec<String>> {
+    match v? {
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        Value::String(s) => Some(vec![s.clone()]),
+        _ => None,
+    }
+}
+
+/// Turns a request body into a client record and its one-time secret.
+fn parse(inner: &Inner, body: &[u8]) -> Result<(ClientRecord, Option<String>), OAuthError> {
+    let req: Value = serde_json::from_slice(body)
+        .map_err(|_| invalid_metadata("the registration body must be a json object"))?;
+    let Value::Object(req) = req else {
+        return Err(invalid_metadata(
+            "the registration body must be a json object",
+        ));
+    };
+
+    let redirect_uris = match req.get("redirect_uris") {
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let mut out = Vec::new();
+            for v in a {
+                let Some(uri) = v.as_str() else {
+                    return Err(invalid_redirect("redirect_uris must be strings"));
+                };
+                if let Err(why) = inner.redirects.check(uri) {
+                    return Err(invalid_redirect(format!(
+                        "redirect_uri {uri:?} refused: {why}"
+                    )));
+                }
+                if !out.iter().any(|u| u == uri) {
+                    out.push(uri.to_owned());
+                }
+            }
+            out
+        }
+        _ => return Err(invalid_redirect("redirect_uris must be a non-empty array")),
+    };
+
+    // RFC 7591 §2: the default is client_secret_basic.
+    let method = match req.get("token_endpoint_auth_method") {
+        None | Some(Value::Null) => "client_secret_basic".to_owned(),
+        Some(Value::String(m)) if AUTH_METHODS.contains(&m.as_str()) => m.clone(),
+        Some(other) => {
+            return Err(invalid_metadata(format!(
+                "token_endpoint_auth_method {other} is not supported; use none, client_secret_post or client_secret_basic"
+            )));
+        }
+    };
+
+    // Unknown grant types are dropped rather than refused, like unknown metadata; a client
+    // that asks for neither supported grant still gets authorization_code, the only flow.
+    let mut grant_types: Vec<String> = strings(req.get("grant_types"))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| GRANT_TYPES.contains(&g.as_str()))
+        .collect();
+    grant_types.dedup();
+    if !grant_types.iter().any(|g| g == "authorization_code") {
+        grant_types.insert(0, "authorization_code".into());
+    }
+    if let Some(rt) = strings(req.get("response_types"))
+        && !rt.is_empty()
+        && !rt.iter().any(|r| r == "code")
+    {
+        return Err(invalid_metadata("response_types must include code"));
+    }
+
+    // Any client_name is fine (Claude Code sends parentheses); over-long names are cut so the
+    // consent page stays readable.
+    let client_name = req
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(|n| n.trim().chars().take(200).collect::<String>())
+        .filter(|n| !n.is_empty());
+
+    let mut metadata = Map::new();
+    for key in ECHOED {
+        if let Some(Value::String(s)) = req.get(*key)
+            && !s.trim().is_empty()
+        {
+            metadata.insert((*key).to_owned(), Value::String(s.clone()));
+        }
+    }
+    if let Some(contacts) = strings(req.get("contacts")) {
+        let contacts: Vec<Value> = contacts
+            .into_iter()
+            .filter(|c| !c.trim().is_empty())
+            .map(Value::String)
+            .collect();
+        if !contacts.is_empty() {
+            metadata.insert("contacts".into(), Value::Array(contacts));
+        }
+    }
+
+    let secret = (method != "none").then(random_token);
+    let record = ClientRecord {
+        client_id: random_id(),
+        secret_hash: secret.as_deref().map(secret_hash),
+        token_endpoint_auth_method: method,
+        redirect_uris,
+        grant_types,
+        client_name,
+        client_id_issued_at: now(),
+        metadata,
+    };
+    Ok((record, secret))
+}
+
+/// The registration response body (RFC 7591 §3.2.1).
+fn response_body(client: &ClientRecord, secret: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("client_id".into(), client.client_id.clone().into());
+    m.insert(
+        "client_id_issued_at".into(),
+        client.client_id_issued_at.into(),
+    );
+    if let Some(secret) = secret {
+        m.insert("client_secret".into(), secret.into());
+        // 0: the secret does not expire.
+        m.insert("client_secret_expires_at".into(), 0.into());
+    }
+    m.insert("redirect_uris".into(), client.redirect_uris.clone().into());
+    m.insert("grant_types".into(), client.grant_types.clone().into());
+    m.insert("response_types".into(), vec!["code"].into());
+    m.insert(
+        "token_endpoint_auth_method".into(),
+        client.token_endpoint_auth_method.clone().into(),
+    );
+    if let Some(name) = &client.client_name {
+        m.insert("client_name".into(), name.clone().into());
+    }
+    for (k, v) in &client.metadata {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
+}
+
+pub(crate) async fn register(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+    inner.maybe_purge();
+    let (client, secret) = match parse(&inner, &body) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "register_refused",
+                error = e.error,
+                reason = %e.description,
+            );
+            return e.into_response();
+        }
+    };
+    if let Err(e) = inner.store.put_client(&client).await {
+        tracing::error!(target: "mcpgen::oauth", error = %e, "cannot store client");
+        return OAuthError::server_error().into_response();
+    }
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "register",
+        client_id = %client.client_id,
+        client_name = client.client_name.as_deref().unwrap_or(""),
+        auth_method = %client.token_endpoint_auth_method,
+        redirect_uris = ?client.redirect_uris,
+    );
+    let mut res = (
+        StatusCode::CREATED,
+        Json(response_body(&client, secret.as_deref())),
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}

@@ -1,0 +1,195 @@
+//! Every URL derived from the public URL and the issuer, the route paths they imply, and the
+//! resource (RFC 8707) comparison, so discovery, the challenge and audience checks agree.
+
+use std::net::IpAddr;
+
+use url::Url;
+
+/// Whether `host` (as the `url` crate prints it) is loopback: `localhost`, 127.0.0.0/8, [::1].
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `url` is `http` or `https` on a loopback host.
+pub fn is_loopback_url(url: &str) -> bool {
+    Url::parse(url).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(is_loopback_host)
+    })
+}
+
+/// The URL without a trailing slash (`https://host/` becomes `https://host`).
+fn trimmed(u: &Url) -> String {
+    u.as_str().trim_end_matches('/').to_owned()
+}
+
+/// Parses a configured base URL: http(s), a host, no query or fragment, no credentials.
+pub(crate) fn parse_base(what: &str, raw: &str) -> Result<Url, String> {
+    let u = Url::parse(raw.trim()).map_err(|e| format!("{what} {raw:?} is not a url: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(format!("{what} {raw:?} must be an http(s) url with a host"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{what} {raw:?} must not have a query or fragment"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(format!("{what} must not carry credentials"));
+    }
+    if u.scheme() == "http" && !u.host_str().is_some_and(is_loopback_host) {
+        return Err(format!(
+            "{what} {raw:?} must use https (http only on loopback hosts)"
+        ));
+    }
+    Ok(u)
+}
+
+/// The URLs and paths of one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Urls {
+    /// `scheme://host[:port]`.
+    pub origin: String,
+    /// The public URL's path without a trailing slash (`""` for a bare origin).
+    pub base_path: String,
+    /// The MCP endpoint path (`/mcp`).
+    pub endpoint: String,
+    /// The canonical MCP URL: public URL + endpoint, no trailing slash.
+    pub resource: String,
+    /// The issuer, byte for byte as configured (minus a trailing slash).
+    pub issuer: String,
+    /// The issuer's path (`""` when the issuer is an origin).
+    pub issuer_path: String,
+    pub public_is_loopback: bool,
+}
+
+impl Urls {
+    pub fn new(public_url: &str, endpoint: &str, issuer: Option<&str>) -> Result<Self, String> {
+        let public = parse_base("public url", public_url)?;
+        let issuer_url = match issuer {
+            Some(i) => parse_base("issuer", i)?,
+            None => public.clone(),
+        };
+        let origin = public.origin().ascii_serialization();
+        let base_path = public.path().trim_end_matches('/').to_owned();
+        let endpoint = endpoint.trim();
+        if !endpoint.starts_with('/')
+            || endpoint.contains(['?', '#', ' '])
+            || endpoint.contains("/.well-known")
+        {
+            return Err(format!("endpoint {endpoint:?} must be a path such as /mcp"));
+        }
+        let endpoint = endpoint.trim_end_matches('/');
+        let endpoint = if endpoint.is_empty() { "/" } else { endpoint }.to_owned();
+        let resource = format!("{}{}", trimmed(&public), endpoint)
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self {
+            origin,
+            base_path,
+            resource,
+            issuer: trimmed(&issuer_url),
+            issuer_path: issuer_url.path().trim_end_matches('/').to_owned(),
+            public_is_loopback: public.host_str().is_some_and(is_loopback_host),
+            endpoint,
+        })
+    }
+
+    /// The resource's path (base path + endpoint), as inserted into well-known URLs.
+    pub fn resource_path(&self) -> String {
+        let p = format!("{}{}", self.base_path, self.endpoint);
+        p.trim_end_matches('/').to_owned()
+    }
+
+    /// An AS endpoint on the public URL (`/authorize`, `/token`, ...).
+    pub fn endpoint_url(&self, path: &str) -> String {
+        format!("{}{}{}", self.origin, self.base_path, path)
+    }
+
+    /// The route path of an AS endpoint.
+    pub fn route(&self, path: &str) -> String {
+        format!("{}{}", self.base_path, path)
+    }
+
+    /// The path-inserted protected resource metadata URL, absolute (the 401 challenge's
+    /// `resource_metadata`).
+    pub fn prm_url(&self) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource{}",
+            self.origin,
+            self.resource_path()
+        )
+    }
+
+    /// Normalises a `resource` parameter and says whether it names this server: the canonical
+    /// URL, with a trailing slash, the public URL or the bare origin (forms Claude, Claude Code
+    /// and VS Code send). Scheme and host compare case-insensitively and default ports are
+    /// ignored (the `url` crate normalises both); a fragment never matches (RFC 8707 §2).
+    pub fn matches_resource(&self, raw: &str) -> bool {
+        let Ok(u) = Url::parse(raw.trim()) else {
+            return false;
+        };
+        if u.fragment().is_some() || u.query().is_some() || !u.username().is_empty() {
+            return false;
+        }
+        if u.origin().ascii_serialization() != self.origin {
+            return false;
+        }
+        let path = u.path().trim_end_matches('/');
+        path.is_empty() || path == self.base_path || path == self.resource_path()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_urls() {
+        let u = Urls::new("https://Example.com/", "/mcp", None).unwrap();
+        assert_eq!(u.resource, "https://example.com/mcp");
+        assert_eq!(u.issuer, "https://example.com");
+        assert_eq!(
+            u.prm_url(),
+            "https://example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(u.endpoint_url("/token"), "https://example.com/token");
+        assert!(!u.public_is_loopback);
+    }
+
+    #[test]
+    fn resource_forms() {
+        let u = Urls::new("https://example.com", "/mcp", None).unwrap();
+        for ok in [
+            "https://example.com/mcp",
+            "https://example.com/mcp/",
+            "https://example.com",
+            "https://example.com/",
+            "HTTPS://EXAMPLE.COM:443/mcp",
+        ] {
+            assert!(u.matches_resource(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/mcp",
+            "http://example.com/mcp",
+            "https://example.com/other",
+            "https://example.com/mcp#x",
+            "https://example.com:8443/mcp",
+            "mcp",
+        ] {
+            assert!(!u.matches_resource(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback_host("localhost"));
+        assert!(is_loopback_host("127.0.0.1"));
+        assert!(is_loopback_host("127.1.2.3"));
+        assert!(is_loopback_host("[::1]"));
+        assert!(!is_loopback_host("10.0.0.1"));
+        assert!(!is_loopback_host("localhost.evil.com"));
+        assert!(Urls::new("http://evil.com", "/mcp", None).is_err());
+    }
+}

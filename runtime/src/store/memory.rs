@@ -1,0 +1,167 @@
+//! The in-process store: for tests and single-process throwaway servers (nothing survives a
+//! restart).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{
+    ClientRecord, CodeRecord, NewToken, Redemption, RotateRequest, Rotation, Store, StoreError,
+    StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+};
+
+#[derive(Debug, Default)]
+struct Inner {
+    clients: HashMap<String, ClientRecord>,
+    /// code hash -> (record, used)
+    codes: HashMap<String, (CodeRecord, bool)>,
+    tokens: HashMap<String, (TokenRecord, TokenState)>,
+    /// family -> keep until
+    revoked_families: HashMap<String, u64>,
+}
+
+/// Keeps everything in a map behind one mutex, which makes every operation atomic.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> Result<T, StoreError> {
+        // A panic while holding the lock cannot leave a half-written entry (every write is a
+        // single insert), so a poisoned lock is still usable.
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&mut guard))
+    }
+}
+
+fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+fn family_revoked(inner: &Inner, family: &str) -> bool {
+    inner.revoked_families.contains_key(family)
+}
+
+impl Store for MemoryStore {
+    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()> {
+        ready(self.with(|i| {
+            i.clients.insert(client.client_id.clone(), client.clone());
+        }))
+    }
+
+    fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>> {
+        ready(self.with(|i| i.clients.get(client_id).cloned()))
+    }
+
+    fn put_code<'a>(&'a self, hash: &'a str, code: &'a CodeRecord) -> StoreFuture<'a, ()> {
+        ready(self.with(|i| {
+            i.codes.insert(hash.to_owned(), (code.clone(), false));
+        }))
+    }
+
+    fn redeem_code<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Redemption> {
+        ready(self.with(|i| match i.codes.get_mut(hash) {
+            None => Redemption::Unknown,
+            Some((record, used)) if *used => Redemption::Replayed(record.clone()),
+            Some((record, used)) => {
+                *used = true;
+                Redemption::Fresh(record.clone())
+            }
+        }))
+    }
+
+    fn put_tokens<'a>(&'a self, tokens: &'a [NewToken]) -> StoreFuture<'a, ()> {
+        ready(self.with(|i| {
+            for t in tokens {
+                i.tokens
+                    .insert(t.hash.clone(), (t.record.clone(), TokenState::Active));
+            }
+        }))
+    }
+
+    fn get_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<StoredToken>> {
+        ready(self.with(|i| {
+            let (record, state) = i.tokens.get(hash)?;
+            let state = if family_revoked(i, &record.family) {
+                TokenState::Revoked
+            } else {
+                state.clone()
+            };
+            Some(StoredToken {
+                record: record.clone(),
+                state,
+            })
+        }))
+    }
+
+    fn rotate_refresh<'a>(&'a self, req: &'a RotateRequest) -> StoreFuture<'a, Rotation> {
+        ready(self.with(|i| {
+            let Some((record, state)) = i.tokens.get(&req.old_hash).cloned() else {
+                return Rotation::Invalid;
+            };
+            if record.kind != TokenKind::Refresh
+                || record.expires_at <= req.now
+                || family_revoked(i, &record.family)
+            {
+                return Rotation::Invalid;
+            }
+            let allowed = match &state {
+                TokenState::Revoked => return Rotation::Invalid,
+                TokenState::Active => true,
+                TokenState::Rotated { at, successor } => {
+                    req.now <= at.saturating_add(req.grace)
+                        && matches!(i.tokens.get(successor), Some((_, TokenState::Active)))
+                }
+            };
+            if !allowed {
+                i.revoked_families
+                    .insert(record.family.clone(), req.keep_until);
+                return Rotation::Reused;
+            }
+            let at = match state {
+                TokenState::Rotated { at, .. } => at,
+                _ => req.now,
+            };
+            let successor = req.new_refresh_hash().to_owned();
+            i.tokens.insert(
+                req.old_hash.clone(),
+                (record, TokenState::Rotated { at, successor }),
+            );
+            for t in &req.new_tokens {
+                i.tokens
+                    .insert(t.hash.clone(), (t.record.clone(), TokenState::Active));
+            }
+            Rotation::Rotated
+        }))
+    }
+
+    fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()> {
+        ready(self.with(|i| {
+            if let Some((_, state)) = i.tokens.get_mut(hash) {
+                *state = TokenState::Revoked;
+            }
+        }))
+    }
+
+    fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()> {
+        ready(self.with(|i| {
+            let until = i.revoked_families.entry(family.to_owned()).or_insert(0);
+            *until = (*until).max(keep_until);
+        }))
+    }
+
+    fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
+        ready(self.with(|i| {
+            let before = i.codes.len() + i.tokens.len() + i.revoked_families.len();
+            i.codes.retain(|_, (c, _)| c.expires_at > now);
+            i.tokens.retain(|_, (t, _)| t.expires_at > now);
+            i.revoked_families.retain(|_, until| *until > now);
+            let after = i.codes.len() + i.tokens.len() + i.revoked_families.len();
+            (before - after) as u64
+        }))
+    }
+}

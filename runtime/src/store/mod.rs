@@ -1,0 +1,248 @@
+//! Persistent OAuth state (clients, authorization codes, tokens) behind one trait with atomic
+//! single-use semantics, and its three back ends: memory, SQLite and Redis.
+//!
+//! Secrets never reach a store: codes and tokens are keyed by their SHA-256 hash (see
+//! [`crate::oauth::secret_hash`]) and client secrets are stored hashed. The two operations that
+//! decide whether a credential may be used once, [`Store::redeem_code`] and
+//! [`Store::rotate_refresh`], are atomic in every back end, also with several replicas sharing
+//! one SQLite file or one Redis.
+
+mod memory;
+mod redis;
+mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+pub use self::sqlite::SqliteStore;
+
+/// A future returned by the [`Store`] methods.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A store failure (I/O, a broken connection, a corrupt row). Never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl StoreError {
+    pub(crate) fn new(what: impl std::fmt::Display) -> Self {
+        StoreError(what.to_string())
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A registered OAuth client (RFC 7591).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub client_id: String,
+    /// SHA-256 of the client secret, hex; `None` for public clients (`none`).
+    pub secret_hash: Option<String>,
+    /// `none`, `client_secret_post` or `client_secret_basic`.
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub client_name: Option<String>,
+    /// Unix seconds.
+    pub client_id_issued_at: u64,
+    /// Other registered metadata echoed back in the registration response (`client_uri`, ...).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What an authorization code was issued for; the code itself is only known by its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub client_id: String,
+    /// The redirect URI exactly as sent to `/authorize` (the token request must repeat it).
+    pub redirect_uri: String,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    /// The canonical resource (audience) the tokens will be bound to.
+    pub resource: String,
+    pub scopes: Vec<String>,
+    /// The grant family: every token issued from this code (and its refreshes) shares it, so a
+    /// replayed code or a reused refresh token can revoke them all.
+    pub family: String,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+/// Access or refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+}
+
+/// An issued token, immutable once written; its state ([`TokenState`]) is kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub kind: TokenKind,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// The canonical resource (audience).
+    pub resource: String,
+    pub family: String,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+/// Where a stored token stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenState {
+    Active,
+    /// A refresh token that was exchanged at `at` for the refresh token hashed `successor`.
+    Rotated {
+        at: u64,
+        successor: String,
+    },
+    /// Revoked by `/revoke`, or its family was revoked.
+    Revoked,
+}
+
+/// A token as read back from a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub record: TokenRecord,
+    pub state: TokenState,
+}
+
+/// The outcome of [`Store::redeem_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// First redemption: the caller may issue tokens (after its own checks, expiry included).
+    Fresh(CodeRecord),
+    /// The code was redeemed before: a replay.
+    Replayed(CodeRecord),
+    Unknown,
+}
+
+/// A new token to write: its hash and record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub hash: String,
+    pub record: TokenRecord,
+}
+
+/// The outcome of [`Store::rotate_refresh`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The new tokens were written and the old refresh token is now rotated.
+    Rotated,
+    /// The token had already been rotated (outside the grace): its family is now revoked.
+    Reused,
+    /// Unknown, not a refresh token, expired or revoked: nothing was written.
+    Invalid,
+}
+
+/// A rotation request: the refresh token presented, the tokens to issue in its place (the new
+/// refresh token is the one with [`TokenKind::Refresh`]), and the reuse grace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotateRequest {
+    pub old_hash: String,
+    pub new_tokens: Vec<NewToken>,
+    pub now: u64,
+    /// Seconds after a rotation during which presenting the old token again is treated as a
+    /// lost response and answered with fresh tokens, provided its successor is still unused.
+    pub grace: u64,
+    /// Until when a family revocation must be remembered (the family's longest token life).
+    pub keep_until: u64,
+}
+
+impl RotateRequest {
+    pub(crate) fn new_refresh_hash(&self) -> &str {
+        self.new_tokens
+            .iter()
+            .find(|t| t.record.kind == TokenKind::Refresh)
+            .map(|t| t.hash.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// OAuth state. Every method is safe to call concurrently from several replicas.
+///
+/// Contract (checked by `tests/store_contract.rs` against every back end):
+/// - [`Store::redeem_code`] answers `Fresh` exactly once per code, `Replayed` afterwards until
+///   the code expires, `Unknown` for a code never stored or purged.
+/// - [`Store::rotate_refresh`] on an active refresh token marks it rotated and writes the new
+///   tokens in one step: of two concurrent rotations of one token, at most one sees the token
+///   active (the other is inside the grace or is a reuse).
+/// - A rotated token presented again within `grace` seconds, while its successor is still
+///   active, rotates again (a client that lost the first response retries); otherwise it is a
+///   reuse and revokes the whole family, tokens written later into that family included.
+/// - [`Store::purge_expired`] removes what expired; tokens are reported expired by the caller,
+///   not the store, so a purge only saves space.
+pub trait Store: Send + Sync + 'static {
+    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()>;
+    fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>>;
+
+    fn put_code<'a>(&'a self, hash: &'a str, code: &'a CodeRecord) -> StoreFuture<'a, ()>;
+    /// Atomically marks the code used and says whether it was used before.
+    fn redeem_code<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Redemption>;
+
+    fn put_tokens<'a>(&'a self, tokens: &'a [NewToken]) -> StoreFuture<'a, ()>;
+    /// The token and its state (`Revoked` when its family was revoked), expired or not.
+    fn get_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<StoredToken>>;
+    /// Atomically exchanges a refresh token for new tokens (see the trait's contract).
+    fn rotate_refresh<'a>(&'a self, request: &'a RotateRequest) -> StoreFuture<'a, Rotation>;
+    fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
+    /// Revokes every token of `family`, including tokens written into it later.
+    fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()>;
+
+    /// Removes expired codes, tokens and family revocations; returns how many rows went.
+    fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64>;
+}
+
+/// Opens a store from its URL: `memory`, `sqlite:PATH` (also `sqlite://PATH`), or
+/// `redis://HOST[:PORT][/DB]`. SQLite creates the file and its tables when missing.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let url = url.trim();
+    if url == "memory" || url == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        if path.is_empty() {
+            return Err(StoreError::new("sqlite store needs a path: sqlite:PATH"));
+        }
+        let store = SqliteStore::open(path).await?;
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("redis://") {
+        let store = RedisStore::connect(url).await?;
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("rediss://") {
+        return Err(StoreError::new(
+            "rediss:// (tls) is not supported; use redis:// on a private network",
+        ));
+    }
+    // Only the scheme is echoed: a store URL can carry a password.
+    let scheme = url.split(':').next().unwrap_or("");
+    Err(StoreError::new(format!(
+        "unknown store scheme {scheme:?}: expected memory, sqlite:PATH or redis://HOST"
+    )))
+}

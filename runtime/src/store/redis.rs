@@ -1,0 +1,326 @@
+//! The Redis store: for several replicas. Keys expire with their records (no purge needed);
+//! single-use decisions are `SET NX` (codes) and a Lua script (refresh rotation), so they are
+//! atomic across replicas. Needs one Redis primary (no Cluster: the scripts touch keys they
+//! compute).
+
+use redis::aio::ConnectionManager;
+
+use super::{
+    ClientRecord, CodeRecord, NewToken, Redemption, RotateRequest, Rotation, Store, StoreError,
+    StoreFuture, StoredToken, TokenRecord, TokenState,
+};
+
+const PREFIX: &str = "mcpgen:";
+
+/// Reads a token, its state and its family's revocation in one atomic step.
+const GET_TOKEN: &str = r#"
+local f = redis.call('HMGET', KEYS[1], 'data', 'rotated_at', 'successor', 'revoked', 'family')
+if not f[1] then return false end
+local fam = redis.call('EXISTS', ARGV[1] .. 'revoked_family:' .. (f[5] or ''))
+return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam)}
+"#;
+
+/// The rotation decision and its writes, in one script so no other replica sees a half state.
+/// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, new refresh hash, then per new
+/// token: hash, data, kind, family, expires_at.
+const ROTATE: &str = r#"
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+local grace = tonumber(ARGV[3])
+local keep_until = ARGV[4]
+local new_refresh = ARGV[5]
+local f = redis.call('HMGET', KEYS[1], 'kind', 'expires_at', 'revoked', 'rotated_at', 'successor', 'family')
+if not f[1] or f[1] ~= 'refresh' then return 'invalid' end
+if tonumber(f[2]) <= now or f[3] == '1' then return 'invalid' end
+local famkey = prefix .. 'revoked_family:' .. f[6]
+if redis.call('EXISTS', famkey) == 1 then return 'invalid' end
+local allowed = true
+if f[4] and f[4] ~= '' then
+  allowed = false
+  if now <= tonumber(f[4]) + grace then
+    local s = redis.call('HMGET', prefix .. 'token:' .. (f[5] or ''), 'data', 'revoked', 'rotated_at')
+    if s[1] and s[2] ~= '1' and (not s[3] or s[3] == '') then allowed = true end
+  end
+end
+if not allowed then
+  redis.call('SET', famkey, '1', 'EXAT', keep_until)
+  return 'reused'
+end
+if not f[4] or f[4] == '' then
+  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'successor', new_refresh)
+local i = 6
+while ARGV[i] do
+  local key = prefix .. 'token:' .. ARGV[i]
+  redis.call('HSET', key, 'data', ARGV[i + 1], 'kind', ARGV[i + 2], 'family', ARGV[i + 3], 'expires_at', ARGV[i + 4], 'revoked', '0')
+  redis.call('EXPIREAT', key, ARGV[i + 4])
+  i = i + 5
+end
+return 'rotated'
+"#;
+
+/// A Redis connection manager (reconnects by itself; clones share one connection).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: print nothing of it.
+        f.write_str("RedisStore")
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(format!("redis: {e}"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(err)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| err(format!("corrupt value: {e}")))
+}
+
+fn key(kind: &str, id: &str) -> String {
+    format!("{PREFIX}{kind}:{id}")
+}
+
+impl RedisStore {
+    /// Connects to `redis://HOST[:PORT][/DB]` and checks the server answers.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        // Errors from the client can quote the URL; report them without it.
+        let client = redis::Client::open(url).map_err(|_| err("invalid redis url"))?;
+        let mut conn = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            client.get_connection_manager(),
+        )
+        .await
+        .map_err(|_| err("timed out connecting"))?
+        .map_err(|e| err(format!("cannot connect: {}", e.kind_str())))?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(Self { conn })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+trait KindStr {
+    fn kind_str(&self) -> String;
+}
+
+impl KindStr for redis::RedisError {
+    fn kind_str(&self) -> String {
+        format!("{:?}", self.kind()).to_lowercase()
+    }
+}
+
+fn token_fields(pipe: &mut redis::Pipeline, t: &NewToken) -> Result<(), StoreError> {
+    let k = key("token", &t.hash);
+    pipe.cmd("HSET")
+        .arg(&k)
+        .arg("data")
+        .arg(to_json(&t.record)?)
+        .arg("kind")
+        .arg(t.record.kind.as_str())
+        .arg("family")
+        .arg(&t.record.family)
+        .arg("expires_at")
+        .arg(t.record.expires_at)
+        .arg("revoked")
+        .arg("0")
+        .ignore();
+    pipe.cmd("EXPIREAT")
+        .arg(&k)
+        .arg(t.record.expires_at)
+        .ignore();
+    Ok(())
+}
+
+impl Store for RedisStore {
+    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let _: () = redis::cmd("SET")
+                .arg(key("client", &client.client_id))
+                .arg(to_json(client)?)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let data: Option<String> = redis::cmd("GET")
+                .arg(key("client", client_id))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            data.map(|d| from_json(&d)).transpose()
+        })
+    }
+
+    fn put_code<'a>(&'a self, hash: &'a str, code: &'a CodeRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let _: () = redis::cmd("SET")
+                .arg(key("code", hash))
+                .arg(to_json(code)?)
+                .arg("EXAT")
+                .arg(code.expires_at.max(1))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn redeem_code<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Redemption> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let data: Option<String> = redis::cmd("GET")
+                .arg(key("code", hash))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            let Some(data) = data else {
+                return Ok(Redemption::Unknown);
+            };
+            let record: CodeRecord = from_json(&data)?;
+            // SET NX is the single-use decision; the marker outlives the code a little so a
+            // replay at the very end of its life is still seen as one.
+            let first: Option<String> = redis::cmd("SET")
+                .arg(key("code_used", hash))
+                .arg("1")
+                .arg("NX")
+                .arg("EXAT")
+                .arg(record.expires_at.saturating_add(60))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(if first.is_some() {
+                Redemption::Fresh(record)
+            } else {
+                Redemption::Replayed(record)
+            })
+        })
+    }
+
+    fn put_tokens<'a>(&'a self, tokens: &'a [NewToken]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for t in tokens {
+                token_fields(&mut pipe, t)?;
+            }
+            let mut c = self.conn();
+            let _: () = pipe.query_async(&mut c).await.map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn get_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<StoredToken>> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let row: Option<Vec<String>> = redis::cmd("EVAL")
+                .arg(GET_TOKEN)
+                .arg(1)
+                .arg(key("token", hash))
+                .arg(PREFIX)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            let Some(row) = row else { return Ok(None) };
+            let [data, rotated_at, successor, revoked, fam] = row.as_slice() else {
+                return Err(err("unexpected script reply"));
+            };
+            let record: TokenRecord = from_json(data)?;
+            let state = if revoked == "1" || fam == "1" {
+                TokenState::Revoked
+            } else if let Ok(at) = rotated_at.parse::<u64>() {
+                TokenState::Rotated {
+                    at,
+                    successor: successor.clone(),
+                }
+            } else {
+                TokenState::Active
+            };
+            Ok(Some(StoredToken { record, state }))
+        })
+    }
+
+    fn rotate_refresh<'a>(&'a self, req: &'a RotateRequest) -> StoreFuture<'a, Rotation> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(ROTATE)
+                .arg(1)
+                .arg(key("token", &req.old_hash))
+                .arg(PREFIX)
+                .arg(req.now)
+                .arg(req.grace)
+                .arg(req.keep_until.max(1))
+                .arg(req.new_refresh_hash());
+            for t in &req.new_tokens {
+                cmd.arg(&t.hash)
+                    .arg(to_json(&t.record)?)
+                    .arg(t.record.kind.as_str())
+                    .arg(&t.record.family)
+                    .arg(t.record.expires_at);
+            }
+            let mut c = self.conn();
+            let outcome: String = cmd.query_async(&mut c).await.map_err(err)?;
+            Ok(match outcome.as_str() {
+                "rotated" => Rotation::Rotated,
+                "reused" => Rotation::Reused,
+                _ => Rotation::Invalid,
+            })
+        })
+    }
+
+    fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            // Only an existing token is marked: HSET on a missing key would create a stub
+            // without an expiry.
+            let _: i64 = redis::cmd("EVAL")
+                .arg("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') return 1 end return 0")
+                .arg(1)
+                .arg(key("token", hash))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let _: () = redis::cmd("SET")
+                .arg(key("revoked_family", family))
+                .arg("1")
+                .arg("EXAT")
+                .arg(keep_until.max(1))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn purge_expired(&self, _now: u64) -> StoreFuture<'_, u64> {
+        // Every key carries its own expiry.
+        Box::pin(std::future::ready(Ok(0)))
+    }
+}
