@@ -13,7 +13,9 @@ use crate::mcp::BuildError;
 use crate::mcp::catalog::{Catalog, CatalogOptions};
 use crate::mcp::endpoint::{self, Endpoint};
 use crate::mcp::guard::OriginPolicy;
-use crate::tools::{BoxFuture, ServerInfo, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult};
+use crate::tools::{
+    BoxFuture, ServerInfo, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult,
+};
 
 /// Default largest request body: 4 MiB.
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;

@@ -164,7 +164,9 @@ impl ToolContext {
     /// Whether [`progress`](Self::progress) reaches the client, so a handler can skip
     /// computing expensive progress messages.
     pub fn wants_progress(&self) -> bool {
-        self.sink.as_ref().is_some_and(|s| s.progress_token.is_some())
+        self.sink
+            .as_ref()
+            .is_some_and(|s| s.progress_token.is_some())
     }
 
     /// Reports progress (`notifications/progress`). `current` should grow with every call.

@@ -51,10 +51,19 @@ async fn initialize_answers_the_requested_version_with_its_server_info() {
 #[tokio::test]
 async fn initialize_counter_offers_the_newest_legacy_version() {
     for requested in ["1900-01-01", "2026-07-28", "2099-12-31", ""] {
-        assert_eq!(initialize(requested).await["protocolVersion"], "2025-11-25", "{requested}");
+        assert_eq!(
+            initialize(requested).await["protocolVersion"],
+            "2025-11-25",
+            "{requested}"
+        );
     }
     // No params at all is not an error either.
-    let r = post_json(&app(), &[], &json!({"jsonrpc": "2.0", "id": 2, "method": "initialize"})).await;
+    let r = post_json(
+        &app(),
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "initialize"}),
+    )
+    .await;
     assert_eq!(r.json()["result"]["protocolVersion"], "2025-11-25");
 }
 
@@ -65,7 +74,9 @@ async fn instructions_are_left_out_when_absent() {
     info.title = None;
     let app = mcpgen_runtime::server::McpServer::new(info, tools(), Handler).router();
     let params = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}});
-    let v = legacy(&app, None, json!(1), "initialize", params).await.json();
+    let v = legacy(&app, None, json!(1), "initialize", params)
+        .await
+        .json();
     assert!(v["result"].get("instructions").is_none());
     assert!(v["result"]["serverInfo"].get("title").is_none());
 }
@@ -91,10 +102,22 @@ async fn unsupported_protocol_version_header_is_400() {
         assert_eq!(v["error"]["data"]["requested"], header);
         assert_eq!(
             v["error"]["data"]["supported"],
-            json!(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"])
+            json!([
+                "2024-11-05",
+                "2025-03-26",
+                "2025-06-18",
+                "2025-11-25",
+                "2026-07-28"
+            ])
         );
     }
-    for header in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", " 2025-11-25 "] {
+    for header in [
+        "2024-11-05",
+        "2025-03-26",
+        "2025-06-18",
+        "2025-11-25",
+        " 2025-11-25 ",
+    ] {
         let r = legacy(&app(), Some(header), json!(4), "ping", json!({})).await;
         assert_eq!(r.status, StatusCode::OK, "{header}");
     }
@@ -120,16 +143,32 @@ async fn notifications_and_responses_get_202_without_body() {
 async fn ping_and_set_level() {
     let r = legacy(&app(), Some("2025-11-25"), json!("p"), "ping", json!({})).await;
     assert_eq!(r.text(), r#"{"jsonrpc":"2.0","id":"p","result":{}}"#);
-    let r = legacy(&app(), Some("2025-11-25"), json!(1), "logging/setLevel", json!({"level": "warning"})).await;
+    let r = legacy(
+        &app(),
+        Some("2025-11-25"),
+        json!(1),
+        "logging/setLevel",
+        json!({"level": "warning"}),
+    )
+    .await;
     assert_eq!(r.json()["result"], json!({}));
-    let r = legacy(&app(), Some("2025-11-25"), json!(1), "logging/setLevel", json!({"level": "loud"})).await;
+    let r = legacy(
+        &app(),
+        Some("2025-11-25"),
+        json!(1),
+        "logging/setLevel",
+        json!({"level": "loud"}),
+    )
+    .await;
     assert_eq!(r.json()["error"]["code"], -32602);
 }
 
 #[tokio::test]
 async fn tools_list_by_version() {
     let app = app();
-    let v = legacy(&app, Some("2025-11-25"), json!(1), "tools/list", json!({})).await.json();
+    let v = legacy(&app, Some("2025-11-25"), json!(1), "tools/list", json!({}))
+        .await
+        .json();
     let tools = v["result"]["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 10);
     assert!(v["result"].get("nextCursor").is_none());
@@ -150,7 +189,12 @@ async fn tools_list_by_version() {
     );
     // Every tool states all four hints.
     for t in tools {
-        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
+        for hint in [
+            "readOnlyHint",
+            "destructiveHint",
+            "idempotentHint",
+            "openWorldHint",
+        ] {
             assert!(t["annotations"][hint].is_boolean(), "{} {hint}", t["name"]);
         }
     }
@@ -160,7 +204,9 @@ async fn tools_list_by_version() {
     );
     // Without the header (2025-03-26 assumed) and in 2024-11-05: no title, no outputSchema.
     for header in [None, Some("2024-11-05"), Some("2025-03-26")] {
-        let v = legacy(&app, header, json!(1), "tools/list", json!({})).await.json();
+        let v = legacy(&app, header, json!(1), "tools/list", json!({}))
+            .await
+            .json();
         let t = &v["result"]["tools"];
         assert!(t[0].get("title").is_none(), "{header:?}");
         assert!(t[1].get("outputSchema").is_none(), "{header:?}");
@@ -179,9 +225,16 @@ async fn tools_list_pagination_with_opaque_cursors() {
             Some(c) => json!({"cursor": c}),
             None => json!({}),
         };
-        let v = legacy(&app, Some("2025-11-25"), json!(1), "tools/list", params).await.json();
+        let v = legacy(&app, Some("2025-11-25"), json!(1), "tools/list", params)
+            .await
+            .json();
         let result = &v["result"];
-        let page: Vec<String> = result["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect();
+        let page: Vec<String> = result["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
         assert!(page.len() <= 4);
         names.extend(page);
         pages += 1;
@@ -198,11 +251,27 @@ async fn tools_list_pagination_with_opaque_cursors() {
     let expected: Vec<String> = tools().into_iter().map(|t| t.name).collect();
     assert_eq!(names, expected);
     for bad in [json!("bogus"), json!(""), json!("cGFnZTo5OQ"), json!(3)] {
-        let v = legacy(&app, Some("2025-11-25"), json!(8), "tools/list", json!({"cursor": bad})).await.json();
+        let v = legacy(
+            &app,
+            Some("2025-11-25"),
+            json!(8),
+            "tools/list",
+            json!({"cursor": bad}),
+        )
+        .await
+        .json();
         assert_eq!(v["id"], 8);
         assert_eq!(v["error"]["code"], -32602, "{bad}");
     }
-    let v = legacy(&app, Some("2025-11-25"), json!(8), "tools/list", json!({"cursor": null})).await.json();
+    let v = legacy(
+        &app,
+        Some("2025-11-25"),
+        json!(8),
+        "tools/list",
+        json!({"cursor": null}),
+    )
+    .await
+    .json();
     assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 4);
 }
 
@@ -218,7 +287,9 @@ async fn batches_only_in_2025_03_26() {
         7
     ]);
     for header in [None, Some("2025-03-26")] {
-        let headers: Vec<(&str, &str)> = header.map(|h| vec![("mcp-protocol-version", h)]).unwrap_or_default();
+        let headers: Vec<(&str, &str)> = header
+            .map(|h| vec![("mcp-protocol-version", h)])
+            .unwrap_or_default();
         let r = post_json(&app, &headers, &batch).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(
@@ -244,7 +315,12 @@ async fn batches_only_in_2025_03_26() {
     let r = post_json(&app, &[], &json!([])).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["code"], -32600);
-    let r = post_raw(&app, &[("content-type", "application/json")], "[{\"jsonrpc\":").await;
+    let r = post_raw(
+        &app,
+        &[("content-type", "application/json")],
+        "[{\"jsonrpc\":",
+    )
+    .await;
     assert_eq!(r.json()["error"]["code"], -32700);
 }
 
@@ -256,11 +332,22 @@ async fn full_legacy_session_as_claude_does_it() {
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "claude-ai", "version": "0.1.0"}}});
     let r = post_json(&app, &[auth, ("mcp-protocol-version", "2025-11-25")], &init).await;
     assert_eq!(r.json()["result"]["protocolVersion"], "2025-11-25");
-    let r = post_json(&app, &[auth, ("mcp-protocol-version", "2025-11-25")], &json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    let r = post_json(
+        &app,
+        &[auth, ("mcp-protocol-version", "2025-11-25")],
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let r = legacy_with(&app, auth, "tools/list", json!({})).await;
     assert_eq!(r.json()["result"]["tools"].as_array().unwrap().len(), 10);
-    let r = legacy_with(&app, auth, "tools/call", json!({"name": "whoami", "arguments": {}})).await;
+    let r = legacy_with(
+        &app,
+        auth,
+        "tools/call",
+        json!({"name": "whoami", "arguments": {}}),
+    )
+    .await;
     assert_eq!(r.json()["result"]["content"][0]["text"], "client-good");
 }
 

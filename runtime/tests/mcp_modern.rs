@@ -30,7 +30,9 @@ async fn server_discover() {
             "_meta": server_meta()
         }})
     );
-    let app = server().cache_ttl(std::time::Duration::from_secs(60)).router();
+    let app = server()
+        .cache_ttl(std::time::Duration::from_secs(60))
+        .router();
     let r = modern(&app, json!(1), "server/discover", json!({})).await;
     assert_eq!(r.json()["result"]["ttlMs"], 60000);
 }
@@ -51,16 +53,26 @@ async fn tools_list_carries_cache_fields() {
     let app = server().page_size(8).router();
     let v = modern(&app, json!(1), "tools/list", json!({})).await.json();
     let cursor = v["result"]["nextCursor"].as_str().unwrap().to_owned();
-    let v = modern(&app, json!(2), "tools/list", json!({"cursor": cursor})).await.json();
+    let v = modern(&app, json!(2), "tools/list", json!({"cursor": cursor}))
+        .await
+        .json();
     assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 2);
     assert_eq!(v["result"]["resultType"], "complete");
-    let v = modern(&app, json!(3), "tools/list", json!({"cursor": "nope"})).await.json();
+    let v = modern(&app, json!(3), "tools/list", json!({"cursor": "nope"}))
+        .await
+        .json();
     assert_eq!(v["error"]["code"], -32602);
 }
 
 #[tokio::test]
 async fn tools_call_result_has_result_type() {
-    let r = modern(&app(), json!(5), "tools/call", json!({"name": "add", "arguments": {"a": 1, "b": 2}})).await;
+    let r = modern(
+        &app(),
+        json!(5),
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json(),
@@ -87,8 +99,17 @@ async fn missing_meta_fields_are_32602_and_400() {
         (106, json!({"_meta": "x"})),
     ];
     for (id, params) in cases {
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": "server/discover", "params": params});
-        let r = post_json(&app, &[("mcp-protocol-version", MODERN), ("mcp-method", "server/discover")], &body).await;
+        let body =
+            json!({"jsonrpc": "2.0", "id": id, "method": "server/discover", "params": params});
+        let r = post_json(
+            &app,
+            &[
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", "server/discover"),
+            ],
+            &body,
+        )
+        .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{id}");
         let v = r.json();
         assert_eq!(v["id"], id);
@@ -96,7 +117,15 @@ async fn missing_meta_fields_are_32602_and_400() {
     }
     // No params at all.
     let body = json!({"jsonrpc": "2.0", "id": 107, "method": "tools/list"});
-    let r = post_json(&app, &[("mcp-protocol-version", MODERN), ("mcp-method", "tools/list")], &body).await;
+    let r = post_json(
+        &app,
+        &[
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/list"),
+        ],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["code"], -32602);
 }
@@ -104,7 +133,13 @@ async fn missing_meta_fields_are_32602_and_400() {
 #[tokio::test]
 async fn client_info_is_optional() {
     let meta = json!({"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}});
-    let r = modern(&app(), json!(105), "server/discover", json!({"_meta": meta})).await;
+    let r = modern(
+        &app(),
+        json!(105),
+        "server/discover",
+        json!({"_meta": meta}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["result"]["resultType"], "complete");
 }
@@ -129,25 +164,86 @@ fn assert_mismatch(r: &Reply, what: &str) {
 async fn header_mismatches_are_32020() {
     let pv = ("mcp-protocol-version", MODERN);
     let call = json!({"name": "echo", "arguments": {"text": "x"}});
-    assert_mismatch(&raw_modern(&[pv, ("mcp-method", "prompts/list")], "tools/list", json!({})).await, "method mismatch");
-    assert_mismatch(&raw_modern(&[pv], "tools/list", json!({})).await, "method missing");
-    assert_mismatch(&raw_modern(&[pv, ("mcp-method", "TOOLS/LIST")], "tools/list", json!({})).await, "method case");
-    assert_mismatch(&raw_modern(&[("mcp-method", "tools/list")], "tools/list", json!({})).await, "version missing");
     assert_mismatch(
-        &raw_modern(&[pv, ("mcp-method", "tools/call"), ("mcp-name", "wrong_tool_name")], "tools/call", call.clone()).await,
+        &raw_modern(
+            &[pv, ("mcp-method", "prompts/list")],
+            "tools/list",
+            json!({}),
+        )
+        .await,
+        "method mismatch",
+    );
+    assert_mismatch(
+        &raw_modern(&[pv], "tools/list", json!({})).await,
+        "method missing",
+    );
+    assert_mismatch(
+        &raw_modern(&[pv, ("mcp-method", "TOOLS/LIST")], "tools/list", json!({})).await,
+        "method case",
+    );
+    assert_mismatch(
+        &raw_modern(&[("mcp-method", "tools/list")], "tools/list", json!({})).await,
+        "version missing",
+    );
+    assert_mismatch(
+        &raw_modern(
+            &[
+                pv,
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "wrong_tool_name"),
+            ],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
         "name mismatch",
     );
-    assert_mismatch(&raw_modern(&[pv, ("mcp-method", "tools/call")], "tools/call", call.clone()).await, "name missing");
     assert_mismatch(
-        &raw_modern(&[pv, ("mcp-method", "tools/call"), ("mcp-name", "=?base64?!!!?=")], "tools/call", call.clone()).await,
+        &raw_modern(
+            &[pv, ("mcp-method", "tools/call")],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
+        "name missing",
+    );
+    assert_mismatch(
+        &raw_modern(
+            &[
+                pv,
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "=?base64?!!!?="),
+            ],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
         "bad base64",
     );
     assert_mismatch(
-        &raw_modern(&[pv, ("mcp-method", "tools/call"), ("mcp-name", "=?base64?ZWNobw?=")], "tools/call", call.clone()).await,
+        &raw_modern(
+            &[
+                pv,
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "=?base64?ZWNobw?="),
+            ],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
         "unpadded base64 is invalid",
     );
     assert_mismatch(
-        &raw_modern(&[pv, ("mcp-method", "tools/call"), ("mcp-name", "=?BASE64?ZWNobw==?=")], "tools/call", call.clone()).await,
+        &raw_modern(
+            &[
+                pv,
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "=?BASE64?ZWNobw==?="),
+            ],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
         "sentinel is case-sensitive, so this is the literal name",
     );
     // Header version differs from _meta version (conformance: header is the spec version,
@@ -155,7 +251,12 @@ async fn header_mismatches_are_32020() {
     let mut m = meta();
     m["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
     assert_mismatch(
-        &raw_modern(&[pv, ("mcp-method", "server/discover")], "server/discover", json!({"_meta": m})).await,
+        &raw_modern(
+            &[pv, ("mcp-method", "server/discover")],
+            "server/discover",
+            json!({"_meta": m}),
+        )
+        .await,
         "version mismatch",
     );
 }
@@ -167,9 +268,45 @@ async fn header_matches_are_accepted() {
         assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.text());
         assert_eq!(r.json()["result"]["content"][0]["text"], "x", "{what}");
     };
-    ok(raw_modern(&[("MCP-PROTOCOL-VERSION", MODERN), ("MCP-METHOD", "tools/call"), ("MCP-NAME", "echo")], "tools/call", call.clone()).await, "upper-case names");
-    ok(raw_modern(&[("mcp-protocol-version", MODERN), ("mcp-method", " tools/call "), ("mcp-name", "  echo  ")], "tools/call", call.clone()).await, "whitespace");
-    ok(raw_modern(&[("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "=?base64?ZWNobw==?=")], "tools/call", call.clone()).await, "base64 sentinel");
+    ok(
+        raw_modern(
+            &[
+                ("MCP-PROTOCOL-VERSION", MODERN),
+                ("MCP-METHOD", "tools/call"),
+                ("MCP-NAME", "echo"),
+            ],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
+        "upper-case names",
+    );
+    ok(
+        raw_modern(
+            &[
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", " tools/call "),
+                ("mcp-name", "  echo  "),
+            ],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
+        "whitespace",
+    );
+    ok(
+        raw_modern(
+            &[
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "=?base64?ZWNobw==?="),
+            ],
+            "tools/call",
+            call.clone(),
+        )
+        .await,
+        "base64 sentinel",
+    );
 }
 
 #[tokio::test]
@@ -180,7 +317,11 @@ async fn unicode_tool_names_use_the_sentinel() {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "écho", "arguments": {"text": "x"}, "_meta": meta()}});
     // "écho" in UTF-8, base64.
-    let headers = [("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "=?base64?w6ljaG8=?=")];
+    let headers = [
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "=?base64?w6ljaG8=?="),
+    ];
     let r = post_json(&app, &headers, &body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     // The handler only knows "echo", so it answers with an isError result: the header matched.
@@ -191,8 +332,17 @@ async fn unicode_tool_names_use_the_sentinel() {
 async fn unsupported_versions_are_32022_with_the_supported_list() {
     let mut m = meta();
     m["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
-    let body = json!({"jsonrpc": "2.0", "id": 301, "method": "server/discover", "params": {"_meta": m}});
-    let r = post_json(&app(), &[("mcp-protocol-version", "v999.0.0"), ("mcp-method", "server/discover")], &body).await;
+    let body =
+        json!({"jsonrpc": "2.0", "id": 301, "method": "server/discover", "params": {"_meta": m}});
+    let r = post_json(
+        &app(),
+        &[
+            ("mcp-protocol-version", "v999.0.0"),
+            ("mcp-method", "server/discover"),
+        ],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         r.json(),
@@ -203,14 +353,30 @@ async fn unsupported_versions_are_32022_with_the_supported_list() {
     let mut m = meta();
     m["io.modelcontextprotocol/protocolVersion"] = json!("1900-01-01");
     let body = json!({"jsonrpc": "2.0", "id": 302, "method": "tools/list", "params": {"_meta": m}});
-    let r = post_json(&app(), &[("mcp-protocol-version", "1900-01-01"), ("mcp-method", "tools/list")], &body).await;
+    let r = post_json(
+        &app(),
+        &[
+            ("mcp-protocol-version", "1900-01-01"),
+            ("mcp-method", "tools/list"),
+        ],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["code"], -32022);
 }
 
 #[tokio::test]
 async fn removed_and_unknown_methods_are_404_32601() {
-    for method in ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "unknown/method", "prompts/list"] {
+    for method in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "unknown/method",
+        "prompts/list",
+    ] {
         let r = modern(&app(), json!(500), method, json!({})).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{method}");
         let v = r.json();
@@ -221,7 +387,13 @@ async fn removed_and_unknown_methods_are_404_32601() {
 
 #[tokio::test]
 async fn unknown_tool_is_32602() {
-    let r = modern(&app(), json!(6), "tools/call", json!({"name": "nope", "arguments": {}})).await;
+    let r = modern(
+        &app(),
+        json!(6),
+        "tools/call",
+        json!({"name": "nope", "arguments": {}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json(),
@@ -233,13 +405,25 @@ async fn unknown_tool_is_32602() {
 async fn logs_only_with_a_log_level_and_at_or_above_it() {
     let app = app();
     // No logLevel: no notifications/message, plain JSON.
-    let r = modern(&app, json!(1), "tools/call", json!({"name": "logs", "arguments": {}})).await;
+    let r = modern(
+        &app,
+        json!(1),
+        "tools/call",
+        json!({"name": "logs", "arguments": {}}),
+    )
+    .await;
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.json()["result"]["content"][0]["text"], "logged");
 
     let mut m = meta();
     m["io.modelcontextprotocol/logLevel"] = json!("info");
-    let r = modern(&app, json!(2), "tools/call", json!({"name": "logs", "arguments": {}, "_meta": m})).await;
+    let r = modern(
+        &app,
+        json!(2),
+        "tools/call",
+        json!({"name": "logs", "arguments": {}, "_meta": m}),
+    )
+    .await;
     let msgs = r.sse_messages();
     assert_eq!(msgs.len(), 2);
     assert_eq!(
@@ -251,14 +435,29 @@ async fn logs_only_with_a_log_level_and_at_or_above_it() {
 
     let mut m = meta();
     m["io.modelcontextprotocol/logLevel"] = json!("debug");
-    let r = modern(&app, json!(3), "tools/call", json!({"name": "logs", "arguments": {}, "_meta": m})).await;
+    let r = modern(
+        &app,
+        json!(3),
+        "tools/call",
+        json!({"name": "logs", "arguments": {}, "_meta": m}),
+    )
+    .await;
     let msgs = r.sse_messages();
     assert_eq!(msgs.len(), 3);
-    assert_eq!(msgs[0]["params"], json!({"level": "debug", "data": "debug detail"}));
+    assert_eq!(
+        msgs[0]["params"],
+        json!({"level": "debug", "data": "debug detail"})
+    );
 
     let mut m = meta();
     m["io.modelcontextprotocol/logLevel"] = json!("verbose");
-    let r = modern(&app, json!(4), "tools/call", json!({"name": "logs", "arguments": {}, "_meta": m})).await;
+    let r = modern(
+        &app,
+        json!(4),
+        "tools/call",
+        json!({"name": "logs", "arguments": {}, "_meta": m}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["code"], -32602);
 }
@@ -273,7 +472,8 @@ async fn notifications_are_accepted() {
 
 #[tokio::test]
 async fn modern_without_header_but_with_meta_is_a_mismatch_not_legacy() {
-    let body = json!({"jsonrpc": "2.0", "id": 300, "method": "tools/list", "params": {"_meta": meta()}});
+    let body =
+        json!({"jsonrpc": "2.0", "id": 300, "method": "tools/list", "params": {"_meta": meta()}});
     let r = post_json(&app(), &[("mcp-method", "tools/list")], &body).await;
     assert_mismatch(&r, "no version header");
 }

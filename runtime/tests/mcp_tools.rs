@@ -15,40 +15,90 @@ async fn call(app: &axum::Router, version: &str, params: Value) -> Reply {
 
 #[tokio::test]
 async fn valid_call_returns_text() {
-    let r = call(&app(), "2025-11-25", json!({"name": "echo", "arguments": {"text": "héllo"}})).await;
+    let r = call(
+        &app(),
+        "2025-11-25",
+        json!({"name": "echo", "arguments": {"text": "héllo"}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("content-type"), Some("application/json"));
-    assert_eq!(r.text(), r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"héllo"}]}}"#);
+    assert_eq!(
+        r.text(),
+        r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"héllo"}]}}"#
+    );
 }
 
 #[tokio::test]
 async fn invalid_arguments_are_an_is_error_result_naming_the_problem() {
     let app = app();
-    let r = call(&app, "2025-11-25", json!({"name": "echo", "arguments": {"text": 5}})).await;
+    let r = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "echo", "arguments": {"text": 5}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
     assert_eq!(v["result"]["isError"], true);
     let text = v["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.starts_with("invalid arguments for tool `echo`: /text: 5 is not of type \"string\""), "{text}");
+    assert!(
+        text.starts_with("invalid arguments for tool `echo`: /text: 5 is not of type \"string\""),
+        "{text}"
+    );
     // Missing arguments: validated as {}.
-    let v = call(&app, "2025-11-25", json!({"name": "echo"})).await.json();
+    let v = call(&app, "2025-11-25", json!({"name": "echo"}))
+        .await
+        .json();
     let text = v["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.contains("arguments: \"text\" is a required property"), "{text}");
+    assert!(
+        text.contains("arguments: \"text\" is a required property"),
+        "{text}"
+    );
     // Not an object.
-    let v = call(&app, "2025-11-25", json!({"name": "echo", "arguments": [1]})).await.json();
+    let v = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "echo", "arguments": [1]}),
+    )
+    .await
+    .json();
     assert_eq!(v["result"]["isError"], true);
     // additionalProperties: false.
-    let v = call(&app, "2025-11-25", json!({"name": "fail", "arguments": {"x": 1}})).await.json();
+    let v = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "fail", "arguments": {"x": 1}}),
+    )
+    .await
+    .json();
     assert_eq!(v["result"]["isError"], true);
-    assert!(v["result"]["content"][0]["text"].as_str().unwrap().contains("invalid arguments"));
+    assert!(
+        v["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("invalid arguments")
+    );
     // null arguments are treated as none.
-    let v = call(&app, "2025-11-25", json!({"name": "rich", "arguments": null})).await.json();
+    let v = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "rich", "arguments": null}),
+    )
+    .await
+    .json();
     assert!(v["result"].get("isError").is_none());
 }
 
 #[tokio::test]
 async fn handler_errors_are_is_error_results() {
-    let v = call(&app(), "2025-11-25", json!({"name": "fail", "arguments": {}})).await.json();
+    let v = call(
+        &app(),
+        "2025-11-25",
+        json!({"name": "fail", "arguments": {}}),
+    )
+    .await
+    .json();
     assert_eq!(
         v,
         json!({"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "the order does not exist; check the id"}], "isError": true}})
@@ -57,41 +107,78 @@ async fn handler_errors_are_is_error_results() {
 
 #[tokio::test]
 async fn a_panicking_handler_is_an_is_error_result() {
-    let v = call(&app(), "2025-11-25", json!({"name": "panics", "arguments": {}})).await.json();
+    let v = call(
+        &app(),
+        "2025-11-25",
+        json!({"name": "panics", "arguments": {}}),
+    )
+    .await
+    .json();
     assert_eq!(v["result"]["isError"], true);
-    assert_eq!(v["result"]["content"][0]["text"], "the tool failed unexpectedly; try again later");
+    assert_eq!(
+        v["result"]["content"][0]["text"],
+        "the tool failed unexpectedly; try again later"
+    );
 }
 
 #[tokio::test]
 async fn unknown_tool_and_bad_params_are_32602() {
     let app = app();
     let cases = [
-        (json!({"name": "nope", "arguments": {}}), "unknown tool: nope"),
+        (
+            json!({"name": "nope", "arguments": {}}),
+            "unknown tool: nope",
+        ),
         (json!({"arguments": {}}), "params.name must be a string"),
         (json!({"name": 3}), "params.name must be a string"),
         (json!([]), "params must be an object with the tool name"),
     ];
     for (params, message) in cases {
         let v = call(&app, "2025-11-25", params).await.json();
-        assert_eq!(v, json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": message}}));
+        assert_eq!(
+            v,
+            json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": message}})
+        );
     }
 }
 
 #[tokio::test]
 async fn structured_content_matches_output_schema_and_is_mirrored_as_text() {
     let app = app();
-    let v = call(&app, "2025-06-18", json!({"name": "add", "arguments": {"a": 2, "b": 0.5}})).await.json();
+    let v = call(
+        &app,
+        "2025-06-18",
+        json!({"name": "add", "arguments": {"a": 2, "b": 0.5}}),
+    )
+    .await
+    .json();
     assert_eq!(
         v["result"],
         json!({"content": [{"type": "text", "text": "{\"sum\":2.5}"}], "structuredContent": {"sum": 2.5}})
     );
     // Before 2025-06-18 there is no structuredContent: the text block carries the JSON.
     for version in ["2024-11-05", "2025-03-26"] {
-        let v = call(&app, version, json!({"name": "add", "arguments": {"a": 2, "b": 0.5}})).await.json();
-        assert_eq!(v["result"], json!({"content": [{"type": "text", "text": "{\"sum\":2.5}"}]}), "{version}");
+        let v = call(
+            &app,
+            version,
+            json!({"name": "add", "arguments": {"a": 2, "b": 0.5}}),
+        )
+        .await
+        .json();
+        assert_eq!(
+            v["result"],
+            json!({"content": [{"type": "text", "text": "{\"sum\":2.5}"}]}),
+            "{version}"
+        );
     }
     // Output that breaks the schema never reaches the client as data.
-    let v = call(&app, "2025-11-25", json!({"name": "bad_output", "arguments": {}})).await.json();
+    let v = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "bad_output", "arguments": {}}),
+    )
+    .await
+    .json();
     assert_eq!(
         v["result"],
         json!({"content": [{"type": "text", "text": "the tool produced output that does not match its output schema"}], "isError": true})
@@ -100,7 +187,13 @@ async fn structured_content_matches_output_schema_and_is_mirrored_as_text() {
 
 #[tokio::test]
 async fn every_content_block_type() {
-    let v = call(&app(), "2025-11-25", json!({"name": "rich", "arguments": {}})).await.json();
+    let v = call(
+        &app(),
+        "2025-11-25",
+        json!({"name": "rich", "arguments": {}}),
+    )
+    .await
+    .json();
     assert_eq!(
         v["result"]["content"],
         json!([
@@ -121,26 +214,39 @@ async fn scopes_are_checked_before_arguments() {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "secret", "arguments": {"n": "not an int"}}});
     let r = post_json(&app, &[("authorization", "Bearer good")], &body).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(r.header("www-authenticate"), Some("Bearer error=\"insufficient_scope\", scope=\"admin\""));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Bearer error=\"insufficient_scope\", scope=\"admin\"")
+    );
     assert_eq!(r.text(), "{\"error\":\"unauthorized\"}");
     // Same in the modern era.
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "secret", "arguments": {}, "_meta": meta()}});
     let r = post_json(
         &app,
-        &[("authorization", "Bearer good"), ("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "secret")],
+        &[
+            ("authorization", "Bearer good"),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "secret"),
+        ],
         &body,
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // With the scope: the arguments are validated, then the tool runs.
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "secret", "arguments": {"n": "x"}}});
-    let v = post_json(&app, &[("authorization", "Bearer admin")], &body).await.json();
+    let v = post_json(&app, &[("authorization", "Bearer admin")], &body)
+        .await
+        .json();
     assert_eq!(v["result"]["isError"], true);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "secret", "arguments": {"n": 4}}});
-    let v = post_json(&app, &[("authorization", "Bearer admin")], &body).await.json();
+    let v = post_json(&app, &[("authorization", "Bearer admin")], &body)
+        .await
+        .json();
     assert_eq!(v["result"]["content"][0]["text"], "n=4");
     // Tools without scopes need none; unknown tools are -32602, never 403.
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "nope"}});
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "nope"}});
     let r = post_json(&app, &[("authorization", "Bearer good")], &body).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["error"]["code"], -32602);
@@ -170,18 +276,39 @@ async fn progress_streams_sse_when_asked_for() {
     // 2024-11-05 progress has no message; numeric tokens are echoed as numbers.
     let params0 = json!({"name": "progress", "arguments": {}, "_meta": {"progressToken": 7}});
     let msgs = call(&app, "2024-11-05", params0).await.sse_messages();
-    assert_eq!(msgs[0]["params"], json!({"progressToken": 7, "progress": 1.0, "total": 2.0}));
+    assert_eq!(
+        msgs[0]["params"],
+        json!({"progressToken": 7, "progress": 1.0, "total": 2.0})
+    );
 
     // No progress token: no notifications, plain JSON.
-    let r = call(&app, "2025-11-25", json!({"name": "progress", "arguments": {}})).await;
+    let r = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "progress", "arguments": {}}),
+    )
+    .await;
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.json()["result"]["content"][0]["text"], "done");
 
     // The client takes JSON only: no stream even with a token.
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
-    let r = post_raw(&app, &[("content-type", "application/json"), ("accept", "application/json")], &body.to_string()).await;
+    let r = post_raw(
+        &app,
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+        ],
+        &body.to_string(),
+    )
+    .await;
     assert_eq!(r.header("content-type"), Some("application/json"));
-    let r = post_raw(&app, &[("content-type", "application/json"), ("accept", "*/*")], &body.to_string()).await;
+    let r = post_raw(
+        &app,
+        &[("content-type", "application/json"), ("accept", "*/*")],
+        &body.to_string(),
+    )
+    .await;
     assert_eq!(r.header("content-type"), Some("application/json"));
 }
 
@@ -201,11 +328,20 @@ async fn modern_progress_streams_too() {
 
 #[tokio::test]
 async fn legacy_logs_stream_every_level() {
-    let msgs = call(&app(), "2025-11-25", json!({"name": "logs", "arguments": {}})).await.sse_messages();
+    let msgs = call(
+        &app(),
+        "2025-11-25",
+        json!({"name": "logs", "arguments": {}}),
+    )
+    .await
+    .sse_messages();
     assert_eq!(msgs.len(), 3);
     assert_eq!(msgs[0]["method"], "notifications/message");
     assert_eq!(msgs[0]["params"]["level"], "debug");
-    assert_eq!(msgs[1]["params"], json!({"level": "warning", "data": {"disk": "low"}}));
+    assert_eq!(
+        msgs[1]["params"],
+        json!({"level": "warning", "data": {"disk": "low"}})
+    );
     assert_eq!(msgs[2]["result"]["content"][0]["text"], "logged");
 }
 

@@ -23,7 +23,15 @@ async fn get_and_delete_are_405_with_allow() {
     let app = app();
     for method in ["GET", "DELETE", "PUT"] {
         for path in ["/mcp", "/mcp/"] {
-            let r = send(&app, Request::builder().method(method).uri(path).body(Body::empty()).unwrap()).await;
+            let r = send(
+                &app,
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
             assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
             assert_eq!(r.header("allow"), Some("POST"));
         }
@@ -64,7 +72,10 @@ async fn stateless_no_session_id_issued_and_incoming_one_ignored() {
     assert!(r.headers.get("mcp-session-id").is_none());
     let r = post_raw(
         &app,
-        &[("content-type", "application/json"), ("mcp-session-id", "stale-session-from-another-process")],
+        &[
+            ("content-type", "application/json"),
+            ("mcp-session-id", "stale-session-from-another-process"),
+        ],
         PING,
     )
     .await;
@@ -76,7 +87,12 @@ async fn stateless_no_session_id_issued_and_incoming_one_ignored() {
 #[tokio::test]
 async fn accept_wildcard_or_absent_answers_json() {
     let app = app();
-    for accept in [None, Some("*/*"), Some("application/json"), Some("application/*")] {
+    for accept in [
+        None,
+        Some("*/*"),
+        Some("application/json"),
+        Some("application/*"),
+    ] {
         let mut h = vec![("content-type", "application/json")];
         if let Some(a) = accept {
             h.push(("accept", a));
@@ -91,26 +107,53 @@ async fn accept_wildcard_or_absent_answers_json() {
 #[tokio::test]
 async fn accept_only_event_stream_answers_sse() {
     let app = app();
-    let r = post_raw(&app, &[("content-type", "application/json"), ("accept", "text/event-stream")], PING).await;
+    let r = post_raw(
+        &app,
+        &[
+            ("content-type", "application/json"),
+            ("accept", "text/event-stream"),
+        ],
+        PING,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("x-accel-buffering"), Some("no"));
-    assert_eq!(r.sse_messages(), vec![json!({"jsonrpc": "2.0", "id": 1, "result": {}})]);
+    assert_eq!(
+        r.sse_messages(),
+        vec![json!({"jsonrpc": "2.0", "id": 1, "result": {}})]
+    );
 }
 
 #[tokio::test]
 async fn unacceptable_accept_is_406() {
-    let r = post_raw(&app(), &[("content-type", "application/json"), ("accept", "image/png")], PING).await;
+    let r = post_raw(
+        &app(),
+        &[
+            ("content-type", "application/json"),
+            ("accept", "image/png"),
+        ],
+        PING,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_ACCEPTABLE);
 }
 
 #[tokio::test]
 async fn content_type_rules() {
     let app = app();
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"] {
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
         let r = post_raw(&app, &[("content-type", ct)], PING).await;
         assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
     }
-    for ct in [Some("application/json; charset=utf-8"), Some("Application/JSON"), None] {
+    for ct in [
+        Some("application/json; charset=utf-8"),
+        Some("Application/JSON"),
+        None,
+    ] {
         let h: Vec<(&str, &str)> = ct.map(|c| vec![("content-type", c)]).unwrap_or_default();
         let r = post_raw(&app, &h, PING).await;
         assert_eq!(r.status, StatusCode::OK, "{ct:?}");
@@ -128,8 +171,11 @@ async fn oversized_bodies_are_413() {
     let r = post_raw(&app, &[("content-type", "application/json")], &big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Streamed without a length.
-    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
-        big.as_bytes().chunks(10).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = big
+        .as_bytes()
+        .chunks(10)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
     let req = Request::post("/mcp")
         .header("content-type", "application/json")
         .body(Body::from_stream(futures_util::stream::iter(chunks)))
@@ -147,7 +193,10 @@ async fn default_limit_is_4_mib() {
     let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{pad}"}}}}"#);
     let r = post_raw(&app, &[("content-type", "application/json")], &big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
-    let ok = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#, &pad[..4 * 1024 * 1024 - 100]);
+    let ok = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        &pad[..4 * 1024 * 1024 - 100]
+    );
     let r = post_raw(&app, &[("content-type", "application/json")], &ok).await;
     assert_eq!(r.status, StatusCode::OK);
 }
@@ -155,7 +204,13 @@ async fn default_limit_is_4_mib() {
 #[tokio::test]
 async fn parse_errors_are_32700() {
     let app = app();
-    for body in ["{", "not json", "", "{\"jsonrpc\":\"2.0\",\"id\":1,", "\u{feff}x"] {
+    for body in [
+        "{",
+        "not json",
+        "",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,",
+        "\u{feff}x",
+    ] {
         let r = post_raw(&app, &[("content-type", "application/json")], body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body:?}");
         let v = r.json();
@@ -169,7 +224,10 @@ async fn invalid_requests_are_32600_with_id_when_readable() {
     let app = app();
     let cases = [
         (r#"{"id":7,"method":"ping"}"#, Some(json!(7))),
-        (r#"{"jsonrpc":"1.0","id":"a","method":"ping"}"#, Some(json!("a"))),
+        (
+            r#"{"jsonrpc":"1.0","id":"a","method":"ping"}"#,
+            Some(json!("a")),
+        ),
         (r#"{"jsonrpc":"2.0","id":7,"method":5}"#, Some(json!(7))),
         (r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, None),
         (r#"{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}"#, None),
@@ -190,16 +248,35 @@ async fn invalid_requests_are_32600_with_id_when_readable() {
 #[tokio::test]
 async fn ids_are_echoed_with_their_exact_type() {
     let app = app();
-    for id in [r#""1""#, "1", "0", "-5", "1.5", "9007199254740993", r#""""#, r#""é""#] {
+    for id in [
+        r#""1""#,
+        "1",
+        "0",
+        "-5",
+        "1.5",
+        "9007199254740993",
+        r#""""#,
+        r#""é""#,
+    ] {
         let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
         let r = post_raw(&app, &[("content-type", "application/json")], &body).await;
-        assert_eq!(r.text(), format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#));
+        assert_eq!(
+            r.text(),
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)
+        );
     }
 }
 
 #[tokio::test]
 async fn unknown_method_is_32601() {
-    let r = legacy(&app(), Some("2025-11-25"), json!(9), "resources/list", json!({})).await;
+    let r = legacy(
+        &app(),
+        Some("2025-11-25"),
+        json!(9),
+        "resources/list",
+        json!({}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json(),
@@ -214,16 +291,35 @@ async fn origin_absent_is_allowed_present_must_be_listed() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.get("access-control-allow-origin").is_none());
 
-    let r = post_raw(&app, &[("content-type", "application/json"), ("origin", "https://claude.ai")], PING).await;
+    let r = post_raw(
+        &app,
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://claude.ai"),
+        ],
+        PING,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://claude.ai"));
-    let exposed = r.header("access-control-expose-headers").unwrap().to_ascii_lowercase();
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://claude.ai")
+    );
+    let exposed = r
+        .header("access-control-expose-headers")
+        .unwrap()
+        .to_ascii_lowercase();
     for h in ["www-authenticate", "mcp-protocol-version", "mcp-session-id"] {
         assert!(exposed.contains(h), "{h} not exposed: {exposed}");
     }
 
     for bad in ["https://evil.example.com", "null", "http://localhost:3000"] {
-        let r = post_raw(&app, &[("content-type", "application/json"), ("origin", bad)], PING).await;
+        let r = post_raw(
+            &app,
+            &[("content-type", "application/json"), ("origin", bad)],
+            PING,
+        )
+        .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{bad}");
         let v = r.json();
         assert_eq!(v["error"]["code"], -32600);
@@ -234,10 +330,18 @@ async fn origin_absent_is_allowed_present_must_be_listed() {
 #[tokio::test]
 async fn loopback_servers_allow_loopback_origins_and_check_host() {
     let app = server().loopback(true).router();
-    for origin in ["http://localhost:6274", "http://127.0.0.1:3000", "http://[::1]:8080"] {
+    for origin in [
+        "http://localhost:6274",
+        "http://127.0.0.1:3000",
+        "http://[::1]:8080",
+    ] {
         let r = post_raw(
             &app,
-            &[("content-type", "application/json"), ("origin", origin), ("host", "localhost:3000")],
+            &[
+                ("content-type", "application/json"),
+                ("origin", origin),
+                ("host", "localhost:3000"),
+            ],
             PING,
         )
         .await;
@@ -246,26 +350,57 @@ async fn loopback_servers_allow_loopback_origins_and_check_host() {
     // The conformance dns-rebinding-protection scenario: Host and Origin set to an attacker's.
     let r = post_json(
         &app,
-        &[("host", "evil.example.com"), ("origin", "http://evil.example.com")],
+        &[
+            ("host", "evil.example.com"),
+            ("origin", "http://evil.example.com"),
+        ],
         &init_body(json!(1)),
     )
     .await;
     assert!(r.status.is_client_error());
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Host alone.
-    let r = post_json(&app, &[("host", "evil.example.com:3000")], &init_body(json!(1))).await;
+    let r = post_json(
+        &app,
+        &[("host", "evil.example.com:3000")],
+        &init_body(json!(1)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    for host in ["localhost", "localhost:3000", "127.0.0.1:3000", "[::1]:3000"] {
-        let r = post_json(&app, &[("host", host), ("origin", &format!("http://{host}"))], &init_body(json!(1))).await;
+    for host in [
+        "localhost",
+        "localhost:3000",
+        "127.0.0.1:3000",
+        "[::1]:3000",
+    ] {
+        let r = post_json(
+            &app,
+            &[("host", host), ("origin", &format!("http://{host}"))],
+            &init_body(json!(1)),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK, "{host}");
     }
     // A remote server does not check Host (it sits behind proxies and load balancers).
     let remote = app_remote();
-    let r = post_json(&remote, &[("host", "evil.example.com")], &init_body(json!(1))).await;
+    let r = post_json(
+        &remote,
+        &[("host", "evil.example.com")],
+        &init_body(json!(1)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     // A loopback server behind a proxy accepts its configured public host.
-    let proxied = server().loopback(true).allowed_hosts(["mcp.example.com"]).router();
-    let r = post_json(&proxied, &[("host", "mcp.example.com")], &init_body(json!(1))).await;
+    let proxied = server()
+        .loopback(true)
+        .allowed_hosts(["mcp.example.com"])
+        .router();
+    let r = post_json(
+        &proxied,
+        &[("host", "mcp.example.com")],
+        &init_body(json!(1)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -275,20 +410,33 @@ fn app_remote() -> axum::Router {
 
 #[tokio::test]
 async fn cors_preflight() {
-    let app = server().allowed_origins(["https://app.example"]).authenticator(Arc::new(TokenAuth)).router();
+    let app = server()
+        .allowed_origins(["https://app.example"])
+        .authenticator(Arc::new(TokenAuth))
+        .router();
     let req = Request::builder()
         .method("OPTIONS")
         .uri("/mcp")
         .header("origin", "https://app.example")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type, mcp-protocol-version")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
         .body(Body::empty())
         .unwrap();
     // No token: a preflight never carries one, so it is answered before authentication.
     let r = send(&app, req).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
-    assert!(r.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(
+        r.header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
     assert_eq!(
         r.header("access-control-allow-headers"),
         Some("authorization, content-type, mcp-protocol-version")
@@ -310,30 +458,107 @@ async fn unauthenticated_sees_401_before_any_other_error() {
         .authenticator(Arc::new(TokenAuth))
         .max_body(64)
         .router();
-    let cases: Vec<(&str, Vec<(&str, &str)>, String)> = vec![
-        ("valid initialize with a header", vec![("content-type", "application/json"), ("accept", "*/*"), ("mcp-protocol-version", "2025-11-25")], init_body(json!(1)).to_string()),
-        ("bad version header", vec![("content-type", "application/json"), ("mcp-protocol-version", "1999-01-01")], PING.into()),
-        ("parse error", vec![("content-type", "application/json")], "{".into()),
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String);
+    let cases: Vec<Case> = vec![
+        (
+            "valid initialize with a header",
+            vec![
+                ("content-type", "application/json"),
+                ("accept", "*/*"),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+            init_body(json!(1)).to_string(),
+        ),
+        (
+            "bad version header",
+            vec![
+                ("content-type", "application/json"),
+                ("mcp-protocol-version", "1999-01-01"),
+            ],
+            PING.into(),
+        ),
+        (
+            "parse error",
+            vec![("content-type", "application/json")],
+            "{".into(),
+        ),
         ("415", vec![("content-type", "text/plain")], PING.into()),
-        ("406", vec![("content-type", "application/json"), ("accept", "image/png")], PING.into()),
-        ("413", vec![("content-type", "application/json")], "x".repeat(100)),
-        ("modern header mismatch", vec![("content-type", "application/json"), ("mcp-protocol-version", MODERN), ("mcp-method", "tools/list")], PING.into()),
-        ("allowed origin", vec![("content-type", "application/json"), ("origin", "https://claude.ai")], PING.into()),
-        ("bad token", vec![("content-type", "application/json"), ("authorization", "Bearer nope")], PING.into()),
+        (
+            "406",
+            vec![
+                ("content-type", "application/json"),
+                ("accept", "image/png"),
+            ],
+            PING.into(),
+        ),
+        (
+            "413",
+            vec![("content-type", "application/json")],
+            "x".repeat(100),
+        ),
+        (
+            "modern header mismatch",
+            vec![
+                ("content-type", "application/json"),
+                ("mcp-protocol-version", MODERN),
+                ("mcp-method", "tools/list"),
+            ],
+            PING.into(),
+        ),
+        (
+            "allowed origin",
+            vec![
+                ("content-type", "application/json"),
+                ("origin", "https://claude.ai"),
+            ],
+            PING.into(),
+        ),
+        (
+            "bad token",
+            vec![
+                ("content-type", "application/json"),
+                ("authorization", "Bearer nope"),
+            ],
+            PING.into(),
+        ),
     ];
     for (name, headers, body) in cases {
         let r = post_raw(&app, &headers, &body).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}");
-        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer resource_metadata="), "{name}");
+        assert!(
+            r.header("www-authenticate")
+                .unwrap()
+                .starts_with("Bearer resource_metadata="),
+            "{name}"
+        );
     }
     // 401 with CORS headers so a browser can read the challenge.
-    let r = post_raw(&app, &[("content-type", "application/json"), ("origin", "https://claude.ai")], PING).await;
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://claude.ai"));
+    let r = post_raw(
+        &app,
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://claude.ai"),
+        ],
+        PING,
+    )
+    .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://claude.ai")
+    );
     // GET without a token: also the challenge.
     let r = send(&app, Request::get("/mcp").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Origin comes first: a foreign page gets 403, not the challenge.
-    let r = post_raw(&app, &[("content-type", "application/json"), ("origin", "https://evil.example")], PING).await;
+    let r = post_raw(
+        &app,
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://evil.example"),
+        ],
+        PING,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // With the token, the same bad requests get their own errors.
     let auth = ("authorization", "Bearer good");
@@ -363,7 +588,13 @@ async fn merging_another_router() {
         axum::routing::get(|| async { "prm" }),
     );
     let app = app().merge(oauth);
-    let r = send(&app, Request::get("/.well-known/oauth-protected-resource").body(Body::empty()).unwrap()).await;
+    let r = send(
+        &app,
+        Request::get("/.well-known/oauth-protected-resource")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.text(), "prm");
     let r = post_raw(&app, &[("content-type", "application/json")], PING).await;
     assert_eq!(r.text(), PING_REPLY);
@@ -373,12 +604,22 @@ async fn merging_another_router() {
 fn invalid_descriptions_are_build_errors() {
     let mut tools = tools();
     tools.push(tools[0].clone());
-    let err = mcpgen_runtime::server::McpServer::new(info(), tools, Handler).try_router().err().unwrap();
+    let err = mcpgen_runtime::server::McpServer::new(info(), tools, Handler)
+        .try_router()
+        .err()
+        .unwrap();
     assert_eq!(err.to_string(), "tool `echo` is defined twice");
     let mut tools = mcp_common::tools();
     tools[0].input_schema = json!({"type": 12});
-    let err = mcpgen_runtime::server::McpServer::new(info(), tools, Handler).try_router().err().unwrap();
-    assert!(err.to_string().starts_with("tool `echo`: invalid input schema"), "{err}");
+    let err = mcpgen_runtime::server::McpServer::new(info(), tools, Handler)
+        .try_router()
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("tool `echo`: invalid input schema"),
+        "{err}"
+    );
     let err = server().endpoint("mcp").try_router().err().unwrap();
     assert!(err.to_string().contains("must start with '/'"));
 }

@@ -203,12 +203,7 @@ struct CallResultOut<'a> {
     meta: Option<&'a Value>,
 }
 
-fn result_response(
-    id: &Value,
-    r: &ToolResult,
-    version: ProtocolVersion,
-    meta: &Value,
-) -> Vec<u8> {
+fn result_response(id: &Value, r: &ToolResult, version: ProtocolVersion, meta: &Value) -> Vec<u8> {
     let modern = version.is_modern();
     let out = CallResultOut {
         content: &r.content,

@@ -185,7 +185,11 @@ async fn serve_post(
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
         Err(_) => {
-            return plain_error(StatusCode::BAD_REQUEST, "cannot read the request body", None);
+            return plain_error(
+                StatusCode::BAD_REQUEST,
+                "cannot read the request body",
+                None,
+            );
         }
     };
 
@@ -451,7 +455,10 @@ async fn modern(
         .and_then(|p| p.get("_meta"))
         .and_then(Value::as_object);
     let meta_version = meta.and_then(|m| m.get(META_VERSION));
-    match (header_text(&parts.headers, &MCP_PROTOCOL_VERSION), meta_version) {
+    match (
+        header_text(&parts.headers, &MCP_PROTOCOL_VERSION),
+        meta_version,
+    ) {
         (None, _) => return mismatch("header mismatch: MCP-Protocol-Version header is missing"),
         (Some(Err(())), _) => {
             return mismatch("header mismatch: MCP-Protocol-Version header is not ascii");
@@ -475,7 +482,9 @@ async fn modern(
         return invalid("params._meta is required in protocol version 2026-07-28");
     };
     let Some(Value::String(requested)) = meta_version else {
-        return invalid(&format!("params._meta[\"{META_VERSION}\"] must be a string"));
+        return invalid(&format!(
+            "params._meta[\"{META_VERSION}\"] must be a string"
+        ));
     };
     if !meta.get(META_CAPABILITIES).is_some_and(Value::is_object) {
         return invalid(&format!(
@@ -498,7 +507,11 @@ async fn modern(
         None => None,
         Some(l) => match l.as_str().and_then(LogLevel::parse) {
             Some(l) => Some(l),
-            None => return invalid(&format!("params._meta[\"{META_LOG_LEVEL}\"] is not a log level")),
+            None => {
+                return invalid(&format!(
+                    "params._meta[\"{META_LOG_LEVEL}\"] is not a log level"
+                ));
+            }
         },
     };
 
@@ -698,7 +711,12 @@ fn with_cors(mut resp: Response, cors: Option<&HeaderValue>) -> Response {
 
 fn is_json_media_type(v: &HeaderValue) -> bool {
     let Ok(s) = v.to_str() else { return false };
-    let essence = s.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = s
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

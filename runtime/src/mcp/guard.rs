@@ -55,7 +55,7 @@ impl OriginPolicy {
         let Some(name) = host_name(host) else {
             return false;
         };
-        is_loopback_name(&name) || self.hosts.iter().any(|h| *h == name)
+        is_loopback_name(&name) || self.hosts.contains(&name)
     }
 }
 

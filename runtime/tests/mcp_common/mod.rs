@@ -131,7 +131,10 @@ impl ToolHandler for Handler {
                 ])),
                 "secret" => Ok(ToolResult::text(format!("n={}", args["n"]))),
                 "whoami" => Ok(ToolResult::text(
-                    ctx.principal().client_id.clone().unwrap_or_else(|| "nobody".into()),
+                    ctx.principal()
+                        .client_id
+                        .clone()
+                        .unwrap_or_else(|| "nobody".into()),
                 )),
                 other => Err(ToolError::new(format!("no such tool {other}"))),
             }
@@ -233,7 +236,11 @@ impl Reply {
             .split("\n\n")
             .map(|event| {
                 let lines: Vec<&str> = event.lines().collect();
-                assert_eq!(lines.len(), 2, "event is not one event line and one data line: {event:?}");
+                assert_eq!(
+                    lines.len(),
+                    2,
+                    "event is not one event line and one data line: {event:?}"
+                );
                 assert_eq!(lines[0], "event: message");
                 let data = lines[1].strip_prefix("data: ").expect("data line");
                 assert!(!data.is_empty(), "empty data event");
