@@ -1,0 +1,1305 @@
+//! In-process tests of the OAuth half: discovery at every path, registration bodies of real
+//! clients, authorize, token (PKCE, replay, rotation), revoke and the bearer check.
+
+mod oauth_common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use mcpgen_runtime::auth::Principal;
+use mcpgen_runtime::oauth::{Consent, OAuth, OAuthConfig, hash_password, secret_hash};
+use mcpgen_runtime::store::{MemoryStore, NewToken, Store, TokenKind, TokenRecord};
+use oauth_common::*;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+// ---------------------------------------------------------------------------------------------
+// discovery
+
+const PRM_PATHS: &[&str] = &[
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+];
+
+const AS_PATHS: &[&str] = &[
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/oauth-authorization-server/mcp",
+    "/.well-known/openid-configuration",
+    "/.well-known/openid-configuration/mcp",
+    "/mcp/.well-known/openid-configuration",
+];
+
+#[tokio::test]
+async fn protected_resource_metadata_at_both_paths() {
+    let s = server_with({
+        let mut c = config("https://mcp.example.com");
+        c.consent = Consent::Password;
+        c.password_hash = Some(hash_password("pw"));
+        c
+    });
+    let mut bodies = Vec::new();
+    for path in PRM_PATHS {
+        let r = get(&s.router, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(
+            r.header("content-type").starts_with("application/json"),
+            "{path}"
+        );
+        let v = r.json();
+        assert_no_empty_members(&v, path);
+        assert_eq!(v["resource"], "https://mcp.example.com/mcp");
+        assert_eq!(
+            v["authorization_servers"],
+            json!(["https://mcp.example.com"])
+        );
+        assert_eq!(
+            v["scopes_supported"],
+            json!(["claudeai", "orders.read", "orders.write"])
+        );
+        assert_eq!(v["bearer_methods_supported"], json!(["header"]));
+        bodies.push(r.body);
+    }
+    assert_eq!(bodies[0], bodies[1]);
+}
+
+#[tokio::test]
+async fn authorization_server_metadata_identical_everywhere() {
+    let s = local();
+    let prm = get(&s.router, "/.well-known/oauth-protected-resource/mcp")
+        .await
+        .json();
+    let mut first: Option<bytes::Bytes> = None;
+    for path in AS_PATHS {
+        let r = get(&s.router, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(r.header("content-type").starts_with("application/json"));
+        let v = r.json();
+        assert_no_empty_members(&v, path);
+        assert_eq!(v["issuer"], prm["authorization_servers"][0], "{path}");
+        assert_eq!(v["issuer"], LOCAL);
+        assert_eq!(v["authorization_endpoint"], format!("{LOCAL}/authorize"));
+        assert_eq!(v["token_endpoint"], format!("{LOCAL}/token"));
+        assert_eq!(v["registration_endpoint"], format!("{LOCAL}/register"));
+        assert_eq!(v["revocation_endpoint"], format!("{LOCAL}/revoke"));
+        assert_eq!(v["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(v["response_types_supported"], json!(["code"]));
+        assert_eq!(
+            v["grant_types_supported"],
+            json!(["authorization_code", "refresh_token"])
+        );
+        assert_eq!(
+            v["token_endpoint_auth_methods_supported"],
+            json!(["none", "client_secret_post", "client_secret_basic"])
+        );
+        assert_eq!(
+            v["scopes_supported"],
+            json!(["claudeai", "orders.read", "orders.write", "offline_access"])
+        );
+        assert_eq!(v["authorization_response_iss_parameter_supported"], true);
+        assert!(v.get("client_id_metadata_document_supported").is_none());
+        if let Some(f) = &first {
+            assert_eq!(f, &r.body, "{path} differs");
+        }
+        first = Some(r.body);
+    }
+}
+
+#[tokio::test]
+async fn discovery_is_cors_enabled() {
+    let s = local();
+    let r = send(
+        &s.router,
+        Request::get("/.well-known/oauth-authorization-server")
+            .header("origin", "https://inspector.example")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-allow-origin"), "*");
+    let pre = send(
+        &s.router,
+        Request::options("/token")
+            .header("origin", "https://inspector.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(pre.status.is_success(), "{}", pre.status);
+    assert_eq!(pre.header("access-control-allow-origin"), "*");
+}
+
+#[tokio::test]
+async fn unknown_oauth_paths_are_json_404() {
+    let s = local();
+    for path in [
+        "/.well-known/nothing-here",
+        "/.well-known/oauth-protected-resource/other",
+        "/.well-known/oauth-authorization-server/other/deeper",
+        "/mcp/.well-known/other",
+        "/token/extra",
+        "/register/abc",
+    ] {
+        let r = get(&s.router, path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            r.header("content-type").starts_with("application/json"),
+            "{path}"
+        );
+        assert_eq!(r.json()["error"], "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn public_url_moves_every_url() {
+    let mut c = config("http://localhost:9999");
+    c.endpoint = "/mcp".into();
+    let s = server_with(c);
+    let v = get(&s.router, "/.well-known/oauth-authorization-server")
+        .await
+        .json();
+    for (k, x) in v.as_object().unwrap() {
+        if let Some(s) = x.as_str()
+            && s.starts_with("http")
+        {
+            assert!(s.starts_with("http://localhost:9999"), "{k}: {s}");
+        }
+    }
+    assert_eq!(s.oauth.issuer(), "http://localhost:9999");
+    assert_eq!(s.oauth.resource(), "http://localhost:9999/mcp");
+}
+
+#[tokio::test]
+async fn metadata_documents_are_advertised_when_enabled() {
+    let mut c = config(LOCAL);
+    c.client_id_metadata_documents = true;
+    let s = server_with(c);
+    let v = get(&s.router, "/.well-known/oauth-authorization-server")
+        .await
+        .json();
+    assert_eq!(v["client_id_metadata_document_supported"], true);
+}
+
+#[test]
+fn bad_configurations_are_refused() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let try_new = |c: OAuthConfig| OAuth::new(c, Arc::clone(&store)).map(|_| ()).unwrap_err().0;
+
+    let mut c = config("https://mcp.example.com");
+    c.consent = Consent::Auto;
+    assert!(try_new(c).contains("loopback"));
+
+    let mut c = config(LOCAL);
+    c.scopes.push(("".into(), "empty".into()));
+    assert!(try_new(c).contains("not a valid scope"));
+
+    let mut c = config(LOCAL);
+    c.scopes.push(("a b".into(), "space".into()));
+    assert!(try_new(c).contains("not a valid scope"));
+
+    let mut c = config(LOCAL);
+    c.consent = Consent::Password;
+    assert!(try_new(c).contains("MCPGEN_PASSWORD_HASH"));
+
+    let mut c = config(LOCAL);
+    c.default_scopes = vec!["nope".into()];
+    assert!(try_new(c).contains("default scope"));
+
+    let c = config("http://example.com");
+    assert!(try_new(c).contains("https"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// registration
+
+#[tokio::test]
+async fn claude_registration_with_client_secret_post() {
+    let s = local();
+    let v = register(&s.router, claude_body("client_secret_post")).await;
+    assert_no_empty_members(&v, "");
+    assert!(v["client_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(v["client_secret"].as_str().is_some_and(|s| s.len() >= 32));
+    assert_eq!(v["client_secret_expires_at"], 0);
+    assert!(v["client_id_issued_at"].is_u64());
+    assert_eq!(v["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(v["redirect_uris"], json!([CLAUDE_CALLBACK]));
+    assert_eq!(
+        v["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(v["response_types"], json!(["code"]));
+    assert_eq!(v["client_name"], "Claude");
+}
+
+#[tokio::test]
+async fn claude_registration_with_none_has_no_secret() {
+    let s = local();
+    let r = post_json(&s.router, "/register", &claude_body("none")).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.header("cache-control"), "no-store");
+    let v = r.json();
+    assert_no_empty_members(&v, "");
+    assert_eq!(v["token_endpoint_auth_method"], "none");
+    assert!(v.get("client_secret").is_none());
+    assert!(v.get("client_secret_expires_at").is_none());
+    assert!(v.get("client_uri").is_none());
+}
+
+#[tokio::test]
+async fn cursor_registration_with_three_uris() {
+    let s = local();
+    let uris = json!([
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+        "https://www.cursor.com/agents/mcp/oauth/callback",
+        "http://localhost:8787/callback"
+    ]);
+    let v = register(
+        &s.router,
+        json!({
+            "client_name": "Cursor",
+            "redirect_uris": uris,
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "client_uri": "",
+            "logo_uri": null
+        }),
+    )
+    .await;
+    assert_no_empty_members(&v, "");
+    assert_eq!(v["redirect_uris"], uris);
+    // Authorize to the custom scheme: a plain 302 to cursor://.
+    let id = v["client_id"].as_str().unwrap();
+    let r = authorize(
+        &s.router,
+        id,
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert!(
+        r.header("location")
+            .starts_with("cursor://anysphere.cursor-mcp/oauth/callback?code=")
+    );
+}
+
+#[tokio::test]
+async fn vscode_registration_with_four_uris_and_random_port() {
+    let s = local();
+    let v = register(
+        &s.router,
+        json!({
+            "client_name": "Visual Studio Code",
+            "redirect_uris": [
+                "https://insiders.vscode.dev/redirect",
+                "https://vscode.dev/redirect",
+                "http://127.0.0.1/",
+                "http://127.0.0.1:33418/"
+            ],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+            "software_id": "vscode",
+            "unknown_field": {"nested": true}
+        }),
+    )
+    .await;
+    assert_no_empty_members(&v, "");
+    assert_eq!(v["software_id"], "vscode");
+    assert!(v.get("unknown_field").is_none());
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    // VS Code falls back to a random port when 33418 is busy.
+    let code = code_for(&s.router, &id, "http://127.0.0.1:51234/", &[]).await;
+    let r = exchange(&s.router, &id, "http://127.0.0.1:51234/", &code).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn registration_is_lenient_about_names_and_metadata() {
+    let s = local();
+    let v = register(
+        &s.router,
+        json!({
+            "client_name": "Claude Code (my-server)",
+            "redirect_uris": ["http://localhost:6274/callback"],
+            "token_endpoint_auth_method": "none",
+            "scope": "claudeai openid",
+            "application_type": "native",
+            "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"]
+        }),
+    )
+    .await;
+    assert_eq!(v["client_name"], "Claude Code (my-server)");
+    assert_eq!(v["application_type"], "native");
+    assert_eq!(v["grant_types"], json!(["authorization_code"]));
+}
+
+#[tokio::test]
+async fn registration_defaults_to_client_secret_basic() {
+    let s = local();
+    let v = register(
+        &s.router,
+        json!({"redirect_uris": ["https://app.example.com/cb"]}),
+    )
+    .await;
+    assert_eq!(v["token_endpoint_auth_method"], "client_secret_basic");
+    assert!(v["client_secret"].is_string());
+    assert!(v.get("client_name").is_none());
+}
+
+#[tokio::test]
+async fn refused_redirect_uri_is_named_with_the_reason() {
+    let s = local();
+    for (uri, why) in [
+        ("http://evil.example/cb", "loopback"),
+        ("javascript:alert(1)", "never allowed"),
+        ("https://app.example/cb#frag", "fragment"),
+        ("weird://callback", "reverse domain"),
+    ] {
+        let r = post_json(
+            &s.router,
+            "/register",
+            &json!({"redirect_uris": [CLAUDE_CALLBACK, uri], "token_endpoint_auth_method": "none"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        let v = r.json();
+        assert_eq!(v["error"], "invalid_redirect_uri");
+        let d = v["error_description"].as_str().unwrap();
+        assert!(d.contains(uri), "{d}");
+        assert!(d.contains(why), "{d}");
+    }
+}
+
+#[tokio::test]
+async fn bad_registration_bodies() {
+    let s = local();
+    let r = post_json(&s.router, "/register", &json!({"client_name": "x"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "invalid_redirect_uri");
+    let r = post_json(
+        &s.router,
+        "/register",
+        &json!({"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "private_key_jwt"}),
+    )
+    .await;
+    assert_eq!(r.json()["error"], "invalid_client_metadata");
+    let r = send(
+        &s.router,
+        Request::post("/register")
+            .header("content-type", "application/json")
+            .body(Body::from("not json"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "invalid_client_metadata");
+}
+
+#[tokio::test]
+async fn thirty_registrations_a_minute_are_not_limited() {
+    let s = local();
+    for _ in 0..30 {
+        register(&s.router, claude_body("none")).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// authorize
+
+async fn claude_client(s: &Server) -> String {
+    register(&s.router, claude_body("none")).await["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn auto_consent_redirects_with_one_code_state_and_iss() {
+    let s = local();
+    let id = claude_client(&s).await;
+    let r = authorize(
+        &s.router,
+        &id,
+        CLAUDE_CALLBACK,
+        &[("resource", &format!("{LOCAL}/mcp"))],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert!(r.header("location").starts_with(CLAUDE_CALLBACK));
+    let params = r.location_params();
+    let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["code", "state", "iss"]);
+    assert_eq!(r.location_param("state").unwrap(), "xyz-state");
+    assert_eq!(r.location_param("iss").unwrap(), LOCAL);
+    assert!(r.location_param("code").unwrap().len() >= 43);
+}
+
+async fn granted_scope(s: &Server, id: &str, extra: &[(&str, &str)]) -> String {
+    let code = code_for(&s.router, id, CLAUDE_CALLBACK, extra).await;
+    let r = exchange(&s.router, id, CLAUDE_CALLBACK, &code).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let scope = r.json()["scope"].as_str().expect("scope").to_owned();
+    assert!(is_scope_value(&scope), "{scope:?}");
+    scope
+}
+
+#[tokio::test]
+async fn scope_parameter_forms() {
+    let s = local();
+    let id = claude_client(&s).await;
+    // `scope=claudeai+` (the incident), a leading `+`, none, unknown only, mixed.
+    let q = |raw: &str| {
+        format!(
+            "/authorize?response_type=code&client_id={id}&redirect_uri={}&code_challenge={CHALLENGE}&code_challenge_method=S256&{raw}",
+            url::form_urlencoded::byte_serialize(CLAUDE_CALLBACK.as_bytes()).collect::<String>()
+        )
+    };
+    for (raw, expected) in [
+        ("scope=claudeai+", "claudeai"),
+        ("scope=+offline_access", "claudeai offline_access"),
+        ("state=s", "claudeai"),
+        ("scope=openid+email+profile", "claudeai"),
+        ("scope=orders.read++claudeai+", "claudeai orders.read"),
+        ("scope=", "claudeai"),
+    ] {
+        let r = get(&s.router, &q(raw)).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{raw}");
+        let code = r.location_param("code").unwrap();
+        let t = exchange(&s.router, &id, CLAUDE_CALLBACK, &code).await;
+        assert_eq!(t.status, StatusCode::OK, "{raw}");
+        let scope = t.json()["scope"].as_str().unwrap().to_owned();
+        assert!(is_scope_value(&scope), "{raw}: {scope:?}");
+        assert_eq!(scope, expected, "{raw}");
+    }
+    assert_eq!(
+        granted_scope(&s, &id, &[("scope", "orders.write offline_access")]).await,
+        "orders.write offline_access"
+    );
+}
+
+#[tokio::test]
+async fn resource_forms() {
+    let s = local();
+    let id = claude_client(&s).await;
+    for resource in [
+        format!("{LOCAL}/mcp"),
+        format!("{LOCAL}/mcp/"),
+        LOCAL.to_owned(),
+        format!("{LOCAL}/"),
+    ] {
+        let r = authorize(&s.router, &id, CLAUDE_CALLBACK, &[("resource", &resource)]).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{resource}");
+        assert!(r.location_param("code").is_some(), "{resource}");
+    }
+    for foreign in [
+        "https://evil.example/mcp",
+        "http://127.0.0.1:8001/mcp",
+        "http://localhost:8000/mcp",
+    ] {
+        let r = authorize(&s.router, &id, CLAUDE_CALLBACK, &[("resource", foreign)]).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{foreign}");
+        assert_eq!(r.location_param("error").as_deref(), Some("invalid_target"));
+        assert_eq!(r.location_param("state").as_deref(), Some("xyz-state"));
+        assert_eq!(r.location_param("iss").as_deref(), Some(LOCAL));
+        assert!(r.location_param("code").is_none());
+    }
+}
+
+#[tokio::test]
+async fn pkce_is_required_and_s256_only() {
+    let s = local();
+    let id = claude_client(&s).await;
+    let cb = url::form_urlencoded::byte_serialize(CLAUDE_CALLBACK.as_bytes()).collect::<String>();
+    for (query, why) in [
+        (
+            format!("code_challenge={VERIFIER}&code_challenge_method=plain"),
+            "plain",
+        ),
+        (format!("code_challenge={CHALLENGE}"), "method missing"),
+        ("code_challenge_method=S256".to_owned(), "challenge missing"),
+        (
+            "code_challenge=short&code_challenge_method=S256".to_owned(),
+            "malformed",
+        ),
+    ] {
+        let r = get(
+            &s.router,
+            &format!(
+                "/authorize?response_type=code&client_id={id}&redirect_uri={cb}&state=st&{query}"
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FOUND, "{why}");
+        assert_eq!(
+            r.location_param("error").as_deref(),
+            Some("invalid_request"),
+            "{why}"
+        );
+        assert_eq!(r.location_param("state").as_deref(), Some("st"));
+        assert!(r.location_param("code").is_none(), "{why}");
+    }
+    let r = get(
+        &s.router,
+        &format!("/authorize?response_type=token&client_id={id}&redirect_uri={cb}&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+    )
+    .await;
+    assert_eq!(
+        r.location_param("error").as_deref(),
+        Some("unsupported_response_type")
+    );
+}
+
+#[tokio::test]
+async fn redirect_uri_must_match_exactly_except_loopback_ports() {
+    let s = local();
+    let id = claude_client(&s).await;
+    for bad in [
+        "https://claude.ai/api/mcp/auth_callback/",
+        "https://claude.ai/api/mcp/auth_callback?x=1",
+        "https://evil.example/cb",
+    ] {
+        let r = authorize(&s.router, &id, bad, &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.header("location").is_empty(), "never redirect to {bad}");
+        assert_eq!(r.json()["error"], "invalid_request");
+    }
+    let v = register(
+        &s.router,
+        json!({"redirect_uris": ["http://localhost/callback"], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let lid = v["client_id"].as_str().unwrap();
+    let r = authorize(&s.router, lid, "http://localhost:43123/callback", &[]).await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert!(
+        r.header("location")
+            .starts_with("http://localhost:43123/callback?code=")
+    );
+    let r = authorize(&s.router, lid, "http://localhost:43123/other", &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_client_at_authorize_is_401_without_redirect() {
+    let s = local();
+    let r = authorize(&s.router, "no-such-client", CLAUDE_CALLBACK, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error"], "invalid_client");
+    assert!(r.header("location").is_empty());
+}
+
+fn password_server() -> Server {
+    let mut c = config("https://mcp.example.com");
+    c.consent = Consent::Password;
+    c.password_hash = Some(hash_password("s3cret pass"));
+    server_with(c)
+}
+
+#[tokio::test]
+async fn password_consent_page_and_approval() {
+    let s = password_server();
+    let id = claude_client(&s).await;
+    let r = authorize(&s.router, &id, CLAUDE_CALLBACK, &[("scope", "orders.read")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("content-type").starts_with("text/html"));
+    assert!(
+        r.header("content-security-policy")
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(r.header("x-frame-options"), "DENY");
+    let html = r.text();
+    assert!(html.contains("Claude"));
+    assert!(html.contains("claude.ai"));
+    assert!(html.contains("orders.read"));
+    assert!(html.contains("Read orders"));
+    let cookie = r.header("set-cookie").split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-mcpgen_csrf="));
+    assert!(r.header("set-cookie").contains("Secure"));
+    let csrf = cookie.split_once('=').unwrap().1.to_owned();
+    assert!(html.contains(&csrf));
+
+    let fields = |password: &'static str, csrf: String, action: &'static str| {
+        vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", id.clone()),
+            ("redirect_uri", CLAUDE_CALLBACK.to_owned()),
+            ("state", "xyz-state".to_owned()),
+            ("code_challenge", CHALLENGE.to_owned()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("scope", "orders.read".to_owned()),
+            ("resource", "https://mcp.example.com/mcp".to_owned()),
+            ("csrf", csrf),
+            ("password", password.to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let post = |pairs: Vec<(&'static str, String)>, cookie: String| {
+        let router = s.router.clone();
+        async move {
+            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(&router, "/authorize", &borrowed, &[("cookie", &cookie)]).await
+        }
+    };
+
+    // Wrong CSRF token: refused, no redirect.
+    let r = post(
+        fields("s3cret pass", "forged".into(), "approve"),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.header("location").is_empty());
+    // Wrong password: the page again.
+    let r = post(fields("wrong", csrf.clone(), "approve"), cookie.clone()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text().contains("Wrong password"));
+    // Deny: access_denied back to the client.
+    let r = post(fields("", csrf.clone(), "deny"), cookie.clone()).await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.location_param("error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        r.location_param("iss").as_deref(),
+        Some("https://mcp.example.com")
+    );
+    // Right password: the code.
+    let r = post(
+        fields("s3cret pass", csrf.clone(), "approve"),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.location_param("state").as_deref(), Some("xyz-state"));
+    assert!(r.location_param("code").is_some());
+}
+
+#[tokio::test]
+async fn consent_page_escapes_client_names() {
+    let s = password_server();
+    let v = register(
+        &s.router,
+        json!({"client_name": "<script>alert(1)</script>", "redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let r = authorize(
+        &s.router,
+        v["client_id"].as_str().unwrap(),
+        CLAUDE_CALLBACK,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.text().contains("<script>"));
+    assert!(r.text().contains("&lt;script&gt;"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// token
+
+#[tokio::test]
+async fn token_response_shape() {
+    let s = local();
+    let id = claude_client(&s).await;
+    let code = code_for(&s.router, &id, CLAUDE_CALLBACK, &[("scope", "claudeai ")]).await;
+    let r = exchange(&s.router, &id, CLAUDE_CALLBACK, &code).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("content-type").starts_with("application/json"));
+    assert_eq!(r.header("cache-control"), "no-store");
+    let v = r.json();
+    assert_no_empty_members(&v, "");
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["expires_in"], 3600);
+    assert!(v["expires_in"].is_u64());
+    assert_eq!(v["scope"], "claudeai");
+    assert!(v["access_token"].as_str().unwrap().len() >= 43);
+    assert!(v["refresh_token"].is_string());
+    // Stored only as hashes.
+    let access = v["access_token"].as_str().unwrap();
+    assert!(s.store.get_token(access).await.unwrap().is_none());
+    assert!(
+        s.store
+            .get_token(&secret_hash(access))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn pkce_verifier_must_match() {
+    let s = local();
+    let id = claude_client(&s).await;
+    let code = code_for(&s.router, &id, CLAUDE_CALLBACK, &[]).await;
+    let r = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", &id),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
+            ),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "invalid_grant");
+    assert_eq!(r.header("cache-control"), "no-store");
+}
+
+#[tokio::test]
+async fn code_is_bound_to_client_and_redirect() {
+    let s = local();
+    let id = claude_client(&s).await;
+    let other = claude_client(&s).await;
+    let code = code_for(&s.router, &id, CLAUDE_CALLBACK, &[]).await;
+    let r = exchange(&s.router, &other, CLAUDE_CALLBACK, &code).await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+    let code = code_for(&s.router, &id, CLAUDE_CALLBACK, &[]).await;
+    let r = exchange(
+        &s.router,
+        &id,
+        "https://claude.com/api/mcp/auth_callback",
+        &code,
+    )
+    .await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn code_replay_is_refused_and_revokes_issued_tokens() {
+    let s = local();
+    let id = claude_client(&s).await;
+    let code = code_for(&s.router, &id, CLAUDE_CALLBACK, &[]).await;
+    let first = exchange(&s.router, &id, CLAUDE_CALLBACK, &code).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let tokens = first.json();
+    let auth = s.oauth.authenticator();
+    let bearer = tokens["access_token"].as_str().unwrap();
+    assert!(
+        auth.authenticate(&parts(Some(&format!("Bearer {bearer}"))))
+            .await
+            .is_ok()
+    );
+
+    let replay = exchange(&s.router, &id, CLAUDE_CALLBACK, &code).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    // What the code issued is gone: access and refresh token.
+    let res = auth
+        .authenticate(&parts(Some(&format!("Bearer {bearer}"))))
+        .await
+        .unwrap_err();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let r = refresh(&s, &id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+}
+
+async fn refresh(s: &Server, client_id: &str, token: &str) -> Reply {
+    post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", client_id),
+        ],
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn refresh_rotation_and_reuse_detection() {
+    let s = local();
+    let (id, t0) = tokens(&s.router, Some("claudeai orders.read offline_access")).await;
+    let r0 = t0["refresh_token"].as_str().unwrap().to_owned();
+
+    let one = refresh(&s, &id, &r0).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text());
+    assert_eq!(one.header("cache-control"), "no-store");
+    let t1 = one.json();
+    let r1 = t1["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r0, "rotated");
+    assert_eq!(t1["scope"], "claudeai orders.read offline_access");
+    assert_eq!(t1["token_type"], "Bearer");
+
+    // Within the grace, the previous token is answered again (a lost response).
+    let again = refresh(&s, &id, &r0).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+
+    // Rotating r1 makes r0 no longer the immediately previous token: reusing it now revokes
+    // the family, r1's successor included.
+    let two = refresh(&s, &id, &r1).await;
+    assert_eq!(two.status, StatusCode::OK);
+    let t2 = two.json();
+    let reuse = refresh(&s, &id, &r0).await;
+    assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reuse.json()["error"], "invalid_grant");
+    let dead = refresh(&s, &id, t2["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(dead.json()["error"], "invalid_grant");
+    let auth = s.oauth.authenticator();
+    let a2 = t2["access_token"].as_str().unwrap();
+    assert!(
+        auth.authenticate(&parts(Some(&format!("Bearer {a2}"))))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn refresh_may_narrow_scope_and_omit_client_id() {
+    let s = local();
+    let (_id, t0) = tokens(&s.router, Some("claudeai orders.read")).await;
+    let r = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t0["refresh_token"].as_str().unwrap()),
+            ("scope", "orders.read "),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["scope"], "orders.read");
+}
+
+#[tokio::test]
+async fn client_authentication_methods() {
+    let s = local();
+    // client_secret_post
+    let post_client = register(&s.router, claude_body("client_secret_post")).await;
+    let pid = post_client["client_id"].as_str().unwrap();
+    let psecret = post_client["client_secret"].as_str().unwrap();
+    let code = code_for(&s.router, pid, CLAUDE_CALLBACK, &[]).await;
+    let base = |code: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", CLAUDE_CALLBACK.to_owned()),
+            ("code_verifier", VERIFIER.to_owned()),
+        ]
+    };
+    let as_pairs = |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
+    let call = |pairs: Vec<(&'static str, String)>, headers: Vec<(&'static str, String)>| {
+        let router = s.router.clone();
+        async move {
+            let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(&router, "/token", &p, &h).await
+        }
+    };
+    // Missing secret: 401 invalid_client (the code is not consumed by a failed client auth).
+    let mut p = as_pairs(&base(&code));
+    p.push(("client_id", pid.to_owned()));
+    let r = call(p.clone(), vec![]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error"], "invalid_client");
+    // Wrong secret.
+    let mut wrong = p.clone();
+    wrong.push(("client_secret", "nope".to_owned()));
+    let r = call(wrong, vec![]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Registered for post, sent as basic: refused.
+    let basic = base64_basic(pid, psecret);
+    let r = call(base(&code), vec![("authorization", basic)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.header("www-authenticate").starts_with("Basic"));
+    // Right.
+    let mut right = p.clone();
+    right.push(("client_secret", psecret.to_owned()));
+    let r = call(right, vec![]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // client_secret_basic
+    let basic_client = register(&s.router, claude_body("client_secret_basic")).await;
+    let bid = basic_client["client_id"].as_str().unwrap();
+    let bsecret = basic_client["client_secret"].as_str().unwrap();
+    let code = code_for(&s.router, bid, CLAUDE_CALLBACK, &[]).await;
+    let mut in_form = base(&code);
+    in_form.push(("client_id", bid.to_owned()));
+    in_form.push(("client_secret", bsecret.to_owned()));
+    let r = call(in_form, vec![]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "basic client using post"
+    );
+    let r = call(
+        base(&code),
+        vec![("authorization", base64_basic(bid, bsecret))],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // Unknown client: 401.
+    let mut unknown = base("whatever");
+    unknown.push(("client_id", "no-such-client".to_owned()));
+    let r = call(unknown, vec![]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error"], "invalid_client");
+}
+
+fn base64_basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
+}
+
+#[tokio::test]
+async fn token_errors_are_rfc6749_json() {
+    let s = local();
+    for (pairs, status, error) in [
+        (vec![], StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            vec![("grant_type", "password")],
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", "x"),
+                ("code", "y"),
+            ],
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+        (
+            vec![("grant_type", "refresh_token"), ("refresh_token", "nope")],
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+    ] {
+        let r = post_form(&s.router, "/token", &pairs, &[]).await;
+        assert_eq!(r.status, status, "{pairs:?}");
+        assert_eq!(r.json()["error"], error, "{pairs:?}");
+        assert!(r.json()["error_description"].is_string());
+        assert_eq!(r.header("cache-control"), "no-store");
+    }
+    let r = send(
+        &s.router,
+        Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from("grant_type=a&grant_type=b"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.json()["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn three_hundred_token_requests_a_minute_are_not_limited() {
+    let s = local();
+    let (id, t) = tokens(&s.router, None).await;
+    let mut refresh_token = t["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..300 {
+        let r = refresh(&s, &id, &refresh_token).await;
+        assert_eq!(r.status, StatusCode::OK);
+        refresh_token = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    }
+}
+
+#[tokio::test]
+async fn token_resource_must_match() {
+    let s = local();
+    let id = claude_client(&s).await;
+    let code = code_for(&s.router, &id, CLAUDE_CALLBACK, &[]).await;
+    let r = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+            ("resource", "https://evil.example/mcp"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "invalid_target");
+}
+
+// ---------------------------------------------------------------------------------------------
+// revoke
+
+#[tokio::test]
+async fn revoke_access_and_refresh_tokens() {
+    let s = local();
+    let auth = s.oauth.authenticator();
+    let (id, t) = tokens(&s.router, None).await;
+    let access = t["access_token"].as_str().unwrap();
+    let r = post_form(
+        &s.router,
+        "/revoke",
+        &[("token", access), ("client_id", &id)],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        auth.authenticate(&parts(Some(&format!("Bearer {access}"))))
+            .await
+            .is_err()
+    );
+    // The refresh token still works after revoking only the access token.
+    let r = refresh(&s, &id, t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let t2 = r.json();
+    // Revoking the refresh token ends the grant, its access tokens included.
+    let r = post_form(
+        &s.router,
+        "/revoke",
+        &[
+            ("token", t2["refresh_token"].as_str().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let a2 = t2["access_token"].as_str().unwrap();
+    assert!(
+        auth.authenticate(&parts(Some(&format!("Bearer {a2}"))))
+            .await
+            .is_err()
+    );
+    let r = refresh(&s, &id, t2["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+    // Unknown tokens are answered 200 (RFC 7009 §2.2).
+    let r = post_form(
+        &s.router,
+        "/revoke",
+        &[("token", "unknown"), ("client_id", &id)],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // An unknown client is not.
+    let r = post_form(
+        &s.router,
+        "/revoke",
+        &[("token", "unknown"), ("client_id", "nobody")],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn revoking_another_clients_token_does_nothing() {
+    let s = local();
+    let (_, t) = tokens(&s.router, None).await;
+    let other = claude_client(&s).await;
+    let access = t["access_token"].as_str().unwrap();
+    let r = post_form(
+        &s.router,
+        "/revoke",
+        &[("token", access), ("client_id", &other)],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let auth = s.oauth.authenticator();
+    assert!(
+        auth.authenticate(&parts(Some(&format!("Bearer {access}"))))
+            .await
+            .is_ok()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// bearer check
+
+fn parts(authorization: Option<&str>) -> http::request::Parts {
+    let mut b = Request::post("/mcp");
+    if let Some(a) = authorization {
+        b = b.header("authorization", a);
+    }
+    b.body(()).unwrap().into_parts().0
+}
+
+fn challenge(res: &axum::response::Response) -> String {
+    res.headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn missing_token_gets_401_without_error() {
+    let s = password_server();
+    let auth = s.oauth.authenticator();
+    for p in [parts(None), parts(Some("Basic abc")), {
+        // A token in the query string is never read.
+        Request::post("/mcp?access_token=abc")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }] {
+        let res = auth.authenticate(&p).await.unwrap_err();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge(&res),
+            "Bearer resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\", scope=\"claudeai\""
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_get_invalid_token() {
+    let s = local();
+    let auth = s.oauth.authenticator();
+    for header in ["Bearer nope", "Bearer ", "bearer    "] {
+        let res = auth.authenticate(&parts(Some(header))).await.unwrap_err();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{header}");
+        let c = challenge(&res);
+        assert!(c.starts_with("Bearer error=\"invalid_token\""), "{c}");
+        assert!(
+            c.contains(&format!(
+                "resource_metadata=\"{LOCAL}/.well-known/oauth-protected-resource/mcp\""
+            )),
+            "{c}"
+        );
+        assert!(c.contains("scope=\"claudeai\""), "{c}");
+    }
+    // A refresh token is not an access token.
+    let (_, t) = tokens(&s.router, None).await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let res = auth
+        .authenticate(&parts(Some(&format!("Bearer {rt}"))))
+        .await
+        .unwrap_err();
+    assert!(challenge(&res).contains("invalid_token"));
+}
+
+async fn planted(store: &Arc<dyn Store>, resource: &str, expires_in: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = format!("planted-{resource}-{expires_in}");
+    store
+        .put_tokens(&[NewToken {
+            hash: secret_hash(&token),
+            record: TokenRecord {
+                kind: TokenKind::Access,
+                client_id: "c".into(),
+                scopes: vec!["claudeai".into()],
+                resource: resource.into(),
+                family: "f".into(),
+                issued_at: now - 10,
+                expires_at: now.saturating_add_signed(expires_in),
+            },
+        }])
+        .await
+        .unwrap();
+    token
+}
+
+#[tokio::test]
+async fn expired_and_foreign_tokens_are_refused() {
+    let s = local();
+    let auth = s.oauth.authenticator();
+    let good = planted(&s.store, &format!("{LOCAL}/mcp"), 60).await;
+    let p = auth
+        .authenticate(&parts(Some(&format!("Bearer {good}"))))
+        .await
+        .expect("valid token");
+    assert_eq!(p.client_id.as_deref(), Some("c"));
+    assert!(p.scopes.contains("claudeai"));
+
+    let expired = planted(&s.store, &format!("{LOCAL}/mcp"), -1).await;
+    let res = auth
+        .authenticate(&parts(Some(&format!("Bearer {expired}"))))
+        .await
+        .unwrap_err();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&res).contains("error=\"invalid_token\""));
+
+    let foreign = planted(&s.store, "https://other.example/mcp", 60).await;
+    let res = auth
+        .authenticate(&parts(Some(&format!("Bearer {foreign}"))))
+        .await
+        .unwrap_err();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&res).contains("error=\"invalid_token\""));
+}
+
+#[tokio::test]
+async fn zero_access_ttl_tokens_expire_at_once() {
+    let mut c = config(LOCAL);
+    c.access_ttl = Duration::ZERO;
+    let s = server_with(c);
+    let (_, t) = tokens(&s.router, None).await;
+    assert_eq!(t["expires_in"], 0);
+    let a = t["access_token"].as_str().unwrap();
+    let res = s
+        .oauth
+        .authenticator()
+        .authenticate(&parts(Some(&format!("Bearer {a}"))))
+        .await
+        .unwrap_err();
+    assert!(challenge(&res).contains("invalid_token"));
+}
+
+#[tokio::test]
+async fn insufficient_scope_is_403_naming_every_required_scope() {
+    let s = local();
+    let auth = s.oauth.authenticator();
+    let (_, t) = tokens(&s.router, Some("claudeai orders.read")).await;
+    let a = t["access_token"].as_str().unwrap();
+    let principal: Principal = auth
+        .authenticate(&parts(Some(&format!("Bearer {a}"))))
+        .await
+        .expect("valid");
+    assert!(auth.authorize_tool(&principal, &["orders.read"]).is_ok());
+    assert!(auth.authorize_tool(&principal, &[]).is_ok());
+    let res = auth
+        .authorize_tool(&principal, &["orders.read", "orders.write"])
+        .unwrap_err();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let c = challenge(&res);
+    assert!(c.starts_with("Bearer error=\"insufficient_scope\""), "{c}");
+    assert!(c.contains("scope=\"orders.read orders.write\""), "{c}");
+    assert!(
+        c.contains(&format!(
+            "resource_metadata=\"{LOCAL}/.well-known/oauth-protected-resource/mcp\""
+        )),
+        "{c}"
+    );
+}
+
+#[tokio::test]
+async fn full_flow_through_merged_router() {
+    // The router merges with another router that has its own fallback.
+    let s = local();
+    let app = axum::Router::new()
+        .route("/mcp", axum::routing::post(|| async { "mcp" }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "plain") })
+        .merge(s.router.clone());
+    let r = get(&app, "/.well-known/oauth-protected-resource/mcp").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = get(&app, "/.well-known/unknown").await;
+    assert_eq!(r.json()["error"], "not_found");
+    let r = get(&app, "/elsewhere").await;
+    assert_eq!(r.text(), "plain");
+    let _: Value = tokens(&app, None).await.1;
+}
