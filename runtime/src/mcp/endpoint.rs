@@ -237,11 +237,13 @@ fn select_era(method: &str, params: Option<&Value>, headers: &HeaderMap) -> Era 
         Some(Ok(h)) => ProtocolVersion::parse(h),
         _ => None,
     };
-    if let Some(v) = parsed.filter(|v| !v.is_modern()) {
-        return Era::Legacy(v);
-    }
+    // Only a modern client puts the version in `_meta`; its header must then match it, so a
+    // legacy header there is a mismatch, not a legacy request.
     if has_meta_version {
         return Era::Modern;
+    }
+    if let Some(v) = parsed.filter(|v| !v.is_modern()) {
+        return Era::Legacy(v);
     }
     // `initialize` is always legacy without modern `_meta`: the header is not checked on it
     // (Claude's probe carries one, the conformance harness does not).
