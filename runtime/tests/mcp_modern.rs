@@ -259,6 +259,19 @@ async fn header_mismatches_are_32020() {
         .await,
         "version mismatch",
     );
+    // A legacy version header on a modern request is a mismatch too.
+    assert_mismatch(
+        &raw_modern(
+            &[
+                ("mcp-protocol-version", "2025-11-25"),
+                ("mcp-method", "tools/list"),
+            ],
+            "tools/list",
+            json!({}),
+        )
+        .await,
+        "legacy header with modern _meta",
+    );
 }
 
 #[tokio::test]
