@@ -1,5 +1,27 @@
 //! The MCP half of the runtime: JSON-RPC framing, protocol versions and eras, the prepared
 //! answers of a server, and the Streamable HTTP endpoint that serves them.
+//!
+//! Choices the specs leave open, written down here:
+//!
+//! - **Era per request.** A request whose `params._meta` carries
+//!   `io.modelcontextprotocol/protocolVersion` is 2026-07-28-era (its headers must then mirror
+//!   it); otherwise a legacy `MCP-Protocol-Version` header selects that legacy version; no
+//!   header means 2025-03-26; a `2026-07-28` header without `_meta` is modern (and fails with
+//!   -32602); `initialize` without modern `_meta` is always legacy (its header is never
+//!   checked); any other header value is a legacy 400 (-32600 with `supported`/`requested`).
+//! - **Status codes.** Only the spec's HTTP-level failures leave 200: 400 for -32700, -32600
+//!   and the 2026-07-28 -32602/-32020/-32022 cases, 404 for -32601 in 2026-07-28. Legacy
+//!   -32601 and tool-level -32602 (unknown tool, bad cursor) are JSON-RPC errors in a 200.
+//! - **Check order.** Host (loopback servers) and Origin (403), CORS preflight, the
+//!   authenticator (401), then the HTTP method (405, `Allow: POST`), `Content-Type` (415; an
+//!   absent one is accepted), `Accept` (406 only when it allows neither JSON nor SSE), body
+//!   size (413), and the message itself.
+//! - **Streaming.** Only when the client listed `text/event-stream` (not `*/*`), outside
+//!   batches, and the handler actually sent a notification: progress needs a `progressToken`;
+//!   logs need `_meta["io.modelcontextprotocol/logLevel"]` in 2026-07-28 and are sent at every
+//!   level in legacy versions (a stateless server keeps no `logging/setLevel` state).
+//! - **Batches** (2025-03-26 only, or no version header): a tool-scope failure inside one is
+//!   the HTTP 403 for the whole batch.
 
 mod call;
 pub(crate) mod catalog;
