@@ -62,7 +62,11 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
 /// Renders diagnostics for one file as plain text (no colour), in the order given.
 pub fn render(diags: &[Diagnostic], file_name: &str, source: &str) -> String {
     let file = SimpleFile::new(file_name, source);
-    let config = term::Config::default();
+    // ASCII art: `-->` as rustc prints it, and the same bytes in every terminal and log.
+    let config = term::Config {
+        chars: term::Chars::ascii(),
+        ..term::Config::default()
+    };
     let mut out = String::new();
     for d in diags {
         let span = clamp(&d.span, source);

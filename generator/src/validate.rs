@@ -241,6 +241,16 @@ impl Checker<'_> {
                     self.root_not_object(&pointer);
                     return;
                 }
+                // A misspelt key is reported once, as an unknown key with a suggestion.
+                let known = known_keys(&shape);
+                let misspelt = instance.as_object().is_some_and(|obj| {
+                    obj.keys().any(|k| {
+                        !known.contains(k) && nearest(k, known.iter().map(String::as_str)) == Some(key)
+                    })
+                });
+                if misspelt {
+                    return;
+                }
                 let span = self.head(&pointer);
                 let owner = if pointer.is_empty() {
                     "the spec".to_string()
@@ -273,6 +283,9 @@ impl Checker<'_> {
                 );
                 if matches!(instance.as_ref(), Value::Null) {
                     self.help("give it a value, or remove the key to use the default");
+                } else if shape.starts_with("/auth/scopes/") && shape.matches('/').count() == 3 {
+                    let name = pointer.rsplit('/').next().unwrap_or("scope");
+                    self.help(format!("write `{name}: {{ description: ... }}`"));
                 }
             }
             ValidationErrorKind::Pattern { .. } => {
@@ -317,26 +330,25 @@ impl Checker<'_> {
                 }
             }
             ValidationErrorKind::Enum { options } => {
-                let options: Vec<&str> = options
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let message = if shape == "/server/protocol_versions/*" {
-                    format!("unknown protocol version {shown}")
-                } else {
-                    format!(
-                        "`{what}` must be one of {}, found {shown}",
-                        backticked(&options)
-                    )
-                };
-                self.at_value(&pointer, message);
-                let near = instance
-                    .as_str()
-                    .and_then(|s| nearest(s, options.iter().copied()));
-                match near {
-                    Some(near) => self.help(format!("did you mean `{near}`?")),
-                    None => self.help(format!("one of {}", backticked(&options))),
-                }
+                let options = options.as_array().cloned().unwrap_or_default();
+                self.enum_error(&pointer, &shape, instance.as_ref(), &options);
+            }
+            ValidationErrorKind::OneOfNotValid { context }
+                if context.iter().all(|branch| {
+                    matches!(branch.as_slice(), [b] if matches!(b.kind(), ValidationErrorKind::Constant { .. }))
+                }) =>
+            {
+                // schemars writes an enum with documented variants as a `oneOf` of constants.
+                let options: Vec<Value> = context
+                    .iter()
+                    .filter_map(|branch| match branch.first().map(|b| b.kind()) {
+                        Some(ValidationErrorKind::Constant { expected_value }) => {
+                            Some(expected_value.as_ref().clone())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                self.enum_error(&pointer, &shape, instance.as_ref(), &options);
             }
             ValidationErrorKind::AnyOf { context } if shape == "/auth" => {
                 if instance.is_object() {
@@ -357,6 +369,31 @@ impl Checker<'_> {
             _ => {
                 self.at_value(&pointer, format!("`{what}`: {e}"));
             }
+        }
+    }
+
+    fn enum_error(&mut self, pointer: &str, shape: &str, instance: &Value, options: &[Value]) {
+        let options: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
+        let shown = match instance {
+            Value::String(s) => format!("`{s}`"),
+            other => format!("`{other}`"),
+        };
+        let message = if shape == "/server/protocol_versions/*" {
+            format!("unknown protocol version {shown}")
+        } else {
+            format!(
+                "`{}` must be {}, found {shown}",
+                display_path(pointer),
+                backticked(&options)
+            )
+        };
+        self.at_value(pointer, message);
+        match instance
+            .as_str()
+            .and_then(|s| nearest(s, options.iter().copied()))
+        {
+            Some(near) => self.help(format!("did you mean `{near}`?")),
+            None => self.help(format!("write one of {}", backticked(&options))),
         }
     }
 
@@ -440,7 +477,7 @@ impl Checker<'_> {
         let message = if scope.is_empty() {
             "scope name is empty".to_string()
         } else {
-            format!("scope `{scope}` {why}")
+            format!("scope `{}` {why}", scope.escape_debug())
         };
         if key {
             self.at_key(pointer, message);
@@ -874,7 +911,21 @@ impl Checker<'_> {
         }
         if let Err(e) = jsonschema::options().build(schema) {
             let at = format!("{pointer}{}", e.instance_path().as_str());
-            self.at_value(&at, format!("{which} schema is not valid JSON Schema: {e}"));
+            match e.instance().as_ref() {
+                Value::String(t) if at.ends_with("/type") => {
+                    const TYPES: [&str; 7] = [
+                        "string", "number", "integer", "boolean", "object", "array", "null",
+                    ];
+                    self.at_value(&at, format!("`{t}` is not a JSON Schema type"));
+                    match nearest(t, TYPES) {
+                        Some(near) => self.help(format!("did you mean `{near}`?")),
+                        None => self.help(format!("one of {}", backticked(&TYPES))),
+                    }
+                }
+                _ => {
+                    self.at_value(&at, format!("{which} schema is not valid JSON Schema: {e}"));
+                }
+            }
         }
     }
 
