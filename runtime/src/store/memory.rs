@@ -122,15 +122,22 @@ impl Store for MemoryStore {
                     .insert(record.family.clone(), req.keep_until);
                 return Rotation::Reused;
             }
-            let at = match state {
-                TokenState::Rotated { at, .. } => at,
-                _ => req.now,
-            };
-            let successor = req.new_refresh_hash().to_owned();
-            i.tokens.insert(
-                req.old_hash.clone(),
-                (record, TokenState::Rotated { at, successor }),
-            );
+            // Inside the grace the first rotation is kept as it was: its time, so retries
+            // cannot extend the window, and its successor, so once the client shows it got
+            // that successor (by rotating it) the old token is a reuse.
+            if state == TokenState::Active {
+                let successor = req.new_refresh_hash().to_owned();
+                i.tokens.insert(
+                    req.old_hash.clone(),
+                    (
+                        record,
+                        TokenState::Rotated {
+                            at: req.now,
+                            successor,
+                        },
+                    ),
+                );
+            }
             for t in &req.new_tokens {
                 i.tokens
                     .insert(t.hash.clone(), (t.record.clone(), TokenState::Active));

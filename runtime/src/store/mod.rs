@@ -188,8 +188,9 @@ impl RotateRequest {
 /// - [`Store::rotate_refresh`] on an active refresh token marks it rotated and writes the new
 ///   tokens in one step: of two concurrent rotations of one token, at most one sees the token
 ///   active (the other is inside the grace or is a reuse).
-/// - A rotated token presented again within `grace` seconds, while its successor is still
-///   active, rotates again (a client that lost the first response retries); otherwise it is a
+/// - A rotated token presented again within `grace` seconds of its first rotation, while the
+///   successor of that first rotation is still active, rotates again (a client that lost the
+///   response retries) and keeps its first rotation's time and successor; otherwise it is a
 ///   reuse and revokes the whole family, tokens written later into that family included.
 /// - [`Store::purge_expired`] removes what expired; tokens are reported expired by the caller,
 ///   not the store, so a purge only saves space.

@@ -47,9 +47,8 @@ if not allowed then
   return 'reused'
 end
 if not f[4] or f[4] == '' then
-  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[2])
+  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[2], 'successor', new_refresh)
 end
-redis.call('HSET', KEYS[1], 'successor', new_refresh)
 local i = 6
 while ARGV[i] do
   local key = prefix .. 'token:' .. ARGV[i]

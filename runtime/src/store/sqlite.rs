@@ -294,9 +294,10 @@ impl Store for SqliteStore {
                 tx.commit().map_err(err)?;
                 return Ok(Rotation::Reused);
             }
-            // Inside the grace the first rotation time is kept, so retries cannot extend it.
+            // Inside the grace the first rotation (time and successor) is kept, so retries
+            // cannot extend the window and rotating the successor ends it.
             tx.execute(
-                "UPDATE mcpgen_tokens SET rotated_at = coalesce(rotated_at, ?2), successor = ?3 WHERE hash = ?1",
+                "UPDATE mcpgen_tokens SET rotated_at = coalesce(rotated_at, ?2), successor = coalesce(successor, ?3) WHERE hash = ?1",
                 params![req.old_hash, int(req.now), req.new_refresh_hash()],
             )
             .map_err(err)?;
