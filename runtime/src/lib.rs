@@ -4,8 +4,8 @@
 //! the OAuth half (`oauth`, `store`) guards it, `server` the router that puts them together.
 
 pub mod auth;
-pub mod oauth;
-pub mod store;
 pub mod mcp;
+pub mod oauth;
 pub mod server;
+pub mod store;
 pub mod tools;
