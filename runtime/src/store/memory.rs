@@ -113,7 +113,7 @@ impl Store for MemoryStore {
                 TokenState::Revoked => return Rotation::Invalid,
                 TokenState::Active => true,
                 TokenState::Rotated { at, successor } => {
-                    req.now <= at.saturating_add(req.grace)
+                    req.now < at.saturating_add(req.grace)
                         && matches!(i.tokens.get(successor), Some((_, TokenState::Active)))
                 }
             };

@@ -163,7 +163,7 @@ pub struct RotateRequest {
     pub old_hash: String,
     pub new_tokens: Vec<NewToken>,
     pub now: u64,
-    /// Seconds after a rotation during which presenting the old token again is treated as a
+    /// Seconds after a rotation (exclusive; 0 = none) during which presenting the old token again is treated as a
     /// lost response and answered with fresh tokens, provided its successor is still unused.
     pub grace: u64,
     /// Until when a family revocation must be remembered (the family's longest token life).

@@ -37,7 +37,7 @@ if redis.call('EXISTS', famkey) == 1 then return 'invalid' end
 local allowed = true
 if f[4] and f[4] ~= '' then
   allowed = false
-  if now <= tonumber(f[4]) + grace then
+  if now < tonumber(f[4]) + grace then
     local s = redis.call('HMGET', prefix .. 'token:' .. (f[5] or ''), 'data', 'revoked', 'rotated_at')
     if s[1] and s[2] ~= '1' and (not s[3] or s[3] == '') then allowed = true end
   end

@@ -285,7 +285,7 @@ impl Store for SqliteStore {
                 TokenState::Revoked => return Ok(Rotation::Invalid),
                 TokenState::Active => true,
                 TokenState::Rotated { at, successor } => {
-                    req.now <= at.saturating_add(req.grace)
+                    req.now < at.saturating_add(req.grace)
                         && matches!(read_token(&tx, successor)?, Some((_, TokenState::Active)))
                 }
             };
