@@ -1,0 +1,125 @@
+//! The resolved model: defaults a generated server relies on.
+
+use mcpgen::model::Model;
+use mcpgen::spec::{Consent, Handler, ProtocolVersion};
+
+fn load(yaml: &str) -> Model {
+    match mcpgen::check("test.yaml", yaml.as_bytes()) {
+        Ok(m) => m,
+        Err(report) => panic!("{report}"),
+    }
+}
+
+const MINIMAL: &str = "mcpgen: 1
+name: order-desk
+version: 0.1.0
+server:
+  public_url: https://MCP.Example.com/
+auth:
+  scopes:
+    read: { description: Read }
+    write: { description: Write }
+  default_scopes: [read]
+tools:
+  - name: get-order
+    description: Get an order.
+    input: { type: object }
+  - name: put_order
+    description: Put an order.
+    scopes: [write]
+    annotations: { read_only: false, title: Store }
+    input: { type: object }
+    handler: template
+    template: ok
+";
+
+#[test]
+fn defaults_are_filled_in() {
+    let m = load(MINIMAL);
+    assert_eq!(m.crate_name, "order-desk-mcp");
+    assert_eq!(m.title, "Order desk");
+    // The origin is normalised once, so every document the server emits agrees byte for byte.
+    assert_eq!(m.public_url, "https://mcp.example.com");
+    assert_eq!(m.endpoint, "/mcp");
+    assert_eq!(m.resource, "https://mcp.example.com/mcp");
+    assert_eq!(m.bind, "0.0.0.0:8080");
+    assert_eq!(m.protocol_versions, ProtocolVersion::ALL.to_vec());
+    let auth = m.auth.as_ref().unwrap();
+    assert_eq!(auth.issuer, "https://mcp.example.com");
+    assert_eq!(auth.consent, Consent::Password);
+    assert_eq!(
+        (auth.access_ttl_secs, auth.refresh_ttl_secs),
+        (3600, 30 * 86400)
+    );
+    assert!(auth.dynamic_registration);
+    assert!(!auth.client_id_metadata_documents);
+
+    let get = &m.tools[0];
+    assert_eq!(
+        (get.ident.as_str(), get.type_name.as_str()),
+        ("get_order", "GetOrder")
+    );
+    assert_eq!(get.title, "Get order");
+    assert_eq!(
+        get.scopes,
+        ["read"],
+        "a tool without scopes needs the default scopes"
+    );
+    assert_eq!(get.handler, Handler::Rust);
+    let a = &get.annotations;
+    assert_eq!(
+        (
+            a.title.as_str(),
+            a.read_only,
+            a.destructive,
+            a.idempotent,
+            a.open_world
+        ),
+        ("Get order", false, true, false, true),
+        "the MCP defaults, stated"
+    );
+
+    let put = &m.tools[1];
+    assert_eq!(put.scopes, ["write"]);
+    assert_eq!(put.annotations.title, "Store");
+    assert_eq!(put.handler, Handler::Template);
+}
+
+#[test]
+fn loopback_servers_bind_loopback_on_their_port() {
+    let m = load(
+        "mcpgen: 1\nname: local\nversion: 0.1.0\nserver: { public_url: 'http://127.0.0.1:8787' }\nauth: none\n",
+    );
+    assert!(m.public_url_is_loopback);
+    assert_eq!(m.bind, "127.0.0.1:8787");
+    assert!(m.auth.is_none());
+}
+
+#[test]
+fn positions_count_characters_not_bytes() {
+    // Columns after non-ASCII text are in characters, as editors show them.
+    let yaml = "{mcpgen: 1, name: demo, version: 0.1.0, description: \"Ünïcödé — ok\", bogus: 1, server: {public_url: \"https://x.example.com\"}}\n";
+    let report = mcpgen::check("t.yaml", yaml.as_bytes()).unwrap_err();
+    assert!(report.contains("--> t.yaml:1:70"), "{report}");
+}
+
+#[test]
+fn the_incident_spec_is_refused_at_both_places() {
+    // The failure that started mcpgen: an empty scope, and a scope with a trailing space.
+    let yaml = "mcpgen: 1
+name: medtainer
+version: 0.1.0
+server: { public_url: 'https://medtainer.aijesusbro.com' }
+auth:
+  scopes:
+    claudeai: { description: Claude }
+    '': { description: nothing }
+  default_scopes: ['claudeai ']
+";
+    let diags = mcpgen::load(yaml.as_bytes()).unwrap_err();
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["scope name is empty", "scope `claudeai ` ends with a space"]
+    );
+}
