@@ -207,11 +207,11 @@ impl Checker<'_> {
     fn schema(&mut self, value: &Value) {
         let errors: Vec<ValidationError<'_>> = schema_validator().iter_errors(value).collect();
         for e in &errors {
-            self.schema_error(e, value);
+            self.schema_error(e);
         }
     }
 
-    fn schema_error(&mut self, e: &ValidationError<'_>, root: &Value) {
+    fn schema_error(&mut self, e: &ValidationError<'_>) {
         let pointer = e.instance_path().as_str().to_owned();
         let shape = shape(&pointer);
         let what = display_path(&pointer);
@@ -355,7 +355,7 @@ impl Checker<'_> {
                     // The mapping branch explains what is wrong with the mapping.
                     if let Some(branch) = context.get(1) {
                         for inner in branch {
-                            self.schema_error(inner, root);
+                            self.schema_error(inner);
                         }
                     }
                 } else {
@@ -937,16 +937,13 @@ impl Checker<'_> {
             match node {
                 Value::Object(obj) => {
                     if let Some(Value::String(r)) = obj.get("$ref") {
-                        let target = r
-                            .strip_prefix('#')
-                            .map(|frag| percent_decode(frag))
-                            .and_then(|frag| {
-                                if frag.is_empty() {
-                                    Some(schema)
-                                } else {
-                                    schema.pointer(&frag)
-                                }
-                            });
+                        let target = r.strip_prefix('#').map(percent_decode).and_then(|frag| {
+                            if frag.is_empty() {
+                                Some(schema)
+                            } else {
+                                schema.pointer(&frag)
+                            }
+                        });
                         if target.is_none() {
                             found = true;
                             self.at_value(
