@@ -9,7 +9,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty, Limited};
 use serde_json::Value;
+use tokio_rustls::rustls;
 use url::Url;
 
 use super::error::OAuthError;
@@ -69,18 +72,104 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
     }
 }
 
-/// Without a TLS stack the runtime cannot fetch documents itself; this fetcher refuses, so a
-/// metadata-document client fails cleanly (and can still use dynamic registration).
-struct Unavailable;
+/// The default fetcher: HTTP/1.1 over TLS (rustls, the Mozilla roots), one request, no
+/// redirects, the address checked after resolution and before connecting.
+pub struct HttpsFetcher {
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
 
-impl MetadataFetcher for Unavailable {
-    fn fetch<'a>(&'a self, _url: &'a Url, _allow_private: bool) -> FetchFuture<'a> {
-        Box::pin(async { Err("fetching client metadata documents is not available".to_owned()) })
+impl Default for HttpsFetcher {
+    fn default() -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .ok()
+        .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()));
+        Self { tls }
+    }
+}
+
+impl HttpsFetcher {
+    async fn get(&self, url: &Url, allow_private: bool) -> Result<Vec<u8>, String> {
+        let tls = self.tls.clone().ok_or("tls is unavailable")?;
+        let port = url.port_or_known_default().unwrap_or(443);
+        let (name, addrs): (String, Vec<std::net::SocketAddr>) = match url.host() {
+            Some(url::Host::Domain(d)) => (
+                d.to_owned(),
+                tokio::net::lookup_host((d, port))
+                    .await
+                    .map_err(|_| "cannot resolve the client_id host".to_owned())?
+                    .collect(),
+            ),
+            Some(url::Host::Ipv4(ip)) => (ip.to_string(), vec![(ip, port).into()]),
+            Some(url::Host::Ipv6(ip)) => (ip.to_string(), vec![(ip, port).into()]),
+            None => return Err("client_id url has no host".into()),
+        };
+        // Checked after resolution: a public name resolving to 10.0.0.1 is refused too.
+        let addr = addrs
+            .into_iter()
+            .find(|a| allow_private || is_public_ip(a.ip()))
+            .ok_or("client_id host resolves only to private addresses")?;
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|_| "cannot connect to the client_id host".to_owned())?;
+        let server_name = rustls::pki_types::ServerName::try_from(name)
+            .map_err(|_| "invalid client_id host name".to_owned())?;
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| format!("tls handshake with the client_id host failed: {e}"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .map_err(|_| "http handshake with the client_id host failed".to_owned())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
+            None => url.host_str().unwrap_or("").to_owned(),
+        };
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let req = http::Request::get(path)
+            .header(http::header::HOST, host)
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::USER_AGENT, "mcpgen-runtime")
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| "cannot build the metadata request".to_owned())?;
+        let res = sender
+            .send_request(req)
+            .await
+            .map_err(|_| "the client_id host did not answer".to_owned())?;
+        if res.status() != http::StatusCode::OK {
+            return Err(format!(
+                "the metadata document answered {} (redirects are not followed)",
+                res.status().as_u16()
+            ));
+        }
+        let body = Limited::new(res.into_body(), MAX_DOCUMENT_BYTES)
+            .collect()
+            .await
+            .map_err(|_| "metadata document is too large or broken".to_owned())?;
+        Ok(body.to_bytes().to_vec())
+    }
+}
+
+impl MetadataFetcher for HttpsFetcher {
+    fn fetch<'a>(&'a self, url: &'a Url, allow_private: bool) -> FetchFuture<'a> {
+        Box::pin(self.get(url, allow_private))
     }
 }
 
 pub(crate) fn default_fetcher() -> Arc<dyn MetadataFetcher> {
-    Arc::new(Unavailable)
+    Arc::new(HttpsFetcher::default())
 }
 
 pub(crate) struct Resolver {

@@ -37,7 +37,10 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::auth::Authenticator;
 use crate::store::Store;
 
-pub use self::cimd::{FetchFuture, MetadataFetcher};
+pub use self::cimd::{
+    CACHE_TTL, FETCH_TIMEOUT, FetchFuture, HttpsFetcher, MAX_DOCUMENT_BYTES, MetadataFetcher,
+    is_public_ip,
+};
 pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::urls::is_loopback_url;
@@ -188,7 +191,7 @@ pub(crate) fn now() -> u64 {
 
 impl OAuth {
     /// Checks the configuration and builds the server. Metadata documents, when enabled, are
-    /// fetched over https by [`MetadataFetcher`]'s default; see [`OAuth::with_fetcher`].
+    /// fetched by [`HttpsFetcher`]; see [`OAuth::with_fetcher`].
     pub fn new(config: OAuthConfig, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
         Self::build(config, store, None)
     }
