@@ -1,0 +1,93 @@
+//! Authorization decisions are logged (tracing) and no secret, code or token ever is. Alone
+//! in its own test binary: tracing caches per-callsite interest process-wide, so a scoped
+//! subscriber only sees every event when no other test runs beside it.
+
+mod oauth_common;
+
+use std::sync::Arc;
+
+use http::Request;
+use oauth_common::*;
+
+fn parts(authorization: Option<&str>) -> http::request::Parts {
+    let mut b = Request::post("/mcp");
+    if let Some(a) = authorization {
+        b = b.header("authorization", a);
+    }
+    b.body(()).unwrap().into_parts().0
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn decisions_are_logged_without_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let s = local();
+    let client = register(&s.router, claude_body("client_secret_post")).await;
+    let id = client["client_id"].as_str().unwrap();
+    let secret = client["client_secret"].as_str().unwrap();
+    let code = code_for(&s.router, id, CLAUDE_CALLBACK, &[]).await;
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CLAUDE_CALLBACK),
+        ("client_id", id),
+        ("client_secret", secret),
+        ("code_verifier", VERIFIER),
+    ];
+    let r = post_form(&s.router, "/token", &pairs, &[]).await;
+    let t = r.json();
+    let access = t["access_token"].as_str().unwrap();
+    let refresh_token = t["refresh_token"].as_str().unwrap();
+    // Replay, a bad bearer, a good bearer: all logged.
+    let replay = post_form(&s.router, "/token", &pairs, &[]).await;
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    let auth = s.oauth.authenticator();
+    let _ = auth.authenticate(&parts(Some("Bearer not-a-token"))).await;
+    let _ = auth
+        .authenticate(&parts(Some(&format!("Bearer {access}"))))
+        .await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for decision in [
+        "decision=\"register\"",
+        "decision=\"authorize_approved\"",
+        "decision=\"token_issued\"",
+        "decision=\"code_replayed\"",
+        "decision=\"bearer_refused\"",
+    ] {
+        assert!(logs.contains(decision), "{decision} missing from:\n{logs}");
+    }
+    for secret_value in [
+        secret,
+        code.as_str(),
+        access,
+        refresh_token,
+        "not-a-token",
+        VERIFIER,
+    ] {
+        assert!(
+            !logs.contains(secret_value),
+            "a secret leaked into the logs"
+        );
+    }
+}
