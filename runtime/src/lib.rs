@@ -2,10 +2,21 @@
 //!
 //! `mcp` owns the Streamable HTTP endpoint in every protocol era, `auth` the hook through which
 //! the OAuth half (`oauth`, `store`) guards it, `server` the router that puts them together.
+//! `app` and `config` are what a generated `main.rs` calls; `template` renders template tools.
 
+pub mod app;
 pub mod auth;
+pub mod config;
 pub mod mcp;
 pub mod oauth;
 pub mod server;
 pub mod store;
+pub mod template;
 pub mod tools;
+
+// Generated code depends on this crate alone; these are the versions it compiles against, so
+// the two never drift (`#[serde(crate = "::mcpgen_runtime::serde")]` on generated types).
+pub use serde;
+pub use serde_json;
+pub use tokio;
+pub use tracing;

@@ -1,0 +1,399 @@
+//! The application layer a generated `main.rs` calls: the spec's constants ([`App`]), the
+//! merged OAuth + MCP router built from them and a [`Config`] ([`Server`]), and [`run`], the
+//! whole process (command line, logs, runtime, store, listen, graceful shutdown).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use mcpgen_runtime::app::{self, App, AuthSpec};
+//! use mcpgen_runtime::oauth::Consent;
+//! # fn demo(info: mcpgen_runtime::tools::ServerInfo,
+//! #         tools: Vec<mcpgen_runtime::tools::ToolDef>,
+//! #         handler: impl mcpgen_runtime::tools::ToolHandler) -> std::process::ExitCode {
+//! let app = App {
+//!     name: "medtainer-mcp",
+//!     info,
+//!     tools,
+//!     public_url: "https://medtainer.example.com".into(),
+//!     endpoint: "/mcp".into(),
+//!     bind: "0.0.0.0:8080".into(),
+//!     allowed_origins: vec!["https://claude.ai".into()],
+//!     auth: Some(AuthSpec {
+//!         issuer: None,
+//!         scopes: vec![("claudeai".into(), "Use MedTainer from Claude".into())],
+//!         default_scopes: vec!["claudeai".into()],
+//!         consent: Consent::Password,
+//!         access_ttl: Duration::from_secs(3600),
+//!         refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+//!         dynamic_registration: true,
+//!         client_id_metadata_documents: false,
+//!         extra_redirect_uris: vec![],
+//!     }),
+//! };
+//! app::run(app, handler)
+//! # }
+//! ```
+
+use std::future::Future;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use url::Url;
+
+use crate::config::{Command, Config, LogFormat, StartError};
+use crate::oauth::{Consent, OAuth, OAuthConfig};
+use crate::server::{self, McpServer};
+use crate::tools::{ServerInfo, ToolDef, ToolHandler};
+
+/// The static description of a server, filled in from the spec by the generated `main.rs`.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The crate and binary name (`medtainer-mcp`): the program name in `--help` and errors,
+    /// and the default store file (`sqlite:<name>.sqlite3`).
+    pub name: &'static str,
+    /// Who the server is (`serverInfo`); `info.version` is what `--version` prints.
+    pub info: ServerInfo,
+    /// Every tool, as `tools/list` shows it.
+    pub tools: Vec<ToolDef>,
+    /// The spec's public URL (an origin, optionally with a path), without a trailing slash.
+    /// `--public-url` replaces it, and with it every URL derived from it.
+    pub public_url: String,
+    /// The MCP endpoint's path (`/mcp`); the resource is `public_url + endpoint`.
+    pub endpoint: String,
+    /// The default listen address (`host:port`); `--bind` replaces it. Independent of
+    /// `--public-url`: behind a proxy or in a container the two differ.
+    pub bind: String,
+    /// Browser origins allowed to call the MCP endpoint beyond the public URL's own origin
+    /// (and, on loopback, loopback origins).
+    pub allowed_origins: Vec<String>,
+    /// The OAuth settings; `None` is `auth: none`, only accepted with a loopback public URL.
+    pub auth: Option<AuthSpec>,
+}
+
+/// The spec's `auth:` section, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSpec {
+    /// The issuer; `None`, or a URL equal to `public_url`, means "the public URL" (it then
+    /// moves with `--public-url`). A different URL stays unless `--issuer` is given.
+    pub issuer: Option<String>,
+    /// (name, description) of every scope, in spec order.
+    pub scopes: Vec<(String, String)>,
+    /// Granted when a client asks for none of the scopes; also a tool's default.
+    pub default_scopes: Vec<String>,
+    /// The spec's consent mode; `--consent` replaces it.
+    pub consent: Consent,
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_ttl: Duration,
+    /// Serve `/register` (RFC 7591 dynamic client registration).
+    pub dynamic_registration: bool,
+    /// Accept https URLs as `client_id` and fetch their metadata documents.
+    pub client_id_metadata_documents: bool,
+    /// Redirect URIs allowed beyond the built-in list of known clients (a trailing `*` makes a
+    /// prefix).
+    pub extra_redirect_uris: Vec<String>,
+}
+
+/// One server, built and ready to listen: the merged router and the URLs it answers for.
+pub struct Server {
+    router: Router,
+    config: Config,
+    resource: String,
+    issuer: Option<String>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .field("resource", &self.resource)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens the store, builds the OAuth server (when auth is on) and the MCP endpoint, and
+    /// merges their routers. Everything that can be wrong with the configuration fails here,
+    /// before a socket is opened.
+    pub async fn build(
+        app: &App,
+        config: &Config,
+        handler: impl ToolHandler,
+    ) -> Result<Self, StartError> {
+        let public = Url::parse(&config.public_url)
+            .map_err(|_| StartError(format!("public url {:?} is not an url", config.public_url)))?;
+        let base_path = public.path().trim_end_matches('/').to_owned();
+        let endpoint = app.endpoint.trim().trim_end_matches('/');
+        if !app.endpoint.trim().starts_with('/') {
+            return Err(StartError(format!(
+                "endpoint {:?} must be a path such as /mcp",
+                app.endpoint
+            )));
+        }
+        let mcp_path = match format!("{base_path}{endpoint}") {
+            p if p.is_empty() => "/".to_owned(),
+            p => p,
+        };
+
+        // Routes that would collide with the MCP endpoint; axum panics on overlapping routes,
+        // so refuse them with a message instead.
+        let mut taken = vec!["/healthz".to_owned()];
+        if app.auth.is_some() {
+            for p in ["/register", "/token", "/revoke", "/authorize"] {
+                taken.push(format!("{base_path}{p}"));
+            }
+        }
+        if let Some(t) = taken
+            .iter()
+            .find(|t| mcp_path == **t || mcp_path.starts_with(&format!("{t}/")))
+        {
+            return Err(StartError(format!(
+                "endpoint {mcp_path} collides with {t}: choose another endpoint path"
+            )));
+        }
+
+        let origin = public.origin().ascii_serialization();
+        let mut origins = app.allowed_origins.clone();
+        if !origins.iter().any(|o| o.eq_ignore_ascii_case(&origin)) {
+            origins.push(origin);
+        }
+        let loopback = config.is_loopback();
+
+        let mut mcp = McpServer::new(app.info.clone(), app.tools.clone(), handler)
+            .endpoint(mcp_path)
+            .allowed_origins(origins)
+            .loopback(loopback);
+        if loopback && let Some(host) = public.host_str() {
+            mcp = mcp.allowed_hosts([host.to_owned()]);
+        }
+
+        let (oauth, resource, issuer) = match &app.auth {
+            None => {
+                let resource = format!("{}{endpoint}", config.public_url);
+                (None, resource, None)
+            }
+            Some(auth) => {
+                let store = crate::store::open(&config.store).await.map_err(|e| {
+                    StartError(format!(
+                        "cannot open store {}: {}: check --store",
+                        config.store_display(),
+                        e.0
+                    ))
+                })?;
+                let mut oc = OAuthConfig::new(config.public_url.clone());
+                oc.endpoint = app.endpoint.clone();
+                oc.issuer = config.issuer.clone();
+                oc.scopes = auth.scopes.clone();
+                oc.default_scopes = auth.default_scopes.clone();
+                oc.consent = config.consent.unwrap_or(auth.consent);
+                oc.access_ttl = auth.access_ttl;
+                oc.refresh_ttl = auth.refresh_ttl;
+                oc.dynamic_registration = auth.dynamic_registration;
+                oc.client_id_metadata_documents = auth.client_id_metadata_documents;
+                oc.extra_redirect_uris = auth.extra_redirect_uris.clone();
+                oc.password_hash = config.password_hash.clone();
+                let oauth = OAuth::new(oc, store).map_err(|e| StartError(e.0))?;
+                let resource = oauth.resource().to_owned();
+                let issuer = oauth.issuer().to_owned();
+                mcp = mcp.authenticator(oauth.authenticator());
+                (Some(oauth), resource, Some(issuer))
+            }
+        };
+
+        let mut router = mcp
+            .try_router()
+            .map_err(|e| StartError(format!("invalid server description: {e}")))?;
+        if let Some(oauth) = oauth {
+            router = router.merge(oauth.router());
+        }
+        Ok(Self {
+            router,
+            config: config.clone(),
+            resource,
+            issuer,
+        })
+    }
+
+    /// The merged router (OAuth, MCP endpoint, `/healthz`), for in-process use.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// The canonical MCP URL (the audience of every token).
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The issuer as the metadata documents carry it; `None` without auth.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The configuration the server was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Binds the configured address.
+    pub async fn listen(&self) -> Result<TcpListener, StartError> {
+        let bind = &self.config.bind;
+        TcpListener::bind(bind.as_str()).await.map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::AddrInUse => "the address is already in use".to_owned(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+                _ => e.to_string().to_lowercase(),
+            };
+            StartError(format!(
+                "cannot listen on {bind}: {why}: choose another with --bind"
+            ))
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    /// Logs one line with where it listens and the URLs clients use.
+    pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> std::io::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| self.config.bind.clone(), |a| a.to_string());
+        tracing::info!(
+            target: "mcpgen::app",
+            %addr,
+            public_url = %self.config.public_url,
+            resource = %self.resource,
+            issuer = self.issuer.as_deref().unwrap_or("none (auth off)"),
+            store = %self.config.store_display(),
+            consent = match self.config.consent {
+                Some(Consent::Auto) => "auto",
+                Some(Consent::Password) => "password",
+                None => "none",
+            },
+            "listening"
+        );
+        server::serve(self.router, listener, shutdown).await
+    }
+}
+
+/// Runs a generated server: parses the command line and environment, sets up logging, and
+/// serves until SIGINT or SIGTERM. Start-up errors are one line on stderr and exit code 2; an
+/// I/O failure while serving exits 1.
+pub fn run(app: App, handler: impl ToolHandler) -> ExitCode {
+    // A value that is not UTF-8 becomes replacement characters and then fails its check,
+    // naming the variable, rather than silently falling back to the default.
+    let env = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
+    let command = match Config::parse(&app, std::env::args_os(), env) {
+        Ok(c) => c,
+        Err(e) => return start_error(&e),
+    };
+    match command {
+        Command::Print(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::HashPassword => hash_password(app.name),
+        Command::Serve(config) => serve_process(app, config, handler),
+    }
+}
+
+fn start_error(e: &StartError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+/// `hash-password`: the first line of stdin (without its line ending) hashed for
+/// `MCPGEN_PASSWORD_HASH`. Read from stdin, never from argv, so the password stays out of
+/// shell history and `ps`.
+fn hash_password(name: &str) -> ExitCode {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("password (it is echoed; end with enter):");
+    }
+    let mut line = String::new();
+    if let Err(e) = stdin.lock().read_line(&mut line) {
+        return start_error(&StartError(format!(
+            "cannot read a password from stdin: {e}"
+        )));
+    }
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return start_error(&StartError(format!(
+            "no password on stdin: pipe one in, e.g. `printf %s \"$PASSWORD\" | {name} \
+             hash-password`"
+        )));
+    }
+    if password.chars().count() < 16 {
+        eprintln!(
+            "warning: a short password is easy to guess from its hash; use 16 or more random \
+             characters"
+        );
+    }
+    let hash = crate::oauth::hash_password(password);
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{hash}").and_then(|()| out.flush()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn serve_process(app: App, config: Config, handler: impl ToolHandler) -> ExitCode {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    if let Err(e) = init_tracing(config.log_format, rust_log.as_deref()) {
+        return start_error(&e);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return start_error(&StartError(format!("cannot start the async runtime: {e}")));
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Server::build(&app, &config, handler).await {
+            Ok(s) => s,
+            Err(e) => return start_error(&e),
+        };
+        let listener = match server.listen().await {
+            Ok(l) => l,
+            Err(e) => return start_error(&e),
+        };
+        match server.serve(listener, server::shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(target: "mcpgen::app", error = %e, "server failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Installs the global log subscriber: `RUST_LOG` filter (default `info`), text or JSON lines
+/// on stderr. A second call (tests) leaves the first subscriber in place.
+pub fn init_tracing(format: LogFormat, rust_log: Option<&str>) -> Result<(), StartError> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match rust_log.map(str::trim).filter(|f| !f.is_empty()) {
+        None => EnvFilter::new("info"),
+        Some(f) => EnvFilter::try_new(f).map_err(|e| {
+            StartError(format!(
+                "RUST_LOG {f:?} is not a log filter ({e}): use e.g. info or mcpgen=debug"
+            ))
+        })?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Err only means a subscriber is already installed.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    Ok(())
+}

@@ -1,0 +1,516 @@
+//! The run-time configuration of a generated server: its command line and `MCPGEN_*`
+//! environment merged over the spec's values, checked before anything starts.
+//!
+//! Precedence is flag, then environment variable, then the spec. An environment variable set
+//! to the empty string counts as unset (compose files and CI templates leave them empty).
+//! The environment is passed in rather than read here, so the whole of this is testable
+//! without touching the process environment.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+
+use clap::{CommandFactory as _, FromArgMatches as _};
+use url::Url;
+
+use crate::app::App;
+use crate::oauth::{Consent, PASSWORD_HASH_ENV, is_password_hash};
+
+/// `--bind`.
+pub const BIND_ENV: &str = "MCPGEN_BIND";
+/// `--public-url`.
+pub const PUBLIC_URL_ENV: &str = "MCPGEN_PUBLIC_URL";
+/// `--issuer`.
+pub const ISSUER_ENV: &str = "MCPGEN_ISSUER";
+/// `--store`.
+pub const STORE_ENV: &str = "MCPGEN_STORE";
+/// `--consent`.
+pub const CONSENT_ENV: &str = "MCPGEN_CONSENT";
+/// `--log-format`.
+pub const LOG_FORMAT_ENV: &str = "MCPGEN_LOG_FORMAT";
+
+/// A configuration the server cannot start with, or a command line it cannot parse. The
+/// message is for people: one short lowercase line naming the value and the fix (clap's usage
+/// errors keep clap's own layout). The process exits with code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run the server with this configuration.
+    Serve(Config),
+    /// `hash-password`: read a password from stdin, print its hash.
+    HashPassword,
+    /// `--help` or `--version`: print this text to stdout and exit 0.
+    Print(String),
+}
+
+/// The effective, checked configuration of one server process.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where to listen (`host:port`; port 0 picks a free one).
+    pub bind: String,
+    /// The effective public URL: http(s), no trailing slash, no query.
+    pub public_url: String,
+    /// An issuer that differs from the public URL; `None` means "the public URL", so it
+    /// moves with `--public-url`.
+    pub issuer: Option<String>,
+    /// The store URL: `memory`, `sqlite:PATH` or `redis://...` (may carry a password: never
+    /// log it whole, see [`Config::store_display`]).
+    pub store: String,
+    /// The effective consent mode; `None` when the server has no auth.
+    pub consent: Option<Consent>,
+    /// The consent password's hash (from [`PASSWORD_HASH_ENV`]); only set with password
+    /// consent.
+    pub password_hash: Option<String>,
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("issuer", &self.issuer)
+            .field("store", &self.store_display())
+            .field("consent", &self.consent)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<set>"),
+            )
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The store URL without credentials, for logs: a Redis URL can carry a password.
+    pub fn store_display(&self) -> String {
+        redact_store(&self.store)
+    }
+
+    /// Whether the effective public URL is loopback (`localhost`, 127.0.0.0/8, `[::1]`).
+    pub fn is_loopback(&self) -> bool {
+        crate::oauth::is_loopback_url(&self.public_url)
+    }
+
+    /// Parses `args` (the program name first, as in [`std::env::args_os`]) and the `MCPGEN_*`
+    /// variables `env` returns, over `app`'s spec values.
+    pub fn parse<I, T, E>(app: &App, args: I, env: E) -> Result<Command, StartError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+        E: Fn(&str) -> Option<String>,
+    {
+        let matches = match cli_command(app).try_get_matches_from(args) {
+            Ok(m) => m,
+            Err(e) => return clap_outcome(e),
+        };
+        let cli = Cli::from_arg_matches(&matches).map_err(usage_error)?;
+        if let Some(Sub::HashPassword) = cli.command {
+            return Ok(Command::HashPassword);
+        }
+        Self::resolve(app, cli, &env).map(Command::Serve)
+    }
+
+    fn resolve(
+        app: &App,
+        cli: Cli,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, StartError> {
+        let pick = |flag: Option<String>, name: &'static str, var: &'static str| {
+            pick_value(flag, name, var, env)
+        };
+
+        let bind = pick(cli.bind, "--bind", BIND_ENV)
+            .unwrap_or_else(|| Given::spec(&app.bind, "the spec's bind"));
+        check_bind(&bind)?;
+
+        let spec_public = normalize_url(&app.public_url);
+        let public = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV)
+            .unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
+        let public_url = check_base_url(&public, "--public-url")?;
+        let loopback = crate::oauth::is_loopback_url(&public_url);
+
+        let store = pick(cli.store, "--store", STORE_ENV)
+            .unwrap_or_else(|| Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default"));
+        check_store(&store)?;
+
+        let log_format = match pick(cli.log_format, "--log-format", LOG_FORMAT_ENV) {
+            None => LogFormat::Text,
+            Some(g) => match g.value.trim() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(StartError(format!(
+                        "{} {:?} is not a log format: use text or json",
+                        g.from, g.value
+                    )));
+                }
+            },
+        };
+
+        let consent_flag = pick(cli.consent, "--consent", CONSENT_ENV);
+        let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
+
+        let Some(auth) = &app.auth else {
+            // `auth: none` is only safe where nobody else can reach the server.
+            if !loopback {
+                return Err(StartError(format!(
+                    "{} {:?} is not loopback, and this server has no auth (auth: none): \
+                     use an http://127.0.0.1 or http://localhost url",
+                    public.from, public.value
+                )));
+            }
+            if let Some(g) = consent_flag.as_ref().or(issuer_flag.as_ref()) {
+                return Err(StartError(format!(
+                    "{} is set, but this server has no auth (auth: none): unset it",
+                    g.from
+                )));
+            }
+            return Ok(Self {
+                bind: bind.value,
+                public_url,
+                issuer: None,
+                store: store.value,
+                consent: None,
+                password_hash: None,
+                log_format,
+            });
+        };
+
+        // An issuer equal to the spec's public URL is derived from it and moves with
+        // `--public-url`; a different one is the spec's choice and stays unless overridden.
+        let issuer = match issuer_flag {
+            Some(g) => Some(check_base_url(&g, "--issuer")?),
+            None => match &auth.issuer {
+                Some(i) if normalize_url(i) != spec_public => {
+                    let g = Given::spec(i, "the spec's issuer");
+                    Some(check_base_url(&g, "--issuer")?)
+                }
+                _ => None,
+            },
+        };
+        // Written the way the metadata documents carry it, so "equal" means byte-identical.
+        let issuer = issuer.filter(|i| *i != public_url);
+
+        let consent = match &consent_flag {
+            None => auth.consent,
+            Some(g) => match g.value.trim() {
+                "password" => Consent::Password,
+                "auto" => Consent::Auto,
+                _ => {
+                    return Err(StartError(format!(
+                        "{} {:?} is not a consent mode: use password or auto",
+                        g.from, g.value
+                    )));
+                }
+            },
+        };
+        if consent == Consent::Auto && !loopback {
+            let how = consent_flag
+                .as_ref()
+                .map_or("consent auto (from the spec)".to_owned(), |g| {
+                    format!("{} auto", g.from)
+                });
+            return Err(StartError(format!(
+                "{how} needs a loopback public url, and {public_url} is not: \
+                 use --consent password"
+            )));
+        }
+        let password_hash = match consent {
+            Consent::Auto => None,
+            Consent::Password => {
+                let Some(hash) = env(PASSWORD_HASH_ENV).filter(|h| !h.trim().is_empty()) else {
+                    return Err(StartError(format!(
+                        "consent password needs {PASSWORD_HASH_ENV}: create it with `{} \
+                         hash-password`",
+                        app.name
+                    )));
+                };
+                if !is_password_hash(&hash) {
+                    return Err(StartError(format!(
+                        "{PASSWORD_HASH_ENV} is not a password hash (sha256$SALT$HEX): create \
+                         it with `{} hash-password`",
+                        app.name
+                    )));
+                }
+                Some(hash.trim().to_owned())
+            }
+        };
+
+        Ok(Self {
+            bind: bind.value,
+            public_url,
+            issuer,
+            store: store.value,
+            consent: Some(consent),
+            password_hash,
+            log_format,
+        })
+    }
+}
+
+/// A value and where it came from, so an error can name the flag or variable to change.
+struct Given {
+    value: String,
+    from: String,
+}
+
+impl Given {
+    fn spec(value: &str, from: &str) -> Self {
+        Self {
+            value: value.to_owned(),
+            from: from.to_owned(),
+        }
+    }
+}
+
+fn pick_value(
+    flag: Option<String>,
+    name: &str,
+    var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Given> {
+    if let Some(value) = flag {
+        return Some(Given {
+            value,
+            from: name.to_owned(),
+        });
+    }
+    env(var).filter(|v| !v.is_empty()).map(|value| Given {
+        value,
+        from: var.to_owned(),
+    })
+}
+
+/// `host:port`, where host is an IP address or a name and port a number (0 = any free port).
+fn check_bind(g: &Given) -> Result<(), StartError> {
+    let v = g.value.trim();
+    if v.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let ok = v.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok()
+            && !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(StartError(format!(
+            "{} {:?} is not host:port: use e.g. 0.0.0.0:8080 or 127.0.0.1:8080",
+            g.from, g.value
+        )))
+    }
+}
+
+/// A public URL or issuer: http(s) with a host, no query, fragment or credentials, http only
+/// on loopback. Returned without a trailing slash, as every derived URL is built from it.
+fn check_base_url(g: &Given, flag: &str) -> Result<String, StartError> {
+    let bad = |why: &str| {
+        StartError(format!(
+            "{} {:?} {why}: set {flag} to an url such as https://mcp.example.com",
+            g.from, g.value
+        ))
+    };
+    let u = Url::parse(g.value.trim()).map_err(|_| bad("is not an url"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(bad("is not an http(s) url with a host"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(bad("has a query or fragment"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("carries credentials"));
+    }
+    if u.scheme() == "http" && !crate::oauth::is_loopback_url(u.as_str()) {
+        return Err(bad("uses http on a host that is not loopback (use https)"));
+    }
+    Ok(u.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A URL as compared for "the issuer equals the public URL": parsed (lowercase host, default
+/// port dropped), without a trailing slash; the raw text when it does not parse.
+fn normalize_url(raw: &str) -> String {
+    Url::parse(raw.trim()).map_or_else(
+        |_| raw.trim().trim_end_matches('/').to_owned(),
+        |u| u.as_str().trim_end_matches('/').to_owned(),
+    )
+}
+
+/// The store URL's form only; opening it (and its I/O errors) happens at start.
+fn check_store(g: &Given) -> Result<(), StartError> {
+    let v = g.value.trim();
+    let ok = v == "memory"
+        || v == "memory:"
+        || v.strip_prefix("sqlite://")
+            .or_else(|| v.strip_prefix("sqlite:"))
+            .is_some_and(|p| !p.is_empty())
+        || v.strip_prefix("redis://")
+            .is_some_and(|rest| !rest.is_empty() && Url::parse(v).is_ok());
+    if ok {
+        return Ok(());
+    }
+    let shown = redact_store(v);
+    let why = if v.starts_with("rediss://") {
+        "uses tls, which is not supported (use redis:// on a private network)".to_owned()
+    } else if v.starts_with("sqlite:") {
+        "has no path".to_owned()
+    } else if v.starts_with("redis://") {
+        "is not a valid redis url".to_owned()
+    } else {
+        "is not a store".to_owned()
+    };
+    Err(StartError(format!(
+        "{} {shown:?} {why}: use memory, sqlite:PATH or redis://HOST[:PORT][/DB]",
+        g.from
+    )))
+}
+
+/// A store URL with any password removed.
+fn redact_store(raw: &str) -> String {
+    let raw = raw.trim();
+    if raw.starts_with("redis://") || raw.starts_with("rediss://") {
+        if let Ok(mut u) = Url::parse(raw) {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            return u.to_string();
+        }
+        // Unparsable: show only the scheme, the rest may hold a secret.
+        return raw.split("://").next().unwrap_or("").to_owned() + "://...";
+    }
+    raw.to_owned()
+}
+
+/// The command line, before merging with the environment and the spec. Help texts are set
+/// per app in [`cli_command`], so they can show the spec's defaults.
+#[derive(clap::Parser, Debug)]
+struct Cli {
+    #[arg(long, value_name = "HOST:PORT")]
+    bind: Option<String>,
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
+    #[arg(long, value_name = "MODE")]
+    consent: Option<String>,
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// Read a password from stdin and print its hash, for MCPGEN_PASSWORD_HASH.
+    HashPassword,
+}
+
+fn cli_command(app: &App) -> clap::Command {
+    let about = app
+        .info
+        .title
+        .clone()
+        .unwrap_or_else(|| app.info.name.clone());
+    let issuer_default = app
+        .auth
+        .as_ref()
+        .and_then(|a| a.issuer.clone())
+        .filter(|i| normalize_url(i) != normalize_url(&app.public_url))
+        .unwrap_or_else(|| "the public url".into());
+    let consent_default = match app.auth.as_ref().map(|a| a.consent) {
+        Some(Consent::Auto) => "auto",
+        Some(Consent::Password) => "password",
+        None => "none: auth is off",
+    };
+    Cli::command()
+        .name(app.name)
+        .bin_name(app.name)
+        .version(app.info.version.clone())
+        .about(format!("{about}: an MCP server generated by mcpgen"))
+        .after_help(format!(
+            "Consent with a password reads its hash from {PASSWORD_HASH_ENV} (create it with \
+             `{} hash-password`). Logs go to stderr; RUST_LOG sets the filter (default info).",
+            app.name
+        ))
+        .mut_arg("bind", |a| {
+            a.help(format!(
+                "Address to listen on [env: {BIND_ENV}] [default: {}]",
+                app.bind
+            ))
+        })
+        .mut_arg("public_url", |a| {
+            a.help(format!(
+                "Public origin clients use; moves the resource, the issuer (when it is the \
+                 public url) and every metadata url [env: {PUBLIC_URL_ENV}] [default: {}]",
+                app.public_url
+            ))
+        })
+        .mut_arg("issuer", |a| {
+            a.help(format!(
+                "OAuth issuer [env: {ISSUER_ENV}] [default: {issuer_default}]"
+            ))
+        })
+        .mut_arg("store", |a| {
+            a.help(format!(
+                "Where OAuth state lives: memory, sqlite:PATH or redis://HOST[:PORT][/DB] \
+                 [env: {STORE_ENV}] [default: sqlite:{}.sqlite3]",
+                app.name
+            ))
+        })
+        .mut_arg("consent", |a| {
+            a.help(format!(
+                "How users approve access: password, or auto (loopback public url only) \
+                 [env: {CONSENT_ENV}] [default: {consent_default}]"
+            ))
+        })
+        .mut_arg("log_format", |a| {
+            a.help(format!(
+                "Log format: text or json [env: {LOG_FORMAT_ENV}] [default: text]"
+            ))
+        })
+}
+
+/// `--help` and `--version` come back from clap as errors; they are a successful outcome.
+fn clap_outcome(e: clap::Error) -> Result<Command, StartError> {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            Ok(Command::Print(e.render().to_string()))
+        }
+        _ => Err(usage_error(e)),
+    }
+}
+
+/// clap's message without its `error: ` prefix (the caller adds one to every start error).
+fn usage_error(e: clap::Error) -> StartError {
+    let text = e.render().to_string();
+    let text = text.trim_end();
+    StartError(text.strip_prefix("error: ").unwrap_or(text).to_owned())
+}

@@ -1,0 +1,142 @@
+//! Text results of `handler: template` tools: a minijinja template compiled once, rendered
+//! with the call's arguments in scope.
+//!
+//! The environment matches the generator's: strict undefined (a misspelled or missing argument
+//! is an error, not an empty string) and trailing newlines kept, so what `mcpgen build`
+//! accepted renders the same way here. Nothing is HTML-escaped: the output is text for a model.
+
+use std::collections::BTreeSet;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+
+use crate::tools::{ToolError, ToolResult};
+
+/// One compiled tool template. Cheap to render from many tasks at once (`Send + Sync`).
+///
+/// ```
+/// # use mcpgen_runtime::template::Template;
+/// let t = Template::new("greet", "Hello {{ name }}!\n").unwrap();
+/// let r = t.render(&serde_json::json!({"name": "Ada"})).unwrap();
+/// assert_eq!(r, mcpgen_runtime::tools::ToolResult::text("Hello Ada!\n"));
+/// ```
+pub struct Template {
+    env: Environment<'static>,
+    name: String,
+    /// Top-level variables the template reads that no global provides: the arguments it
+    /// needs. Used to turn "undefined value" into a message naming them.
+    needs: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("name", &self.name)
+            .field("needs", &self.needs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A template that does not compile. Generated servers only see this for a template edited
+/// by hand after `mcpgen build` validated it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError(pub String);
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+impl Template {
+    /// Compiles `source` as the template of tool `name`.
+    pub fn new(name: &str, source: &str) -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Auto-escaping is chosen by the template name's extension; tool names have none, but
+        // the output is never HTML, so turn it off outright.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        let syntax = SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| TemplateError(format!("template of tool {name}: {e}")))?;
+        env.set_syntax(syntax);
+        env.add_template_owned(name.to_owned(), source.to_owned())
+            .map_err(|e| TemplateError(format!("template of tool {name} does not compile: {e}")))?;
+        let needs = {
+            let tmpl = env
+                .get_template(name)
+                .map_err(|e| TemplateError(format!("template of tool {name}: {e}")))?;
+            let globals: BTreeSet<&str> = env.globals().map(|(k, _)| k).collect();
+            tmpl.undeclared_variables(false)
+                .into_iter()
+                .filter(|v| !globals.contains(v.as_str()))
+                .collect()
+        };
+        Ok(Self {
+            env,
+            name: name.to_owned(),
+            needs,
+        })
+    }
+
+    /// The tool's name, as given to [`Template::new`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renders the template with the arguments' members as variables and returns the text as
+    /// a one-block result. A failure is a [`ToolError`] the model can act on: a missing
+    /// argument is named, anything else carries minijinja's message and line.
+    pub fn render(&self, args: &Value) -> Result<ToolResult, ToolError> {
+        let tmpl = self
+            .env
+            .get_template(&self.name)
+            .map_err(|e| ToolError::new(format!("cannot render the result: {e}")))?;
+        match tmpl.render(minijinja::value::Serde(args)) {
+            Ok(text) => Ok(ToolResult::text(text)),
+            Err(e) => Err(self.explain(args, &e)),
+        }
+    }
+
+    fn explain(&self, args: &Value, e: &minijinja::Error) -> ToolError {
+        if e.kind() == ErrorKind::UndefinedError {
+            let given = args.as_object();
+            let missing: Vec<&str> = self
+                .needs
+                .iter()
+                .filter(|v| given.is_none_or(|o| !o.contains_key(v.as_str())))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                let list = missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let noun = if missing.len() == 1 {
+                    "argument"
+                } else {
+                    "arguments"
+                };
+                return ToolError::new(format!(
+                    "missing {noun} {list}: call the tool again with {list} set"
+                ));
+            }
+        }
+        // minijinja's own message already names the construct ("undefined value", "cannot
+        // perform a containment check on this value"); add where it happened.
+        let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+        let line = e
+            .line()
+            .map(|l| format!(" (template line {l})"))
+            .unwrap_or_default();
+        ToolError::new(format!(
+            "cannot render the result: {}{detail}{line}",
+            e.kind()
+        ))
+    }
+}
