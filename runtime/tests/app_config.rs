@@ -1,0 +1,536 @@
+//! The command line and environment of a generated server: precedence (flag, variable,
+//! spec), `--public-url` moving the issuer, and every start-up error, in-process.
+
+mod app_common;
+
+use app_common::*;
+use mcpgen_runtime::app::App;
+use mcpgen_runtime::config::{Command, LogFormat};
+use mcpgen_runtime::oauth::{Consent, hash_password};
+
+fn hash() -> String {
+    hash_password("correct horse battery staple")
+}
+
+/// Asserts the start-up error style: one line, not a capitalised sentence, no trailing dot.
+fn assert_style(msg: &str) {
+    assert!(!msg.contains('\n'), "more than one line: {msg}");
+    assert!(!msg.ends_with('.'), "ends with a dot: {msg}");
+    let first = msg.chars().next().expect("non-empty");
+    let names_a_variable = msg.starts_with("MCPGEN_") || msg.starts_with("RUST_LOG");
+    assert!(
+        !first.is_uppercase() || names_a_variable,
+        "capitalised: {msg}"
+    );
+}
+
+#[test]
+fn defaults_come_from_the_spec() {
+    let h = hash();
+    let c = config_for(&app(), &[], &[("MCPGEN_PASSWORD_HASH", &h)]);
+    assert_eq!(c.bind, "0.0.0.0:8080");
+    assert_eq!(c.public_url, PUBLIC);
+    // The spec's issuer is the public URL (with a trailing slash): it follows the public URL.
+    assert_eq!(c.issuer, None);
+    assert_eq!(c.store, "sqlite:medtainer-mcp.sqlite3");
+    assert_eq!(c.consent, Some(Consent::Password));
+    assert_eq!(c.password_hash.as_deref(), Some(h.as_str()));
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert!(!c.is_loopback());
+    // The hash never shows in debug output.
+    assert!(!format!("{c:?}").contains(&h));
+}
+
+#[test]
+fn environment_overrides_the_spec() {
+    let c = config_for(
+        &app(),
+        &[],
+        &[
+            ("MCPGEN_BIND", "127.0.0.1:9100"),
+            ("MCPGEN_PUBLIC_URL", "http://localhost:9100/"),
+            ("MCPGEN_ISSUER", "http://127.0.0.1:9100"),
+            ("MCPGEN_STORE", "memory"),
+            ("MCPGEN_CONSENT", "auto"),
+            ("MCPGEN_LOG_FORMAT", "json"),
+        ],
+    );
+    assert_eq!(c.bind, "127.0.0.1:9100");
+    assert_eq!(c.public_url, "http://localhost:9100");
+    assert_eq!(c.issuer.as_deref(), Some("http://127.0.0.1:9100"));
+    assert_eq!(c.store, "memory");
+    assert_eq!(c.consent, Some(Consent::Auto));
+    assert_eq!(c.password_hash, None);
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert!(c.is_loopback());
+}
+
+#[test]
+fn flags_override_the_environment() {
+    let h = hash();
+    let c = config_for(
+        &app(),
+        &[
+            "--bind",
+            "[::1]:7000",
+            "--public-url=https://staging.example.net",
+            "--issuer",
+            "https://auth.example.net",
+            "--store",
+            "sqlite:/tmp/x.db",
+            "--consent",
+            "password",
+            "--log-format",
+            "text",
+        ],
+        &[
+            ("MCPGEN_BIND", "127.0.0.1:9100"),
+            ("MCPGEN_PUBLIC_URL", "http://localhost:9100"),
+            ("MCPGEN_ISSUER", "http://127.0.0.1:9100"),
+            ("MCPGEN_STORE", "memory"),
+            ("MCPGEN_CONSENT", "auto"),
+            ("MCPGEN_LOG_FORMAT", "json"),
+            ("MCPGEN_PASSWORD_HASH", &h),
+        ],
+    );
+    assert_eq!(c.bind, "[::1]:7000");
+    assert_eq!(c.public_url, "https://staging.example.net");
+    assert_eq!(c.issuer.as_deref(), Some("https://auth.example.net"));
+    assert_eq!(c.store, "sqlite:/tmp/x.db");
+    assert_eq!(c.consent, Some(Consent::Password));
+    assert_eq!(c.log_format, LogFormat::Text);
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    let h = hash();
+    let c = config_for(
+        &app(),
+        &[],
+        &[
+            ("MCPGEN_BIND", ""),
+            ("MCPGEN_PUBLIC_URL", ""),
+            ("MCPGEN_ISSUER", ""),
+            ("MCPGEN_STORE", ""),
+            ("MCPGEN_CONSENT", ""),
+            ("MCPGEN_LOG_FORMAT", ""),
+            ("MCPGEN_PASSWORD_HASH", &h),
+        ],
+    );
+    assert_eq!(c.bind, "0.0.0.0:8080");
+    assert_eq!(c.public_url, PUBLIC);
+    assert_eq!(c.store, "sqlite:medtainer-mcp.sqlite3");
+}
+
+#[test]
+fn public_url_moves_an_issuer_equal_to_it() {
+    // Makes a production spec fully local: no password needed with auto consent.
+    let c = config_for(
+        &app(),
+        &["--public-url", "http://127.0.0.1:8123", "--consent", "auto"],
+        &[],
+    );
+    assert_eq!(c.public_url, "http://127.0.0.1:8123");
+    assert_eq!(c.issuer, None, "the issuer follows the public url");
+
+    // An issuer written without the slash, or with another case, is still "the public URL".
+    let mut a = app();
+    a.auth.as_mut().unwrap().issuer = Some("HTTPS://Medtainer.example.com".into());
+    let c = config_for(
+        &a,
+        &["--public-url", "http://localhost:1", "--consent=auto"],
+        &[],
+    );
+    assert_eq!(c.issuer, None);
+
+    // An explicit issuer equal to the new public URL is the same thing.
+    let c = config_for(
+        &app(),
+        &[
+            "--public-url",
+            "http://127.0.0.1:8123",
+            "--issuer",
+            "http://127.0.0.1:8123/",
+            "--consent",
+            "auto",
+        ],
+        &[],
+    );
+    assert_eq!(c.issuer, None);
+}
+
+#[test]
+fn a_different_issuer_stays_unless_overridden() {
+    let mut a = app();
+    a.auth.as_mut().unwrap().issuer = Some("https://auth.example.com".into());
+    let c = config_for(
+        &a,
+        &["--public-url", "http://127.0.0.1:8123", "--consent", "auto"],
+        &[],
+    );
+    assert_eq!(c.issuer.as_deref(), Some("https://auth.example.com"));
+    let c = config_for(
+        &a,
+        &["--public-url", "http://127.0.0.1:8123", "--consent", "auto"],
+        &[("MCPGEN_ISSUER", "http://127.0.0.1:8124")],
+    );
+    assert_eq!(c.issuer.as_deref(), Some("http://127.0.0.1:8124"));
+}
+
+#[test]
+fn auto_consent_on_a_public_url_is_refused() {
+    let e = error_for(&app(), &["--consent", "auto"], &[]);
+    assert_style(&e);
+    assert!(e.contains("--consent auto"), "{e}");
+    assert!(e.contains("loopback") && e.contains(PUBLIC), "{e}");
+    assert!(e.contains("--consent password"), "{e}");
+
+    let e = error_for(&app(), &[], &[("MCPGEN_CONSENT", "auto")]);
+    assert!(e.contains("MCPGEN_CONSENT auto"), "{e}");
+
+    // The spec's auto consent is refused once --public-url leaves loopback.
+    let mut local = app();
+    local.public_url = "http://127.0.0.1:8000".into();
+    local.auth.as_mut().unwrap().issuer = None;
+    local.auth.as_mut().unwrap().consent = Consent::Auto;
+    assert_eq!(config_for(&local, &[], &[]).consent, Some(Consent::Auto));
+    let e = error_for(&local, &["--public-url", "https://tunnel.example.org"], &[]);
+    assert_style(&e);
+    assert!(
+        e.contains("from the spec") && e.contains("https://tunnel.example.org"),
+        "{e}"
+    );
+    // ... and --consent password (with a hash) fixes it.
+    let h = hash();
+    let c = config_for(
+        &local,
+        &[
+            "--public-url",
+            "https://tunnel.example.org",
+            "--consent",
+            "password",
+        ],
+        &[("MCPGEN_PASSWORD_HASH", &h)],
+    );
+    assert_eq!(c.consent, Some(Consent::Password));
+}
+
+#[test]
+fn password_consent_needs_a_hash() {
+    let e = error_for(&app(), &[], &[]);
+    assert_style(&e);
+    assert!(e.contains("MCPGEN_PASSWORD_HASH"), "{e}");
+    assert!(e.contains("medtainer-mcp hash-password"), "{e}");
+
+    let e = error_for(&app(), &[], &[("MCPGEN_PASSWORD_HASH", "hunter2")]);
+    assert_style(&e);
+    assert!(
+        e.contains("MCPGEN_PASSWORD_HASH") && e.contains("hash-password"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("hunter2"),
+        "a wrong value may be the password itself: {e}"
+    );
+}
+
+#[test]
+fn bad_store_urls_are_refused() {
+    let h = hash();
+    for (store, needle, fix) in [
+        (
+            "postgres://db/x",
+            "is not a store",
+            "use memory, sqlite:PATH or redis://",
+        ),
+        ("sqlite:", "has no path", "use sqlite:PATH"),
+        ("sqlite://", "has no path", "use sqlite:PATH"),
+        ("rediss://cache:6380", "tls", "use redis://"),
+        ("redis://", "not a valid redis url", "use redis://HOST"),
+        ("", "is not a store", "use memory, sqlite:PATH or redis://"),
+        (
+            "  ",
+            "is not a store",
+            "use memory, sqlite:PATH or redis://",
+        ),
+    ] {
+        let e = error_for(&app(), &["--store", store], &[("MCPGEN_PASSWORD_HASH", &h)]);
+        assert_style(&e);
+        assert!(e.starts_with("--store"), "{e}");
+        assert!(e.contains(needle) && e.contains(fix), "{store:?}: {e}");
+    }
+    // From the environment the error names the variable; a password is never echoed.
+    let e = error_for(
+        &app(),
+        &[],
+        &[
+            ("MCPGEN_STORE", "rediss://:hunter2@cache:6380"),
+            ("MCPGEN_PASSWORD_HASH", &h),
+        ],
+    );
+    assert!(e.starts_with("MCPGEN_STORE"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+    // Well-formed stores pass.
+    for store in [
+        "memory",
+        "sqlite:data/x.sqlite3",
+        "sqlite:///var/lib/x.db",
+        "redis://cache:6379/2",
+    ] {
+        let c = config_for(&app(), &["--store", store], &[("MCPGEN_PASSWORD_HASH", &h)]);
+        assert_eq!(c.store, store);
+    }
+    let c = config_for(
+        &app(),
+        &["--store", "redis://:hunter2@cache:6379"],
+        &[("MCPGEN_PASSWORD_HASH", &h)],
+    );
+    assert!(!c.store_display().contains("hunter2"));
+    assert!(!format!("{c:?}").contains("hunter2"));
+}
+
+#[test]
+fn bad_public_urls_are_refused() {
+    let h = hash();
+    for (url, needle, fix) in [
+        ("not a url", "is not a url", "set --public-url to"),
+        ("ftp://example.com", "http(s)", "set --public-url to"),
+        ("mailto:a@example.com", "http(s)", "set --public-url to"),
+        ("http://example.com", "uses http", "use https"),
+        ("https://example.com/?x=1", "query", "set --public-url to"),
+        (
+            "https://example.com/#top",
+            "fragment",
+            "set --public-url to",
+        ),
+        (
+            "https://user:pw@example.com",
+            "credentials",
+            "set --public-url to",
+        ),
+        ("/relative", "is not a url", "set --public-url to"),
+    ] {
+        let e = error_for(
+            &app(),
+            &["--public-url", url],
+            &[("MCPGEN_PASSWORD_HASH", &h)],
+        );
+        assert_style(&e);
+        assert!(e.starts_with("--public-url"), "{e}");
+        assert!(e.contains(needle) && e.contains(fix), "{url}: {e}");
+    }
+    let e = error_for(
+        &app(),
+        &[],
+        &[
+            ("MCPGEN_PUBLIC_URL", "http://example.com"),
+            ("MCPGEN_PASSWORD_HASH", &h),
+        ],
+    );
+    assert!(e.starts_with("MCPGEN_PUBLIC_URL"), "{e}");
+    let e = error_for(
+        &app(),
+        &["--issuer", "auth.example.com"],
+        &[("MCPGEN_PASSWORD_HASH", &h)],
+    );
+    assert_style(&e);
+    assert!(
+        e.starts_with("--issuer") && e.contains("set --issuer"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_bind_addresses_are_refused() {
+    let h = hash();
+    for bind in [
+        "8080",
+        "localhost",
+        "0.0.0.0:99999",
+        ":80",
+        "0.0.0.0:",
+        "host name:80",
+        "[::1]",
+    ] {
+        let e = error_for(&app(), &["--bind", bind], &[("MCPGEN_PASSWORD_HASH", &h)]);
+        assert_style(&e);
+        assert!(
+            e.starts_with("--bind") && e.contains("host:port"),
+            "{bind}: {e}"
+        );
+    }
+    for bind in [
+        "0.0.0.0:0",
+        "localhost:8080",
+        "[::]:443",
+        "mcp-1.internal:80",
+    ] {
+        assert_eq!(
+            config_for(&app(), &["--bind", bind], &[("MCPGEN_PASSWORD_HASH", &h)]).bind,
+            bind
+        );
+    }
+}
+
+#[test]
+fn bad_enumerations_are_refused() {
+    let h = hash();
+    let e = error_for(
+        &app(),
+        &["--consent", "yes"],
+        &[("MCPGEN_PASSWORD_HASH", &h)],
+    );
+    assert_style(&e);
+    assert!(e.contains("password or auto"), "{e}");
+    let e = error_for(
+        &app(),
+        &[],
+        &[("MCPGEN_LOG_FORMAT", "xml"), ("MCPGEN_PASSWORD_HASH", &h)],
+    );
+    assert_style(&e);
+    assert!(
+        e.starts_with("MCPGEN_LOG_FORMAT") && e.contains("text or json"),
+        "{e}"
+    );
+}
+
+fn no_auth() -> App {
+    let mut a = app();
+    a.public_url = "http://127.0.0.1:8000".into();
+    a.auth = None;
+    a
+}
+
+#[test]
+fn auth_none_needs_a_loopback_public_url() {
+    let c = config_for(&no_auth(), &[], &[]);
+    assert_eq!(c.consent, None);
+    assert_eq!(c.issuer, None);
+    let e = error_for(&no_auth(), &["--public-url", "https://example.com"], &[]);
+    assert_style(&e);
+    assert!(e.contains("auth: none") && e.contains("loopback"), "{e}");
+    let e = error_for(&no_auth(), &["--consent", "auto"], &[]);
+    assert_style(&e);
+    assert!(e.starts_with("--consent is set"), "{e}");
+}
+
+#[test]
+fn help_version_and_subcommand() {
+    let Ok(Command::Print(help)) = parse_for(&app(), &["--help"], &[]) else {
+        panic!("help is printed");
+    };
+    for needle in [
+        "medtainer-mcp",
+        "--bind",
+        "MCPGEN_BIND",
+        "0.0.0.0:8080",
+        "--public-url",
+        "MCPGEN_PUBLIC_URL",
+        PUBLIC,
+        "--issuer",
+        "MCPGEN_ISSUER",
+        "--store",
+        "MCPGEN_STORE",
+        "sqlite:medtainer-mcp.sqlite3",
+        "--consent",
+        "MCPGEN_CONSENT",
+        "--log-format",
+        "MCPGEN_LOG_FORMAT",
+        "hash-password",
+        "MCPGEN_PASSWORD_HASH",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+    let Ok(Command::Print(version)) = parse_for(&app(), &["--version"], &[]) else {
+        panic!("version is printed");
+    };
+    assert_eq!(version.trim(), "medtainer-mcp 0.3.1");
+    // The subcommand needs no password hash: it is how one gets made.
+    assert_eq!(
+        parse_for(&app(), &["hash-password"], &[]),
+        Ok(Command::HashPassword)
+    );
+}
+
+#[test]
+fn usage_errors_do_not_panic() {
+    for args in [
+        &["--nope"][..],
+        &["--bind"],
+        &["serve"],
+        &["hash-password", "extra"],
+        &["--bind", "1:1", "--bind", "2:2"],
+    ] {
+        let e = parse_for(&app(), args, &[]).expect_err("usage error");
+        assert!(!e.0.is_empty());
+        assert!(
+            !e.0.starts_with("error:"),
+            "the caller adds the prefix: {}",
+            e.0
+        );
+    }
+}
+
+#[test]
+fn odd_values_never_panic() {
+    let odd = [
+        "",
+        " ",
+        "\0",
+        "%",
+        "::",
+        "[",
+        "]:",
+        "http://",
+        "https://[::1",
+        "redis://[",
+        "sqlite:\0",
+        "\u{202e}",
+        "💥",
+        "a:b:c:d",
+        "http://127.0.0.1:0",
+        "https://xn--",
+        "9999999999999999999",
+    ];
+    let flags = [
+        "--bind",
+        "--public-url",
+        "--issuer",
+        "--store",
+        "--consent",
+        "--log-format",
+    ];
+    for flag in flags {
+        for v in odd {
+            let _ = parse_for(&app(), &[flag, v], &[]);
+            let _ = parse_for(&no_auth(), &[flag, v], &[]);
+        }
+    }
+    let vars = [
+        "MCPGEN_BIND",
+        "MCPGEN_PUBLIC_URL",
+        "MCPGEN_ISSUER",
+        "MCPGEN_STORE",
+        "MCPGEN_CONSENT",
+        "MCPGEN_LOG_FORMAT",
+        "MCPGEN_PASSWORD_HASH",
+    ];
+    for var in vars {
+        for v in odd {
+            let _ = parse_for(&app(), &[], &[(var, v)]);
+        }
+    }
+    // Arguments that are not UTF-8 are a usage error, not a panic.
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt as _;
+        let bad = std::ffi::OsString::from_vec(vec![0x66, 0x6f, 0x80]);
+        let argv = vec![
+            std::ffi::OsString::from("medtainer-mcp"),
+            "--bind".into(),
+            bad,
+        ];
+        let r = mcpgen_runtime::config::Config::parse(&app(), argv, env(&[]));
+        assert!(r.is_err());
+    }
+}

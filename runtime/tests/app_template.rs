@@ -1,0 +1,135 @@
+//! Template tools: compiled once with strict undefined and trailing newlines kept; render
+//! failures are tool errors the model can act on. Also checks that the re-exports are enough
+//! for generated code.
+
+use mcpgen_runtime::template::Template;
+use mcpgen_runtime::tools::{Content, ToolResult};
+use serde_json::json;
+
+fn text(r: &ToolResult) -> &str {
+    match r.content.as_slice() {
+        [Content::Text { text, .. }] => text,
+        other => panic!("one text block expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn renders_arguments_and_keeps_the_trailing_newline() {
+    let t = Template::new("status", "Order {{ id }}: {{ items | length }} items\n").unwrap();
+    assert_eq!(t.name(), "status");
+    let r = t.render(&json!({"id": "A1", "items": [1, 2, 3]})).unwrap();
+    assert_eq!(text(&r), "Order A1: 3 items\n");
+    assert!(!r.is_error);
+    assert_eq!(r.structured_content, None);
+}
+
+#[test]
+fn output_is_not_html_escaped() {
+    let t = Template::new("raw", "{{ q }}").unwrap();
+    let r = t.render(&json!({"q": "<b>&\"'"})).unwrap();
+    assert_eq!(text(&r), "<b>&\"'");
+}
+
+#[test]
+fn control_flow_and_json() {
+    let t = Template::new(
+        "list",
+        "{% for o in orders %}{{ loop.index }}. {{ o.id }}{% if not loop.last %}, {% endif %}{% endfor %}\
+         {% if note is defined %} ({{ note }}){% endif %} {{ orders | tojson }}",
+    )
+    .unwrap();
+    let r = t
+        .render(&json!({"orders": [{"id": "a"}, {"id": "b"}]}))
+        .unwrap();
+    assert_eq!(text(&r), "1. a, 2. b [{\"id\": \"a\"}, {\"id\": \"b\"}]");
+    let r = t
+        .render(&json!({"orders": [], "note": "none yet"}))
+        .unwrap();
+    assert_eq!(text(&r), " (none yet) []");
+    let t = Template::new("d", "{{ note | default('no note') }}").unwrap();
+    assert_eq!(text(&t.render(&json!({})).unwrap()), "no note");
+}
+
+#[test]
+fn a_missing_argument_is_named() {
+    let t = Template::new(
+        "greet",
+        "Hello {{ name }} from {{ city }}, {{ range(2) | list }}",
+    )
+    .unwrap();
+    let e = t.render(&json!({"city": "Oslo"})).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "missing argument `name`: call the tool again with `name` set"
+    );
+    let e = t.render(&json!({})).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "missing arguments `city`, `name`: call the tool again with `city`, `name` set"
+    );
+}
+
+#[test]
+fn other_render_errors_say_what_and_where() {
+    let t = Template::new("deep", "line one\n{{ order.missing.deeper }}").unwrap();
+    let e = t.render(&json!({"order": {}})).unwrap_err();
+    assert!(
+        e.message().starts_with("cannot render the result: "),
+        "{}",
+        e.message()
+    );
+    assert!(e.message().contains("line 2"), "{}", e.message());
+    let t = Template::new("bad_op", "{{ n + 'x' }}").unwrap();
+    let e = t.render(&json!({"n": 1})).unwrap_err();
+    assert!(
+        e.message().starts_with("cannot render the result: "),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn a_template_that_does_not_compile_is_an_error() {
+    let e = Template::new("broken", "{% if x %}unclosed").unwrap_err();
+    assert!(
+        e.0.starts_with("template of tool broken does not compile"),
+        "{e}"
+    );
+    assert!(!e.0.contains('\n'), "{e}");
+}
+
+#[test]
+fn templates_are_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Template>();
+}
+
+// What generated code writes: every path through `::mcpgen_runtime`, nothing else.
+#[derive(
+    ::mcpgen_runtime::serde::Deserialize, ::mcpgen_runtime::serde::Serialize, Debug, PartialEq,
+)]
+#[serde(crate = "::mcpgen_runtime::serde")]
+struct GetOrderInput {
+    order_id: String,
+    #[serde(default)]
+    verbose: Option<bool>,
+}
+
+#[test]
+fn reexports_serve_generated_code() {
+    let v: ::mcpgen_runtime::serde_json::Value =
+        ::mcpgen_runtime::serde_json::json!({"order_id": "A1"});
+    let input: GetOrderInput = ::mcpgen_runtime::serde_json::from_value(v).unwrap();
+    assert_eq!(
+        input,
+        GetOrderInput {
+            order_id: "A1".into(),
+            verbose: None
+        }
+    );
+    ::mcpgen_runtime::tracing::info!(order = %input.order_id, "tracing is re-exported");
+    let rt = ::mcpgen_runtime::tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+}
