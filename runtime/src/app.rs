@@ -267,9 +267,9 @@ impl Server {
             %addr,
             public_url = %self.config.public_url,
             resource = %self.resource,
-            issuer = self.issuer.as_deref().unwrap_or("none (auth off)"),
+            issuer = %self.issuer.as_deref().unwrap_or("none"),
             store = %self.config.store_display(),
-            consent = match self.config.consent {
+            consent = %match self.config.consent {
                 Some(Consent::Auto) => "auto",
                 Some(Consent::Password) => "password",
                 None => "none",
@@ -287,7 +287,19 @@ pub fn run(app: App, handler: impl ToolHandler) -> ExitCode {
     // A value that is not UTF-8 becomes replacement characters and then fails its check,
     // naming the variable, rather than silently falling back to the default.
     let env = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
-    let command = match Config::parse(&app, std::env::args_os(), env) {
+    run_with(app, handler, std::env::args_os(), env)
+}
+
+/// [`run`] with the command line (program name first) and the environment given, so the
+/// whole process path can be exercised by tests. `env` supplies the `MCPGEN_*` variables and
+/// `RUST_LOG`.
+pub fn run_with<I, T, E>(app: App, handler: impl ToolHandler, args: I, env: E) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+    E: Fn(&str) -> Option<String>,
+{
+    let command = match Config::parse(&app, args, &env) {
         Ok(c) => c,
         Err(e) => return start_error(&e),
     };
@@ -297,7 +309,7 @@ pub fn run(app: App, handler: impl ToolHandler) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(app.name),
-        Command::Serve(config) => serve_process(app, config, handler),
+        Command::Serve(config) => serve_process(app, config, handler, env("RUST_LOG")),
     }
 }
 
@@ -342,8 +354,12 @@ fn hash_password(name: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve_process(app: App, config: Config, handler: impl ToolHandler) -> ExitCode {
-    let rust_log = std::env::var("RUST_LOG").ok();
+fn serve_process(
+    app: App,
+    config: Config,
+    handler: impl ToolHandler,
+    rust_log: Option<String>,
+) -> ExitCode {
     if let Err(e) = init_tracing(config.log_format, rust_log.as_deref()) {
         return start_error(&e);
     }
@@ -387,8 +403,10 @@ pub fn init_tracing(format: LogFormat, rust_log: Option<&str>) -> Result<(), Sta
             ))
         })?,
     };
+    // Colours only for a person at a terminal: escape codes garble collected log files.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // Err only means a subscriber is already installed.
     let _ = match format {
