@@ -4,8 +4,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use mcpgen_runtime::app::{self, App, AuthSpec};
-//! use mcpgen_runtime::oauth::Consent;
+//! use mcpgen_runtime::app::{self, App, AuthSpec, Consent};
 //! # fn demo(info: mcpgen_runtime::tools::ServerInfo,
 //! #         tools: Vec<mcpgen_runtime::tools::ToolDef>,
 //! #         handler: impl mcpgen_runtime::tools::ToolHandler) -> std::process::ExitCode {
@@ -43,7 +42,10 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use crate::config::{Command, Config, LogFormat, StartError};
-use crate::oauth::{Consent, OAuth, OAuthConfig};
+use crate::oauth::{OAuth, OAuthConfig};
+
+/// Re-exported so a generated `main.rs` names everything [`AuthSpec`] needs from this module.
+pub use crate::oauth::Consent;
 use crate::server::{self, McpServer};
 use crate::tools::{ServerInfo, ToolDef, ToolHandler};
 
