@@ -5,11 +5,13 @@
 //! library does no I/O; the binary reads and writes files and picks exit codes.
 
 pub mod diag;
+pub mod emit;
 pub mod model;
 pub mod naming;
 pub mod parse;
 pub mod spec;
 pub mod validate;
+pub mod write;
 
 use diag::Diagnostic;
 use model::Model;

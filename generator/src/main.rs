@@ -1,9 +1,11 @@
 //! The `mcpgen` command: arguments, files and exit codes; the library does the rest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mcpgen::emit::{self, Options, RuntimeDep};
+use mcpgen::write::{self, Action};
 
 /// Generates MCP servers with OAuth from a YAML spec.
 #[derive(Debug, Parser)]
@@ -21,6 +23,20 @@ enum Command {
         #[arg(required = true)]
         specs: Vec<PathBuf>,
     },
+    /// Generate the server crate of a spec (or, with --check, compare it with what is on disk).
+    Build {
+        /// Spec file (YAML).
+        spec: PathBuf,
+        /// The crate's own folder. Default: `./<name>-mcp`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Depend on a local checkout of mcpgen-runtime instead of the published crate.
+        #[arg(long, value_name = "PATH")]
+        runtime_path: Option<PathBuf>,
+        /// Write nothing; print a diff and exit 1 if the crate on disk differs.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
 }
@@ -29,6 +45,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { specs } => check(&specs),
+        Command::Build {
+            spec,
+            out,
+            runtime_path,
+            check,
+        } => build(&spec, out, runtime_path, check),
         Command::Schema => {
             println!("{}", mcpgen::schema_text().trim_end());
             ExitCode::SUCCESS
@@ -68,4 +90,143 @@ fn check(paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn build(
+    spec: &Path,
+    out: Option<PathBuf>,
+    runtime_path: Option<PathBuf>,
+    check: bool,
+) -> ExitCode {
+    let name = spec.display().to_string().replace('\\', "/");
+    let bytes = match std::fs::read(spec) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read `{name}`: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let model = match mcpgen::check(&name, &bytes) {
+        Ok(m) => m,
+        Err(report) => {
+            eprint!("{report}");
+            return ExitCode::from(1);
+        }
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from(&model.crate_name));
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: cannot read the current directory: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let out_abs = write::normalise(&cwd.join(&out));
+    let runtime = match runtime_path {
+        None => RuntimeDep::Registry,
+        Some(path) => match std::fs::canonicalize(&path) {
+            Ok(abs) if abs.join("Cargo.toml").is_file() => {
+                // Relative to the crate, so the crate can move with the checkout it points into.
+                let out_real = out_abs
+                    .parent()
+                    .and_then(|p| std::fs::canonicalize(p).ok())
+                    .and_then(|p| out_abs.file_name().map(|f| p.join(f)))
+                    .unwrap_or_else(|| out_abs.clone());
+                RuntimeDep::Path(write::relative_path(&out_real, &abs))
+            }
+            Ok(_) | Err(_) => {
+                eprintln!(
+                    "error: `{}` is not a checkout of mcpgen-runtime (no Cargo.toml there)",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let options = Options {
+        spec_path: name.clone(),
+        runtime,
+    };
+    let files = emit::generate(&model, &options);
+    let read = |rel: &str| std::fs::read_to_string(out.join(rel)).ok();
+    let plan = write::plan(&files, read);
+    let shown = |rel: &str| out.join(rel).display().to_string();
+
+    let foreign: Vec<&String> = plan
+        .iter()
+        .filter(|(_, a)| *a == Action::Foreign)
+        .map(|(p, _)| p)
+        .collect();
+    if !foreign.is_empty() {
+        for path in foreign {
+            eprintln!(
+                "error: `{}` was not written by mcpgen; move it away, or build into another --out",
+                shown(path)
+            );
+        }
+        return ExitCode::from(1);
+    }
+
+    if check {
+        let mut differs = false;
+        for (path, action) in &plan {
+            if matches!(action, Action::Create | Action::Update) {
+                differs = true;
+                let old = read(path).unwrap_or_default();
+                print!("{}", write::diff(path, &old, &files[path].contents));
+            }
+        }
+        if differs {
+            eprintln!(
+                "error: `{}` is not what `{name}` generates; run `mcpgen build`",
+                out.display()
+            );
+            return ExitCode::from(1);
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    let (mut written, mut unchanged) = (0, 0);
+    for (path, action) in &plan {
+        match action {
+            Action::Create | Action::Update => {
+                let target = out.join(path);
+                let result = target
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&target, &files[path].contents));
+                if let Err(e) = result {
+                    eprintln!("error: cannot write `{}`: {e}", target.display());
+                    return ExitCode::from(2);
+                }
+                written += 1;
+            }
+            Action::Unchanged | Action::Keep => unchanged += 1,
+            Action::Foreign => {}
+        }
+    }
+    println!(
+        "{}: {written} file{} written, {unchanged} unchanged",
+        out.display(),
+        if written == 1 { "" } else { "s" }
+    );
+    if plan
+        .iter()
+        .any(|(p, a)| p == "src/handlers.rs" && *a == Action::Keep)
+    {
+        let handlers = read("src/handlers.rs").unwrap_or_default();
+        let missing = emit::missing_handlers(&model, &handlers);
+        if !missing.is_empty() {
+            eprintln!(
+                "note: `{}` lacks {} method{} of the spec's tools; add to `impl Tools for Handlers`:",
+                shown("src/handlers.rs"),
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" }
+            );
+            for sig in missing {
+                eprintln!("    {sig}");
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }

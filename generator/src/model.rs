@@ -72,10 +72,9 @@ pub struct ToolModel {
     pub template: Option<String>,
 }
 
-/// All five hints, always stated.
+/// All four hints, always stated (the tool's title is the fifth).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnnotationsModel {
-    pub title: String,
     pub read_only: bool,
     pub destructive: bool,
     pub idempotent: bool,
@@ -149,12 +148,10 @@ impl Model {
                         description: def.description.clone(),
                     })
                     .collect(),
-                default_scopes: a
-                    .default_scopes
-                    .iter()
-                    .flatten()
-                    .map(|s| s.0.clone())
-                    .collect(),
+                default_scopes: match &a.default_scopes {
+                    Some(list) => list.iter().map(|s| s.0.clone()).collect(),
+                    None => a.scopes.keys().cloned().collect(),
+                },
                 consent: a.consent.unwrap_or(Consent::Password),
                 access_ttl_secs: ttl(
                     a.tokens.as_ref().and_then(|t| t.access_ttl.as_deref()),
@@ -217,7 +214,6 @@ fn ttl(s: Option<&str>, default: u64) -> u64 {
 fn tool(t: &spec::Tool, default_scopes: &[String]) -> ToolModel {
     let title = t.title.clone().unwrap_or_else(|| title_from(&t.name));
     let a = t.annotations.clone().unwrap_or(spec::Annotations {
-        title: None,
         read_only: None,
         destructive: None,
         idempotent: None,
@@ -235,7 +231,6 @@ fn tool(t: &spec::Tool, default_scopes: &[String]) -> ToolModel {
         description: t.description.clone(),
         scopes,
         annotations: AnnotationsModel {
-            title: a.title.unwrap_or_else(|| title.clone()),
             read_only: a.read_only.unwrap_or(false),
             destructive: a.destructive.unwrap_or(true),
             idempotent: a.idempotent.unwrap_or(false),

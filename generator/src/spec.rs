@@ -175,6 +175,7 @@ pub struct Auth {
     #[schemars(schema_with = "scopes_schema")]
     pub scopes: BTreeMap<String, ScopeDef>,
     /// Scopes granted when a client asks for none, and required by tools that name none.
+    /// Default: every declared scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_scopes: Option<Vec<ScopeName>>,
     /// How `/authorize` gets the user's approval. Default `password`.
@@ -312,14 +313,11 @@ pub enum Handler {
     Template,
 }
 
-/// Hints for clients; all five are always sent. Defaults are the MCP ones.
+/// Hints for clients; all of them, with the tool's title, are always sent. Defaults are the
+/// MCP ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Annotations {
-    /// Default: the tool's title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
-    pub title: Option<String>,
     /// Default `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,

@@ -188,7 +188,12 @@ impl Checker<'_> {
 
     /// The first line of a node: where "this mapping is missing a key" points.
     fn head(&self, pointer: &str) -> Range<usize> {
-        self.pos.key(pointer)
+        if pointer.is_empty() {
+            // The whole file would be one huge span; its first character says "the spec".
+            0..0
+        } else {
+            self.pos.key(pointer)
+        }
     }
 
     fn push(&mut self, d: Diagnostic) -> &mut Diagnostic {
@@ -530,6 +535,33 @@ impl Checker<'_> {
                 "`offline_access` is not a scope to declare",
             );
             self.help("mcpgen offers `offline_access` for refresh tokens itself; remove it here");
+        }
+        // A misspelt `scopes` key is reported as such, not as a missing scope.
+        let scopes_misspelt = auth.and_then(Value::as_object).is_some_and(|a| {
+            a.keys()
+                .any(|k| k != "scopes" && nearest(k, ["scopes"]).is_some())
+        });
+        if !auth_none
+            && declared.is_empty()
+            && !scopes_misspelt
+            && auth.is_none_or(Value::is_object)
+        {
+            let at = if auth.is_some() { "/auth" } else { "" };
+            let span = self.head(at);
+            self.push(Diagnostic::new(
+                "an OAuth server needs at least one scope",
+                span,
+            ));
+            self.help("declare one under `auth.scopes`, e.g. `mcp: { description: Use this server }`; or write `auth: none` for a loopback server");
+        }
+        if let Some(Value::Array(defaults)) = spec.pointer("/auth/default_scopes")
+            && defaults.is_empty()
+        {
+            self.at_value(
+                "/auth/default_scopes",
+                "`auth.default_scopes` must not be empty",
+            );
+            self.help("list the scopes a client gets when it asks for none, or remove the key to use every declared scope");
         }
         if let Some(auth) = auth.and_then(Value::as_object) {
             if let Some(issuer) = auth.get("issuer").and_then(Value::as_str) {
@@ -904,6 +936,7 @@ impl Checker<'_> {
             }
         }
         self.property_idents(pointer, schema);
+        self.keywords(pointer, schema);
         // Unresolvable references are found here, where their position is known; the
         // validator below would only say that one of them failed.
         if self.refs(pointer, schema) {
@@ -924,6 +957,51 @@ impl Checker<'_> {
                 }
                 _ => {
                     self.at_value(&at, format!("{which} schema is not valid JSON Schema: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Unknown keywords in a schema: JSON Schema ignores them, so a typo (`propertes`) or a
+    /// comma in a flow mapping (`{ description: Size, e.g. 5 }`) silently changes the tool.
+    fn keywords(&mut self, pointer: &str, schema: &Value) {
+        let mut stack = vec![(pointer.to_owned(), schema)];
+        while let Some((at, node)) = stack.pop() {
+            let Some(obj) = node.as_object() else {
+                continue;
+            };
+            for (k, v) in obj {
+                let here = push_pointer(&at, k);
+                let kind = keyword_kind(k);
+                match kind {
+                    Some(KeywordKind::Schema) => stack.push((here, v)),
+                    Some(KeywordKind::SchemaMap) => {
+                        if let Some(map) = v.as_object() {
+                            for (name, sub) in map {
+                                stack.push((push_pointer(&here, name), sub));
+                            }
+                        }
+                    }
+                    Some(KeywordKind::SchemaList) => {
+                        if let Some(items) = v.as_array() {
+                            for (i, sub) in items.iter().enumerate() {
+                                stack.push((format!("{here}/{i}"), sub));
+                            }
+                        }
+                    }
+                    Some(KeywordKind::Data) => {}
+                    None if k.starts_with("x-") => {}
+                    None => {
+                        self.at_key(&here, format!("unknown JSON Schema keyword `{k}`"));
+                        let near = nearest(k, SCHEMA_KEYWORDS.iter().map(|(k, _)| *k));
+                        if v.is_null() && k.contains(' ') {
+                            self.help("a comma inside `{ ... }` ends a value: quote text that contains commas");
+                        } else if let Some(near) = near {
+                            self.help(format!("did you mean `{near}`?"));
+                        } else {
+                            self.help("name extensions `x-...`, or remove the key");
+                        }
+                    }
                 }
             }
         }
@@ -1015,6 +1093,90 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum KeywordKind {
+    /// The value is a schema.
+    Schema,
+    /// The value maps names to schemas.
+    SchemaMap,
+    /// The value is a list of schemas.
+    SchemaList,
+    /// The value is data or an annotation.
+    Data,
+}
+
+/// JSON Schema 2020-12 keywords (and `definitions`, which older schemas use).
+const SCHEMA_KEYWORDS: &[(&str, KeywordKind)] = {
+    use KeywordKind::*;
+    &[
+        ("$schema", Data),
+        ("$id", Data),
+        ("$ref", Data),
+        ("$anchor", Data),
+        ("$dynamicRef", Data),
+        ("$dynamicAnchor", Data),
+        ("$vocabulary", Data),
+        ("$comment", Data),
+        ("$defs", SchemaMap),
+        ("definitions", SchemaMap),
+        ("type", Data),
+        ("enum", Data),
+        ("const", Data),
+        ("title", Data),
+        ("description", Data),
+        ("default", Data),
+        ("examples", Data),
+        ("deprecated", Data),
+        ("readOnly", Data),
+        ("writeOnly", Data),
+        ("format", Data),
+        ("contentEncoding", Data),
+        ("contentMediaType", Data),
+        ("contentSchema", Schema),
+        ("multipleOf", Data),
+        ("maximum", Data),
+        ("exclusiveMaximum", Data),
+        ("minimum", Data),
+        ("exclusiveMinimum", Data),
+        ("maxLength", Data),
+        ("minLength", Data),
+        ("pattern", Data),
+        ("maxItems", Data),
+        ("minItems", Data),
+        ("uniqueItems", Data),
+        ("maxContains", Data),
+        ("minContains", Data),
+        ("maxProperties", Data),
+        ("minProperties", Data),
+        ("required", Data),
+        ("dependentRequired", Data),
+        ("properties", SchemaMap),
+        ("patternProperties", SchemaMap),
+        ("additionalProperties", Schema),
+        ("propertyNames", Schema),
+        ("unevaluatedProperties", Schema),
+        ("dependentSchemas", SchemaMap),
+        ("items", Schema),
+        ("prefixItems", SchemaList),
+        ("contains", Schema),
+        ("unevaluatedItems", Schema),
+        ("allOf", SchemaList),
+        ("anyOf", SchemaList),
+        ("oneOf", SchemaList),
+        ("not", Schema),
+        ("if", Schema),
+        ("then", Schema),
+        ("else", Schema),
+    ]
+};
+
+fn keyword_kind(k: &str) -> Option<KeywordKind> {
+    SCHEMA_KEYWORDS
+        .iter()
+        .find(|(name, _)| *name == k)
+        .map(|(_, kind)| *kind)
 }
 
 /// `%2F`-style escapes in a URI fragment, decoded (JSON Pointer fragments use them).

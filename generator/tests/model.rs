@@ -27,7 +27,8 @@ tools:
   - name: put_order
     description: Put an order.
     scopes: [write]
-    annotations: { read_only: false, title: Store }
+    title: Store
+    annotations: { read_only: false }
     input: { type: object }
     handler: template
     template: ok
@@ -68,20 +69,14 @@ fn defaults_are_filled_in() {
     assert_eq!(get.handler, Handler::Rust);
     let a = &get.annotations;
     assert_eq!(
-        (
-            a.title.as_str(),
-            a.read_only,
-            a.destructive,
-            a.idempotent,
-            a.open_world
-        ),
-        ("Get order", false, true, false, true),
+        (a.read_only, a.destructive, a.idempotent, a.open_world),
+        (false, true, false, true),
         "the MCP defaults, stated"
     );
 
     let put = &m.tools[1];
     assert_eq!(put.scopes, ["write"]);
-    assert_eq!(put.annotations.title, "Store");
+    assert_eq!(put.title, "Store");
     assert_eq!(put.handler, Handler::Template);
 }
 

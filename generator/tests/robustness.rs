@@ -98,7 +98,7 @@ fn files_over_the_size_limit_are_refused_before_parsing() {
 fn a_large_valid_spec_loads_in_bounded_memory() {
     let _g = lock();
     let mut yaml = String::from(
-        "mcpgen: 1\nname: big\nversion: 0.1.0\nserver: { public_url: https://x.example.com }\ntools:\n",
+        "mcpgen: 1\nname: big\nversion: 0.1.0\nserver: { public_url: https://x.example.com }\nauth: { scopes: { use: { description: Use } } }\ntools:\n",
     );
     for i in 0..2000 {
         yaml.push_str(&format!(

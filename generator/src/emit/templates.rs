@@ -1,0 +1,133 @@
+//! The generated crate's non-Rust files, from the minijinja templates in `templates/`.
+
+use minijinja::{Environment, UndefinedBehavior, context};
+use serde::Serialize;
+
+use super::{Options, RuntimeDep};
+use crate::model::Model;
+use crate::spec::{Consent, Handler};
+
+const CARGO_TOML: &str = include_str!("../../../templates/Cargo.toml.j2");
+const README: &str = include_str!("../../../templates/README.md.j2");
+const DOCKERFILE: &str = include_str!("../../../templates/Dockerfile.j2");
+const GITIGNORE: &str = include_str!("../../../templates/gitignore.j2");
+
+/// Renders one embedded template. Templates are the generator's own, so a failure is a bug in
+/// them, caught by the golden tests, never a problem with the user's spec.
+fn render(name: &str, source: &str, ctx: minijinja::Value) -> String {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+        .expect("the default syntax with trailing newlines kept is valid");
+    env.set_syntax(syntax);
+    env.add_template(name, source)
+        .and_then(|()| env.get_template(name))
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_else(|e| panic!("template {name}: {e:#}"))
+}
+
+pub fn cargo_toml(model: &Model, options: &Options, header: &str) -> String {
+    let version = super::GENERATOR_VERSION;
+    let runtime_dependency = match &options.runtime {
+        RuntimeDep::Registry => format!("mcpgen-runtime = \"{version}\""),
+        RuntimeDep::Path(path) => {
+            format!("mcpgen-runtime = {{ path = \"{path}\", version = \"{version}\" }}")
+        }
+    };
+    render(
+        "Cargo.toml",
+        CARGO_TOML,
+        context! {
+            header,
+            crate_name => &model.crate_name,
+            version => &model.version,
+            description => &model.description,
+            runtime_dependency,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct AuthView<'a> {
+    issuer: &'a str,
+    consent: &'static str,
+    dynamic_registration: bool,
+}
+
+#[derive(Serialize)]
+struct ToolView<'a> {
+    name: &'a str,
+    summary: String,
+    scopes: String,
+    handler: &'static str,
+}
+
+pub fn readme(model: &Model, options: &Options, header: &str) -> String {
+    let auth = model.auth.as_ref().map(|a| AuthView {
+        issuer: &a.issuer,
+        consent: match a.consent {
+            Consent::Password => "password",
+            Consent::Auto => "auto",
+        },
+        dynamic_registration: a.dynamic_registration,
+    });
+    let tools: Vec<ToolView> = model
+        .tools
+        .iter()
+        .map(|t| ToolView {
+            name: &t.name,
+            // One line in a table cell: the first sentence-ish line, pipes escaped.
+            summary: t
+                .description
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .replace('|', "\\|"),
+            scopes: if t.scopes.is_empty() {
+                "none".into()
+            } else {
+                t.scopes
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            handler: match t.handler {
+                Handler::Rust => "rust",
+                Handler::Template => "template",
+            },
+        })
+        .collect();
+    render(
+        "README.md",
+        README,
+        context! {
+            header,
+            title => &model.title,
+            description => &model.description,
+            spec_path => &options.spec_path,
+            resource => &model.resource,
+            public_url => &model.public_url,
+            endpoint => &model.endpoint,
+            bind => &model.bind,
+            crate_name => &model.crate_name,
+            auth => minijinja::Value::from(minijinja::value::Serde(&auth)),
+            tools => minijinja::Value::from(minijinja::value::Serde(&tools)),
+            has_rust_tools => model.tools.iter().any(|t| t.handler == Handler::Rust),
+        },
+    )
+}
+
+pub fn dockerfile(model: &Model, header: &str) -> String {
+    render(
+        "Dockerfile",
+        DOCKERFILE,
+        context! { header, crate_name => &model.crate_name },
+    )
+}
+
+pub fn gitignore(header: &str) -> String {
+    render(".gitignore", GITIGNORE, context! { header })
+}
