@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::naming;
 use crate::spec::{self, AuthSetting, Consent, Handler, ProtocolVersion, Spec};
-use crate::validate::{host_is_loopback, parse_duration};
+use crate::validate::{is_loopback_url, parse_duration};
 
 /// A spec with every default resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,11 +107,7 @@ impl Model {
     pub fn new(spec: &Spec) -> Self {
         let public_url = origin(&spec.server.public_url);
         let parsed = url::Url::parse(&public_url).ok();
-        let host = parsed
-            .as_ref()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let loopback = host_is_loopback(&host);
+        let loopback = is_loopback_url(&public_url);
         let endpoint = spec
             .server
             .endpoint

@@ -4,7 +4,6 @@
 //! turned into a [`Diagnostic`] with the message a person needs.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -37,10 +36,16 @@ pub fn validate(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
     })
 }
 
+/// The spec format's JSON Schema, generated once per process.
+fn spec_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(spec::json_schema)
+}
+
 fn schema_validator() -> &'static Validator {
     static VALIDATOR: OnceLock<Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        jsonschema::validator_for(&spec::json_schema())
+        jsonschema::validator_for(spec_schema())
             .expect("the generated spec schema is valid JSON Schema")
     })
 }
@@ -97,12 +102,12 @@ fn def_for(shape: &str) -> Option<&'static str> {
 }
 
 fn known_keys(shape: &str) -> Vec<String> {
-    let schema = spec::json_schema();
+    let schema = spec_schema();
     let Some(def) = def_for(shape) else {
         return Vec::new();
     };
     let node = if def.is_empty() {
-        Some(&schema)
+        Some(schema)
     } else {
         schema.pointer(&format!("/$defs/{def}"))
     };
@@ -1257,14 +1262,4 @@ pub fn parse_duration(s: &str) -> Option<u64> {
         return None;
     }
     n.checked_mul(unit)
-}
-
-/// Used by the model to know whether a spec's own address is loopback.
-pub fn host_is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
