@@ -7,7 +7,7 @@
 #   .deps/py-mcp2  a Python virtualenv with mcp 2.x (requirements-mcp2.txt, frozen)
 #   .deps/py-mcp1  a Python virtualenv with mcp 1.x (requirements-mcp1.txt, frozen)
 # Each part is redone only when its inputs changed (a stamp holds their hash), so a second run
-# takes well under a second. Needs npm and python3 (with venv) on PATH.
+# takes well under a second; the parts install side by side. Needs npm and python3 (with venv) on PATH.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 deps="$here/.deps"
@@ -45,6 +45,12 @@ venv_part() {
   "$deps/$name/bin/python" -c 'import mcp'
 }
 
-part npm "package.json package-lock.json install.sh" npm_part
-part py-mcp2 "requirements-mcp2.txt install.sh" venv_part py-mcp2 requirements-mcp2.txt
-part py-mcp1 "requirements-mcp1.txt install.sh" venv_part py-mcp1 requirements-mcp1.txt
+# The three parts are independent: install them side by side, fail if any failed.
+pids=()
+part npm "package.json package-lock.json install.sh" npm_part & pids+=($!)
+part py-mcp2 "requirements-mcp2.txt install.sh" venv_part py-mcp2 requirements-mcp2.txt & pids+=($!)
+part py-mcp1 "requirements-mcp1.txt install.sh" venv_part py-mcp1 requirements-mcp1.txt & pids+=($!)
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+if [ "$failed" != 0 ]; then echo "install.sh: failed" >&2; exit 1; fi
+echo "install.sh: real MCP clients ready in $deps"
