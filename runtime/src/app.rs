@@ -16,6 +16,7 @@
 //!     endpoint: "/mcp".into(),
 //!     bind: "0.0.0.0:8080".into(),
 //!     allowed_origins: vec!["https://claude.ai".into()],
+//!     protocol_versions: vec![],
 //!     auth: Some(AuthSpec {
 //!         issuer: None,
 //!         scopes: vec![("claudeai".into(), "Use MedTainer from Claude".into())],
@@ -44,6 +45,7 @@ use url::Url;
 use crate::config::{Command, Config, LogFormat, StartError};
 use crate::oauth::{OAuth, OAuthConfig};
 
+use crate::mcp::ProtocolVersion;
 /// Re-exported so a generated `main.rs` names everything [`AuthSpec`] needs from this module.
 pub use crate::oauth::Consent;
 use crate::server::{self, McpServer};
@@ -70,6 +72,8 @@ pub struct App {
     /// Browser origins allowed to call the MCP endpoint beyond the public URL's own origin
     /// (and, on loopback, loopback origins).
     pub allowed_origins: Vec<String>,
+    /// The protocol versions served (the spec's `server.protocol_versions`); empty: all.
+    pub protocol_versions: Vec<ProtocolVersion>,
     /// The OAuth settings; `None` is `auth: none`, only accepted with a loopback public URL.
     pub auth: Option<AuthSpec>,
 }
@@ -168,6 +172,7 @@ impl Server {
         let mut mcp = McpServer::new(app.info.clone(), app.tools.clone(), handler)
             .endpoint(mcp_path)
             .allowed_origins(origins)
+            .protocol_versions(app.protocol_versions.iter().copied())
             .loopback(loopback);
         if loopback && let Some(host) = public.host_str() {
             mcp = mcp.allowed_hosts([host.to_owned()]);

@@ -9,10 +9,10 @@ use axum::Router;
 use axum::routing::{any, get};
 
 use crate::auth::{Authenticator, NoAuth};
-use crate::mcp::BuildError;
 use crate::mcp::catalog::{Catalog, CatalogOptions};
 use crate::mcp::endpoint::{self, Endpoint};
 use crate::mcp::guard::OriginPolicy;
+use crate::mcp::{BuildError, ProtocolVersion, Versions};
 use crate::tools::{
     BoxFuture, ServerInfo, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult,
 };
@@ -44,6 +44,7 @@ pub struct McpServer {
     page_size: usize,
     cache_ttl: Duration,
     healthz: bool,
+    versions: Versions,
 }
 
 impl McpServer {
@@ -63,6 +64,7 @@ impl McpServer {
             page_size: 100,
             cache_ttl: Duration::from_secs(300),
             healthz: true,
+            versions: Versions::ALL,
         }
     }
 
@@ -132,12 +134,23 @@ impl McpServer {
         self
     }
 
+    /// Serves only these protocol versions (none listed: all). `initialize` then negotiates
+    /// among them, and requests for any other version get 400.
+    pub fn protocol_versions(
+        mut self,
+        versions: impl IntoIterator<Item = ProtocolVersion>,
+    ) -> Self {
+        self.versions = Versions::new(versions);
+        self
+    }
+
     /// The router, or why the description cannot be served (a duplicate tool name, a schema
     /// that does not compile).
     pub fn try_router(self) -> Result<Router, BuildError> {
         let opts = CatalogOptions {
             page_size: self.page_size,
             ttl_ms: u64::try_from(self.cache_ttl.as_millis()).unwrap_or(u64::MAX),
+            versions: self.versions,
         };
         let catalog = Catalog::build(&self.info, self.tools, &opts)?;
         let path = normalize_path(&self.endpoint)?;
@@ -147,6 +160,7 @@ impl McpServer {
             auth: self.auth,
             origins: OriginPolicy::new(self.allowed_origins, self.allowed_hosts, self.loopback),
             max_body: self.max_body,
+            versions: self.versions,
         });
         let mut router = Router::new().route(&path, any(endpoint::handle));
         if path != "/" {

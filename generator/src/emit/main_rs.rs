@@ -49,6 +49,10 @@ pub fn tokens(model: &Model) -> TokenStream {
     let endpoint = &model.endpoint;
     let bind = &model.bind;
     let origins = strings(&model.allowed_origins);
+    let versions = model.protocol_versions.iter().map(|v| {
+        let variant = format_ident!("V{}", v.as_str().replace('-', "_"));
+        quote!(::mcpgen_runtime::mcp::ProtocolVersion::#variant)
+    });
 
     let mut schema_consts = Vec::new();
     let tools = model.tools.iter().map(|t| {
@@ -163,6 +167,7 @@ pub fn tokens(model: &Model) -> TokenStream {
                 endpoint: #endpoint.into(),
                 bind: #bind.into(),
                 allowed_origins: #origins,
+                protocol_versions: ::std::vec![#(#versions),*],
                 auth: #auth,
             }
         }

@@ -46,6 +46,7 @@ pub(crate) struct Catalog {
 pub(crate) struct CatalogOptions {
     pub page_size: usize,
     pub ttl_ms: u64,
+    pub versions: super::version::Versions,
 }
 
 impl Catalog {
@@ -73,8 +74,9 @@ impl Catalog {
         }
 
         let supported_modern = Value::from(
-            ProtocolVersion::MODERN
+            opts.versions
                 .iter()
+                .filter(|v| v.is_modern())
                 .map(|v| v.as_str())
                 .collect::<Vec<_>>(),
         );

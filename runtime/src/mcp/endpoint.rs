@@ -22,7 +22,7 @@ use super::call::{self, Notify};
 use super::catalog::Catalog;
 use super::guard::OriginPolicy;
 use super::jsonrpc::{self, Incoming, Kind, ParseFailure, code};
-use super::version::ProtocolVersion;
+use super::version::{ProtocolVersion, Versions};
 use crate::auth::{Authenticator, Principal};
 use crate::tools::{LogLevel, ToolHandler};
 
@@ -44,6 +44,8 @@ pub(crate) struct Endpoint {
     pub auth: Arc<dyn Authenticator>,
     pub origins: OriginPolicy,
     pub max_body: usize,
+    /// The protocol versions served.
+    pub versions: Versions,
 }
 
 /// The answer to one message, before it becomes HTTP.
@@ -289,14 +291,18 @@ async fn single(
     tracing::Span::current().record("method", &*method);
     let sse = accept != Accept::Json;
     match select_era(&method, params.as_ref(), &parts.headers) {
+        // `initialize` negotiates its version from the body, so its header is not checked.
+        Era::Legacy(v) if method != "initialize" && !ep.versions.contains(v) => {
+            legacy_unsupported(ep, &id, v.as_str())
+        }
         Era::Legacy(v) => legacy(ep, principal, id, &method, params, v, sse, false).await,
-        Era::LegacyUnsupported(requested) => legacy_unsupported(&id, &requested),
+        Era::LegacyUnsupported(requested) => legacy_unsupported(ep, &id, &requested),
         Era::Modern => modern(ep, parts, principal, id, &method, params, sse).await,
     }
 }
 
-fn legacy_unsupported(id: &Value, requested: &str) -> Reply {
-    let supported: Vec<&str> = ProtocolVersion::ALL.iter().map(|v| v.as_str()).collect();
+fn legacy_unsupported(ep: &Endpoint, id: &Value, requested: &str) -> Reply {
+    let supported: Vec<&str> = ep.versions.iter().map(|v| v.as_str()).collect();
     let data = json!({ "supported": supported, "requested": requested });
     Reply::Json(
         StatusCode::BAD_REQUEST,
@@ -335,8 +341,23 @@ async fn legacy(
                 .as_ref()
                 .and_then(|p| p.get("protocolVersion"))
                 .and_then(Value::as_str);
-            let v = ProtocolVersion::negotiate(requested);
-            Reply::json(jsonrpc::raw_result_bytes(&id, ep.catalog.initialize(v)))
+            match ep.versions.negotiate(requested) {
+                Some(v) => Reply::json(jsonrpc::raw_result_bytes(&id, ep.catalog.initialize(v))),
+                // A server of the stateless era only: say which versions it speaks.
+                None => {
+                    let supported: Vec<&str> = ep.versions.iter().map(|v| v.as_str()).collect();
+                    let data = json!({ "supported": supported, "requested": requested });
+                    Reply::Json(
+                        StatusCode::BAD_REQUEST,
+                        jsonrpc::error_bytes(
+                            Some(&id),
+                            code::INVALID_PARAMS,
+                            "this server speaks no initialize-era protocol version",
+                            Some(&data),
+                        ),
+                    )
+                }
+            }
         }
         "ping" => Reply::json(jsonrpc::raw_result_bytes(&id, b"{}")),
         "tools/list" => tools_list(ep, &id, params.as_ref(), version),
@@ -493,7 +514,9 @@ async fn modern(
             "params._meta[\"{META_CAPABILITIES}\"] must be an object"
         ));
     }
-    let Some(version) = ProtocolVersion::parse(requested).filter(|v| v.is_modern()) else {
+    let Some(version) =
+        ProtocolVersion::parse(requested).filter(|v| v.is_modern() && ep.versions.contains(*v))
+    else {
         let data = json!({ "supported": ep.catalog.supported_modern, "requested": requested });
         return Reply::Json(
             StatusCode::BAD_REQUEST,
@@ -535,6 +558,21 @@ async fn modern(
     }
 }
 
+/// Batches exist only in 2025-03-26; a server that does not serve it has none.
+fn legacy_unsupported_batch(ep: &Endpoint) -> Reply {
+    let supported: Vec<&str> = ep.versions.iter().map(|v| v.as_str()).collect();
+    let data = json!({ "supported": supported, "requested": "2025-03-26" });
+    Reply::Json(
+        StatusCode::BAD_REQUEST,
+        jsonrpc::error_bytes(
+            None,
+            code::INVALID_REQUEST,
+            "batches need protocol version 2025-03-26, which this server does not serve",
+            Some(&data),
+        ),
+    )
+}
+
 /// A 2025-03-26 JSON-RPC batch. Other versions removed batching.
 async fn batch(
     ep: &Arc<Endpoint>,
@@ -543,6 +581,9 @@ async fn batch(
     bytes: &[u8],
 ) -> Reply {
     let version = match parts.headers.get(&MCP_PROTOCOL_VERSION) {
+        _ if !ep.versions.contains(ProtocolVersion::V2025_03_26) => {
+            return legacy_unsupported_batch(ep);
+        }
         None => ProtocolVersion::V2025_03_26,
         Some(h) if h.as_bytes().trim_ascii() == b"2025-03-26" => ProtocolVersion::V2025_03_26,
         Some(_) => {

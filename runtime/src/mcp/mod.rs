@@ -31,4 +31,4 @@ pub mod jsonrpc;
 pub mod version;
 
 pub use catalog::BuildError;
-pub use version::ProtocolVersion;
+pub use version::{ProtocolVersion, Versions};

@@ -70,13 +70,39 @@ impl ProtocolVersion {
     pub fn is_modern(self) -> bool {
         self >= Self::V2026_07_28
     }
+}
 
-    /// The version `initialize` answers: the requested one when it is a legacy version we
-    /// speak, else the newest legacy one (never an error, as the lifecycle spec asks).
-    pub fn negotiate(requested: Option<&str>) -> Self {
-        match requested.and_then(Self::parse) {
-            Some(v) if !v.is_modern() => v,
-            _ => Self::LATEST_LEGACY,
+/// The protocol versions a server serves (a spec's `server.protocol_versions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions(u8);
+
+impl Versions {
+    /// Every version this runtime speaks.
+    pub const ALL: Self = Self(0b1_1111);
+
+    /// The versions listed; none listed means all of them.
+    pub fn new(list: impl IntoIterator<Item = ProtocolVersion>) -> Self {
+        let bits = list.into_iter().fold(0u8, |b, v| b | 1 << v.index());
+        if bits == 0 { Self::ALL } else { Self(bits) }
+    }
+
+    pub fn contains(self, v: ProtocolVersion) -> bool {
+        self.0 & (1 << v.index()) != 0
+    }
+
+    /// The served versions, oldest first.
+    pub fn iter(self) -> impl Iterator<Item = ProtocolVersion> {
+        ProtocolVersion::ALL
+            .into_iter()
+            .filter(move |v| self.contains(*v))
+    }
+
+    /// `initialize`: the requested version if served, else the newest served legacy version;
+    /// `None` when no legacy version is served.
+    pub fn negotiate(self, requested: Option<&str>) -> Option<ProtocolVersion> {
+        match requested.and_then(ProtocolVersion::parse) {
+            Some(v) if !v.is_modern() && self.contains(v) => Some(v),
+            _ => self.iter().filter(|v| !v.is_modern()).last(),
         }
     }
 }
@@ -90,14 +116,35 @@ impl std::fmt::Display for ProtocolVersion {
 #[cfg(test)]
 mod tests {
     use super::ProtocolVersion as V;
+    use super::Versions;
 
     #[test]
     fn negotiation_counter_offers_the_newest_legacy_version() {
-        assert_eq!(V::negotiate(Some("2025-06-18")), V::V2025_06_18);
-        assert_eq!(V::negotiate(Some("2024-11-05")), V::V2024_11_05);
-        assert_eq!(V::negotiate(Some("2026-07-28")), V::V2025_11_25);
-        assert_eq!(V::negotiate(Some("1900-01-01")), V::V2025_11_25);
-        assert_eq!(V::negotiate(None), V::V2025_11_25);
+        let all = Versions::ALL;
+        assert_eq!(all.negotiate(Some("2025-06-18")), Some(V::V2025_06_18));
+        assert_eq!(all.negotiate(Some("2024-11-05")), Some(V::V2024_11_05));
+        assert_eq!(all.negotiate(Some("2026-07-28")), Some(V::V2025_11_25));
+        assert_eq!(all.negotiate(Some("1900-01-01")), Some(V::V2025_11_25));
+        assert_eq!(all.negotiate(None), Some(V::V2025_11_25));
+    }
+
+    #[test]
+    fn a_restricted_set_negotiates_within_itself() {
+        let all = Versions::new([]);
+        assert_eq!(all, Versions::ALL);
+        assert_eq!(all.negotiate(Some("2025-06-18")), Some(V::V2025_06_18));
+        let two = Versions::new([V::V2025_06_18, V::V2026_07_28]);
+        assert!(two.contains(V::V2026_07_28) && !two.contains(V::V2025_11_25));
+        assert_eq!(two.negotiate(Some("2025-11-25")), Some(V::V2025_06_18));
+        assert_eq!(two.negotiate(Some("2026-07-28")), Some(V::V2025_06_18));
+        assert_eq!(
+            Versions::new([V::V2026_07_28]).negotiate(Some("2025-11-25")),
+            None
+        );
+        assert_eq!(
+            two.iter().collect::<Vec<_>>(),
+            [V::V2025_06_18, V::V2026_07_28]
+        );
     }
 
     #[test]

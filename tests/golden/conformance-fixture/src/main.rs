@@ -208,6 +208,13 @@ fn app() -> ::mcpgen_runtime::app::App {
         endpoint: "/mcp".into(),
         bind: "127.0.0.1:3000".into(),
         allowed_origins: ::std::vec![],
+        protocol_versions: ::std::vec![
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2024_11_05,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2025_03_26,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2025_06_18,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2025_11_25,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2026_07_28
+        ],
         auth: ::std::option::Option::None,
     }
 }

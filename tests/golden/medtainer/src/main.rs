@@ -344,6 +344,13 @@ fn app() -> ::mcpgen_runtime::app::App {
         endpoint: "/mcp".into(),
         bind: "0.0.0.0:8080".into(),
         allowed_origins: ::std::vec![],
+        protocol_versions: ::std::vec![
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2024_11_05,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2025_03_26,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2025_06_18,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2025_11_25,
+            ::mcpgen_runtime::mcp::ProtocolVersion::V2026_07_28
+        ],
         auth: ::std::option::Option::Some(::mcpgen_runtime::app::AuthSpec {
             issuer: ::std::option::Option::None,
             scopes: ::std::vec![

@@ -1,0 +1,288 @@
+//! Claude's observed connection flow (reference/mcp-requirements.md §4.1), replayed request by
+//! request against the generated MedTainer server: the headers, bodies and parameter shapes
+//! Claude's hosted connector sends, including `scope=claudeai+` and a bare-origin `resource`.
+
+mod common;
+
+use base64::Engine;
+use common::{Reply, Server, agent, get, query_param, reply, start};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
+/// RFC 6749 §3.3: space-separated scope-tokens, nothing else.
+fn is_scope(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(' ').all(|t| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+        })
+}
+
+/// Claude's backend (discovery, registration, token) identifies as python-httpx.
+fn httpx(
+    req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+    req.header("user-agent", "python-httpx/0.28.1")
+        .header("accept", "*/*")
+}
+
+/// A JSON-RPC POST to /mcp as Claude sends it: `accept: */*`, the 2025-11-25 header.
+fn post_mcp(server: &Server, user_agent: &str, token: Option<&str>, body: Value) -> Reply {
+    let mut req = agent()
+        .post(&format!("{}/mcp", server.base))
+        .header("user-agent", user_agent)
+        .header("accept", "*/*")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(t) = token {
+        req = req.header("authorization", &format!("Bearer {t}"));
+    }
+    reply(req.send(body.to_string()))
+}
+
+fn form(url: &str, fields: &[(&str, &str)]) -> Reply {
+    reply(httpx(agent().post(url)).send_form(fields.iter().copied()))
+}
+
+struct Client {
+    id: String,
+    secret: String,
+}
+
+fn register(base: &str, method: &str) -> (Reply, Value) {
+    let r = reply(
+        httpx(agent().post(&format!("{base}/register")))
+            .header("content-type", "application/json")
+            .send(
+                json!({
+                    "client_name": "Claude",
+                    "redirect_uris": [CALLBACK],
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "response_types": ["code"],
+                    "token_endpoint_auth_method": method
+                })
+                .to_string(),
+            ),
+    );
+    let body = r.json();
+    (r, body)
+}
+
+/// The browser part: /authorize with Claude's parameters; returns the code.
+fn authorize(base: &str, client: &Client, scope: &str, verifier: &str) -> String {
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    // Built by hand: Claude sends `scope=claudeai+` (a trailing encoded space) and the bare
+    // origin with a slash as `resource`.
+    let url = format!(
+        "{base}/authorize?response_type=code&client_id={}&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256&state=claude-state-1&scope={scope}&resource={}&prompt=consent",
+        client.id,
+        encode(CALLBACK),
+        encode(&format!("{base}/")),
+    );
+    let r = reply(agent().get(&url).header("user-agent", "Mozilla/5.0").call());
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.header("location").unwrap().to_owned();
+    assert!(location.starts_with(CALLBACK), "{location}");
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let keys: Vec<&str> = query
+        .split('&')
+        .filter_map(|p| p.split('=').next())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["code", "iss", "state"],
+        "exactly one code, state and iss"
+    );
+    assert_eq!(
+        query_param(&location, "state").as_deref(),
+        Some("claude-state-1")
+    );
+    assert_eq!(query_param(&location, "iss").as_deref(), Some(base));
+    query_param(&location, "code").unwrap()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn token_for_code(base: &str, client: &Client, code: &str, verifier: &str) -> Value {
+    let r = form(
+        &format!("{base}/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier),
+            ("client_id", &client.id),
+            ("client_secret", &client.secret),
+            ("resource", &format!("{base}/")),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let t = r.json();
+    assert_eq!(t["token_type"], "Bearer");
+    assert!(t["expires_in"].is_u64(), "integer expires_in: {t}");
+    assert!(
+        t["refresh_token"].is_string(),
+        "Claude needs refresh tokens: {t}"
+    );
+    let scope = t["scope"].as_str().expect("scope is always present");
+    assert!(
+        is_scope(scope),
+        "token response scope {scope:?} is not an RFC 6749 scope"
+    );
+    t
+}
+
+#[test]
+fn claude_connects_authorizes_and_calls() {
+    let server = start("medtainer-mcp", &["--consent", "auto"]);
+    let base = server.base.clone();
+
+    // 1. The unauthenticated probe: 401 (never 400/406), pointing at the path-inserted metadata.
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "claude-ai", "version": "0.1.0"}}});
+    let probe = post_mcp(&server, "python-httpx/0.28.1", None, init.clone());
+    assert_eq!(probe.status, 401);
+    let www = probe.header("www-authenticate").unwrap();
+    let prm_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    assert_eq!(
+        www,
+        format!("Bearer resource_metadata=\"{prm_url}\", scope=\"claudeai\""),
+        "no `error` without credentials (RFC 6750 §3.1)"
+    );
+
+    // 2-3. Protected resource metadata, path-inserted then root: the same document.
+    let prm = get(&prm_url);
+    assert_eq!(prm.status, 200);
+    let root_prm = get(&format!("{base}/.well-known/oauth-protected-resource"));
+    assert_eq!(prm.json(), root_prm.json());
+    let prm = prm.json();
+    assert_eq!(prm["resource"], format!("{base}/mcp"));
+    let scopes: Vec<&str> = prm["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(scopes.iter().all(|s| is_scope(s)) && !scopes.contains(&"offline_access"));
+    // Clients join scopes_supported with spaces: the result must still be a valid scope.
+    assert!(is_scope(&scopes.join(" ")));
+
+    // 4. Authorization server metadata from the issuer.
+    let issuer = prm["authorization_servers"][0].as_str().unwrap();
+    let asm = get(&format!("{issuer}/.well-known/oauth-authorization-server")).json();
+    assert_eq!(asm["issuer"], issuer, "byte-identical issuer");
+    assert_eq!(asm["authorization_response_iss_parameter_supported"], true);
+
+    // 5. Registration with each of the bodies Claude sends.
+    let (r, public) = register(&base, "none");
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        public.get("client_secret").is_none(),
+        "no secret for a public client"
+    );
+    let (r, confidential) = register(&base, "client_secret_post");
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        confidential["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
+    assert!(confidential["client_id_issued_at"].is_u64());
+    let client = Client {
+        id: confidential["client_id"].as_str().unwrap().to_owned(),
+        secret: confidential["client_secret"].as_str().unwrap().to_owned(),
+    };
+
+    // 6-7. Authorize with `scope=claudeai+`, then the token: its scope is normalised.
+    let verifier = "claude-verifier-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let code = authorize(&base, &client, "claudeai+", verifier);
+    let tokens = token_for_code(&base, &client, &code, verifier);
+    assert_eq!(tokens["scope"], "claudeai");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // 8. The session, as `Claude-User`.
+    let ok = post_mcp(&server, "Claude-User", Some(&access), init);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.header("content-type"), Some("application/json"));
+    assert_eq!(ok.json()["result"]["protocolVersion"], "2025-11-25");
+    assert!(
+        ok.header("mcp-session-id").is_none(),
+        "stateless: no session id"
+    );
+    let initialized = post_mcp(
+        &server,
+        "Claude-User",
+        Some(&access),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    assert_eq!((initialized.status, initialized.body.as_str()), (202, ""));
+    let list = post_mcp(
+        &server,
+        "Claude-User",
+        Some(&access),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+    assert_eq!(list.json()["result"]["tools"].as_array().unwrap().len(), 7);
+
+    // A tool beyond `claudeai`: 403 with the complete scope set, which Claude unions and uses
+    // to authorize again (step-up).
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "get_order_status", "arguments": {"order_id": "SO-20931"}}});
+    let denied = post_mcp(&server, "Claude-User", Some(&access), call.clone());
+    assert_eq!(denied.status, 403);
+    let www = denied.header("www-authenticate").unwrap();
+    assert!(www.contains("error=\"insufficient_scope\""), "{www}");
+    assert!(www.contains("scope=\"claudeai orders.read\""), "{www}");
+
+    let code = authorize(&base, &client, "claudeai+orders.read", verifier);
+    let tokens = token_for_code(&base, &client, &code, verifier);
+    assert_eq!(tokens["scope"], "claudeai orders.read");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let called = post_mcp(&server, "Claude-User", Some(&access), call.clone());
+    assert_eq!(called.status, 200);
+    let result = &called.json()["result"];
+    assert_eq!(
+        result["isError"], true,
+        "the stub handler answers with its tool error"
+    );
+
+    // Claude refreshes on a schedule: rotation gives a working token with the same scope.
+    let refreshed = form(
+        &format!("{base}/token"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client.id),
+            ("client_secret", &client.secret),
+        ],
+    );
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let refreshed = refreshed.json();
+    assert_eq!(refreshed["scope"], "claudeai orders.read");
+    assert_ne!(
+        refreshed["refresh_token"], tokens["refresh_token"],
+        "rotated"
+    );
+    let again = post_mcp(
+        &server,
+        "Claude-User",
+        Some(refreshed["access_token"].as_str().unwrap()),
+        call,
+    );
+    assert_eq!(again.status, 200);
+}
