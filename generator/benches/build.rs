@@ -25,10 +25,17 @@ fn spec(tools: usize) -> String {
             "  - name: tool_{i:04}\n    description: Tool number {i}.\n    scopes: [{scope}]\n\
              \x20   input:\n      type: object\n      properties:\n        id: {{ type: string, description: The id }}\n\
              \x20       count: {{ type: integer, minimum: 0 }}\n      required: [id]\n",
-            scope = if i % 3 == 0 { "tools.write" } else { "tools.read" },
+            scope = if i % 3 == 0 {
+                "tools.write"
+            } else {
+                "tools.read"
+            },
         );
         if i % 2 == 0 {
-            let _ = writeln!(s, "    handler: template\n    template: \"tool {i}: {{{{ id }}}}\"");
+            let _ = writeln!(
+                s,
+                "    handler: template\n    template: \"tool {i}: {{{{ id }}}}\""
+            );
         } else {
             s.push_str("    handler: rust\n");
         }
