@@ -970,43 +970,23 @@ impl Checker<'_> {
     /// Unknown keywords in a schema: JSON Schema ignores them, so a typo (`propertes`) or a
     /// comma in a flow mapping (`{ description: Size, e.g. 5 }`) silently changes the tool.
     fn keywords(&mut self, pointer: &str, schema: &Value) {
-        let mut stack = vec![(pointer.to_owned(), schema)];
-        while let Some((at, node)) = stack.pop() {
-            let Some(obj) = node.as_object() else {
-                continue;
-            };
+        for (at, obj) in subschemas(pointer, schema) {
             for (k, v) in obj {
-                let here = push_pointer(&at, k);
-                let kind = keyword_kind(k);
-                match kind {
-                    Some(KeywordKind::Schema) => stack.push((here, v)),
-                    Some(KeywordKind::SchemaMap) => {
-                        if let Some(map) = v.as_object() {
-                            for (name, sub) in map {
-                                stack.push((push_pointer(&here, name), sub));
-                            }
-                        }
-                    }
-                    Some(KeywordKind::SchemaList) => {
-                        if let Some(items) = v.as_array() {
-                            for (i, sub) in items.iter().enumerate() {
-                                stack.push((format!("{here}/{i}"), sub));
-                            }
-                        }
-                    }
-                    Some(KeywordKind::Data) => {}
-                    None if k.starts_with("x-") => {}
-                    None => {
-                        self.at_key(&here, format!("unknown JSON Schema keyword `{k}`"));
-                        let near = nearest(k, SCHEMA_KEYWORDS.iter().map(|(k, _)| *k));
-                        if v.is_null() && k.contains(' ') {
-                            self.help("a comma inside `{ ... }` ends a value: quote text that contains commas");
-                        } else if let Some(near) = near {
-                            self.help(format!("did you mean `{near}`?"));
-                        } else {
-                            self.help("name extensions `x-...`, or remove the key");
-                        }
-                    }
+                if keyword_kind(k).is_some() || k.starts_with("x-") {
+                    continue;
+                }
+                self.at_key(
+                    &push_pointer(&at, k),
+                    format!("unknown JSON Schema keyword `{k}`"),
+                );
+                if v.is_null() && k.contains(' ') {
+                    self.help(
+                        "a comma inside `{ ... }` ends a value: quote text that contains commas",
+                    );
+                } else if let Some(near) = nearest(k, SCHEMA_KEYWORDS.iter().map(|(k, _)| *k)) {
+                    self.help(format!("did you mean `{near}`?"));
+                } else {
+                    self.help("name extensions `x-...`, or remove the key");
                 }
             }
         }
@@ -1015,43 +995,31 @@ impl Checker<'_> {
     /// Reports each `$ref` that does not point into its own schema; true if any did not.
     fn refs(&mut self, pointer: &str, schema: &Value) -> bool {
         let mut found = false;
-        let mut stack = vec![(pointer.to_owned(), schema)];
-        while let Some((at, node)) = stack.pop() {
-            match node {
-                Value::Object(obj) => {
-                    if let Some(Value::String(r)) = obj.get("$ref") {
-                        let target = r.strip_prefix('#').map(percent_decode).and_then(|frag| {
-                            if frag.is_empty() {
-                                Some(schema)
-                            } else {
-                                schema.pointer(&frag)
-                            }
-                        });
-                        if target.is_none() {
-                            found = true;
-                            self.at_value(
-                                &push_pointer(&at, "$ref"),
-                                format!("`$ref` `{r}` does not resolve"),
-                            );
-                            if r.starts_with('#') {
-                                self.help("point it at a definition in this schema, e.g. `#/$defs/address`");
-                            } else {
-                                self.help("schemas cannot refer to other documents; copy the definition under `$defs`");
-                            }
-                        }
-                    }
-                    for (k, v) in obj {
-                        if !matches!(k.as_str(), "const" | "enum" | "default" | "examples") {
-                            stack.push((push_pointer(&at, k), v));
-                        }
-                    }
+        for (at, obj) in subschemas(pointer, schema) {
+            let Some(Value::String(r)) = obj.get("$ref") else {
+                continue;
+            };
+            let target = r.strip_prefix('#').map(percent_decode).and_then(|frag| {
+                if frag.is_empty() {
+                    Some(schema)
+                } else {
+                    schema.pointer(&frag)
                 }
-                Value::Array(items) => {
-                    for (i, v) in items.iter().enumerate() {
-                        stack.push((format!("{at}/{i}"), v));
-                    }
-                }
-                _ => {}
+            });
+            if target.is_some() {
+                continue;
+            }
+            found = true;
+            self.at_value(
+                &push_pointer(&at, "$ref"),
+                format!("`$ref` `{r}` does not resolve"),
+            );
+            if r.starts_with('#') {
+                self.help("point it at a definition in this schema, e.g. `#/$defs/address`");
+            } else {
+                self.help(
+                    "schemas cannot refer to other documents; copy the definition under `$defs`",
+                );
             }
         }
         found
@@ -1059,45 +1027,66 @@ impl Checker<'_> {
 
     /// Property names of one object that become the same Rust field name.
     fn property_idents(&mut self, pointer: &str, schema: &Value) {
-        let mut stack = vec![(pointer.to_owned(), schema)];
-        while let Some((at, node)) = stack.pop() {
-            match node {
-                Value::Object(obj) => {
-                    if let Some(props) = obj.get("properties").and_then(Value::as_object) {
-                        let base = format!("{at}/properties");
-                        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-                        for name in props.keys() {
-                            let ident = naming::snake(name);
-                            if let Some(first) = seen.get(&ident) {
-                                let first_span = self.pos.key(&push_pointer(&base, first));
-                                self.at_key(
-                                    &push_pointer(&base, name),
-                                    format!("properties `{first}` and `{name}` both become the Rust field `{ident}`"),
-                                )
-                                .related
-                                .push((first_span, format!("`{first}` is here")));
-                                self.help("rename one of them");
-                            } else {
-                                seen.insert(ident, name);
-                            }
-                        }
-                    }
-                    for (k, v) in obj {
-                        // `const`, `enum`, `default` and `examples` hold data, not schemas.
-                        if !matches!(k.as_str(), "const" | "enum" | "default" | "examples") {
-                            stack.push((push_pointer(&at, k), v));
-                        }
-                    }
-                }
-                Value::Array(items) => {
-                    for (i, v) in items.iter().enumerate() {
-                        stack.push((format!("{at}/{i}"), v));
-                    }
-                }
-                _ => {}
+        for (at, obj) in subschemas(pointer, schema) {
+            let Some(props) = obj.get("properties").and_then(Value::as_object) else {
+                continue;
+            };
+            let base = format!("{at}/properties");
+            let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+            for name in props.keys() {
+                let ident = naming::snake(name);
+                let Some(first) = seen.get(&ident) else {
+                    seen.insert(ident, name);
+                    continue;
+                };
+                let first_span = self.pos.key(&push_pointer(&base, first));
+                self.at_key(
+                    &push_pointer(&base, name),
+                    format!(
+                        "properties `{first}` and `{name}` both become the Rust field `{ident}`"
+                    ),
+                )
+                .related
+                .push((first_span, format!("`{first}` is here")));
+                self.help("rename one of them");
             }
         }
     }
+}
+
+/// Every schema object inside `schema` (itself included) with its pointer, following only the
+/// keywords whose values are schemas, so data (`const`, `enum`, `default`, a property named
+/// `properties`) is never mistaken for a schema.
+fn subschemas<'a>(
+    pointer: &str,
+    schema: &'a Value,
+) -> Vec<(String, &'a serde_json::Map<String, Value>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(pointer.to_owned(), schema)];
+    while let Some((at, node)) = stack.pop() {
+        let Some(obj) = node.as_object() else {
+            continue;
+        };
+        for (k, v) in obj {
+            let here = push_pointer(&at, k);
+            match keyword_kind(k) {
+                Some(KeywordKind::Schema) => stack.push((here, v)),
+                Some(KeywordKind::SchemaMap) => {
+                    for (name, sub) in v.as_object().into_iter().flatten() {
+                        stack.push((push_pointer(&here, name), sub));
+                    }
+                }
+                Some(KeywordKind::SchemaList) => {
+                    for (i, sub) in v.as_array().into_iter().flatten().enumerate() {
+                        stack.push((format!("{here}/{i}"), sub));
+                    }
+                }
+                Some(KeywordKind::Data) | None => {}
+            }
+        }
+        out.push((at, obj));
+    }
+    out
 }
 
 #[derive(Clone, Copy)]

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::tools_rs::{ToolTypes, plan};
+use super::tools_rs::{plan, rust_tools};
 use crate::model::{Model, ToolModel};
 
 /// The method as the user writes it, for the "add this method" note.
@@ -30,12 +30,7 @@ pub fn signature(model: &Model, tool: &ToolModel) -> String {
 
 pub fn tokens(model: &Model) -> TokenStream {
     let (_, names) = plan(model);
-    let rust_tools: Vec<(&ToolModel, &ToolTypes)> = model
-        .tools
-        .iter()
-        .zip(&names)
-        .filter_map(|(t, ty)| ty.as_ref().map(|ty| (t, ty)))
-        .collect();
+    let rust_tools = rust_tools(model, &names);
     let mut imports: Vec<proc_macro2::Ident> = vec![format_ident!("Tools")];
     for (_, ty) in &rust_tools {
         imports.push(format_ident!("{}", ty.input));

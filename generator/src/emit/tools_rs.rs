@@ -48,6 +48,19 @@ pub fn plan(model: &Model) -> (TypeSpace, Vec<Option<ToolTypes>>) {
     (space, names)
 }
 
+/// The `rust` tools with their types, in spec order.
+pub fn rust_tools<'a>(
+    model: &'a Model,
+    names: &'a [Option<ToolTypes>],
+) -> Vec<(&'a ToolModel, &'a ToolTypes)> {
+    model
+        .tools
+        .iter()
+        .zip(names)
+        .filter_map(|(t, ty)| ty.as_ref().map(|ty| (t, ty)))
+        .collect()
+}
+
 /// What a `rust` tool's handler returns.
 pub fn return_type(types: &ToolTypes) -> TokenStream {
     match &types.output {
@@ -66,12 +79,7 @@ fn template_field(t: &ToolModel) -> proc_macro2::Ident {
 pub fn tokens(model: &Model) -> TokenStream {
     let (space, names) = plan(model);
     let types = space.defs.iter().map(|d| d.tokens());
-    let rust_tools: Vec<(&ToolModel, &ToolTypes)> = model
-        .tools
-        .iter()
-        .zip(&names)
-        .filter_map(|(t, ty)| ty.as_ref().map(|ty| (t, ty)))
-        .collect();
+    let rust_tools = rust_tools(model, &names);
     let template_tools: Vec<&ToolModel> = model
         .tools
         .iter()
