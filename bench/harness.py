@@ -281,7 +281,9 @@ def callgrind_per_request(spec: Spec, n: int, logdir: Path) -> float | None:
     if not shutil.which("valgrind"):
         return None
     port = free_port()
-    out = logdir / f"callgrind.{spec.kind}.{spec.store or 'none'}.out"
+    label = (spec.store or "none").split(":")[0]
+    out = logdir / f"callgrind.{spec.kind}.{label}.out"
+    RUN.mkdir(parents=True, exist_ok=True)
     for f in logdir.glob(out.name + "*"):
         f.unlink()
     prefix = [

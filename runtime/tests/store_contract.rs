@@ -377,6 +377,42 @@ async fn sqlite_store_contract() {
     }
 }
 
+/// The bearer lookup reads on its own connections: a revocation through another replica on
+/// the same file (or through this one) is seen by the very next lookup, never a cached answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_lookups_see_revocation_at_once_across_replicas() {
+    let path = temp_db();
+    let url = format!("sqlite:{}", path.display());
+    let a = store::open(&url).await.unwrap();
+    let b = store::open(&url).await.unwrap();
+    let exp = now() + 600;
+    for i in 0..20 {
+        let (t, fam) = (format!("t{i}"), format!("fam{i}"));
+        a.put_tokens(&[new(t.clone(), token(TokenKind::Access, &fam, exp))])
+            .await
+            .unwrap();
+        assert_eq!(state(&*b, &t).await, Some(TokenState::Active));
+        assert_eq!(state(&*a, &t).await, Some(TokenState::Active));
+        if i % 2 == 0 {
+            b.revoke_token(&t).await.unwrap();
+        } else {
+            b.revoke_family(&fam, exp).await.unwrap();
+        }
+        assert_eq!(state(&*a, &t).await, Some(TokenState::Revoked));
+        assert_eq!(state(&*b, &t).await, Some(TokenState::Revoked));
+    }
+    drop((a, b));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// `:memory:` is one database per connection: the store must not read it through others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_in_memory_store_contract() {
+    contract(store::open("sqlite::memory:").await.unwrap(), false).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_survives_a_restart_and_shares_single_use() {
     let path = temp_db();

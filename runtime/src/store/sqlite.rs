@@ -38,11 +38,23 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
 );
 ";
 
-/// SQLite behind a mutex; every call runs on the blocking pool, since a commit may wait for
-/// the disk or for another process's lock.
+/// SQLite: one read-write connection behind a mutex, on which every write runs on the blocking
+/// pool (a commit may wait for the disk or for another process's lock), plus a few read-only
+/// connections for the bearer check.
+///
+/// The bearer check ([`Store::get_token`]) runs on every MCP request. It is one indexed
+/// lookup in WAL mode, where readers never wait for writers, so it runs inline on the calling
+/// task on a free read-only connection, with no busy wait: handing it to the blocking pool
+/// cost more (thread wake-ups, and every request queueing on the one mutex) than the lookup.
+/// When every read connection is in use, or SQLite answers busy (another process is
+/// recovering the WAL), the lookup falls back to the blocking pool and the read-write
+/// connection, which waits as every other call does. Nothing is cached: each lookup reads the
+/// committed state, so a revocation, by this process or by another one sharing the file, is
+/// seen by the next request.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -52,6 +64,27 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 /// SQLite integers are signed; times far in the future saturate instead of failing.
 fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// `execute` through the connection's statement cache: every statement here runs again and
+/// again, so each is parsed once per connection.
+fn exec(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<usize, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(p))
+        .map_err(err)
+}
+
+/// `query_row` through the statement cache; `None` when no row matches.
+fn query_opt<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(p, f))
+        .optional()
+        .map_err(err)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -64,44 +97,35 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
 
 struct TokenRow {
     data: String,
-    family: String,
     rotated_at: Option<i64>,
     successor: Option<String>,
     revoked: bool,
+    family_revoked: bool,
 }
 
-fn read_token(
-    conn: &Connection,
-    hash: &str,
-) -> Result<Option<(TokenRecord, TokenState)>, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT data, family, rotated_at, successor, revoked FROM mcpgen_tokens WHERE hash = ?1",
-            params![hash],
-            |r| {
-                Ok(TokenRow {
-                    data: r.get(0)?,
-                    family: r.get(1)?,
-                    rotated_at: r.get(2)?,
-                    successor: r.get(3)?,
-                    revoked: r.get::<_, i64>(4)? != 0,
-                })
-            },
-        )
+const READ_TOKEN: &str = "SELECT t.data, t.rotated_at, t.successor, t.revoked,
+        EXISTS (SELECT 1 FROM mcpgen_revoked_families f WHERE f.family = t.family)
+     FROM mcpgen_tokens t WHERE t.hash = ?1";
+
+/// The token row and whether its family is revoked, in one cached statement: the bearer check
+/// runs it on every MCP request, and parsing the SQL again each time cost more than the lookup.
+fn token_row(conn: &Connection, hash: &str) -> rusqlite::Result<Option<TokenRow>> {
+    conn.prepare_cached(READ_TOKEN)?
+        .query_row(params![hash], |r| {
+            Ok(TokenRow {
+                data: r.get(0)?,
+                rotated_at: r.get(1)?,
+                successor: r.get(2)?,
+                revoked: r.get::<_, i64>(3)? != 0,
+                family_revoked: r.get::<_, i64>(4)? != 0,
+            })
+        })
         .optional()
-        .map_err(err)?;
-    let Some(row) = row else { return Ok(None) };
-    let family_revoked: bool = conn
-        .query_row(
-            "SELECT 1 FROM mcpgen_revoked_families WHERE family = ?1",
-            params![row.family],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(err)?
-        .is_some();
+}
+
+fn decode_token(row: TokenRow) -> Result<(TokenRecord, TokenState), StoreError> {
     let record: TokenRecord = from_json(&row.data)?;
-    let state = if row.revoked || family_revoked {
+    let state = if row.revoked || row.family_revoked {
         TokenState::Revoked
     } else if let Some(at) = row.rotated_at {
         TokenState::Rotated {
@@ -111,35 +135,87 @@ fn read_token(
     } else {
         TokenState::Active
     };
-    Ok(Some((record, state)))
+    Ok((record, state))
+}
+
+fn read_token(
+    conn: &Connection,
+    hash: &str,
+) -> Result<Option<(TokenRecord, TokenState)>, StoreError> {
+    token_row(conn, hash)
+        .map_err(err)?
+        .map(decode_token)
+        .transpose()
+}
+
+/// Whether SQLite refused because another connection holds a lock (worth retrying where
+/// waiting is allowed).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn insert_tokens(conn: &Connection, tokens: &[NewToken]) -> Result<(), StoreError> {
     for t in tokens {
-        conn.execute(
+        exec(
+            conn,
             "INSERT OR REPLACE INTO mcpgen_tokens (hash, data, family, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![t.hash, to_json(&t.record)?, t.record.family, int(t.record.expires_at)],
-        )
-        .map_err(err)?;
+            params![
+                t.hash,
+                to_json(&t.record)?,
+                t.record.family,
+                int(t.record.expires_at)
+            ],
+        )?;
     }
     Ok(())
 }
 
 fn revoke_family(conn: &Connection, family: &str, keep_until: u64) -> Result<(), StoreError> {
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO mcpgen_revoked_families (family, keep_until) VALUES (?1, ?2)
          ON CONFLICT (family) DO UPDATE SET keep_until = max(keep_until, excluded.keep_until)",
         params![family, int(keep_until)],
-    )
-    .map_err(err)?;
+    )?;
     Ok(())
+}
+
+/// `:memory:` (and the URI forms of an in-memory database): no second connection can see it.
+fn in_memory(path: &str) -> bool {
+    path == ":memory:" || path.contains("mode=memory") || path.starts_with("file::memory:")
+}
+
+/// Read-only connections for the bearer check: as many as the machine runs threads at once
+/// (at most 4), since each lookup holds one only for the lookup itself.
+fn open_readers(path: &str) -> Result<Vec<Connection>, StoreError> {
+    use rusqlite::OpenFlags;
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    (0..n)
+        .map(|_| {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| err(format!("cannot open {path} for reading: {e}")))?;
+            // No busy wait on these: a lookup that would wait goes to the blocking pool.
+            conn.busy_timeout(std::time::Duration::ZERO).map_err(err)?;
+            Ok(conn)
+        })
+        .collect()
 }
 
 impl SqliteStore {
     /// Opens (creating when missing) the database file at `path`.
     pub async fn open(path: &str) -> Result<Self, StoreError> {
         let path = path.to_owned();
+        let writer_path = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let path = writer_path;
             let conn =
                 Connection::open(&path).map_err(|e| err(format!("cannot open {path}: {e}")))?;
             conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -155,9 +231,41 @@ impl SqliteStore {
         })
         .await
         .map_err(err)??;
+        let readers = if in_memory(&path) {
+            // Every connection to `:memory:` is a database of its own.
+            Vec::new()
+        } else {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || open_readers(&path))
+                .await
+                .map_err(err)??
+        };
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into_iter().map(Mutex::new).collect(),
         })
+    }
+
+    /// The bearer lookup on a free read-only connection, inline; `None` when it has to wait
+    /// (no free connection, or SQLite is busy) and belongs on the blocking pool.
+    fn read_token_now(
+        &self,
+        hash: &str,
+    ) -> Option<Result<Option<(TokenRecord, TokenState)>, StoreError>> {
+        for reader in self.readers.iter() {
+            let conn = match reader.try_lock() {
+                Ok(c) => c,
+                // A read-only connection holds no state a panic could have left half-done.
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            return match token_row(&conn, hash) {
+                Err(e) if is_busy(&e) => None,
+                Err(e) => Some(Err(err(e))),
+                Ok(row) => Some(row.map(decode_token).transpose()),
+            };
+        }
+        None
     }
 
     fn run<'a, T: Send + 'static>(
@@ -183,11 +291,11 @@ impl Store for SqliteStore {
         let id = client.client_id.clone();
         let data = to_json(client);
         self.run(move |c| {
-            c.execute(
+            exec(
+                c,
                 "INSERT OR REPLACE INTO mcpgen_clients (client_id, data) VALUES (?1, ?2)",
                 params![id, data?],
-            )
-            .map_err(err)?;
+            )?;
             Ok(())
         })
     }
@@ -195,14 +303,12 @@ impl Store for SqliteStore {
     fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>> {
         let id = client_id.to_owned();
         self.run(move |c| {
-            let data: Option<String> = c
-                .query_row(
-                    "SELECT data FROM mcpgen_clients WHERE client_id = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(err)?;
+            let data: Option<String> = query_opt(
+                c,
+                "SELECT data FROM mcpgen_clients WHERE client_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )?;
             data.map(|d| from_json(&d)).transpose()
         })
     }
@@ -212,11 +318,9 @@ impl Store for SqliteStore {
         let data = to_json(code);
         let expires = int(code.expires_at);
         self.run(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO mcpgen_codes (hash, data, expires_at, used) VALUES (?1, ?2, ?3, 0)",
+            exec(c, "INSERT OR REPLACE INTO mcpgen_codes (hash, data, expires_at, used) VALUES (?1, ?2, ?3, 0)",
                 params![hash, data?, expires],
-            )
-            .map_err(err)?;
+            )?;
             Ok(())
         })
     }
@@ -228,20 +332,17 @@ impl Store for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err)?;
             // The guarded UPDATE is the single-use decision: only one caller can flip `used`.
-            let flipped = tx
-                .execute(
-                    "UPDATE mcpgen_codes SET used = 1 WHERE hash = ?1 AND used = 0",
-                    params![hash],
-                )
-                .map_err(err)?;
-            let data: Option<String> = tx
-                .query_row(
-                    "SELECT data FROM mcpgen_codes WHERE hash = ?1",
-                    params![hash],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(err)?;
+            let flipped = exec(
+                &tx,
+                "UPDATE mcpgen_codes SET used = 1 WHERE hash = ?1 AND used = 0",
+                params![hash],
+            )?;
+            let data: Option<String> = query_opt(
+                &tx,
+                "SELECT data FROM mcpgen_codes WHERE hash = ?1",
+                params![hash],
+                |r| r.get(0),
+            )?;
             tx.commit().map_err(err)?;
             Ok(match data {
                 None => Redemption::Unknown,
@@ -261,6 +362,10 @@ impl Store for SqliteStore {
     }
 
     fn get_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<StoredToken>> {
+        if let Some(found) = self.read_token_now(hash) {
+            let found = found.map(|t| t.map(|(record, state)| StoredToken { record, state }));
+            return Box::pin(std::future::ready(found));
+        }
         let hash = hash.to_owned();
         self.run(move |c| {
             Ok(read_token(c, &hash)?.map(|(record, state)| StoredToken { record, state }))
@@ -296,11 +401,9 @@ impl Store for SqliteStore {
             }
             // Inside the grace the first rotation (time and successor) is kept, so retries
             // cannot extend the window and rotating the successor ends it.
-            tx.execute(
-                "UPDATE mcpgen_tokens SET rotated_at = coalesce(rotated_at, ?2), successor = coalesce(successor, ?3) WHERE hash = ?1",
+            exec(&tx, "UPDATE mcpgen_tokens SET rotated_at = coalesce(rotated_at, ?2), successor = coalesce(successor, ?3) WHERE hash = ?1",
                 params![req.old_hash, int(req.now), req.new_refresh_hash()],
-            )
-            .map_err(err)?;
+            )?;
             insert_tokens(&tx, &req.new_tokens)?;
             tx.commit().map_err(err)?;
             Ok(Rotation::Rotated)
@@ -310,11 +413,11 @@ impl Store for SqliteStore {
     fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()> {
         let hash = hash.to_owned();
         self.run(move |c| {
-            c.execute(
+            exec(
+                c,
                 "UPDATE mcpgen_tokens SET revoked = 1 WHERE hash = ?1",
                 params![hash],
-            )
-            .map_err(err)?;
+            )?;
             Ok(())
         })
     }
