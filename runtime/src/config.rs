@@ -248,7 +248,7 @@ impl Config {
                 };
                 if !is_password_hash(&hash) {
                     return Err(StartError(format!(
-                        "{PASSWORD_HASH_ENV} is not a password hash (sha256$SALT$HEX): create \
+                        "{PASSWORD_HASH_ENV} is not an argon2 password hash ($argon2id$...): create \
                          it with `{} hash-password`",
                         app.name
                     )));

@@ -131,7 +131,7 @@ fn hash_password_reads_stdin() {
     assert_eq!(code, 0, "{stderr}");
     let hash = stdout
         .lines()
-        .find(|l| l.starts_with("sha256$"))
+        .find(|l| l.starts_with("$argon2id$"))
         .unwrap_or_else(|| panic!("no hash in {stdout:?}"));
     assert!(mcpgen_runtime::oauth::verify_password(
         hash,

@@ -1,6 +1,9 @@
 //! Random credentials, their hashes, PKCE and the consent password: every secret comparison in
 //! the OAuth half goes through [`constant_time_eq`].
 
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -68,55 +71,35 @@ pub(crate) fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
     constant_time_eq(computed.as_bytes(), challenge.as_bytes())
 }
 
-/// Hashes a consent password into the format [`verify_password`] reads:
-/// `sha256$<salt>$<hex sha256(salt || password)>`, with a random 16-byte base64url salt.
-///
-/// The same value can be made without mcpgen:
-///
-/// ```sh
-/// SALT=$(openssl rand -hex 16)
-/// printf 'sha256$%s$%s\n' "$SALT" "$(printf '%s%s' "$SALT" "$PASSWORD" | sha256sum | cut -d' ' -f1)"
-/// ```
-///
-/// A single salted SHA-256 is fast to brute-force if the hash leaks: choose a long random
-/// password (the hash lives in the server's environment, not in a database).
+/// Hashes a consent password for `MCPGEN_PASSWORD_HASH`: Argon2id with the crate's default
+/// (OWASP-recommended) cost and a random 16-byte salt, as a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`). A memory-hard hash, because the value
+/// sits in environment variables and deployment secrets, where it can leak; the generated
+/// binary prints one with `hash-password`, and any Argon2 tool makes the same format.
 pub fn hash_password(password: &str) -> String {
-    let salt = random_id();
-    format!("sha256${salt}${}", salted(&salt, password))
+    let mut salt = [0u8; 16];
+    rand::fill(&mut salt);
+    Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        // Only fails on out-of-range parameters or salt sizes, and both are fixed here.
+        .expect("argon2 with default parameters and a 16-byte salt")
 }
 
-fn salted(salt: &str, password: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt.as_bytes());
-    h.update(password.as_bytes());
-    hex(&h.finalize())
-}
-
-/// Whether `stored` is a well-formed password hash (see [`hash_password`]).
+/// Whether `stored` is a password hash [`verify_password`] can check.
 pub fn is_password_hash(stored: &str) -> bool {
-    parse_password_hash(stored).is_some()
+    PasswordHash::new(stored.trim()).is_ok_and(|h| {
+        matches!(h.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") && h.hash.is_some()
+    })
 }
 
-fn parse_password_hash(stored: &str) -> Option<(&str, &str)> {
-    let mut parts = stored.trim().split('$');
-    let (Some("sha256"), Some(salt), Some(digest), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let digest_ok = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
-    (!salt.is_empty() && digest_ok).then_some((salt, digest))
-}
-
-/// Checks `password` against a hash made by [`hash_password`] (hex digits in any case).
+/// Checks `password` against a hash made by [`hash_password`] (or any Argon2 PHC string).
+/// The comparison inside is constant-time.
 pub fn verify_password(stored: &str, password: &str) -> bool {
-    let Some((salt, digest)) = parse_password_hash(stored) else {
-        return false;
-    };
-    constant_time_eq(
-        salted(salt, password).as_bytes(),
-        digest.to_ascii_lowercase().as_bytes(),
-    )
+    is_password_hash(stored)
+        && Argon2::default()
+            .verify_password(password.as_bytes(), stored.trim())
+            .is_ok()
 }
 
 #[cfg(test)]
@@ -139,24 +122,28 @@ mod tests {
     #[test]
     fn password_round_trip() {
         let h = hash_password("correct horse");
+        assert!(h.starts_with("$argon2id$v=19$"), "{h}");
         assert!(is_password_hash(&h));
         assert!(verify_password(&h, "correct horse"));
+        assert!(
+            verify_password(&format!("{h}\n"), "correct horse"),
+            "a trailing newline from a file"
+        );
         assert!(!verify_password(&h, "correct horse "));
-        assert!(!verify_password("sha256$$00", "x"));
+        assert_ne!(h, hash_password("correct horse"), "salted");
+        assert!(!is_password_hash("sha256$abc$00"));
         assert!(!verify_password("plain", "plain"));
+        assert!(!verify_password("", ""));
     }
 
     #[test]
-    fn password_from_shell_recipe() {
-        // printf '%s%s' salt pw | sha256sum
-        let stored = format!("sha256$abc${}", salted("abc", "pw"));
-        assert!(verify_password(&stored, "pw"));
-        assert!(verify_password(
-            &stored
-                .to_ascii_uppercase()
-                .replace("SHA256$ABC", "sha256$abc"),
-            "pw"
-        ));
+    fn password_from_another_argon2_tool() {
+        // RFC 9106 parameters, made by the reference `argon2` command-line tool:
+        // echo -n password | argon2 somesalt -id -t 2 -m 16 -p 1 -e
+        let stored = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+        assert!(is_password_hash(stored));
+        assert!(verify_password(stored, "password"));
+        assert!(!verify_password(stored, "Password"));
     }
 
     #[test]

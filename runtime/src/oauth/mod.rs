@@ -263,7 +263,7 @@ impl OAuth {
                 }
                 Some(h) if !is_password_hash(h) => {
                     return Err(ConfigError(format!(
-                        "{PASSWORD_HASH_ENV} is not of the form sha256$SALT$HEX"
+                        "{PASSWORD_HASH_ENV} is not an argon2 password hash ($argon2id$...)"
                     )));
                 }
                 Some(_) => {}
