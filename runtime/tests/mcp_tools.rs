@@ -385,3 +385,23 @@ async fn request_logs_have_method_tool_status_and_no_bodies_or_tokens() {
     assert!(!logs.contains("admin\""), "a token leaked: {logs}");
     assert!(!logs.to_ascii_lowercase().contains("bearer"), "{logs}");
 }
+
+#[tokio::test]
+async fn older_clients_get_newer_blocks_as_text() {
+    let rich = json!({"name": "rich", "arguments": {}});
+    // 2025-03-26 has audio but no resource links.
+    let v = call(&app(), "2025-03-26", rich.clone()).await.json();
+    assert_eq!(v["result"]["content"][2]["type"], "audio");
+    assert_eq!(
+        v["result"]["content"][3],
+        json!({"type": "text", "text": "a.txt: file:///a.txt"})
+    );
+    // 2024-11-05 has neither.
+    let v = call(&app(), "2024-11-05", rich).await.json();
+    assert_eq!(
+        v["result"]["content"][2],
+        json!({"type": "text", "text": "[audio/wav audio, not shown to this client version]"})
+    );
+    assert_eq!(v["result"]["content"][3]["type"], "text");
+    assert_eq!(v["result"]["content"].as_array().unwrap().len(), 6);
+}

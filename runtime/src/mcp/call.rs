@@ -1,6 +1,7 @@
 //! `tools/call`: lookup, the per-tool scope check, argument validation, running the handler,
 //! and answering with plain JSON or, when the handler sent notifications, an SSE stream.
 
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -203,10 +204,38 @@ struct CallResultOut<'a> {
     meta: Option<&'a Value>,
 }
 
+/// Content a client of `version` can read: blocks newer than its version become text blocks
+/// that carry the same information (audio arrived in 2025-03-26, resource links in 2025-06-18),
+/// so a client never meets a block type its schema rejects.
+fn content_for(content: &[Content], version: ProtocolVersion) -> Cow<'_, [Content]> {
+    let unknown = |c: &Content| match c {
+        Content::Audio { .. } => version < ProtocolVersion::V2025_03_26,
+        Content::ResourceLink { .. } => version < ProtocolVersion::V2025_06_18,
+        _ => false,
+    };
+    if !content.iter().any(unknown) {
+        return Cow::Borrowed(content);
+    }
+    let downgraded = content
+        .iter()
+        .map(|c| match c {
+            Content::Audio { mime_type, .. } if unknown(c) => Content::text(format!(
+                "[{mime_type} audio, not shown to this client version]"
+            )),
+            Content::ResourceLink {
+                uri, name, title, ..
+            } if unknown(c) => Content::text(format!("{}: {uri}", title.as_ref().unwrap_or(name))),
+            other => other.clone(),
+        })
+        .collect();
+    Cow::Owned(downgraded)
+}
+
 fn result_response(id: &Value, r: &ToolResult, version: ProtocolVersion, meta: &Value) -> Vec<u8> {
     let modern = version.is_modern();
+    let content = content_for(&r.content, version);
     let out = CallResultOut {
-        content: &r.content,
+        content: &content,
         // structuredContent arrived in 2025-06-18; older clients get the text block only.
         structured_content: r
             .structured_content
