@@ -604,8 +604,12 @@ def main() -> int:
                     srv.call_once()
                     time.sleep(0.5)
                     idle = proc_kib(srv.pid, "VmRSS")
+                    idle_anon = proc_kib(srv.pid, "RssAnon")
+                    idle_file = proc_kib(srv.pid, "RssFile")
                     w = wrk(srv, args.seconds, args.conns)
                     w["idle_kib"] = idle
+                    w["idle_anon_kib"] = idle_anon
+                    w["idle_file_kib"] = idle_file
                     srv.call_once()
                 finally:
                     srv.stop()
@@ -725,6 +729,25 @@ def write_report(args, results, builds, gen_bench, started_at, load_start, load_
         f"{args.callgrind} sequential requests on one connection, divided by the count (Rust "
         "servers only)."
     )
+    add("")
+    add("### idle memory, split")
+    add("")
+    add(
+        "RSS counts the pages of the binary's code that are mapped, not only what the process "
+        "allocated. Private is `RssAnon` (heap, stacks: what each extra replica costs); "
+        "file-backed is `RssFile` (code and read-only data of the binary and its libraries, "
+        "shared with every other process running the same file)."
+    )
+    add("")
+    add("| server | idle RSS | private (RssAnon) | file-backed (RssFile) |")
+    add("|---|---:|---:|---:|")
+    for name, r in results.items():
+        b = best(r)
+        if b:
+            add(
+                f"| {name} | {mib(b['idle_kib'])} | {mib(b.get('idle_anon_kib'))} "
+                f"| {mib(b.get('idle_file_kib'))} |"
+            )
     add("")
     add("### every round")
     add("")
