@@ -2,6 +2,7 @@
 //! `emit::generate` of a 500-tool spec and prints the median of several runs. No criterion:
 //! one number to compare between commits, reported by `bench/run`.
 //!
+//! Without `--bench` (as `cargo test --all-targets` runs it) it does nothing.
 //! `MCPGEN_BENCH_TOOLS` (default 500) and `MCPGEN_BENCH_RUNS` (default 9) change the size and
 //! the number of timed runs; one untimed run warms up first.
 
@@ -61,6 +62,12 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+    // and benchmarks are not part of the tests.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("bench build: skipped (run it with `cargo bench -p mcpgen --bench build`)");
+        return;
+    }
     let tools = env_usize("MCPGEN_BENCH_TOOLS", 500);
     let runs = env_usize("MCPGEN_BENCH_RUNS", 9);
     let text = spec(tools);
