@@ -367,11 +367,9 @@ fn serve_process(
     handler: impl ToolHandler,
     rust_log: Option<String>,
 ) -> ExitCode {
-    // Held until the server has stopped: dropping it flushes the lines still queued.
-    let _log_flush = match init_tracing(config.log_format, rust_log.as_deref()) {
-        Ok(guard) => guard,
-        Err(e) => return start_error(&e),
-    };
+    if let Err(e) = init_tracing(config.log_format, rust_log.as_deref()) {
+        return start_error(&e);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -402,13 +400,7 @@ fn serve_process(
 
 /// Installs the global log subscriber: `RUST_LOG` filter (default `info`), text or JSON lines
 /// on stderr. A second call (tests) leaves the first subscriber in place.
-/// Installs the log subscriber. Lines are formatted on the request's thread and written to
-/// stderr by a background thread (`tracing-appender`), so no request waits on the write; the
-/// queue blocks rather than drops when full, and the returned guard flushes it when dropped.
-pub fn init_tracing(
-    format: LogFormat,
-    rust_log: Option<&str>,
-) -> Result<tracing_appender::non_blocking::WorkerGuard, StartError> {
+pub fn init_tracing(format: LogFormat, rust_log: Option<&str>) -> Result<(), StartError> {
     use tracing_subscriber::EnvFilter;
     let filter = match rust_log.map(str::trim).filter(|f| !f.is_empty()) {
         None => EnvFilter::new("info"),
@@ -419,17 +411,14 @@ pub fn init_tracing(
         })?,
     };
     // Colours only for a person at a terminal: escape codes garble collected log files.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(writer);
+        .with_writer(std::io::stderr);
     // Err only means a subscriber is already installed.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
-    Ok(guard)
+    Ok(())
 }
