@@ -35,11 +35,12 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// `snake_case` identifier for a field or method; keywords get a trailing `_`, a leading digit
-/// a leading `_`, and a name with no letters or digits becomes `_`.
+/// a leading `_`, and a name with no letters or digits (`-`, `""`) becomes `unnamed` (`_` alone
+/// is not an identifier).
 pub fn snake(name: &str) -> String {
     let mut ident = words(name).join("_");
     if ident.is_empty() {
-        return "_".into();
+        return "unnamed".into();
     }
     if ident.starts_with(|c: char| c.is_ascii_digit()) {
         ident.insert(0, '_');
@@ -84,7 +85,8 @@ mod tests {
         assert_eq!(snake("match"), "match_");
         assert_eq!(snake("self"), "self_");
         assert_eq!(snake("2fa"), "_2fa");
-        assert_eq!(snake("--"), "_");
+        assert_eq!(snake("--"), "unnamed");
+        assert_eq!(snake(""), "unnamed");
         assert_eq!(snake("HTTPServer"), "httpserver");
     }
 

@@ -25,8 +25,13 @@ fn schema_literal(schema: &Value) -> TokenStream {
     raw_string(&text)
 }
 
-/// `r#"..."#` with as many `#` as the text needs: newlines stay newlines in the file.
+/// `r#"..."#` with as many `#` as the text needs: newlines stay newlines in the file. Text with
+/// a carriage return (which raw strings cannot hold) becomes an escaped literal instead.
 pub fn raw_string(text: &str) -> TokenStream {
+    if text.contains('\r') {
+        let lit = proc_macro2::Literal::string(text);
+        return quote!(#lit);
+    }
     let mut hashes = 1;
     while text.contains(&format!("\"{}", "#".repeat(hashes))) {
         hashes += 1;
