@@ -1278,7 +1278,10 @@ async fn insufficient_scope_is_403_naming_every_required_scope() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let c = challenge(&res);
     assert!(c.starts_with("Bearer error=\"insufficient_scope\""), "{c}");
-    assert!(c.contains("scope=\"orders.read orders.write\""), "{c}");
+    assert!(
+        c.contains("scope=\"orders.read orders.write claudeai\""),
+        "the needed scopes, then those already granted: {c}"
+    );
     assert!(
         c.contains(&format!(
             "resource_metadata=\"{LOCAL}/.well-known/oauth-protected-resource/mcp\""

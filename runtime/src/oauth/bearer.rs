@@ -138,19 +138,28 @@ impl Authenticator for BearerAuth {
         if required.iter().all(|s| principal.scopes.contains(*s)) {
             return Ok(());
         }
-        // The challenge names every scope the tool needs, not only the missing ones, so a
-        // client that unions it with what it has asks for a sufficient grant.
+        // The challenge names every scope the tool needs, then those the token already holds:
+        // a client that unions it with what it has asks for the same grant, and one that
+        // replaces its scope with the challenge's (the Python SDK 1.x does) keeps access to
+        // the tools it could already call. `offline_access` is never challenged for.
         let needed: Vec<&str> = required
             .iter()
             .copied()
-            .filter(|s| scope::is_scope_token(s))
-            .collect();
+            .chain(principal.scopes.iter().map(String::as_str))
+            .filter(|s| scope::is_scope_token(s) && *s != scope::OFFLINE_ACCESS)
+            .fold(Vec::new(), |mut acc, s| {
+                if !acc.contains(&s) {
+                    acc.push(s);
+                }
+                acc
+            });
         let needed = scope::join(&needed);
         tracing::info!(
             target: "mcpgen::oauth",
             decision = "tool_forbidden",
             client_id = principal.client_id.as_deref().unwrap_or(""),
-            required = %needed,
+            required = %scope::join(required),
+            challenge = %needed,
         );
         let description = "the token lacks a scope this tool requires";
         let mut res = (
