@@ -831,13 +831,17 @@ async fn refresh_rotation_and_reuse_detection() {
     assert_eq!(t1["scope"], "claudeai orders.read offline_access");
     assert_eq!(t1["token_type"], "Bearer");
 
-    // Within the grace, the previous token is answered again (a lost response).
+    // Within the grace, the previous token is answered again (a lost response); the answer's
+    // refresh token replaces r1, so only one refresh token of the grant is live.
     let again = refresh(&s, &id, &r0).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    let r1b = again.json()["refresh_token"].as_str().unwrap().to_owned();
+    let replaced = refresh(&s, &id, &r1).await;
+    assert_eq!(replaced.json()["error"], "invalid_grant");
 
-    // Rotating r1 makes r0 no longer the immediately previous token: reusing it now revokes
-    // the family, r1's successor included.
-    let two = refresh(&s, &id, &r1).await;
+    // Rotating r1b makes r0 no longer the immediately previous token: reusing it now revokes
+    // the family, r1b's successor included.
+    let two = refresh(&s, &id, &r1b).await;
     assert_eq!(two.status, StatusCode::OK);
     let t2 = two.json();
     let reuse = refresh(&s, &id, &r0).await;

@@ -119,11 +119,11 @@ async fn codes(s: Arc<dyn Store>, p: &str) {
         Redemption::Unknown
     );
 
-    // Concurrent redemptions: exactly one wins.
+    // 50 concurrent redemptions: exactly one wins.
     let h = format!("{p}-raced-code");
     s.put_code(&h, &code("f", now() + 600)).await.unwrap();
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..50 {
         let s = Arc::clone(&s);
         let h = h.clone();
         tasks.push(tokio::spawn(
@@ -213,21 +213,28 @@ async fn rotation(s: Arc<dyn Store>, p: &str) {
         Some(TokenState::Active)
     );
 
-    // Within the grace, with r1 unused: answered again, first successor kept.
+    // Within the grace, with r1 unused: answered again; the new refresh token replaces r1,
+    // which is revoked, so one refresh token of the family stays live.
     let retry = rotate(&r0, &format!("{p}-1b"), &fam, 60);
     assert_eq!(s.rotate_refresh(&retry).await.unwrap(), Rotation::Rotated);
+    let r1b = format!("{p}-1b-refresh");
     match state(&*s, &r0).await {
-        Some(TokenState::Rotated { successor, .. }) => assert_eq!(successor, r1),
+        Some(TokenState::Rotated { successor, .. }) => assert_eq!(successor, r1b),
         other => panic!("r0 should be rotated: {other:?}"),
     }
+    assert_eq!(state(&*s, &r1b).await, Some(TokenState::Active));
+    assert_eq!(state(&*s, &r1).await, Some(TokenState::Revoked));
     assert_eq!(
-        state(&*s, &format!("{p}-1b-refresh")).await,
-        Some(TokenState::Active)
+        s.rotate_refresh(&rotate(&r1, &format!("{p}-x1"), &fam, 60))
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "a replaced successor rotates nothing"
     );
 
-    // r1 is used: r0 is no longer the immediately previous token; its reuse revokes all.
+    // r1b is used: r0 is no longer the immediately previous token; its reuse revokes all.
     assert_eq!(
-        s.rotate_refresh(&rotate(&r1, &format!("{p}-2"), &fam, 60))
+        s.rotate_refresh(&rotate(&r1b, &format!("{p}-2"), &fam, 60))
             .await
             .unwrap(),
         Rotation::Rotated
@@ -238,11 +245,7 @@ async fn rotation(s: Arc<dyn Store>, p: &str) {
             .unwrap(),
         Rotation::Reused
     );
-    for h in [
-        format!("{p}-2-refresh"),
-        format!("{p}-2-access"),
-        format!("{p}-1b-refresh"),
-    ] {
+    for h in [format!("{p}-2-refresh"), format!("{p}-2-access")] {
         assert_eq!(state(&*s, &h).await, Some(TokenState::Revoked), "{h}");
     }
     assert_eq!(state(&*s, &format!("{p}-3-refresh")).await, None);
@@ -308,7 +311,7 @@ async fn rotation(s: Arc<dyn Store>, p: &str) {
         .await
         .unwrap();
     let mut tasks = Vec::new();
-    for i in 0..8 {
+    for i in 0..50 {
         let s = Arc::clone(&s);
         let req = rotate(&c0, &format!("{p}-c-{i}"), &fam, 0);
         tasks.push(tokio::spawn(async move {
@@ -322,6 +325,35 @@ async fn rotation(s: Arc<dyn Store>, p: &str) {
         }
     }
     assert_eq!(rotated, 1);
+
+    // 50 concurrent refreshes inside the grace (a client retrying): all are answered, and
+    // exactly one refresh token of the family is left live.
+    let fam = format!("{p}-fam-cg");
+    let d0 = format!("{p}-d0");
+    s.put_tokens(&[new(d0.clone(), token(TokenKind::Refresh, &fam, exp))])
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let s = Arc::clone(&s);
+        let req = rotate(&d0, &format!("{p}-d-{i}"), &fam, 60);
+        tasks.push(tokio::spawn(async move {
+            s.rotate_refresh(&req).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Rotation::Rotated);
+    }
+    let mut live = 0;
+    for i in 0..50 {
+        if state(&*s, &format!("{p}-d-{i}-refresh")).await == Some(TokenState::Active) {
+            live += 1;
+        }
+    }
+    assert_eq!(
+        live, 1,
+        "one live refresh token after 50 concurrent refreshes"
+    );
 }
 
 async fn purge(s: &dyn Store, p: &str, expires_keys: bool) {

@@ -122,22 +122,23 @@ impl Store for MemoryStore {
                     .insert(record.family.clone(), req.keep_until);
                 return Rotation::Reused;
             }
-            // Inside the grace the first rotation is kept as it was: its time, so retries
-            // cannot extend the window, and its successor, so once the client shows it got
-            // that successor (by rotating it) the old token is a reuse.
-            if state == TokenState::Active {
-                let successor = req.new_refresh_hash().to_owned();
-                i.tokens.insert(
-                    req.old_hash.clone(),
-                    (
-                        record,
-                        TokenState::Rotated {
-                            at: req.now,
-                            successor,
-                        },
-                    ),
-                );
-            }
+            // A retry inside the grace replaces the successor (revoked: its response was lost,
+            // or it lost a race), so one refresh token of the family stays live; the first
+            // rotation's time is kept, so retries cannot extend the window.
+            let at = match state {
+                TokenState::Rotated { at, successor } => {
+                    if let Some((_, s)) = i.tokens.get_mut(&successor) {
+                        *s = TokenState::Revoked;
+                    }
+                    at
+                }
+                _ => req.now,
+            };
+            let successor = req.new_refresh_hash().to_owned();
+            i.tokens.insert(
+                req.old_hash.clone(),
+                (record, TokenState::Rotated { at, successor }),
+            );
             for t in &req.new_tokens {
                 i.tokens
                     .insert(t.hash.clone(), (t.record.clone(), TokenState::Active));

@@ -164,7 +164,8 @@ pub struct RotateRequest {
     pub new_tokens: Vec<NewToken>,
     pub now: u64,
     /// Seconds after a rotation (exclusive; 0 = none) during which presenting the old token again is treated as a
-    /// lost response and answered with fresh tokens, provided its successor is still unused.
+    /// lost response and answered with fresh tokens, provided its successor is still unused;
+    /// the new refresh token replaces that successor, which is revoked.
     pub grace: u64,
     /// Until when a family revocation must be remembered (the family's longest token life).
     pub keep_until: u64,

@@ -46,8 +46,14 @@ if not allowed then
   redis.call('SET', famkey, '1', 'EXAT', keep_until)
   return 'reused'
 end
+-- A retry inside the grace replaces the successor (revoked), so one refresh token of the
+-- family stays live; the first rotation's time is kept.
 if not f[4] or f[4] == '' then
   redis.call('HSET', KEYS[1], 'rotated_at', ARGV[2], 'successor', new_refresh)
+else
+  local old = prefix .. 'token:' .. (f[5] or '')
+  if redis.call('EXISTS', old) == 1 then redis.call('HSET', old, 'revoked', '1') end
+  redis.call('HSET', KEYS[1], 'successor', new_refresh)
 end
 local i = 6
 while ARGV[i] do

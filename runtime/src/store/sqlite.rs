@@ -399,9 +399,17 @@ impl Store for SqliteStore {
                 tx.commit().map_err(err)?;
                 return Ok(Rotation::Reused);
             }
-            // Inside the grace the first rotation (time and successor) is kept, so retries
-            // cannot extend the window and rotating the successor ends it.
-            exec(&tx, "UPDATE mcpgen_tokens SET rotated_at = coalesce(rotated_at, ?2), successor = coalesce(successor, ?3) WHERE hash = ?1",
+            // A retry inside the grace replaces the successor (revoked: its response was lost,
+            // or it lost a race), so one refresh token of the family stays live; the first
+            // rotation's time is kept, so retries cannot extend the window.
+            if let TokenState::Rotated { successor, .. } = &state {
+                exec(
+                    &tx,
+                    "UPDATE mcpgen_tokens SET revoked = 1 WHERE hash = ?1",
+                    params![successor],
+                )?;
+            }
+            exec(&tx, "UPDATE mcpgen_tokens SET rotated_at = coalesce(rotated_at, ?2), successor = ?3 WHERE hash = ?1",
                 params![req.old_hash, int(req.now), req.new_refresh_hash()],
             )?;
             insert_tokens(&tx, &req.new_tokens)?;
