@@ -102,10 +102,22 @@ impl Drop for Server {
 pub fn start(binary_name: &str, extra: &[&str]) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec!["--bind".to_string(), format!("127.0.0.1:{port}")];
+    args.extend([
+        "--public-url".into(),
+        base,
+        "--store".into(),
+        "memory".into(),
+    ]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    launch(binary_name, port, &args)
+}
+
+/// Starts a generated server with exactly `args`, listening on `port`, and waits until it
+/// answers `/healthz`. Requests go to `127.0.0.1:port` whatever its public URL says.
+pub fn launch(binary_name: &str, port: u16, args: &[String]) -> Server {
     let mut child = Command::new(binary(binary_name))
-        .args(["--bind", &bind, "--public-url", &base, "--store", "memory"])
-        .args(extra)
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -114,7 +126,10 @@ pub fn start(binary_name: &str, extra: &[&str]) -> Server {
     let stderr = child.stderr.take().unwrap();
     // Keep the pipe drained so a chatty server never blocks.
     std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
-    let server = Server { child, base };
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(r) = agent().get(&format!("{}/healthz", server.base)).call()
