@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mcpgen::emit::{self, Options, RuntimeDep};
+use mcpgen::model::Model;
 use mcpgen::write::{self, Action};
 
 /// Generates MCP servers with OAuth from a YAML spec.
@@ -58,38 +59,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads and checks one spec, printing its problems: its display name and model, or the exit
+/// code it earns (1 for problems in the file, 2 when it cannot be read).
+fn load_spec(path: &Path) -> Result<(String, Model), u8> {
+    let name = path.display().to_string().replace('\\', "/");
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("error: cannot read `{name}`: {e}");
+        2
+    })?;
+    match mcpgen::check(&name, &bytes) {
+        Ok(model) => Ok((name, model)),
+        Err(report) => {
+            eprint!("{report}");
+            Err(1)
+        }
+    }
+}
+
 fn check(paths: &[PathBuf]) -> ExitCode {
-    let mut invalid = false;
-    let mut unreadable = false;
+    // Every file is checked; the worst outcome decides the exit code.
+    let mut worst = 0;
     for path in paths {
-        let name = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: cannot read `{name}`: {e}");
-                unreadable = true;
-                continue;
-            }
-        };
-        match mcpgen::check(&name, &bytes) {
-            Ok(model) => println!(
+        match load_spec(path) {
+            Ok((name, model)) => println!(
                 "{name}: ok ({} tool{})",
                 model.tools.len(),
                 if model.tools.len() == 1 { "" } else { "s" }
             ),
-            Err(report) => {
-                eprint!("{report}");
-                invalid = true;
-            }
+            Err(code) => worst = worst.max(code),
         }
     }
-    if unreadable {
-        ExitCode::from(2)
-    } else if invalid {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::from(worst)
 }
 
 fn build(
@@ -98,20 +98,9 @@ fn build(
     runtime_path: Option<PathBuf>,
     check: bool,
 ) -> ExitCode {
-    let name = spec.display().to_string().replace('\\', "/");
-    let bytes = match std::fs::read(spec) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read `{name}`: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let model = match mcpgen::check(&name, &bytes) {
-        Ok(m) => m,
-        Err(report) => {
-            eprint!("{report}");
-            return ExitCode::from(1);
-        }
+    let (name, model) = match load_spec(spec) {
+        Ok(loaded) => loaded,
+        Err(code) => return ExitCode::from(code),
     };
     let out = out.unwrap_or_else(|| PathBuf::from(&model.crate_name));
     let cwd = match std::env::current_dir() {
