@@ -677,6 +677,52 @@ async fn password_consent_page_and_approval() {
 }
 
 #[tokio::test]
+async fn wrong_consent_passwords_are_throttled() {
+    // The throttle counts per clock minute: keep clear of a minute boundary.
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - into_minute)).await;
+    }
+    let s = password_server();
+    let id = claude_client(&s).await;
+    let r = authorize(&s.router, &id, CLAUDE_CALLBACK, &[("scope", "orders.read")]).await;
+    let cookie = r.header("set-cookie").split(';').next().unwrap().to_owned();
+    let csrf = cookie.split_once('=').unwrap().1.to_owned();
+    let attempt = |password: &'static str| {
+        let (router, id, csrf, cookie) =
+            (s.router.clone(), id.clone(), csrf.clone(), cookie.clone());
+        async move {
+            let fields = [
+                ("response_type", "code"),
+                ("client_id", id.as_str()),
+                ("redirect_uri", CLAUDE_CALLBACK),
+                ("state", "s"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("scope", "orders.read"),
+                ("resource", "https://mcp.example.com/mcp"),
+                ("csrf", csrf.as_str()),
+                ("password", password),
+                ("action", "approve"),
+            ];
+            post_form(&router, "/authorize", &fields, &[("cookie", &cookie)]).await
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // Past the limit even the right password waits: guessing is capped at 10 a minute.
+    let r = attempt("s3cret pass").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().contains("Wait a minute"));
+    assert!(r.header("location").is_empty());
+}
+
+#[tokio::test]
 async fn consent_page_escapes_client_names() {
     let s = password_server();
     let v = register(

@@ -472,13 +472,32 @@ pub(crate) async fn authorize_post(
             },
         );
     }
-    let password = params.get("password").map(String::as_str).unwrap_or("");
-    let ok = inner
-        .config
-        .password_hash
-        .as_deref()
-        .is_some_and(|h| super::verify_password(h, password));
+    if !inner.password_failures.allows(super::now()) {
+        tracing::info!(
+            target: "mcpgen::oauth",
+            decision = "consent_refused",
+            client_id = %req.client.client_id,
+            reason = "too many wrong passwords",
+        );
+        let csrf = random_token();
+        let html = consent_page(
+            &inner,
+            &req,
+            &csrf,
+            Some("Too many wrong passwords. Wait a minute and try again."),
+        );
+        return page(&inner, StatusCode::TOO_MANY_REQUESTS, html, Some(&csrf));
+    }
+    let password = params.get("password").cloned().unwrap_or_default();
+    // Argon2 is deliberately slow: it runs off the async workers, which serve other requests.
+    let hash = inner.config.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        hash.is_some_and(|h| super::verify_password(&h, &password))
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
+        inner.password_failures.failed(super::now());
         tracing::info!(
             target: "mcpgen::oauth",
             decision = "consent_refused",

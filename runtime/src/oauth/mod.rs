@@ -166,6 +166,37 @@ pub(crate) struct Inner {
     pub cimd: Option<cimd::Resolver>,
     pub metadata: metadata::Documents,
     last_purge: AtomicU64,
+    pub password_failures: PasswordThrottle,
+}
+
+/// Wrong consent passwords per minute, across all clients of this process: past
+/// [`PasswordThrottle::LIMIT`], password attempts are refused until the minute is over, so the
+/// password cannot be guessed online faster than that. An honest user mistypes a few times.
+#[derive(Debug, Default)]
+pub(crate) struct PasswordThrottle {
+    /// (the minute, failures in it)
+    window: std::sync::Mutex<(u64, u32)>,
+}
+
+impl PasswordThrottle {
+    pub const LIMIT: u32 = 10;
+
+    fn current(&self, now: u64) -> std::sync::MutexGuard<'_, (u64, u32)> {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if w.0 != now / 60 {
+            *w = (now / 60, 0);
+        }
+        w
+    }
+
+    /// Whether a password may be checked now.
+    pub fn allows(&self, now: u64) -> bool {
+        self.current(now).1 < Self::LIMIT
+    }
+
+    pub fn failed(&self, now: u64) {
+        self.current(now).1 += 1;
+    }
 }
 
 /// The authorization server and resource-server check of one MCP server. Cheap to clone.
@@ -295,6 +326,7 @@ impl OAuth {
                 cimd,
                 metadata,
                 last_purge: AtomicU64::new(0),
+                password_failures: PasswordThrottle::default(),
             }),
         })
     }
