@@ -367,6 +367,26 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
     )
 }
 
+/// A consent submission that is not approved: logged with its reason, and the page shown again
+/// with a fresh CSRF token and a line telling the user why.
+fn consent_refused(
+    inner: &Inner,
+    req: &AuthRequest,
+    status: StatusCode,
+    reason: &'static str,
+    message: &str,
+) -> Response {
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "consent_refused",
+        client_id = %req.client.client_id,
+        reason,
+    );
+    let csrf = random_token();
+    let html = consent_page(inner, req, &csrf, Some(message));
+    page(inner, status, html, Some(&csrf))
+}
+
 fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> Response {
     let mut res = (status, Html(html)).into_response();
     let h = res.headers_mut();
@@ -445,20 +465,13 @@ pub(crate) async fn authorize_post(
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
     let expected = cookie(&headers, csrf_cookie_name(&inner)).unwrap_or("");
     if sent.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
-        tracing::info!(
-            target: "mcpgen::oauth",
-            decision = "consent_refused",
-            client_id = %req.client.client_id,
-            reason = "csrf token missing or stale",
-        );
-        let csrf = random_token();
-        let html = consent_page(
+        return consent_refused(
             &inner,
             &req,
-            &csrf,
-            Some("This form expired. Please try again."),
+            StatusCode::FORBIDDEN,
+            "csrf token missing or stale",
+            "This form expired. Please try again.",
         );
-        return page(&inner, StatusCode::FORBIDDEN, html, Some(&csrf));
     }
     if params.get("action").map(String::as_str) == Some("deny") {
         return refuse(
@@ -473,20 +486,13 @@ pub(crate) async fn authorize_post(
         );
     }
     if !inner.password_failures.allows(super::now()) {
-        tracing::info!(
-            target: "mcpgen::oauth",
-            decision = "consent_refused",
-            client_id = %req.client.client_id,
-            reason = "too many wrong passwords",
-        );
-        let csrf = random_token();
-        let html = consent_page(
+        return consent_refused(
             &inner,
             &req,
-            &csrf,
-            Some("Too many wrong passwords. Wait a minute and try again."),
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many wrong passwords",
+            "Too many wrong passwords. Wait a minute and try again.",
         );
-        return page(&inner, StatusCode::TOO_MANY_REQUESTS, html, Some(&csrf));
     }
     let password = params.get("password").cloned().unwrap_or_default();
     // Argon2 is deliberately slow: it runs off the async workers, which serve other requests.
@@ -498,15 +504,13 @@ pub(crate) async fn authorize_post(
     .unwrap_or(false);
     if !ok {
         inner.password_failures.failed(super::now());
-        tracing::info!(
-            target: "mcpgen::oauth",
-            decision = "consent_refused",
-            client_id = %req.client.client_id,
-            reason = "wrong password",
+        return consent_refused(
+            &inner,
+            &req,
+            StatusCode::UNAUTHORIZED,
+            "wrong password",
+            "Wrong password.",
         );
-        let csrf = random_token();
-        let html = consent_page(&inner, &req, &csrf, Some("Wrong password."));
-        return page(&inner, StatusCode::UNAUTHORIZED, html, Some(&csrf));
     }
     approve(&inner, req).await
 }
