@@ -355,3 +355,41 @@ async fn legacy_with(app: &axum::Router, auth: (&str, &str), method: &str, param
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     post_json(app, &[auth, ("mcp-protocol-version", "2025-11-25")], &body).await
 }
+
+/// OpenAI-backed clients (Copilot CLI, Codex) reject a tool whose root schema is a bare
+/// `{"type":"object"}` (github/copilot-cli#1825): in every version, a listed object schema
+/// states `properties`, `{}` for a tool without parameters, and keeps its other keywords.
+#[tokio::test]
+async fn every_listed_object_schema_has_properties() {
+    let app = app();
+    let mut lists = Vec::new();
+    for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let v = legacy(&app, Some(version), json!(1), "tools/list", json!({}))
+            .await
+            .json();
+        lists.push((version, v["result"]["tools"].clone()));
+    }
+    let v = modern(&app, json!(1), "tools/list", json!({})).await.json();
+    lists.push(("2026-07-28", v["result"]["tools"].clone()));
+    for (version, tools) in lists {
+        let tools = tools.as_array().unwrap();
+        assert_eq!(tools.len(), 10, "{version}");
+        for t in tools {
+            for key in ["inputSchema", "outputSchema"] {
+                if let Some(schema) = t.get(key) {
+                    assert!(
+                        schema["properties"].is_object(),
+                        "{version} {} {key}: {schema}",
+                        t["name"]
+                    );
+                }
+            }
+        }
+        let progress = tools.iter().find(|t| t["name"] == "progress").unwrap();
+        assert_eq!(
+            progress["inputSchema"],
+            json!({"type": "object", "additionalProperties": false, "properties": {}}),
+            "{version}"
+        );
+    }
+}

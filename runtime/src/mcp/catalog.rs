@@ -218,11 +218,11 @@ fn tool_json(def: &ToolDef, v: ProtocolVersion) -> Value {
         m.insert("title".into(), t.as_str().into());
     }
     m.insert("description".into(), def.description.as_str().into());
-    m.insert("inputSchema".into(), def.input_schema.clone());
+    m.insert("inputSchema".into(), listed_schema(&def.input_schema));
     if v >= ProtocolVersion::V2025_06_18
         && let Some(o) = &def.output_schema
     {
-        m.insert("outputSchema".into(), o.clone());
+        m.insert("outputSchema".into(), listed_schema(o));
     }
     let mut a = Map::new();
     if let Some(t) = &def.title {
@@ -234,6 +234,22 @@ fn tool_json(def: &ToolDef, v: ProtocolVersion) -> Value {
     a.insert("openWorldHint".into(), def.annotations.open_world.into());
     m.insert("annotations".into(), Value::Object(a));
     Value::Object(m)
+}
+
+/// A tool's root schema as `tools/list` shows it: an object schema always states `properties`
+/// (`{}` when it has none). Clients backed by OpenAI's function calling (Copilot CLI, Codex)
+/// reject a tool whose schema is a bare `{"type":"object"}`, and Copilot then fails every
+/// prompt (github/copilot-cli#1825, mark3labs/mcp-go#224). Validation is unaffected: an empty
+/// `properties` constrains nothing.
+fn listed_schema(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    if let Some(root) = schema.as_object_mut()
+        && root.get("type").and_then(Value::as_str) == Some("object")
+        && !root.contains_key("properties")
+    {
+        root.insert("properties".into(), Value::Object(Map::new()));
+    }
+    schema
 }
 
 /// Cursors are opaque to clients; a prefix keeps arbitrary base64 from decoding to a page.
