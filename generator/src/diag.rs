@@ -6,9 +6,21 @@ use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term;
 
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The spec is refused: `mcpgen check` exits 1 and nothing is built.
+    #[default]
+    Error,
+    /// The spec is valid but some clients will not work as its author expects: reported, exit
+    /// code 0 unless `--deny-warnings`.
+    Warning,
+}
+
 /// One problem in a spec, located by byte range in the spec's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub severity: Severity,
     /// Short, lowercase, no trailing period; names the offending value.
     pub message: String,
     /// Byte range of the offending text.
@@ -22,13 +34,23 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// An error.
     pub fn new(message: impl Into<String>, span: Range<usize>) -> Self {
         Self {
+            severity: Severity::Error,
             message: message.into(),
             span,
             label: None,
             related: Vec::new(),
             help: None,
+        }
+    }
+
+    /// A warning (see [`Severity::Warning`]).
+    pub fn warning(message: impl Into<String>, span: Range<usize>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::new(message, span)
         }
     }
 
@@ -78,7 +100,11 @@ pub fn render(diags: &[Diagnostic], file_name: &str, source: &str) -> String {
         for (span, note) in &d.related {
             labels.push(Label::secondary((), clamp(span, source)).with_message(note));
         }
-        let mut report = Report::error().with_message(&d.message).with_labels(labels);
+        let report = match d.severity {
+            Severity::Error => Report::error(),
+            Severity::Warning => Report::warning(),
+        };
+        let mut report = report.with_message(&d.message).with_labels(labels);
         if let Some(help) = &d.help {
             report = report.with_notes(vec![format!("help: {help}")]);
         }
@@ -86,7 +112,13 @@ pub fn render(diags: &[Diagnostic], file_name: &str, source: &str) -> String {
             Ok(text) => out.push_str(&text),
             // Only reachable with a span outside the file, which `clamp` prevents; still, a
             // message without its snippet beats a panic.
-            Err(_) => out.push_str(&format!("error: {}\n  --> {file_name}\n\n", d.message)),
+            Err(_) => {
+                let word = match d.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                };
+                out.push_str(&format!("{word}: {}\n  --> {file_name}\n\n", d.message));
+            }
         }
     }
     out

@@ -19,10 +19,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check specs; exits 0 when all are valid, 1 when any is not, 2 when one cannot be read.
+    ///
+    /// Warnings (a valid spec that some clients will not use as intended, e.g. tools that need
+    /// a step-up Claude does not complete) are printed and leave the exit code 0.
     Check {
         /// Spec files (YAML).
         #[arg(required = true)]
         specs: Vec<PathBuf>,
+        /// Treat warnings as errors (exit 1), for CI.
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Generate the server crate of a spec (or, with --check, compare it with what is on disk).
     Build {
@@ -45,7 +51,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { specs } => check(&specs),
+        Command::Check {
+            specs,
+            deny_warnings,
+        } => check(&specs, deny_warnings),
         Command::Build {
             spec,
             out,
@@ -59,16 +68,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads and checks one spec, printing its problems: its display name and model, or the exit
-/// code it earns (1 for problems in the file, 2 when it cannot be read).
-fn load_spec(path: &Path) -> Result<(String, Model), u8> {
+/// Reads and checks one spec, printing its problems and warnings: its display name, model and
+/// number of warnings, or the exit code it earns (1 for problems in the file, 2 when it cannot
+/// be read).
+fn load_spec(path: &Path) -> Result<(String, Model, usize), u8> {
     let name = path.display().to_string().replace('\\', "/");
     let bytes = std::fs::read(path).map_err(|e| {
         eprintln!("error: cannot read `{name}`: {e}");
         2
     })?;
     match mcpgen::check(&name, &bytes) {
-        Ok(model) => Ok((name, model)),
+        Ok(checked) => {
+            eprint!("{}", checked.report);
+            Ok((name, checked.model, checked.warnings))
+        }
         Err(report) => {
             eprint!("{report}");
             Err(1)
@@ -76,16 +89,29 @@ fn load_spec(path: &Path) -> Result<(String, Model), u8> {
     }
 }
 
-fn check(paths: &[PathBuf]) -> ExitCode {
+fn check(paths: &[PathBuf], deny_warnings: bool) -> ExitCode {
     // Every file is checked; the worst outcome decides the exit code.
     let mut worst = 0;
     for path in paths {
         match load_spec(path) {
-            Ok((name, model)) => println!(
-                "{name}: ok ({} tool{})",
-                model.tools.len(),
-                if model.tools.len() == 1 { "" } else { "s" }
-            ),
+            Ok((name, _, warnings)) if deny_warnings && warnings > 0 => {
+                eprintln!(
+                    "error: `{name}` has {warnings} warning{}, denied by --deny-warnings",
+                    if warnings == 1 { "" } else { "s" }
+                );
+                worst = worst.max(1);
+            }
+            Ok((name, model, warnings)) => {
+                let tools = model.tools.len();
+                let mut summary = format!("{tools} tool{}", if tools == 1 { "" } else { "s" });
+                if warnings > 0 {
+                    summary.push_str(&format!(
+                        ", {warnings} warning{}",
+                        if warnings == 1 { "" } else { "s" }
+                    ));
+                }
+                println!("{name}: ok ({summary})");
+            }
             Err(code) => worst = worst.max(code),
         }
     }
@@ -98,7 +124,7 @@ fn build(
     runtime_path: Option<PathBuf>,
     check: bool,
 ) -> ExitCode {
-    let (name, model) = match load_spec(spec) {
+    let (name, model, _) = match load_spec(spec) {
         Ok(loaded) => loaded,
         Err(code) => return ExitCode::from(code),
     };

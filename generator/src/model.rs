@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::naming;
-use crate::spec::{self, AuthSetting, Consent, Handler, ProtocolVersion, Spec};
+use crate::spec::{self, AuthSetting, Consent, Handler, Lint, ProtocolVersion, Spec};
 use crate::validate::{is_loopback_url, parse_duration};
 
 /// A spec with every default resolved.
@@ -31,6 +31,8 @@ pub struct Model {
     /// `None` for `auth: none`.
     pub auth: Option<AuthModel>,
     pub tools: Vec<ToolModel>,
+    /// Warnings the spec silences (`allow`), sorted, without repeats.
+    pub allow: Vec<Lint>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -199,6 +201,12 @@ impl Model {
             protocol_versions,
             auth,
             tools,
+            allow: {
+                let mut allow = spec.allow.clone();
+                allow.sort();
+                allow.dedup();
+                allow
+            },
         }
     }
 }

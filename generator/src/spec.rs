@@ -53,8 +53,23 @@ pub struct Spec {
     /// OAuth settings, or `none` for a loopback server with no authentication.
     #[serde(default)]
     pub auth: AuthSetting,
+    /// Warnings of `mcpgen check` this spec silences, having weighed them. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("uniqueItems" = true))]
+    pub allow: Vec<Lint>,
     #[serde(default)]
     pub tools: Vec<Tool>,
+}
+
+/// A warning of `mcpgen check` that a spec can silence with `allow`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Lint {
+    /// Tools that need scopes beyond `auth.default_scopes`, which clients that do not complete
+    /// a step-up (claude.ai, Claude Code) can never call.
+    StepUp,
 }
 
 fn format_schema(_: &mut SchemaGenerator) -> Schema {

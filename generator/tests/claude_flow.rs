@@ -147,6 +147,15 @@ fn token_for_code(base: &str, client: &Client, code: &str, verifier: &str) -> Va
     t
 }
 
+/// `auth.default_scopes` of specs/medtainer.yaml: the 401 challenge asks for them.
+const CONNECT_SCOPES: &str = "claudeai catalog.read orders.read customers.read";
+/// The same, as a token response states them (in the server's scope order).
+const GRANTED_AT_CONNECT: &str = "catalog.read claudeai customers.read orders.read";
+/// What `cancel_order`'s 403 asks for: its own scopes, then the ones the token holds.
+const STEP_UP_CHALLENGE: &str = "claudeai orders.write catalog.read customers.read orders.read";
+/// The same, as a token response states them (in the server's scope order).
+const STEPPED_UP: &str = "catalog.read claudeai customers.read orders.read orders.write";
+
 #[test]
 fn claude_connects_authorizes_and_calls() {
     let server = start("medtainer-mcp", &["--consent", "auto"]);
@@ -162,7 +171,7 @@ fn claude_connects_authorizes_and_calls() {
     let prm_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
     assert_eq!(
         www,
-        format!("Bearer resource_metadata=\"{prm_url}\", scope=\"claudeai\""),
+        format!("Bearer resource_metadata=\"{prm_url}\", scope=\"{CONNECT_SCOPES}\""),
         "no `error` without credentials (RFC 6750 §3.1)"
     );
 
@@ -208,11 +217,14 @@ fn claude_connects_authorizes_and_calls() {
         secret: confidential["client_secret"].as_str().unwrap().to_owned(),
     };
 
-    // 6-7. Authorize with `scope=claudeai+`, then the token: its scope is normalised.
+    // 6-7. Authorize with the challenge's scopes joined by `+` and a trailing `+` (Claude
+    // composes `claudeai+` when a component is empty: the seed incident), then the token: its
+    // scope is normalised.
     let verifier = "claude-verifier-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let code = authorize(&base, &client, "claudeai+", verifier);
+    let requested = format!("{}+", CONNECT_SCOPES.replace(' ', "+"));
+    let code = authorize(&base, &client, &requested, verifier);
     let tokens = token_for_code(&base, &client, &code, verifier);
-    assert_eq!(tokens["scope"], "claudeai");
+    assert_eq!(tokens["scope"], GRANTED_AT_CONNECT);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
 
     // 8. The session, as `Claude-User`.
@@ -239,19 +251,44 @@ fn claude_connects_authorizes_and_calls() {
     );
     assert_eq!(list.json()["result"]["tools"].as_array().unwrap().len(), 7);
 
-    // A tool beyond `claudeai`: 403 with the complete scope set, which Claude unions and uses
-    // to authorize again (step-up).
+    // Claude does not complete a step-up (anthropics/claude-ai-mcp#931), so what it is granted
+    // at connect must reach every read tool: each answers (the stub's tool error, or invalid
+    // arguments), none is refused with 403.
+    let tools = list.json()["result"]["tools"].as_array().unwrap().clone();
+    let mut read_tools = 0;
+    for (id, tool) in tools.iter().enumerate() {
+        if tool["annotations"]["readOnlyHint"] != true {
+            continue;
+        }
+        read_tools += 1;
+        let call = json!({"jsonrpc": "2.0", "id": 10 + id, "method": "tools/call",
+            "params": {"name": tool["name"], "arguments": {}}});
+        let r = post_mcp(&server, "Claude-User", Some(&access), call);
+        assert_eq!(r.status, 200, "{}: {}", tool["name"], r.body);
+    }
+    assert_eq!(read_tools, 5);
+
+    // A write tool needs `orders.write`: 403 with the complete scope set. claude.ai shows this
+    // as "reconnect"; a client that steps up (the SDKs) authorizes again with that set.
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": {"name": "get_order_status", "arguments": {"order_id": "SO-20931"}}});
+        "params": {"name": "cancel_order", "arguments": {"order_id": "SO-20931", "reason": "duplicate"}}});
     let denied = post_mcp(&server, "Claude-User", Some(&access), call.clone());
     assert_eq!(denied.status, 403);
     let www = denied.header("www-authenticate").unwrap();
     assert!(www.contains("error=\"insufficient_scope\""), "{www}");
-    assert!(www.contains("scope=\"claudeai orders.read\""), "{www}");
+    assert!(
+        www.contains(&format!("scope=\"{STEP_UP_CHALLENGE}\"")),
+        "{www}"
+    );
 
-    let code = authorize(&base, &client, "claudeai+orders.read", verifier);
+    let code = authorize(
+        &base,
+        &client,
+        &STEP_UP_CHALLENGE.replace(' ', "+"),
+        verifier,
+    );
     let tokens = token_for_code(&base, &client, &code, verifier);
-    assert_eq!(tokens["scope"], "claudeai orders.read");
+    assert_eq!(tokens["scope"], STEPPED_UP);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let called = post_mcp(&server, "Claude-User", Some(&access), call.clone());
     assert_eq!(called.status, 200);
@@ -273,7 +310,7 @@ fn claude_connects_authorizes_and_calls() {
     );
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
     let refreshed = refreshed.json();
-    assert_eq!(refreshed["scope"], "claudeai orders.read");
+    assert_eq!(refreshed["scope"], STEPPED_UP);
     assert_ne!(
         refreshed["refresh_token"], tokens["refresh_token"],
         "rotated"

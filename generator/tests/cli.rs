@@ -23,6 +23,7 @@ fn stderr(o: &Output) -> String {
 fn check_valid_specs_exits_0() {
     let out = mcpgen(&[
         "check",
+        "--deny-warnings",
         "specs/medtainer.yaml",
         "specs/forge.yaml",
         "specs/local-notes.yaml",
@@ -52,6 +53,84 @@ fn check_reports_every_invalid_file_and_exits_1() {
         "{err}"
     );
     assert!(stdout(&out).contains("specs/medtainer.yaml: ok"));
+}
+
+/// A spec whose write tool needs a scope beyond `default_scopes`, in a fresh folder.
+fn step_up_spec(name: &str, allow: bool) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcpgen-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notes.yaml");
+    let spec = format!(
+        "mcpgen: 1
+name: notes
+version: 0.1.0
+server: {{ public_url: https://notes.example.com }}
+auth:
+  scopes:
+    notes.read: {{ description: Read notes }}
+    notes.write: {{ description: Write notes }}
+  default_scopes: [notes.read]
+{}tools:
+  - name: list_notes
+    description: Every note.
+    input: {{ type: object }}
+  - name: save_note
+    description: Save a note.
+    scopes: [notes.read, notes.write]
+    input: {{ type: object }}
+",
+        if allow { "allow: [step_up]\n" } else { "" }
+    );
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+/// claude.ai and Claude Code never complete a step-up (anthropics/claude-ai-mcp#931): a tool
+/// that needs more than the connect-time scopes is a located warning naming them, exit 0; with
+/// `--deny-warnings`, exit 1; `allow: [step_up]` silences it.
+#[test]
+fn check_warns_about_tools_clients_cannot_reach_without_step_up() {
+    let spec = step_up_spec("warn", false);
+    let spec = spec.to_str().unwrap();
+    let out = mcpgen(&["check", spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "warning: tool `save_note` needs scope `notes.write`, which clients are not granted at connect\n"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&format!("--> {spec}:16:26")), "{err}");
+    assert!(err.contains("Claude Code"), "{err}");
+    assert!(err.contains("anthropics/claude-ai-mcp#931"), "{err}");
+    assert!(
+        err.contains("add `notes.write` to `auth.default_scopes`"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(&format!("warning: `{spec}` has 1 warning\n")),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), format!("{spec}: ok (2 tools, 1 warning)\n"));
+
+    let out = mcpgen(&["check", "--deny-warnings", spec]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!(
+        "error: `{spec}` has 1 warning, denied by --deny-warnings"
+    )));
+    assert_eq!(stdout(&out), "");
+
+    // `build` reports the warning and still builds.
+    let out_dir = std::path::Path::new(spec).parent().unwrap().join("crate");
+    let out = mcpgen(&["build", spec, "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning: tool `save_note`"));
+
+    let allowed = step_up_spec("allow", true);
+    let out = mcpgen(&["check", "--deny-warnings", allowed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use mcpgen::spec::{Consent, Handler, ProtocolVersion};
 
 fn load(yaml: &str) -> Model {
     match mcpgen::check("test.yaml", yaml.as_bytes()) {
-        Ok(m) => m,
+        Ok(checked) => checked.model,
         Err(report) => panic!("{report}"),
     }
 }

@@ -189,13 +189,13 @@ fn names(v: &Value) -> Vec<&str> {
 }
 
 /// The checks every SDK client run against medtainer shares: it registered, authorized with
-/// PKCE for this resource, listed the tools and reached the `get_order_status` stub, which
-/// needs `orders.read` on top of `claudeai`.
-fn assert_medtainer_session(r: &Value, server: &Server) {
+/// PKCE for this resource, listed the tools and reached the stub of `tool`, holding every scope
+/// in `needed`.
+fn assert_medtainer_session(r: &Value, server: &Server, tool: &str, needed: &[&str]) {
     assert_eq!(r["server_name"], "medtainer", "{r}");
     assert_eq!(names(&r["tools"]), MEDTAINER_TOOLS, "{r}");
     let call = &r["calls"][0];
-    assert_eq!(call["name"], "get_order_status", "{r}");
+    assert_eq!(call["name"], tool, "{r}");
     assert_eq!(call["is_error"], true, "{r}");
     assert!(
         call["text"]
@@ -218,15 +218,15 @@ fn assert_medtainer_session(r: &Value, server: &Server) {
         Some(resource.as_str())
     );
     let granted = scope_words(r["token_scope"].as_str().expect("a granted scope"));
-    for needed in ["claudeai", "orders.read"] {
+    for needed in needed {
         assert!(granted.iter().any(|s| s == needed), "{r}");
     }
 }
 
 /// A Python SDK client through the whole flow: against medtainer it takes the scope from the
-/// 401 challenge (`claudeai`), meets 403 insufficient_scope on `get_order_status` and
-/// authorizes again with what that challenge names (step-up); against local-notes a template
-/// tool answers for real.
+/// 401 challenge (the read scopes), meets 403 insufficient_scope on `cancel_order` (which needs
+/// `orders.write`) and authorizes again with what that challenge names (step-up); against
+/// local-notes a template tool answers for real.
 fn python_client(python: &Path, mode: &str, protocol_version: &str) {
     let python_run = |server: &Server, tool: &str, args: Value| {
         let mut cmd = Command::new(python);
@@ -239,10 +239,10 @@ fn python_client(python: &Path, mode: &str, protocol_version: &str) {
     let medtainer = start("medtainer-mcp", &["--consent", "auto"]);
     let r = python_run(
         &medtainer,
-        "get_order_status",
-        json!({"order_id": "SO-20931"}),
+        "cancel_order",
+        json!({"order_id": "SO-20931", "reason": "duplicate"}),
     );
-    assert_medtainer_session(&r, &medtainer);
+    assert_medtainer_session(&r, &medtainer, "cancel_order", &["orders.write"]);
     assert_eq!(r["protocol_version"], protocol_version, "{r}");
     let urls: Vec<&str> = r["authorize_urls"]
         .as_array()
@@ -251,13 +251,13 @@ fn python_client(python: &Path, mode: &str, protocol_version: &str) {
         .map(|u| u.as_str().unwrap())
         .collect();
     let first = scope_words(urls[0]);
-    assert!(first.iter().any(|s| s == "claudeai"), "{r}");
-    assert!(!first.iter().any(|s| s == "orders.read"), "{r}");
+    assert!(first.iter().any(|s| s == "orders.read"), "{r}");
+    assert!(!first.iter().any(|s| s == "orders.write"), "{r}");
     assert!(
         urls[1..]
             .iter()
-            .any(|u| scope_words(u).iter().any(|s| s == "orders.read")),
-        "no step-up authorization for orders.read: {r}"
+            .any(|u| scope_words(u).iter().any(|s| s == "orders.write")),
+        "no step-up authorization for orders.write: {r}"
     );
 
     let notes = start("local-notes-mcp", &[]);
@@ -332,7 +332,7 @@ fn typescript_sdk() {
             r#"{"order_id":"SO-20931"}"#,
         ],
     );
-    assert_medtainer_session(&r, &medtainer);
+    assert_medtainer_session(&r, &medtainer, "get_order_status", &["orders.read"]);
     assert_eq!(r["authorize_urls"].as_array().unwrap().len(), 1, "{r}");
 }
 

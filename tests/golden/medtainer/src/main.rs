@@ -360,7 +360,10 @@ fn app() -> ::mcpgen_runtime::app::App {
                 ("orders.read".into(), "Read orders and shipments".into()),
                 ("orders.write".into(), "Create and cancel orders".into())
             ],
-            default_scopes: ::std::vec!["claudeai".into()],
+            default_scopes: ::std::vec![
+                "claudeai".into(), "catalog.read".into(), "orders.read".into(),
+                "customers.read".into()
+            ],
             consent: ::mcpgen_runtime::oauth::Consent::Password,
             access_ttl: ::std::time::Duration::from_secs(3600u64),
             refresh_ttl: ::std::time::Duration::from_secs(2592000u64),
