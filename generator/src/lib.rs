@@ -7,6 +7,7 @@
 
 pub mod clients;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod lint;
 pub mod model;

@@ -44,6 +44,27 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Classify what a spec change costs: breaking, reconsent, safety, review or compatible.
+    ///
+    /// What it costs the server's callers, the people who consented and the hosts that
+    /// reviewed its tools (see the README, "Reviewing a change").
+    ///
+    /// Exits 1 when a change of a kind named by --fail-on is present, 0 otherwise, 2 when a
+    /// spec cannot be read or is invalid.
+    Diff {
+        /// The old spec: a file, or `git:REV:PATH` to read PATH at REV with `git show`
+        /// (PATH from the repository's root, or `./PATH` from the current directory).
+        old: String,
+        /// The new spec: a file, or `git:REV:PATH`.
+        new: String,
+        /// `text` (one line per change, then a summary) or `json`
+        /// (`{"changes": [{"kind", "tool", "pointer", "message"}], "semver"}`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Kinds that make the command exit 1, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "breaking", value_parser = parse_kind)]
+        fail_on: Vec<mcpgen::diff::Kind>,
+    },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
 }
@@ -61,10 +82,91 @@ fn main() -> ExitCode {
             runtime_path,
             check,
         } => build(&spec, out, runtime_path, check),
+        Command::Diff {
+            old,
+            new,
+            format,
+            fail_on,
+        } => diff(&old, &new, format, &fail_on),
         Command::Schema => {
             println!("{}", mcpgen::schema_text().trim_end());
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// How `diff` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn parse_kind(name: &str) -> Result<mcpgen::diff::Kind, String> {
+    mcpgen::diff::Kind::parse(name).ok_or_else(|| {
+        format!("unknown kind `{name}`: expected breaking, reconsent, safety, review or compatible")
+    })
+}
+
+/// Reads a spec for `diff`: a file, or `git:REV:PATH` through `git show`. The display name and
+/// the bytes, or the message of why not.
+fn read_spec_source(source: &str) -> Result<(String, Vec<u8>), String> {
+    let Some(rev_path) = source.strip_prefix("git:") else {
+        let name = source.replace('\\', "/");
+        return std::fs::read(source)
+            .map(|b| (name.clone(), b))
+            .map_err(|e| format!("cannot read `{name}`: {e}"));
+    };
+    let Some((rev, path)) = rev_path.split_once(':') else {
+        return Err(format!("`{source}` is not `git:REV:PATH`"));
+    };
+    if rev.is_empty() || path.is_empty() || rev.starts_with('-') {
+        return Err(format!("`{source}` is not `git:REV:PATH`"));
+    }
+    let out = std::process::Command::new("git")
+        .args(["show", "--end-of-options", &format!("{rev}:{path}")])
+        .output()
+        .map_err(|e| format!("cannot run git for `{source}`: {e}"))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("cannot read `{source}`: {}", why.trim()));
+    }
+    Ok((source.to_owned(), out.stdout))
+}
+
+fn diff(old: &str, new: &str, format: Format, fail_on: &[mcpgen::diff::Kind]) -> ExitCode {
+    let mut models = Vec::new();
+    for source in [old, new] {
+        let (name, bytes) = match read_spec_source(source) {
+            Ok(read) => read,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        match mcpgen::check(&name, &bytes) {
+            Ok(checked) => models.push(checked.model),
+            Err(report) => {
+                eprint!("{report}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let report = mcpgen::diff::diff(&models[0], &models[1]);
+    match format {
+        Format::Text => print!("{}", report.render()),
+        Format::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("error: cannot print the report: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    }
+    if report.has_any(fail_on) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
