@@ -2,14 +2,16 @@
 //! reopen) and Redis (`MCPGEN_TEST_REDIS_URL`, or a `redis-server` this test starts itself;
 //! with `CI` set and neither available the test fails rather than skips).
 
-use std::process::{Child, Command, Stdio};
+mod redis_common;
+
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
     self, ClientRecord, CodeRecord, MemoryStore, NewToken, Redemption, Reuse, RotateRequest,
     Rotation, Store, TokenKind, TokenRecord, TokenState,
 };
+use redis_common::redis_url;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -740,60 +742,6 @@ async fn store_urls() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("cannot open"), "{e}");
-}
-
-/// A redis-server this test started; killed when dropped.
-struct RedisChild(Child);
-
-impl Drop for RedisChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn redis_url() -> Option<(String, Option<RedisChild>)> {
-    if let Ok(url) = std::env::var("MCPGEN_TEST_REDIS_URL")
-        && !url.is_empty()
-    {
-        return Some((url, None));
-    }
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--bind",
-            "127.0.0.1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let child = RedisChild(child);
-    let url = format!("redis://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some((url, Some(child)));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
