@@ -984,12 +984,8 @@ async fn fifty_parallel_refreshes_all_return_live_tokens() {
         let arrived = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for _ in 0..50 {
-            let (s, id, r0, arrived) = (
-                Arc::clone(&s),
-                id.clone(),
-                r0.clone(),
-                Arc::clone(&arrived),
-            );
+            let (s, id, r0, arrived) =
+                (Arc::clone(&s), id.clone(), r0.clone(), Arc::clone(&arrived));
             tasks.push(tokio::spawn(async move {
                 let r = refresh(&s, &id, &r0).await;
                 assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.text());
@@ -1010,7 +1006,11 @@ async fn fifty_parallel_refreshes_all_return_live_tokens() {
         let bearer = |a: &str| parts(Some(&format!("Bearer {a}")));
         for (access, refresh_token) in &arrived {
             assert!(auth.authenticate(&bearer(access)).await.is_ok(), "{name}");
-            let stored = s.store.get_token(&secret_hash(refresh_token)).await.unwrap();
+            let stored = s
+                .store
+                .get_token(&secret_hash(refresh_token))
+                .await
+                .unwrap();
             assert_eq!(
                 stored.map(|t| t.state),
                 Some(TokenState::Active),

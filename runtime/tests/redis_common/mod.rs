@@ -58,4 +58,3 @@ pub async fn redis_url() -> Option<(String, Option<RedisChild>)> {
     }
     None
 }
-
