@@ -940,10 +940,13 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// Whatever keeps a test store alive (a file, a `redis-server`).
+type Guard = Box<dyn std::any::Any>;
+
 /// The stores to run the HTTP-level races on: memory, a SQLite file, and Redis (skipped
 /// outside CI when no `redis-server` is installed). The guard keeps Redis and the file alive.
-async fn every_store() -> Vec<(&'static str, Arc<dyn Store>, Box<dyn std::any::Any>)> {
-    let mut stores: Vec<(&'static str, Arc<dyn Store>, Box<dyn std::any::Any>)> = Vec::new();
+async fn every_store() -> Vec<(&'static str, Arc<dyn Store>, Guard)> {
+    let mut stores: Vec<(&'static str, Arc<dyn Store>, Guard)> = Vec::new();
     stores.push(("memory", Arc::new(MemoryStore::new()), Box::new(())));
     let path = std::env::temp_dir().join(format!(
         "mcpgen-oauth-{}-{}.sqlite3",

@@ -35,8 +35,8 @@ impl MemoryStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> Result<T, StoreError> {
-        // A panic while holding the lock cannot leave a half-written entry (every write is a
-        // single insert), so a poisoned lock is still usable.
+        // A panic while holding the lock cannot leave a half-written entry (nothing between
+        // the writes of one operation can panic), so a poisoned lock is still usable.
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         Ok(f(&mut guard))
     }
