@@ -646,11 +646,24 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
             );",
         )
         .unwrap();
-        let data = serde_json::to_string(&token(TokenKind::Refresh, fam, exp)).unwrap();
-        c.execute(
-            "INSERT INTO mcpgen_tokens (hash, data, family, expires_at) VALUES ('old0', ?1, ?2, ?3)",
-            rusqlite::params![data, fam, exp as i64],
-        )
+        let json = |f: &str| serde_json::to_string(&token(TokenKind::Refresh, f, exp)).unwrap();
+        let (data, data2, data3) = (
+            json(fam),
+            json(&format!("{fam}-2")),
+            json(&format!("{fam}-3")),
+        );
+        // old0 is live; rotated0 was exchanged for child0, which is unused; used0 for used1,
+        // which was exchanged in turn for used2.
+        c.execute_batch(&format!(
+            "INSERT INTO mcpgen_tokens (hash, data, family, expires_at, rotated_at, successor) VALUES
+                ('old0', '{data}', '{fam}', {exp}, NULL, NULL),
+                ('rotated0', '{data2}', '{fam}-2', {exp}, {now}, 'child0'),
+                ('child0', '{data2}', '{fam}-2', {exp}, NULL, NULL),
+                ('used0', '{data3}', '{fam}-3', {exp}, {now}, 'used1'),
+                ('used1', '{data3}', '{fam}-3', {exp}, {now}, 'used2'),
+                ('used2', '{data3}', '{fam}-3', {exp}, NULL, NULL);",
+            now = now()
+        ))
         .unwrap();
     }
     let url = format!("sqlite:{}", path.display());
@@ -665,6 +678,20 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
     let req = rotate("n2-refresh", "n3", fam, GRACE);
     assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
     assert_eq!(state(&*s, "n1-refresh").await, Some(TokenState::Superseded));
+    // A token rotated before the upgrade, its child unused: a retry inside the grace gets a
+    // sibling of that child, and the first of the two used wins.
+    let fam2 = format!("{fam}-2");
+    let req = rotate("rotated0", "m1", &fam2, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    let req = rotate("m1-refresh", "m2", &fam2, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    assert_eq!(state(&*s, "child0").await, Some(TokenState::Superseded));
+    // A token whose child was used before the upgrade: presenting it is a reuse.
+    let req = rotate("used0", "u", &format!("{fam}-3"), GRACE);
+    assert_eq!(
+        s.rotate_refresh(&req).await.unwrap(),
+        Rotation::Reused(Reuse::ChildUsed)
+    );
     drop((s, _b));
     let s = store::open(&url).await.unwrap();
     assert_eq!(

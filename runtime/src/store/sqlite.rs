@@ -41,8 +41,10 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
 ";
 
 /// Brings a file written by an earlier version up to [`SCHEMA`]: the columns that link a
-/// refresh token to the one it was exchanged from, and their index. In one IMMEDIATE
-/// transaction, so two replicas opening one old file at once do not both alter it.
+/// refresh token to the one it was exchanged from, and their index. There, `successor` was the
+/// one live child of a rotated token, used or not; it becomes that child's `parent`, and stays
+/// as `successor` only when the child was used. In one IMMEDIATE transaction, so two replicas
+/// opening one old file at once do not both alter it.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -58,7 +60,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if !has_parent {
         tx.execute_batch(
             "ALTER TABLE mcpgen_tokens ADD COLUMN parent TEXT;
-             ALTER TABLE mcpgen_tokens ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;",
+             ALTER TABLE mcpgen_tokens ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
+             UPDATE mcpgen_tokens SET parent =
+                 (SELECT p.hash FROM mcpgen_tokens p WHERE p.successor = mcpgen_tokens.hash);
+             UPDATE mcpgen_tokens SET successor = NULL WHERE successor IS NOT NULL
+                 AND successor NOT IN (SELECT hash FROM mcpgen_tokens WHERE rotated_at IS NOT NULL);",
         )
         .map_err(err)?;
     }
