@@ -45,6 +45,8 @@ pub struct AuthModel {
     pub consent: Consent,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
+    /// See `auth.tokens.refresh_reuse_grace`.
+    pub refresh_reuse_grace_secs: u64,
     pub dynamic_registration: bool,
     pub client_id_metadata_documents: bool,
     pub extra_redirect_uris: Vec<String>,
@@ -158,6 +160,12 @@ impl Model {
                 refresh_ttl_secs: ttl(
                     a.tokens.as_ref().and_then(|t| t.refresh_ttl.as_deref()),
                     30 * 86400,
+                ),
+                refresh_reuse_grace_secs: ttl(
+                    a.tokens
+                        .as_ref()
+                        .and_then(|t| t.refresh_reuse_grace.as_deref()),
+                    spec::DEFAULT_REFRESH_REUSE_GRACE_SECS,
                 ),
                 dynamic_registration: a
                     .registration

@@ -249,7 +249,14 @@ pub enum Consent {
     Auto,
 }
 
-/// Token lifetimes, as a number and a unit: `90s`, `15m`, `1h`, `30d`.
+/// The default `refresh_reuse_grace`, in seconds: hosted clients retry refreshes in bursts
+/// reported to last 30 to 80 s; two minutes covers them.
+pub const DEFAULT_REFRESH_REUSE_GRACE_SECS: u64 = 120;
+
+/// The longest `refresh_reuse_grace`, in seconds (the runtime refuses more, too).
+pub const MAX_REFRESH_REUSE_GRACE_SECS: u64 = 600;
+
+/// Token lifetimes and the refresh grace, as a number and a unit: `90s`, `15m`, `1h`, `30d`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tokens {
@@ -261,6 +268,13 @@ pub struct Tokens {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub refresh_ttl: Option<String>,
+    /// How long after a refresh token's first use presenting it again still gets fresh tokens
+    /// (clients refresh several times at once, or retry a lost response) instead of revoking
+    /// the grant as a reuse (RFC 9700 §4.14.2). Every answer stays valid until one is used.
+    /// Default `2m`, at most `10m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub refresh_reuse_grace: Option<String>,
 }
 
 /// How clients register.

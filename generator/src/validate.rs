@@ -459,7 +459,9 @@ impl Checker<'_> {
                 self.help("tool names are 1 to 64 letters, digits, `_` or `-`: Claude drops every tool of a server when one name is outside that");
             }
             "/auth/default_scopes/*" | "/tools/*/scopes/*" => self.bad_scope(pointer, s, false),
-            "/auth/tokens/access_ttl" | "/auth/tokens/refresh_ttl" => {
+            "/auth/tokens/access_ttl"
+            | "/auth/tokens/refresh_ttl"
+            | "/auth/tokens/refresh_reuse_grace" => {
                 self.at_value(pointer, format!("`{s}` is not a duration"));
                 self.help("write a whole number and a unit: `90s`, `15m`, `1h` or `30d`");
             }
@@ -779,6 +781,13 @@ impl Checker<'_> {
             };
             self.at_value(at, "`refresh_ttl` must be longer than `access_ttl`");
             self.help("e.g. `access_ttl: 1h` and `refresh_ttl: 30d`");
+        }
+        if ttl("refresh_reuse_grace").is_some_and(|g| g > spec::MAX_REFRESH_REUSE_GRACE_SECS) {
+            self.at_value(
+                "/auth/tokens/refresh_reuse_grace",
+                "`refresh_reuse_grace` is longer than 10 minutes",
+            );
+            self.help("clients retry a refresh for up to about 80 s; `2m` covers that, and a longer grace lets a leaked refresh token mint tokens for longer");
         }
     }
 

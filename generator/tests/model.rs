@@ -52,6 +52,7 @@ fn defaults_are_filled_in() {
         (auth.access_ttl_secs, auth.refresh_ttl_secs),
         (3600, 30 * 86400)
     );
+    assert_eq!(auth.refresh_reuse_grace_secs, 120);
     assert!(auth.dynamic_registration);
     assert!(!auth.client_id_metadata_documents);
 
@@ -78,6 +79,14 @@ fn defaults_are_filled_in() {
     assert_eq!(put.scopes, ["write"]);
     assert_eq!(put.title, "Store");
     assert_eq!(put.handler, Handler::Template);
+}
+
+#[test]
+fn refresh_reuse_grace_is_read_from_the_spec() {
+    let yaml = MINIMAL.replace("auth:\n", "auth:\n  tokens: { refresh_reuse_grace: 90s }\n");
+    assert_ne!(yaml, MINIMAL);
+    let m = load(&yaml);
+    assert_eq!(m.auth.unwrap().refresh_reuse_grace_secs, 90);
 }
 
 #[test]

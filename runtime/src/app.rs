@@ -24,6 +24,7 @@
 //!         consent: Consent::Password,
 //!         access_ttl: Duration::from_secs(3600),
 //!         refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+//!         refresh_reuse_grace: Duration::from_secs(120),
 //!         dynamic_registration: true,
 //!         client_id_metadata_documents: false,
 //!         extra_redirect_uris: vec![],
@@ -94,6 +95,8 @@ pub struct AuthSpec {
     pub access_ttl: Duration,
     /// Refresh token lifetime.
     pub refresh_ttl: Duration,
+    /// The refresh reuse grace (see [`OAuthConfig::refresh_reuse_grace`]).
+    pub refresh_reuse_grace: Duration,
     /// Serve `/register` (RFC 7591 dynamic client registration).
     pub dynamic_registration: bool,
     /// Accept https URLs as `client_id` and fetch their metadata documents.
@@ -199,6 +202,7 @@ impl Server {
                 oc.consent = config.consent.unwrap_or(auth.consent);
                 oc.access_ttl = auth.access_ttl;
                 oc.refresh_ttl = auth.refresh_ttl;
+                oc.refresh_reuse_grace = auth.refresh_reuse_grace;
                 oc.dynamic_registration = auth.dynamic_registration;
                 oc.client_id_metadata_documents = auth.client_id_metadata_documents;
                 oc.extra_redirect_uris = auth.extra_redirect_uris.clone();

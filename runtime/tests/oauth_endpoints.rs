@@ -2,6 +2,7 @@
 //! clients, authorize, token (PKCE, replay, rotation), revoke and the bearer check.
 
 mod oauth_common;
+mod redis_common;
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use mcpgen_runtime::auth::Principal;
 use mcpgen_runtime::oauth::{Consent, OAuth, OAuthConfig, hash_password, secret_hash};
-use mcpgen_runtime::store::{MemoryStore, NewToken, Store, TokenKind, TokenRecord};
+use mcpgen_runtime::store::{MemoryStore, NewToken, Store, TokenKind, TokenRecord, TokenState};
 use oauth_common::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -210,6 +211,10 @@ fn bad_configurations_are_refused() {
 
     let c = config("http://example.com");
     assert!(try_new(c).contains("https"));
+
+    let mut c = config(LOCAL);
+    c.refresh_reuse_grace = Duration::from_secs(601);
+    assert!(try_new(c).contains("refresh reuse grace of 601s"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -877,20 +882,19 @@ async fn refresh_rotation_and_reuse_detection() {
     assert_eq!(t1["scope"], "claudeai orders.read offline_access");
     assert_eq!(t1["token_type"], "Bearer");
 
-    // Within the grace, the previous token is answered again (a lost response); the answer's
-    // refresh token replaces r1, so only one refresh token of the grant is live.
+    // Within the grace, the previous token is answered again (a lost response, or refreshes
+    // sent at once): r1 stays live beside the new r1b, as the client may have kept either.
     let again = refresh(&s, &id, &r0).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text());
     let r1b = again.json()["refresh_token"].as_str().unwrap().to_owned();
-    let replaced = refresh(&s, &id, &r1).await;
-    assert_eq!(replaced.json()["error"], "invalid_grant");
+    assert_ne!(r1b, r1);
 
-    // Rotating r1b makes r0 no longer the immediately previous token: reusing it now revokes
-    // the family, r1b's successor included.
+    // r1b is used first: its sibling r1 is dead, and presenting r1 is a reuse that revokes the
+    // whole grant, r1b's successor included.
     let two = refresh(&s, &id, &r1b).await;
-    assert_eq!(two.status, StatusCode::OK);
+    assert_eq!(two.status, StatusCode::OK, "{}", two.text());
     let t2 = two.json();
-    let reuse = refresh(&s, &id, &r0).await;
+    let reuse = refresh(&s, &id, &r1).await;
     assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
     assert_eq!(reuse.json()["error"], "invalid_grant");
     let dead = refresh(&s, &id, t2["refresh_token"].as_str().unwrap()).await;
@@ -902,6 +906,141 @@ async fn refresh_rotation_and_reuse_detection() {
             .await
             .is_err()
     );
+    // The parent, too, is dead once a child was used.
+    let parent = refresh(&s, &id, &r0).await;
+    assert_eq!(parent.json()["error"], "invalid_grant");
+}
+
+/// `refresh_reuse_grace` is the server's: with none, presenting a refresh token a second time
+/// is a reuse at once and revokes what the first use issued.
+#[tokio::test]
+async fn refresh_reuse_grace_is_configurable() {
+    let mut c = config(LOCAL);
+    c.refresh_reuse_grace = Duration::ZERO;
+    let s = server_with(c);
+    let (id, t0) = tokens(&s.router, Some("claudeai offline_access")).await;
+    let r0 = t0["refresh_token"].as_str().unwrap();
+    let one = refresh(&s, &id, r0).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text());
+    let again = refresh(&s, &id, r0).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text());
+    assert_eq!(again.json()["error"], "invalid_grant");
+    let r1 = one.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(refresh(&s, &id, &r1).await.json()["error"], "invalid_grant");
+}
+
+/// Deletes a SQLite file (and its WAL files) when dropped.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+/// Whatever keeps a test store alive (a file, a `redis-server`).
+type Guard = Box<dyn std::any::Any>;
+
+/// The stores to run the HTTP-level races on: memory, a SQLite file, and Redis (skipped
+/// outside CI when no `redis-server` is installed). The guard keeps Redis and the file alive.
+async fn every_store() -> Vec<(&'static str, Arc<dyn Store>, Guard)> {
+    let mut stores: Vec<(&'static str, Arc<dyn Store>, Guard)> = Vec::new();
+    stores.push(("memory", Arc::new(MemoryStore::new()), Box::new(())));
+    let path = std::env::temp_dir().join(format!(
+        "mcpgen-oauth-{}-{}.sqlite3",
+        std::process::id(),
+        secret_hash(&format!("{:?}", std::time::SystemTime::now()))
+    ));
+    let url = format!("sqlite:{}", path.display());
+    stores.push((
+        "sqlite",
+        mcpgen_runtime::store::open(&url).await.unwrap(),
+        Box::new(RemoveOnDrop(path)),
+    ));
+    match redis_common::redis_url().await {
+        Some((url, child)) => stores.push((
+            "redis",
+            mcpgen_runtime::store::open(&url).await.unwrap(),
+            Box::new(child),
+        )),
+        None => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Redis: set MCPGEN_TEST_REDIS_URL or install redis-server"
+        ),
+    }
+    stores
+}
+
+/// Hosted clients refresh in parallel after a 401 and keep whichever answer arrives last:
+/// 50 refreshes with one refresh token, sent at once, are all 200, and every access and
+/// refresh token they carry is live. The refresh tokens are siblings: the client uses the
+/// one that arrived last, and presenting any other afterwards is a reuse that revokes the
+/// grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_refreshes_all_return_live_tokens() {
+    for (name, store, _guard) in every_store().await {
+        let s = Arc::new(server_on(config(LOCAL), store));
+        let (id, t0) = tokens(&s.router, Some("claudeai orders.read offline_access")).await;
+        let r0 = t0["refresh_token"].as_str().unwrap().to_owned();
+        let arrived = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let (s, id, r0, arrived) =
+                (Arc::clone(&s), id.clone(), r0.clone(), Arc::clone(&arrived));
+            tasks.push(tokio::spawn(async move {
+                let r = refresh(&s, &id, &r0).await;
+                assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.text());
+                let t = r.json();
+                let pair = |k: &str| t[k].as_str().unwrap().to_owned();
+                arrived
+                    .lock()
+                    .unwrap()
+                    .push((pair("access_token"), pair("refresh_token")));
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let arrived = arrived.lock().unwrap().clone();
+        assert_eq!(arrived.len(), 50);
+        let auth = s.oauth.authenticator();
+        let bearer = |a: &str| parts(Some(&format!("Bearer {a}")));
+        for (access, refresh_token) in &arrived {
+            assert!(auth.authenticate(&bearer(access)).await.is_ok(), "{name}");
+            let stored = s
+                .store
+                .get_token(&secret_hash(refresh_token))
+                .await
+                .unwrap();
+            assert_eq!(
+                stored.map(|t| t.state),
+                Some(TokenState::Active),
+                "{name}: a refresh token handed out in a 200 is dead"
+            );
+        }
+
+        // The client keeps the last answer and refreshes with it later.
+        let (_, last) = arrived.last().unwrap();
+        let next = refresh(&s, &id, last).await;
+        assert_eq!(next.status, StatusCode::OK, "{name}: {}", next.text());
+        let next = next.json();
+        let next_access = next["access_token"].as_str().unwrap();
+        assert!(auth.authenticate(&bearer(next_access)).await.is_ok());
+
+        // Any other answer's refresh token is now a reuse: the grant is revoked.
+        let (_, other) = &arrived[0];
+        let reuse = refresh(&s, &id, other).await;
+        assert_eq!(reuse.status, StatusCode::BAD_REQUEST, "{name}");
+        assert_eq!(reuse.json()["error"], "invalid_grant");
+        assert!(auth.authenticate(&bearer(next_access)).await.is_err());
+        for (access, _) in &arrived {
+            assert!(auth.authenticate(&bearer(access)).await.is_err(), "{name}");
+        }
+        let dead = refresh(&s, &id, next["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(dead.json()["error"], "invalid_grant", "{name}");
+    }
 }
 
 #[tokio::test]

@@ -66,6 +66,33 @@ async fn decisions_are_logged_without_secrets() {
     let _ = auth
         .authenticate(&parts(Some(&format!("Bearer {access}"))))
         .await;
+    // A refresh token presented after its child was used: a reuse, logged as a breach. (The
+    // replay above revoked the first grant; this is a second one.)
+    let code = code_for(&s.router, id, CLAUDE_CALLBACK, &[]).await;
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CLAUDE_CALLBACK),
+        ("client_id", id),
+        ("client_secret", secret),
+        ("code_verifier", VERIFIER),
+    ];
+    let second = post_form(&s.router, "/token", &pairs, &[]).await.json();
+    let second_refresh = second["refresh_token"].as_str().unwrap();
+    let refresh = async |token: &str| {
+        let pairs = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", id),
+            ("client_secret", secret),
+        ];
+        post_form(&s.router, "/token", &pairs, &[]).await.json()
+    };
+    let child = refresh(second_refresh).await;
+    let child = child["refresh_token"].as_str().unwrap();
+    let grandchild = refresh(child).await;
+    assert!(grandchild["refresh_token"].is_string(), "{grandchild}");
+    assert_eq!(refresh(second_refresh).await["error"], "invalid_grant");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for decision in [
@@ -74,6 +101,8 @@ async fn decisions_are_logged_without_secrets() {
         "decision=\"token_issued\"",
         "decision=\"code_replayed\"",
         "decision=\"bearer_refused\"",
+        "decision=\"refresh_reused\"",
+        "reuse=\"child_used\"",
     ] {
         assert!(logs.contains(decision), "{decision} missing from:\n{logs}");
     }
@@ -82,6 +111,10 @@ async fn decisions_are_logged_without_secrets() {
         code.as_str(),
         access,
         refresh_token,
+        second_refresh,
+        child,
+        grandchild["refresh_token"].as_str().unwrap(),
+        grandchild["access_token"].as_str().unwrap(),
         "not-a-token",
         VERIFIER,
     ] {

@@ -2,14 +2,16 @@
 //! reopen) and Redis (`MCPGEN_TEST_REDIS_URL`, or a `redis-server` this test starts itself;
 //! with `CI` set and neither available the test fails rather than skips).
 
-use std::process::{Child, Command, Stdio};
+mod redis_common;
+
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
-    self, ClientRecord, CodeRecord, MemoryStore, NewToken, Redemption, RotateRequest, Rotation,
-    Store, TokenKind, TokenRecord, TokenState,
+    self, ClientRecord, CodeRecord, MemoryStore, NewToken, Redemption, Reuse, RotateRequest,
+    Rotation, Store, TokenKind, TokenRecord, TokenState,
 };
+use redis_common::redis_url;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -189,85 +191,142 @@ impl CloneWithIssued for TokenRecord {
     }
 }
 
+/// The grace the rotation tests use, in seconds.
+const GRACE: u64 = 120;
+
+async fn put_refresh(s: &dyn Store, hash: &str, family: &str) {
+    s.put_tokens(&[new(
+        hash.into(),
+        token(TokenKind::Refresh, family, now() + 3600),
+    )])
+    .await
+    .unwrap();
+}
+
+/// The first use's time, and the child used since, of a rotated token.
+async fn rotated(s: &dyn Store, hash: &str) -> (u64, Option<String>) {
+    match state(s, hash).await {
+        Some(TokenState::Rotated { at, successor }) => (at, successor),
+        other => panic!("{hash} should be rotated: {other:?}"),
+    }
+}
+
+async fn assert_state(s: &dyn Store, hashes: &[String], want: TokenState) {
+    for h in hashes {
+        assert_eq!(state(s, h).await, Some(want.clone()), "{h}");
+    }
+}
+
 async fn rotation(s: Arc<dyn Store>, p: &str) {
+    let s = &*s;
     let fam = format!("{p}-fam-r");
-    let exp = now() + 3600;
     let r0 = format!("{p}-r0");
-    s.put_tokens(&[new(r0.clone(), token(TokenKind::Refresh, &fam, exp))])
-        .await
-        .unwrap();
+    put_refresh(s, &r0, &fam).await;
 
-    let first = rotate(&r0, &format!("{p}-1"), &fam, 60);
+    let first = rotate(&r0, &format!("{p}-1"), &fam, GRACE);
     assert_eq!(s.rotate_refresh(&first).await.unwrap(), Rotation::Rotated);
-    let r1 = format!("{p}-1-refresh");
-    match state(&*s, &r0).await {
-        Some(TokenState::Rotated { successor, at }) => {
-            assert_eq!(successor, r1);
-            assert!(at + 5 >= now());
-        }
-        other => panic!("r0 should be rotated: {other:?}"),
-    }
-    assert_eq!(state(&*s, &r1).await, Some(TokenState::Active));
-    assert_eq!(
-        state(&*s, &format!("{p}-1-access")).await,
-        Some(TokenState::Active)
-    );
+    let (r1, a1) = (format!("{p}-1-refresh"), format!("{p}-1-access"));
+    let (at, successor) = rotated(s, &r0).await;
+    assert_eq!((at, successor), (first.now, None));
+    assert_state(s, &[r1.clone(), a1.clone()], TokenState::Active).await;
 
-    // Within the grace, with r1 unused: answered again; the new refresh token replaces r1,
-    // which is revoked, so one refresh token of the family stays live.
-    let retry = rotate(&r0, &format!("{p}-1b"), &fam, 60);
+    // Within the grace, with no child used: a retry gets a sibling of r1, and nothing is
+    // revoked (r1 may be in a response the client kept). The window does not move.
+    let mut retry = rotate(&r0, &format!("{p}-1b"), &fam, GRACE);
+    retry.now = first.now + GRACE - 1;
     assert_eq!(s.rotate_refresh(&retry).await.unwrap(), Rotation::Rotated);
-    let r1b = format!("{p}-1b-refresh");
-    match state(&*s, &r0).await {
-        Some(TokenState::Rotated { successor, .. }) => assert_eq!(successor, r1b),
-        other => panic!("r0 should be rotated: {other:?}"),
-    }
-    assert_eq!(state(&*s, &r1b).await, Some(TokenState::Active));
-    assert_eq!(state(&*s, &r1).await, Some(TokenState::Revoked));
-    assert_eq!(
-        s.rotate_refresh(&rotate(&r1, &format!("{p}-x1"), &fam, 60))
-            .await
-            .unwrap(),
-        Rotation::Invalid,
-        "a replaced successor rotates nothing"
-    );
+    let (r1b, a1b) = (format!("{p}-1b-refresh"), format!("{p}-1b-access"));
+    assert_eq!(rotated(s, &r0).await, (first.now, None));
+    assert_state(
+        s,
+        &[r1.clone(), a1.clone(), r1b.clone(), a1b.clone()],
+        TokenState::Active,
+    )
+    .await;
 
-    // r1b is used: r0 is no longer the immediately previous token; its reuse revokes all.
+    // r1b is used first: it is r0's successor, and its sibling r1 is dead (access tokens stay).
+    let two = rotate(&r1b, &format!("{p}-2"), &fam, GRACE);
+    assert_eq!(s.rotate_refresh(&two).await.unwrap(), Rotation::Rotated);
+    assert_eq!(rotated(s, &r0).await, (first.now, Some(r1b.clone())));
+    assert_eq!(rotated(s, &r1b).await, (two.now, None));
+    assert_eq!(state(s, &r1).await, Some(TokenState::Superseded));
+    let later = [
+        a1.clone(),
+        a1b.clone(),
+        format!("{p}-2-refresh"),
+        format!("{p}-2-access"),
+    ];
+    assert_state(s, &later, TokenState::Active).await;
+
+    // Presenting the dead sibling, even inside the grace, is a reuse: the whole family goes.
     assert_eq!(
-        s.rotate_refresh(&rotate(&r1b, &format!("{p}-2"), &fam, 60))
+        s.rotate_refresh(&rotate(&r1, &format!("{p}-3"), &fam, GRACE))
             .await
             .unwrap(),
-        Rotation::Rotated
+        Rotation::Reused(Reuse::Superseded)
     );
-    assert_eq!(
-        s.rotate_refresh(&rotate(&r0, &format!("{p}-3"), &fam, 60))
-            .await
-            .unwrap(),
-        Rotation::Reused
-    );
-    for h in [format!("{p}-2-refresh"), format!("{p}-2-access")] {
-        assert_eq!(state(&*s, &h).await, Some(TokenState::Revoked), "{h}");
-    }
-    assert_eq!(state(&*s, &format!("{p}-3-refresh")).await, None);
+    assert_state(s, &later, TokenState::Revoked).await;
+    assert_eq!(state(s, &format!("{p}-3-refresh")).await, None);
     // Once the family is revoked, even its newest refresh token rotates nothing.
     assert_eq!(
         s.rotate_refresh(&rotate(
             &format!("{p}-2-refresh"),
             &format!("{p}-4"),
             &fam,
-            60
+            GRACE
         ))
         .await
         .unwrap(),
         Rotation::Invalid
     );
 
+    // The parent presented after one of its children was used, inside the grace: a reuse.
+    let fam = format!("{p}-fam-p");
+    let q0 = format!("{p}-q0");
+    put_refresh(s, &q0, &fam).await;
+    let q = |old: &str, id: &str| rotate(old, &format!("{p}-{id}"), &fam, GRACE);
+    assert_eq!(
+        s.rotate_refresh(&q(&q0, "q1")).await.unwrap(),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        s.rotate_refresh(&q(&format!("{p}-q1-refresh"), "q2"))
+            .await
+            .unwrap(),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        s.rotate_refresh(&q(&q0, "q3")).await.unwrap(),
+        Rotation::Reused(Reuse::ChildUsed)
+    );
+    assert_state(
+        s,
+        &[format!("{p}-q2-refresh"), format!("{p}-q2-access")],
+        TokenState::Revoked,
+    )
+    .await;
+
+    // A rotated token presented at the end of the grace, no child used: a reuse.
+    let fam = format!("{p}-fam-w");
+    let w0 = format!("{p}-w0");
+    put_refresh(s, &w0, &fam).await;
+    let w1 = rotate(&w0, &format!("{p}-w1"), &fam, GRACE);
+    assert_eq!(s.rotate_refresh(&w1).await.unwrap(), Rotation::Rotated);
+    let mut late = rotate(&w0, &format!("{p}-w2"), &fam, GRACE);
+    late.now = w1.now + GRACE;
+    assert_eq!(
+        s.rotate_refresh(&late).await.unwrap(),
+        Rotation::Reused(Reuse::GraceOver)
+    );
+    assert_eq!(
+        state(s, &format!("{p}-w1-refresh")).await,
+        Some(TokenState::Revoked)
+    );
+
     // No grace: a second use is a reuse at once.
     let fam = format!("{p}-fam-g");
     let g0 = format!("{p}-g0");
-    s.put_tokens(&[new(g0.clone(), token(TokenKind::Refresh, &fam, exp))])
-        .await
-        .unwrap();
+    put_refresh(s, &g0, &fam).await;
     assert_eq!(
         s.rotate_refresh(&rotate(&g0, &format!("{p}-g1"), &fam, 0))
             .await
@@ -276,43 +335,181 @@ async fn rotation(s: Arc<dyn Store>, p: &str) {
     );
     let mut late = rotate(&g0, &format!("{p}-g2"), &fam, 0);
     late.now += 1;
-    assert_eq!(s.rotate_refresh(&late).await.unwrap(), Rotation::Reused);
-
-    // Invalid: unknown, an access token, expired.
     assert_eq!(
-        s.rotate_refresh(&rotate(&format!("{p}-nothing"), &format!("{p}-x"), "f", 60))
-            .await
-            .unwrap(),
+        s.rotate_refresh(&late).await.unwrap(),
+        Rotation::Reused(Reuse::GraceOver)
+    );
+
+    // Invalid: unknown, an access token, expired, revoked.
+    let exp = now() + 3600;
+    assert_eq!(
+        s.rotate_refresh(&rotate(
+            &format!("{p}-nothing"),
+            &format!("{p}-x"),
+            "f",
+            GRACE
+        ))
+        .await
+        .unwrap(),
         Rotation::Invalid
     );
     let fam = format!("{p}-fam-i");
     let acc = format!("{p}-acc");
     let old = format!("{p}-old");
+    let gone = format!("{p}-gone");
     s.put_tokens(&[
         new(acc.clone(), token(TokenKind::Access, &fam, exp)),
         new(old.clone(), token(TokenKind::Refresh, &fam, now() + 2)),
+        new(gone.clone(), token(TokenKind::Refresh, &fam, exp)),
     ])
     .await
     .unwrap();
     assert_eq!(
-        s.rotate_refresh(&rotate(&acc, &format!("{p}-y"), &fam, 60))
+        s.rotate_refresh(&rotate(&acc, &format!("{p}-y"), &fam, GRACE))
             .await
             .unwrap(),
         Rotation::Invalid
     );
-    let mut expired = rotate(&old, &format!("{p}-z"), &fam, 60);
+    let mut expired = rotate(&old, &format!("{p}-z"), &fam, GRACE);
     expired.now += 10;
     assert_eq!(s.rotate_refresh(&expired).await.unwrap(), Rotation::Invalid);
+    s.revoke_token(&gone).await.unwrap();
+    assert_eq!(
+        s.rotate_refresh(&rotate(&gone, &format!("{p}-v"), &fam, GRACE))
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    assert_eq!(
+        state(s, &acc).await,
+        Some(TokenState::Active),
+        "not a reuse"
+    );
+}
 
-    // Concurrent rotations of one token without grace: exactly one rotates.
+/// A stolen refresh token replayed inside the grace (RFC 9700 §4.14.2): the thief's tokens
+/// and the client's both work until one side uses its refresh token; the other side's use is
+/// then a reuse that revokes the grant, whichever side comes first.
+async fn stolen_token_replayed_in_the_grace(s: &dyn Store, p: &str) {
+    for thief_first in [false, true] {
+        let fam = format!("{p}-fam-s-{thief_first}");
+        let s0 = format!("{p}-s0-{thief_first}");
+        put_refresh(s, &s0, &fam).await;
+        let id = |who: &str| format!("{p}-{who}-{thief_first}");
+        let client = rotate(&s0, &id("client1"), &fam, GRACE);
+        assert_eq!(s.rotate_refresh(&client).await.unwrap(), Rotation::Rotated);
+        let thief = rotate(&s0, &id("thief1"), &fam, GRACE);
+        assert_eq!(s.rotate_refresh(&thief).await.unwrap(), Rotation::Rotated);
+        let issued = |who: &str| {
+            [
+                format!("{}-refresh", id(who)),
+                format!("{}-access", id(who)),
+            ]
+        };
+        // Nobody's tokens were silently revoked.
+        assert_state(s, &issued("client1"), TokenState::Active).await;
+        assert_state(s, &issued("thief1"), TokenState::Active).await;
+
+        let (winner, loser) = if thief_first {
+            ("thief", "client")
+        } else {
+            ("client", "thief")
+        };
+        let won = rotate(
+            &issued(&format!("{winner}1"))[0],
+            &id(&format!("{winner}2")),
+            &fam,
+            GRACE,
+        );
+        assert_eq!(s.rotate_refresh(&won).await.unwrap(), Rotation::Rotated);
+        let lost = rotate(
+            &issued(&format!("{loser}1"))[0],
+            &id(&format!("{loser}2")),
+            &fam,
+            GRACE,
+        );
+        assert_eq!(
+            s.rotate_refresh(&lost).await.unwrap(),
+            Rotation::Reused(Reuse::Superseded)
+        );
+        for who in ["client1", "thief1", &format!("{winner}2")] {
+            assert_state(s, &issued(who), TokenState::Revoked).await;
+        }
+    }
+}
+
+/// 50 refreshes of one token at once, spread over `replicas` (one store, or several
+/// connections to one file or one Redis): all are answered, every refresh and access token
+/// they return is live, and the refresh tokens are siblings. The one whose answer came back
+/// last (or first) is then used; presenting any other is a reuse that revokes the grant.
+async fn concurrent_refreshes(replicas: &[Arc<dyn Store>], p: &str) {
+    for use_last in [true, false] {
+        let s = &*replicas[0];
+        let fam = format!("{p}-fam-cg-{use_last}");
+        let d0 = format!("{p}-d0-{use_last}");
+        put_refresh(s, &d0, &fam).await;
+        let arrived = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let s = Arc::clone(&replicas[i % replicas.len()]);
+            let arrived = Arc::clone(&arrived);
+            let id = format!("{p}-d-{use_last}-{i}");
+            let req = rotate(&d0, &id, &fam, GRACE);
+            tasks.push(tokio::spawn(async move {
+                let outcome = s.rotate_refresh(&req).await.unwrap();
+                arrived.lock().unwrap().push(id);
+                outcome
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Rotation::Rotated);
+        }
+        let arrived = arrived.lock().unwrap().clone();
+        let issued = |id: &str| [format!("{id}-refresh"), format!("{id}-access")];
+        for id in &arrived {
+            assert_state(s, &issued(id), TokenState::Active).await;
+        }
+        assert_eq!(rotated(s, &d0).await.1, None, "no child used yet");
+
+        let chosen = if use_last {
+            arrived.last().unwrap()
+        } else {
+            arrived.first().unwrap()
+        };
+        let next = format!("{chosen}-next");
+        assert_eq!(
+            s.rotate_refresh(&rotate(&issued(chosen)[0], &next, &fam, GRACE))
+                .await
+                .unwrap(),
+            Rotation::Rotated
+        );
+        assert_eq!(rotated(s, &d0).await.1, Some(issued(chosen)[0].clone()));
+        let others: Vec<&String> = arrived.iter().filter(|id| *id != chosen).collect();
+        for id in &others {
+            assert_eq!(state(s, &issued(id)[0]).await, Some(TokenState::Superseded));
+            assert_eq!(state(s, &issued(id)[1]).await, Some(TokenState::Active));
+        }
+        assert_state(s, &issued(&next), TokenState::Active).await;
+
+        let other = &issued(others[others.len() / 2])[0];
+        let replay = rotate(other, &format!("{p}-d-{use_last}-replay"), &fam, GRACE);
+        assert_eq!(
+            s.rotate_refresh(&replay).await.unwrap(),
+            Rotation::Reused(Reuse::Superseded)
+        );
+        for id in arrived.iter().chain([&next]) {
+            assert_state(s, &issued(id), TokenState::Revoked).await;
+        }
+    }
+
+    // Without a grace, of 50 concurrent rotations exactly one rotates; the others are reuse.
+    let s = &*replicas[0];
     let fam = format!("{p}-fam-c");
     let c0 = format!("{p}-c0");
-    s.put_tokens(&[new(c0.clone(), token(TokenKind::Refresh, &fam, exp))])
-        .await
-        .unwrap();
+    put_refresh(s, &c0, &fam).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let s = Arc::clone(&s);
+        let s = Arc::clone(&replicas[i % replicas.len()]);
         let req = rotate(&c0, &format!("{p}-c-{i}"), &fam, 0);
         tasks.push(tokio::spawn(async move {
             s.rotate_refresh(&req).await.unwrap()
@@ -320,40 +517,13 @@ async fn rotation(s: Arc<dyn Store>, p: &str) {
     }
     let mut rotated = 0;
     for t in tasks {
-        if t.await.unwrap() == Rotation::Rotated {
-            rotated += 1;
+        match t.await.unwrap() {
+            Rotation::Rotated => rotated += 1,
+            Rotation::Reused(Reuse::GraceOver) | Rotation::Invalid => {}
+            other => panic!("{other:?}"),
         }
     }
     assert_eq!(rotated, 1);
-
-    // 50 concurrent refreshes inside the grace (a client retrying): all are answered, and
-    // exactly one refresh token of the family is left live.
-    let fam = format!("{p}-fam-cg");
-    let d0 = format!("{p}-d0");
-    s.put_tokens(&[new(d0.clone(), token(TokenKind::Refresh, &fam, exp))])
-        .await
-        .unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let s = Arc::clone(&s);
-        let req = rotate(&d0, &format!("{p}-d-{i}"), &fam, 60);
-        tasks.push(tokio::spawn(async move {
-            s.rotate_refresh(&req).await.unwrap()
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), Rotation::Rotated);
-    }
-    let mut live = 0;
-    for i in 0..50 {
-        if state(&*s, &format!("{p}-d-{i}-refresh")).await == Some(TokenState::Active) {
-            live += 1;
-        }
-    }
-    assert_eq!(
-        live, 1,
-        "one live refresh token after 50 concurrent refreshes"
-    );
 }
 
 async fn purge(s: &dyn Store, p: &str, expires_keys: bool) {
@@ -386,6 +556,8 @@ async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     codes(Arc::clone(&s), &p).await;
     tokens(&*s, &p).await;
     rotation(Arc::clone(&s), &p).await;
+    stolen_token_replayed_in_the_grace(&*s, &p).await;
+    concurrent_refreshes(&[Arc::clone(&s)], &p).await;
     purge(&*s, &p, expires_keys).await;
 }
 
@@ -434,6 +606,99 @@ async fn sqlite_lookups_see_revocation_at_once_across_replicas() {
         assert_eq!(state(&*b, &t).await, Some(TokenState::Revoked));
     }
     drop((a, b));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Two replicas on one file refreshing one token at once: SQLite's write lock makes each
+/// rotation atomic across processes too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_replicas_share_refresh_rotation() {
+    let path = temp_db();
+    let url = format!("sqlite:{}", path.display());
+    let a = store::open(&url).await.unwrap();
+    let b = store::open(&url).await.unwrap();
+    concurrent_refreshes(&[a, b], &run_id()).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A file written before refresh tokens had siblings (no `parent`, `superseded` columns)
+/// opens, keeps its tokens, and rotates with the current rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_of_an_earlier_version_is_upgraded() {
+    let path = temp_db();
+    let fam = "fam-old";
+    let exp = now() + 3600;
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE mcpgen_tokens (
+                hash TEXT PRIMARY KEY,
+                data TEXT NOT NULL,
+                family TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                rotated_at INTEGER,
+                successor TEXT,
+                revoked INTEGER NOT NULL DEFAULT 0
+            );",
+        )
+        .unwrap();
+        let json = |f: &str| serde_json::to_string(&token(TokenKind::Refresh, f, exp)).unwrap();
+        let (data, data2, data3) = (
+            json(fam),
+            json(&format!("{fam}-2")),
+            json(&format!("{fam}-3")),
+        );
+        // old0 is live; rotated0 was exchanged for child0, which is unused; used0 for used1,
+        // which was exchanged in turn for used2.
+        c.execute_batch(&format!(
+            "INSERT INTO mcpgen_tokens (hash, data, family, expires_at, rotated_at, successor) VALUES
+                ('old0', '{data}', '{fam}', {exp}, NULL, NULL),
+                ('rotated0', '{data2}', '{fam}-2', {exp}, {now}, 'child0'),
+                ('child0', '{data2}', '{fam}-2', {exp}, NULL, NULL),
+                ('used0', '{data3}', '{fam}-3', {exp}, {now}, 'used1'),
+                ('used1', '{data3}', '{fam}-3', {exp}, {now}, 'used2'),
+                ('used2', '{data3}', '{fam}-3', {exp}, NULL, NULL);",
+            now = now()
+        ))
+        .unwrap();
+    }
+    let url = format!("sqlite:{}", path.display());
+    // Two replicas starting at once on the old file: both open.
+    let (a, b) = tokio::join!(store::open(&url), store::open(&url));
+    let (s, _b) = (a.unwrap(), b.unwrap());
+    assert_eq!(state(&*s, "old0").await, Some(TokenState::Active));
+    for id in ["n1", "n2"] {
+        let req = rotate("old0", id, fam, GRACE);
+        assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    }
+    let req = rotate("n2-refresh", "n3", fam, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    assert_eq!(state(&*s, "n1-refresh").await, Some(TokenState::Superseded));
+    // A token rotated before the upgrade, its child unused: a retry inside the grace gets a
+    // sibling of that child, and the first of the two used wins.
+    let fam2 = format!("{fam}-2");
+    let req = rotate("rotated0", "m1", &fam2, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    let req = rotate("m1-refresh", "m2", &fam2, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    assert_eq!(state(&*s, "child0").await, Some(TokenState::Superseded));
+    // A token whose child was used before the upgrade: presenting it is a reuse.
+    let req = rotate("used0", "u", &format!("{fam}-3"), GRACE);
+    assert_eq!(
+        s.rotate_refresh(&req).await.unwrap(),
+        Rotation::Reused(Reuse::ChildUsed)
+    );
+    drop((s, _b));
+    let s = store::open(&url).await.unwrap();
+    assert_eq!(
+        state(&*s, "n3-refresh").await,
+        Some(TokenState::Active),
+        "reopened"
+    );
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -506,60 +771,6 @@ async fn store_urls() {
     assert!(e.to_string().contains("cannot open"), "{e}");
 }
 
-/// A redis-server this test started; killed when dropped.
-struct RedisChild(Child);
-
-impl Drop for RedisChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn redis_url() -> Option<(String, Option<RedisChild>)> {
-    if let Ok(url) = std::env::var("MCPGEN_TEST_REDIS_URL")
-        && !url.is_empty()
-    {
-        return Some((url, None));
-    }
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--bind",
-            "127.0.0.1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let child = RedisChild(child);
-    let url = format!("redis://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some((url, Some(child)));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_contract() {
     let Some((url, _child)) = redis_url().await else {
@@ -585,4 +796,5 @@ async fn redis_store_contract() {
         .filter(|r| matches!(r, Redemption::Fresh(_)))
         .count();
     assert_eq!(fresh, 1);
+    concurrent_refreshes(&[s, other], &format!("{p}-replicas")).await;
 }

@@ -127,6 +127,7 @@ pub fn tokens(model: &Model) -> TokenStream {
                 Consent::Auto => quote!(::mcpgen_runtime::oauth::Consent::Auto),
             };
             let (access, refresh) = (a.access_ttl_secs, a.refresh_ttl_secs);
+            let grace = a.refresh_reuse_grace_secs;
             let (dynamic, cimd) = (a.dynamic_registration, a.client_id_metadata_documents);
             let redirects = strings(&a.extra_redirect_uris);
             quote! {
@@ -137,6 +138,7 @@ pub fn tokens(model: &Model) -> TokenStream {
                     consent: #consent,
                     access_ttl: ::std::time::Duration::from_secs(#access),
                     refresh_ttl: ::std::time::Duration::from_secs(#refresh),
+                    refresh_reuse_grace: ::std::time::Duration::from_secs(#grace),
                     dynamic_registration: #dynamic,
                     client_id_metadata_documents: #cimd,
                     extra_redirect_uris: #redirects,

@@ -52,10 +52,20 @@ pub const PASSWORD_HASH_ENV: &str = "MCPGEN_PASSWORD_HASH";
 /// How long an authorization code lives (OAuth 2.1 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL: Duration = Duration::from_secs(600);
 
-/// After a refresh token is rotated, presenting it again within this window (while its
-/// successor is unused) is answered with fresh tokens instead of revoking the family: hosted
-/// clients retry a refresh whose response they lost.
-pub const REFRESH_REUSE_GRACE: Duration = Duration::from_secs(60);
+/// The default refresh reuse grace ([`OAuthConfig::refresh_reuse_grace`]): 120 s. After a
+/// refresh token is first exchanged, presenting it again within this window (while none of
+/// the tokens it was exchanged for has been used) is answered with fresh tokens, and every
+/// answer stays valid until one of them is used (see [`crate::store::Store`]). Hosted clients
+/// (claude.ai, Claude Code, Codex) send several refreshes at once after a 401 and retry them
+/// in bursts reported to last 30 to 80 s; 120 s covers that with room for a slow network. A
+/// longer window only lengthens how long a leaked, already-used token can still mint tokens
+/// (that use is caught as reuse as soon as both sides refresh again).
+pub const REFRESH_REUSE_GRACE: Duration = Duration::from_secs(120);
+
+/// The longest refresh reuse grace a server accepts: 10 minutes, the longest an
+/// authorization code may live (OAuth 2.1 §4.1.2); past that, a replayed token would go
+/// unnoticed for longer than any client retries.
+pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(600);
 
 /// How the user approves an authorization request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,6 +97,10 @@ pub struct OAuthConfig {
     pub consent: Consent,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// How long after a refresh token's first use presenting it again mints sibling tokens
+    /// instead of revoking the grant; whole seconds, at most [`MAX_REFRESH_REUSE_GRACE`], zero
+    /// for none. Default [`REFRESH_REUSE_GRACE`].
+    pub refresh_reuse_grace: Duration,
     /// Serve `/register` (RFC 7591).
     pub dynamic_registration: bool,
     /// Accept https URLs as `client_id` and fetch their metadata documents.
@@ -101,7 +115,7 @@ pub struct OAuthConfig {
 
 impl OAuthConfig {
     /// A configuration with the spec's defaults: endpoint `/mcp`, issuer = public URL, password
-    /// consent, tokens 1 h / 30 d, dynamic registration on, metadata documents off, no scopes.
+    /// consent, tokens 1 h / 30 d, refresh reuse grace 120 s, dynamic registration on, metadata documents off, no scopes.
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
             public_url: public_url.into(),
@@ -112,6 +126,7 @@ impl OAuthConfig {
             consent: Consent::Password,
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: REFRESH_REUSE_GRACE,
             dynamic_registration: true,
             client_id_metadata_documents: false,
             extra_redirect_uris: Vec::new(),
@@ -131,6 +146,7 @@ impl std::fmt::Debug for OAuthConfig {
             .field("consent", &self.consent)
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
+            .field("refresh_reuse_grace", &self.refresh_reuse_grace)
             .field("dynamic_registration", &self.dynamic_registration)
             .field(
                 "client_id_metadata_documents",
@@ -303,6 +319,13 @@ impl OAuth {
         }
         if config.access_ttl.is_zero() && config.refresh_ttl.is_zero() {
             return Err(ConfigError("token lifetimes must not be zero".into()));
+        }
+        if config.refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
+            return Err(ConfigError(format!(
+                "refresh reuse grace of {}s is over the maximum of {}s (10 minutes); 2 minutes covers client retries",
+                config.refresh_reuse_grace.as_secs(),
+                MAX_REFRESH_REUSE_GRACE.as_secs()
+            )));
         }
         let scopes = scope::ScopePolicy {
             resource_scopes,

@@ -18,7 +18,7 @@ use super::crypto::{
     constant_time_eq, is_code_verifier, pkce_s256_matches, random_token, secret_hash,
 };
 use super::error::OAuthError;
-use super::{Inner, REFRESH_REUSE_GRACE, now, scope};
+use super::{Inner, now, scope};
 use crate::store::{
     ClientRecord, NewToken, Redemption, RotateRequest, Rotation, TokenKind, TokenRecord, TokenState,
 };
@@ -378,7 +378,7 @@ async fn refresh_token(
         old_hash: hash,
         new_tokens: issued.tokens.clone(),
         now: now(),
-        grace: REFRESH_REUSE_GRACE.as_secs(),
+        grace: inner.config.refresh_reuse_grace.as_secs(),
         keep_until: now() + inner.config.refresh_ttl.as_secs(),
     };
     match inner
@@ -388,12 +388,16 @@ async fn refresh_token(
         .map_err(store_error)?
     {
         Rotation::Rotated => {}
-        Rotation::Reused => {
+        Rotation::Reused(reuse) => {
+            // RFC 9700 §4.14.2: either the client kept a token it should have dropped, or the
+            // token leaked; the grant is revoked either way, so the user signs in again.
             tracing::warn!(
                 target: "mcpgen::oauth",
                 decision = "refresh_reused",
-                client_id = %client.client_id,
-                "rotated refresh token reused; its family is revoked",
+                client_id = ?client.client_id,
+                family = %old.family,
+                reuse = reuse.as_str(),
+                "refresh token used again after it was replaced; the whole grant is revoked",
             );
             return Err(OAuthError::invalid_grant("refresh token already used"));
         }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, RotateRequest, Rotation, Store, StoreError,
-    StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
+    StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
 #[derive(Debug, Default)]
@@ -17,6 +17,10 @@ struct Inner {
     tokens: HashMap<String, (TokenRecord, TokenState)>,
     /// family -> keep until
     revoked_families: HashMap<String, u64>,
+    /// refresh token -> the refresh token it was exchanged from
+    parents: HashMap<String, String>,
+    /// refresh token -> its children not yet superseded (emptied when one is used)
+    children: HashMap<String, Vec<String>>,
 }
 
 /// Keeps everything in a map behind one mutex, which makes every operation atomic.
@@ -31,8 +35,8 @@ impl MemoryStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> Result<T, StoreError> {
-        // A panic while holding the lock cannot leave a half-written entry (every write is a
-        // single insert), so a poisoned lock is still usable.
+        // A panic while holding the lock cannot leave a half-written entry (nothing between
+        // the writes of one operation can panic), so a poisoned lock is still usable.
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         Ok(f(&mut guard))
     }
@@ -109,39 +113,57 @@ impl Store for MemoryStore {
             {
                 return Rotation::Invalid;
             }
-            let allowed = match &state {
+            let reuse = match state {
                 TokenState::Revoked => return Rotation::Invalid,
-                TokenState::Active => true,
-                TokenState::Rotated { at, successor } => {
-                    req.now < at.saturating_add(req.grace)
-                        && matches!(i.tokens.get(successor), Some((_, TokenState::Active)))
+                TokenState::Superseded => Some(Reuse::Superseded),
+                TokenState::Rotated {
+                    successor: Some(_), ..
+                } => Some(Reuse::ChildUsed),
+                TokenState::Rotated { at, .. } if req.now >= at.saturating_add(req.grace) => {
+                    Some(Reuse::GraceOver)
                 }
-            };
-            if !allowed {
-                i.revoked_families
-                    .insert(record.family.clone(), req.keep_until);
-                return Rotation::Reused;
-            }
-            // A retry inside the grace replaces the successor (revoked: its response was lost,
-            // or it lost a race), so one refresh token of the family stays live; the first
-            // rotation's time is kept, so retries cannot extend the window.
-            let at = match state {
-                TokenState::Rotated { at, successor } => {
-                    if let Some((_, s)) = i.tokens.get_mut(&successor) {
-                        *s = TokenState::Revoked;
+                // Inside the grace with no child used: one more child, nothing revoked.
+                TokenState::Rotated { .. } => None,
+                TokenState::Active => {
+                    // First use. A child wins over its siblings, which die unused.
+                    if let Some(parent) = i.parents.get(&req.old_hash).cloned() {
+                        if let Some((_, TokenState::Rotated { successor, .. })) =
+                            i.tokens.get_mut(&parent)
+                        {
+                            successor.get_or_insert_with(|| req.old_hash.clone());
+                        }
+                        for sibling in i.children.remove(&parent).unwrap_or_default() {
+                            if let Some((_, s @ TokenState::Active)) = i.tokens.get_mut(&sibling)
+                                && sibling != req.old_hash
+                            {
+                                *s = TokenState::Superseded;
+                            }
+                        }
                     }
-                    at
+                    let rotated = TokenState::Rotated {
+                        at: req.now,
+                        successor: None,
+                    };
+                    i.tokens
+                        .insert(req.old_hash.clone(), (record.clone(), rotated));
+                    None
                 }
-                _ => req.now,
             };
-            let successor = req.new_refresh_hash().to_owned();
-            i.tokens.insert(
-                req.old_hash.clone(),
-                (record, TokenState::Rotated { at, successor }),
-            );
+            if let Some(reuse) = reuse {
+                let until = i.revoked_families.entry(record.family).or_insert(0);
+                *until = (*until).max(req.keep_until);
+                return Rotation::Reused(reuse);
+            }
             for t in &req.new_tokens {
                 i.tokens
                     .insert(t.hash.clone(), (t.record.clone(), TokenState::Active));
+                if t.record.kind == TokenKind::Refresh {
+                    i.parents.insert(t.hash.clone(), req.old_hash.clone());
+                    i.children
+                        .entry(req.old_hash.clone())
+                        .or_default()
+                        .push(t.hash.clone());
+                }
             }
             Rotation::Rotated
         }))
@@ -168,6 +190,12 @@ impl Store for MemoryStore {
             i.codes.retain(|_, (c, _)| c.expires_at > now);
             i.tokens.retain(|_, (t, _)| t.expires_at > now);
             i.revoked_families.retain(|_, until| *until > now);
+            let tokens = &i.tokens;
+            i.parents.retain(|child, _| tokens.contains_key(child));
+            i.children.retain(|_, kids| {
+                kids.retain(|k| tokens.contains_key(k));
+                !kids.is_empty()
+            });
             let after = i.codes.len() + i.tokens.len() + i.revoked_families.len();
             (before - after) as u64
         }))

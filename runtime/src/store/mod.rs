@@ -112,11 +112,17 @@ pub struct TokenRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenState {
     Active,
-    /// A refresh token that was exchanged at `at` for the refresh token hashed `successor`.
+    /// A refresh token that was exchanged for new tokens. `at` (unix seconds) is its first
+    /// exchange: the reuse grace runs from it, and exchanges inside the grace (retries) do not
+    /// move it. `successor` is the hash of the one child (a refresh token it was exchanged
+    /// for) that has itself been used; `None` while none has, and then every child is live.
     Rotated {
         at: u64,
-        successor: String,
+        successor: Option<String>,
     },
+    /// A refresh token never used, one of whose siblings (another child of the same parent)
+    /// was used first: it can no longer be used, and presenting it is a reuse.
+    Superseded,
     /// Revoked by `/revoke`, or its family was revoked.
     Revoked,
 }
@@ -146,39 +152,55 @@ pub struct NewToken {
 }
 
 /// The outcome of [`Store::rotate_refresh`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
-    /// The new tokens were written and the old refresh token is now rotated.
+    /// The new tokens were written (see the trait's contract for what else changed).
     Rotated,
-    /// The token had already been rotated (outside the grace): its family is now revoked.
-    Reused,
+    /// The token was presented although it can no longer be used: its family (every token of
+    /// the grant, access tokens included) is now revoked.
+    Reused(Reuse),
     /// Unknown, not a refresh token, expired or revoked: nothing was written.
     Invalid,
 }
 
+/// Why a presented refresh token counted as a reuse (RFC 9700 §4.14.2): for the log, so an
+/// operator can tell a client that kept an old token from a replayed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// A sibling of the token was used first ([`TokenState::Superseded`]).
+    Superseded,
+    /// One of the token's children was used (the token is an ancestor of the live one).
+    ChildUsed,
+    /// The token was exchanged before, longer ago than the grace.
+    GraceOver,
+}
+
+impl Reuse {
+    /// `superseded`, `child_used` or `grace_over`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reuse::Superseded => "superseded",
+            Reuse::ChildUsed => "child_used",
+            Reuse::GraceOver => "grace_over",
+        }
+    }
+}
+
 /// A rotation request: the refresh token presented, the tokens to issue in its place (the new
-/// refresh token is the one with [`TokenKind::Refresh`]), and the reuse grace.
+/// refresh token is the one with [`TokenKind::Refresh`]; it becomes a child of the presented
+/// one), and the reuse grace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotateRequest {
     pub old_hash: String,
     pub new_tokens: Vec<NewToken>,
+    /// Unix seconds; the stores never read a clock of their own.
     pub now: u64,
-    /// Seconds after a rotation (exclusive; 0 = none) during which presenting the old token again is treated as a
-    /// lost response and answered with fresh tokens, provided its successor is still unused;
-    /// the new refresh token replaces that successor, which is revoked.
+    /// Seconds after a token's first exchange (exclusive; 0 = none) during which presenting it
+    /// again, while none of its children has been used, mints another child beside the
+    /// earlier ones (see the trait's contract).
     pub grace: u64,
     /// Until when a family revocation must be remembered (the family's longest token life).
     pub keep_until: u64,
-}
-
-impl RotateRequest {
-    pub(crate) fn new_refresh_hash(&self) -> &str {
-        self.new_tokens
-            .iter()
-            .find(|t| t.record.kind == TokenKind::Refresh)
-            .map(|t| t.hash.as_str())
-            .unwrap_or("")
-    }
 }
 
 /// OAuth state. Every method is safe to call concurrently from several replicas.
@@ -186,13 +208,29 @@ impl RotateRequest {
 /// Contract (checked by `tests/store_contract.rs` against every back end):
 /// - [`Store::redeem_code`] answers `Fresh` exactly once per code, `Replayed` afterwards until
 ///   the code expires, `Unknown` for a code never stored or purged.
-/// - [`Store::rotate_refresh`] on an active refresh token marks it rotated and writes the new
-///   tokens in one step: of two concurrent rotations of one token, at most one sees the token
-///   active (the other is inside the grace or is a reuse).
-/// - A rotated token presented again within `grace` seconds of its first rotation, while the
-///   successor of that first rotation is still active, rotates again (a client that lost the
-///   response retries) and keeps its first rotation's time and successor; otherwise it is a
-///   reuse and revokes the whole family, tokens written later into that family included.
+/// - [`Store::rotate_refresh`] decides and writes in one atomic step (one lock, one
+///   transaction, one script), so concurrent rotations of one token, on one replica or
+///   several, behave as if they ran one after the other. Presented a refresh token:
+///   - `Active` (its first use): it becomes `Rotated { at: now, successor: None }` and the new
+///     refresh token is its child. If it is itself a child, it wins over its siblings: its
+///     parent's `successor` becomes it, and every other child of that parent becomes
+///     `Superseded`.
+///   - `Rotated` less than `grace` seconds after `at`, with no child used (`successor` is
+///     `None`): a retry of a refresh whose response was lost, or one of several refreshes a
+///     client sent at once. The new refresh token is one more child, and nothing is revoked:
+///     every child stays live until one of them is used, so no token already handed out is
+///     dead. `at` stays, so retries cannot stretch the window.
+///   - `Superseded`, `Rotated` with a child used, or `Rotated` at or after `at + grace`: a
+///     reuse (RFC 9700 §4.14.2, OAuth 2.1 §4.3.1): the whole family is revoked, tokens written
+///     into it later included, and nothing is written.
+///   - `Revoked`, expired, unknown, of a revoked family or not a refresh token: `Invalid`.
+///
+///   Why siblings rather than one successor that each retry replaces: a client that sends
+///   several refreshes at once keeps whichever response arrives last, which need not be the
+///   last one written; replacing revoked tokens already handed out in a 200. And a thief
+///   replaying a stolen token inside the grace would then silently take the grant over. With
+///   siblings, both keep working until one is used; the other's use is then a reuse, which
+///   revokes the grant and is logged.
 /// - [`Store::purge_expired`] removes what expired; tokens are reported expired by the caller,
 ///   not the store, so a purge only saves space.
 pub trait Store: Send + Sync + 'static {
@@ -206,7 +244,8 @@ pub trait Store: Send + Sync + 'static {
     fn put_tokens<'a>(&'a self, tokens: &'a [NewToken]) -> StoreFuture<'a, ()>;
     /// The token and its state (`Revoked` when its family was revoked), expired or not.
     fn get_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, Option<StoredToken>>;
-    /// Atomically exchanges a refresh token for new tokens (see the trait's contract).
+    /// Atomically exchanges a refresh token for new tokens, or detects its reuse (see the
+    /// trait's contract).
     fn rotate_refresh<'a>(&'a self, request: &'a RotateRequest) -> StoreFuture<'a, Rotation>;
     fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
     /// Revokes every token of `family`, including tokens written into it later.

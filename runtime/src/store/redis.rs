@@ -6,59 +6,85 @@
 use redis::aio::ConnectionManager;
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, RotateRequest, Rotation, Store, StoreError,
-    StoreFuture, StoredToken, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
+    StoreError, StoreFuture, StoredToken, TokenRecord, TokenState,
 };
 
 const PREFIX: &str = "mcpgen:";
 
 /// Reads a token, its state and its family's revocation in one atomic step.
 const GET_TOKEN: &str = r#"
-local f = redis.call('HMGET', KEYS[1], 'data', 'rotated_at', 'successor', 'revoked', 'family')
+local f = redis.call('HMGET', KEYS[1], 'data', 'rotated_at', 'successor', 'revoked', 'family', 'superseded')
 if not f[1] then return false end
 local fam = redis.call('EXISTS', ARGV[1] .. 'revoked_family:' .. (f[5] or ''))
-return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam)}
+return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam), f[6] or '0'}
 "#;
 
-/// The rotation decision and its writes, in one script so no other replica sees a half state.
-/// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, new refresh hash, then per new
-/// token: hash, data, kind, family, expires_at.
+/// The rotation decision and its writes (see the [`Store`] contract), in one script so no
+/// other replica sees a half state. A token is a hash (`data`, `kind`, `family`,
+/// `expires_at`, `revoked`, and once it applies `rotated_at`, `successor`, `parent`,
+/// `superseded`); `children:<hash>` is the set of a refresh token's children not yet
+/// superseded, deleted when one of them is used.
+/// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, old hash, then per new token:
+/// hash, data, kind, family, expires_at.
 const ROTATE: &str = r#"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 local grace = tonumber(ARGV[3])
 local keep_until = ARGV[4]
-local new_refresh = ARGV[5]
-local f = redis.call('HMGET', KEYS[1], 'kind', 'expires_at', 'revoked', 'rotated_at', 'successor', 'family')
+local old = ARGV[5]
+local f = redis.call('HMGET', KEYS[1], 'kind', 'expires_at', 'revoked', 'rotated_at', 'successor', 'family', 'superseded', 'parent')
 if not f[1] or f[1] ~= 'refresh' then return 'invalid' end
 if tonumber(f[2]) <= now or f[3] == '1' then return 'invalid' end
 local famkey = prefix .. 'revoked_family:' .. f[6]
 if redis.call('EXISTS', famkey) == 1 then return 'invalid' end
-local allowed = true
-if f[4] and f[4] ~= '' then
-  allowed = false
-  if now < tonumber(f[4]) + grace then
-    local s = redis.call('HMGET', prefix .. 'token:' .. (f[5] or ''), 'data', 'revoked', 'rotated_at')
-    if s[1] and s[2] ~= '1' and (not s[3] or s[3] == '') then allowed = true end
-  end
+local rotated = f[4] and f[4] ~= ''
+local reuse = false
+if rotated then
+  if f[5] and f[5] ~= '' then reuse = 'child_used'
+  elseif now >= tonumber(f[4]) + grace then reuse = 'grace_over' end
+elseif f[7] == '1' then
+  reuse = 'superseded'
 end
-if not allowed then
+if reuse then
   redis.call('SET', famkey, '1', 'EXAT', keep_until)
-  return 'reused'
+  return reuse
 end
--- A retry inside the grace replaces the successor (revoked), so one refresh token of the
--- family stays live; the first rotation's time is kept.
-if not f[4] or f[4] == '' then
-  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[2], 'successor', new_refresh)
-else
-  local old = prefix .. 'token:' .. (f[5] or '')
-  if redis.call('EXISTS', old) == 1 then redis.call('HSET', old, 'revoked', '1') end
-  redis.call('HSET', KEYS[1], 'successor', new_refresh)
+if not rotated then
+  -- First use. A child wins over its siblings, which die unused.
+  local parent = f[8]
+  if parent and parent ~= '' then
+    local pkey = prefix .. 'token:' .. parent
+    local s = redis.call('HGET', pkey, 'successor')
+    if redis.call('EXISTS', pkey) == 1 and (not s or s == '') then
+      redis.call('HSET', pkey, 'successor', old)
+    end
+    local ckey = prefix .. 'children:' .. parent
+    for _, sib in ipairs(redis.call('SMEMBERS', ckey)) do
+      local skey = prefix .. 'token:' .. sib
+      if sib ~= old and redis.call('EXISTS', skey) == 1 then
+        local r = redis.call('HGET', skey, 'rotated_at')
+        if not r or r == '' then redis.call('HSET', skey, 'superseded', '1') end
+      end
+    end
+    redis.call('DEL', ckey)
+  end
+  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[2])
 end
+-- Inside the grace with no child used, the new refresh token is one more child and nothing
+-- is revoked.
+local ckey = prefix .. 'children:' .. old
 local i = 6
 while ARGV[i] do
   local key = prefix .. 'token:' .. ARGV[i]
   redis.call('HSET', key, 'data', ARGV[i + 1], 'kind', ARGV[i + 2], 'family', ARGV[i + 3], 'expires_at', ARGV[i + 4], 'revoked', '0')
+  if ARGV[i + 2] == 'refresh' then
+    redis.call('HSET', key, 'parent', old)
+    redis.call('SADD', ckey, ARGV[i])
+    -- The set lives as long as its longest-lived child.
+    local ttl = redis.call('TTL', ckey)
+    if ttl < 0 or now + ttl < tonumber(ARGV[i + 4]) then redis.call('EXPIREAT', ckey, ARGV[i + 4]) end
+  end
   redis.call('EXPIREAT', key, ARGV[i + 4])
   i = i + 5
 end
@@ -247,7 +273,7 @@ impl Store for RedisStore {
                 .await
                 .map_err(err)?;
             let Some(row) = row else { return Ok(None) };
-            let [data, rotated_at, successor, revoked, fam] = row.as_slice() else {
+            let [data, rotated_at, successor, revoked, fam, superseded] = row.as_slice() else {
                 return Err(err("unexpected script reply"));
             };
             let record: TokenRecord = from_json(data)?;
@@ -256,8 +282,10 @@ impl Store for RedisStore {
             } else if let Ok(at) = rotated_at.parse::<u64>() {
                 TokenState::Rotated {
                     at,
-                    successor: successor.clone(),
+                    successor: Some(successor.clone()).filter(|s| !s.is_empty()),
                 }
+            } else if superseded == "1" {
+                TokenState::Superseded
             } else {
                 TokenState::Active
             };
@@ -275,7 +303,7 @@ impl Store for RedisStore {
                 .arg(req.now)
                 .arg(req.grace)
                 .arg(req.keep_until.max(1))
-                .arg(req.new_refresh_hash());
+                .arg(&req.old_hash);
             for t in &req.new_tokens {
                 cmd.arg(&t.hash)
                     .arg(to_json(&t.record)?)
@@ -287,7 +315,9 @@ impl Store for RedisStore {
             let outcome: String = cmd.query_async(&mut c).await.map_err(err)?;
             Ok(match outcome.as_str() {
                 "rotated" => Rotation::Rotated,
-                "reused" => Rotation::Reused,
+                "superseded" => Rotation::Reused(Reuse::Superseded),
+                "child_used" => Rotation::Reused(Reuse::ChildUsed),
+                "grace_over" => Rotation::Reused(Reuse::GraceOver),
                 _ => Rotation::Invalid,
             })
         })

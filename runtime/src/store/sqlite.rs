@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, RotateRequest, Rotation, Store, StoreError,
-    StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
+    StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
 const SCHEMA: &str = "
@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS mcpgen_tokens (
     expires_at INTEGER NOT NULL,
     rotated_at INTEGER,
     successor TEXT,
-    revoked INTEGER NOT NULL DEFAULT 0
+    revoked INTEGER NOT NULL DEFAULT 0,
+    parent TEXT,
+    superseded INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS mcpgen_tokens_expires ON mcpgen_tokens (expires_at);
 CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
@@ -37,6 +39,41 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
     keep_until INTEGER NOT NULL
 );
 ";
+
+/// Brings a file written by an earlier version up to [`SCHEMA`]: the columns that link a
+/// refresh token to the one it was exchanged from, and their index. There, `successor` was the
+/// one live child of a rotated token, used or not; it becomes that child's `parent`, and stays
+/// as `successor` only when the child was used. In one IMMEDIATE transaction, so two replicas
+/// opening one old file at once do not both alter it.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let has_parent: bool = tx
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('mcpgen_tokens') WHERE name = 'parent'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(err)?
+        != 0;
+    if !has_parent {
+        tx.execute_batch(
+            "ALTER TABLE mcpgen_tokens ADD COLUMN parent TEXT;
+             ALTER TABLE mcpgen_tokens ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
+             UPDATE mcpgen_tokens SET parent =
+                 (SELECT p.hash FROM mcpgen_tokens p WHERE p.successor = mcpgen_tokens.hash);
+             UPDATE mcpgen_tokens SET successor = NULL WHERE successor IS NOT NULL
+                 AND successor NOT IN (SELECT hash FROM mcpgen_tokens WHERE rotated_at IS NOT NULL);",
+        )
+        .map_err(err)?;
+    }
+    tx.execute_batch(
+        "CREATE INDEX IF NOT EXISTS mcpgen_tokens_parent ON mcpgen_tokens (parent) WHERE parent IS NOT NULL;",
+    )
+    .map_err(err)?;
+    tx.commit().map_err(err)
+}
 
 /// SQLite: one read-write connection behind a mutex, on which every write runs on the blocking
 /// pool (a commit may wait for the disk or for another process's lock), plus a few read-only
@@ -101,10 +138,12 @@ struct TokenRow {
     successor: Option<String>,
     revoked: bool,
     family_revoked: bool,
+    superseded: bool,
 }
 
 const READ_TOKEN: &str = "SELECT t.data, t.rotated_at, t.successor, t.revoked,
-        EXISTS (SELECT 1 FROM mcpgen_revoked_families f WHERE f.family = t.family)
+        EXISTS (SELECT 1 FROM mcpgen_revoked_families f WHERE f.family = t.family),
+        t.superseded
      FROM mcpgen_tokens t WHERE t.hash = ?1";
 
 /// The token row and whether its family is revoked, in one cached statement: the bearer check
@@ -118,6 +157,7 @@ fn token_row(conn: &Connection, hash: &str) -> rusqlite::Result<Option<TokenRow>
                 successor: r.get(2)?,
                 revoked: r.get::<_, i64>(3)? != 0,
                 family_revoked: r.get::<_, i64>(4)? != 0,
+                superseded: r.get::<_, i64>(5)? != 0,
             })
         })
         .optional()
@@ -130,8 +170,10 @@ fn decode_token(row: TokenRow) -> Result<(TokenRecord, TokenState), StoreError> 
     } else if let Some(at) = row.rotated_at {
         TokenState::Rotated {
             at: u64::try_from(at).unwrap_or(0),
-            successor: row.successor.unwrap_or_default(),
+            successor: row.successor,
         }
+    } else if row.superseded {
+        TokenState::Superseded
     } else {
         TokenState::Active
     };
@@ -157,16 +199,24 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
-fn insert_tokens(conn: &Connection, tokens: &[NewToken]) -> Result<(), StoreError> {
+/// Writes `tokens`; a refresh token among them gets `parent` (the refresh token it was
+/// exchanged from) as its parent.
+fn insert_tokens(
+    conn: &Connection,
+    tokens: &[NewToken],
+    parent: Option<&str>,
+) -> Result<(), StoreError> {
     for t in tokens {
+        let parent = parent.filter(|_| t.record.kind == TokenKind::Refresh);
         exec(
             conn,
-            "INSERT OR REPLACE INTO mcpgen_tokens (hash, data, family, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR REPLACE INTO mcpgen_tokens (hash, data, family, expires_at, parent) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 t.hash,
                 to_json(&t.record)?,
                 t.record.family,
-                int(t.record.expires_at)
+                int(t.record.expires_at),
+                parent
             ],
         )?;
     }
@@ -227,6 +277,8 @@ impl SqliteStore {
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(err)?;
             conn.execute_batch(SCHEMA).map_err(err)?;
+            let mut conn = conn;
+            migrate(&mut conn)?;
             Ok(conn)
         })
         .await
@@ -356,7 +408,7 @@ impl Store for SqliteStore {
         let tokens = tokens.to_vec();
         self.run(move |c| {
             let tx = c.transaction().map_err(err)?;
-            insert_tokens(&tx, &tokens)?;
+            insert_tokens(&tx, &tokens, None)?;
             tx.commit().map_err(err)
         })
     }
@@ -386,33 +438,53 @@ impl Store for SqliteStore {
             if record.kind != TokenKind::Refresh || record.expires_at <= req.now {
                 return Ok(Rotation::Invalid);
             }
-            let allowed = match &state {
+            let reuse = match &state {
                 TokenState::Revoked => return Ok(Rotation::Invalid),
-                TokenState::Active => true,
-                TokenState::Rotated { at, successor } => {
-                    req.now < at.saturating_add(req.grace)
-                        && matches!(read_token(&tx, successor)?, Some((_, TokenState::Active)))
+                TokenState::Superseded => Some(Reuse::Superseded),
+                TokenState::Rotated {
+                    successor: Some(_), ..
+                } => Some(Reuse::ChildUsed),
+                TokenState::Rotated { at, .. } if req.now >= at.saturating_add(req.grace) => {
+                    Some(Reuse::GraceOver)
                 }
+                // Inside the grace with no child used: one more child, nothing revoked.
+                TokenState::Rotated { .. } => None,
+                TokenState::Active => None,
             };
-            if !allowed {
+            if let Some(reuse) = reuse {
                 revoke_family(&tx, &record.family, req.keep_until)?;
                 tx.commit().map_err(err)?;
-                return Ok(Rotation::Reused);
+                return Ok(Rotation::Reused(reuse));
             }
-            // A retry inside the grace replaces the successor (revoked: its response was lost,
-            // or it lost a race), so one refresh token of the family stays live; the first
-            // rotation's time is kept, so retries cannot extend the window.
-            if let TokenState::Rotated { successor, .. } = &state {
+            if state == TokenState::Active {
+                // First use. A child wins over its siblings, which die unused.
+                let parent: Option<String> = query_opt(
+                    &tx,
+                    "SELECT parent FROM mcpgen_tokens WHERE hash = ?1",
+                    params![req.old_hash],
+                    |r| r.get(0),
+                )?
+                .flatten();
+                if let Some(parent) = parent {
+                    exec(
+                        &tx,
+                        "UPDATE mcpgen_tokens SET successor = ?2 WHERE hash = ?1 AND successor IS NULL",
+                        params![parent, req.old_hash],
+                    )?;
+                    exec(
+                        &tx,
+                        "UPDATE mcpgen_tokens SET superseded = 1
+                         WHERE parent = ?1 AND hash <> ?2 AND rotated_at IS NULL",
+                        params![parent, req.old_hash],
+                    )?;
+                }
                 exec(
                     &tx,
-                    "UPDATE mcpgen_tokens SET revoked = 1 WHERE hash = ?1",
-                    params![successor],
+                    "UPDATE mcpgen_tokens SET rotated_at = ?2 WHERE hash = ?1",
+                    params![req.old_hash, int(req.now)],
                 )?;
             }
-            exec(&tx, "UPDATE mcpgen_tokens SET rotated_at = coalesce(rotated_at, ?2), successor = ?3 WHERE hash = ?1",
-                params![req.old_hash, int(req.now), req.new_refresh_hash()],
-            )?;
-            insert_tokens(&tx, &req.new_tokens)?;
+            insert_tokens(&tx, &req.new_tokens, Some(&req.old_hash))?;
             tx.commit().map_err(err)?;
             Ok(Rotation::Rotated)
         })

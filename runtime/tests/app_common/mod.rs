@@ -84,6 +84,7 @@ pub fn app() -> App {
             consent: Consent::Password,
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(120),
             dynamic_registration: true,
             client_id_metadata_documents: false,
             extra_redirect_uris: vec![],

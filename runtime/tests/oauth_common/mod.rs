@@ -51,7 +51,10 @@ pub struct Server {
 }
 
 pub fn server_with(config: OAuthConfig) -> Server {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    server_on(config, Arc::new(MemoryStore::new()))
+}
+
+pub fn server_on(config: OAuthConfig, store: Arc<dyn Store>) -> Server {
     let oauth = OAuth::new(config, Arc::clone(&store)).expect("valid config");
     Server {
         router: oauth.router(),

@@ -1119,6 +1119,7 @@ fn app() -> ::mcpgen_runtime::app::App {
             consent: ::mcpgen_runtime::oauth::Consent::Password,
             access_ttl: ::std::time::Duration::from_secs(1800u64),
             refresh_ttl: ::std::time::Duration::from_secs(1209600u64),
+            refresh_reuse_grace: ::std::time::Duration::from_secs(120u64),
             dynamic_registration: true,
             client_id_metadata_documents: true,
             extra_redirect_uris: ::std::vec![
