@@ -4,6 +4,7 @@
 //! (JSON Schema and the checks a schema cannot express), [`model`] (the resolved spec). The
 //! library does no I/O; the binary reads and writes files and picks exit codes.
 
+pub mod clients;
 pub mod diag;
 pub mod emit;
 pub mod model;
