@@ -6,6 +6,7 @@
 
 pub mod clients;
 pub mod diag;
+pub mod doctor;
 pub mod emit;
 pub mod model;
 pub mod naming;
