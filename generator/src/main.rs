@@ -40,9 +40,8 @@ enum Command {
     },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
-    /// Check a deployed MCP server the way a hosted client (Claude, ChatGPT, VS Code, Cursor)
-    /// will use it, step by step; exits 0 when no step fails for that client, 1 when one does,
-    /// 2 when the URL cannot be reached.
+    /// Check a deployed MCP server as Claude, ChatGPT, VS Code or Cursor will use it; exits 0
+    /// when that client will not fail, 1 when it will, 2 when the URL cannot be reached
     ///
     /// The doctor walks the client's sequence: unauthenticated POST, 401 challenge, protected
     /// resource metadata, authorization server metadata, registration, authorization, token,

@@ -198,7 +198,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "stepup.required",
         severity: Severity::Error,
-        reference: "MCP 2025-11-25 Authorization §Scope Challenge Handling; clients that do not step up: anthropics/claude-ai-mcp#931, anthropics/claude-code#19066, #44652, #68720",
+        reference: "MCP 2025-11-25 Authorization §Scope Challenge Handling; clients that do not step up: anthropics/claude-ai-mcp#931 (Claude), anthropics/claude-code#19066, #44652, #68720 (Claude Code)",
         fix: "grant at connect what the tools need: ask for it in the 401 challenge's `scope` (in a generated server, `auth.default_scopes`)",
     },
     Rule {
@@ -442,7 +442,10 @@ pub fn step_up(
         f
     };
     if !client.step_up_reference.is_empty() {
-        f.reference = format!("{}; {}", f.reference, client.step_up_reference);
+        f.reference = format!(
+            "MCP 2025-11-25 Authorization §Scope Challenge Handling; {} does not step up: {}",
+            client.name, client.step_up_reference
+        );
     }
     Some(f)
 }
