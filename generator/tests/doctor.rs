@@ -40,6 +40,22 @@ enum Fault {
     SseBuffered,
     /// 403 to the `Claude-User` User-Agent.
     UaBlocked,
+    /// 401 without `WWW-Authenticate`.
+    NoChallenge,
+    /// No protected resource metadata anywhere.
+    NoPrm,
+    /// No authorization server metadata anywhere.
+    NoAs,
+    /// AS metadata at the root only, not with the MCP path inserted.
+    NoAsPath,
+    /// `resource` with a trailing slash the URL lacks.
+    ResourceSlash,
+    /// A tool named `notes.read`.
+    ToolName,
+    /// A tool whose input schema is `{"type": "object"}`.
+    ToolNoProperties,
+    /// A tool without annotations.
+    ToolNoAnnotations,
 }
 
 #[derive(Default)]
@@ -161,7 +177,7 @@ impl Fixture {
         let Some(req) = read_req(&s) else { return };
         let base = &self.base;
         let prm = json!({
-            "resource": self.url(),
+            "resource": if self.fault == Fault::ResourceSlash { format!("{}/", self.url()) } else { self.url() },
             "authorization_servers": [base],
             "scopes_supported": if matches!(self.fault, Fault::EmptyScope | Fault::Seed) {
                 json!(["notes", ""])
@@ -188,16 +204,21 @@ impl Fixture {
         });
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/.well-known/oauth-protected-resource/mcp")
-                if self.fault != Fault::NoPathPrm =>
+                if !matches!(self.fault, Fault::NoPathPrm | Fault::NoPrm) =>
             {
                 json_reply(&mut s, 200, &prm)
             }
-            ("GET", "/.well-known/oauth-protected-resource") => json_reply(&mut s, 200, &prm),
-            (
-                "GET",
-                "/.well-known/oauth-authorization-server"
-                | "/.well-known/oauth-authorization-server/mcp",
-            ) => json_reply(&mut s, 200, &asm),
+            ("GET", "/.well-known/oauth-protected-resource") if self.fault != Fault::NoPrm => {
+                json_reply(&mut s, 200, &prm)
+            }
+            ("GET", "/.well-known/oauth-authorization-server") if self.fault != Fault::NoAs => {
+                json_reply(&mut s, 200, &asm)
+            }
+            ("GET", "/.well-known/oauth-authorization-server/mcp")
+                if !matches!(self.fault, Fault::NoAs | Fault::NoAsPath) =>
+            {
+                json_reply(&mut s, 200, &asm)
+            }
             ("POST", "/register") => self.register(&mut s, &req),
             ("GET", "/authorize") => self.authorize(&mut s, &req),
             ("POST", "/token") => self.token(&mut s, &req),
@@ -331,7 +352,14 @@ impl Fixture {
         }
     }
 
-    fn challenge(&self) -> String {
+    fn challenge(&self) -> Vec<(&'static str, String)> {
+        if self.fault == Fault::NoChallenge {
+            return Vec::new();
+        }
+        vec![("WWW-Authenticate", self.challenge_value())]
+    }
+
+    fn challenge_value(&self) -> String {
         let mut c = format!(
             "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
             self.base
@@ -355,7 +383,7 @@ impl Fixture {
         let token = header("authorization").and_then(|a| a.strip_prefix("Bearer "));
         let scope = token.and_then(|t| self.state.lock().unwrap().access.get(t).cloned());
         let Some(scope) = scope else {
-            return respond(&mut s, 401, &[("WWW-Authenticate", self.challenge())], "");
+            return respond(&mut s, 401, &self.challenge(), "");
         };
         let msg: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
         let id = msg["id"].clone();
@@ -365,8 +393,15 @@ impl Fixture {
             "tools/list" => {
                 let annotations =
                     json!({"readOnlyHint": true, "destructiveHint": false, "openWorldHint": false});
+                let mut read = json!({"name": "read_note", "inputSchema": {"type": "object", "properties": {}}, "annotations": annotations});
+                match self.fault {
+                    Fault::ToolName => read["name"] = json!("notes.read"),
+                    Fault::ToolNoProperties => read["inputSchema"] = json!({"type": "object"}),
+                    Fault::ToolNoAnnotations => read["annotations"] = json!({"title": "Read"}),
+                    _ => {}
+                }
                 let tools = json!({"tools": [
-                    {"name": "read_note", "inputSchema": {"type": "object", "properties": {}}, "annotations": annotations},
+                    read,
                     {"name": "write_note", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}, "annotations": annotations},
                 ]});
                 return self.sse(s, json!({"jsonrpc": "2.0", "id": id, "result": tools}));
@@ -492,6 +527,23 @@ fn each_fault_yields_exactly_its_finding() {
             vec![("transport.sse_buffered", Warning)],
         ),
         (Fault::UaBlocked, vec![("waf.blocked", Error)]),
+        (Fault::NoChallenge, vec![("challenge.missing", Error)]),
+        (Fault::NoPrm, vec![("discovery.prm_missing", Error)]),
+        (Fault::NoAs, vec![("discovery.as_missing", Error)]),
+        (
+            Fault::NoAsPath,
+            vec![("discovery.as_path_missing", Warning)],
+        ),
+        (Fault::ResourceSlash, vec![("resource.mismatch", Warning)]),
+        (Fault::ToolName, vec![("tools.name_invalid", Error)]),
+        (
+            Fault::ToolNoProperties,
+            vec![("tools.schema_no_properties", Warning)],
+        ),
+        (
+            Fault::ToolNoAnnotations,
+            vec![("tools.annotations_missing", Warning)],
+        ),
     ];
     for (fault, expected) in cases {
         let report = check_fault(fault);
@@ -501,6 +553,18 @@ fn each_fault_yields_exactly_its_finding() {
         let json = report.to_json();
         assert_eq!(json["ok"], !expected.iter().any(|(_, s)| *s == Error));
     }
+}
+
+#[test]
+fn a_resource_differing_by_a_trailing_slash_is_an_error_for_clients_that_compare_exactly() {
+    let fx = Fixture::start(Fault::ResourceSlash);
+    let report = doctor::run(&options(fx.url(), "vscode")).unwrap();
+    assert_eq!(
+        problems(&report),
+        [("resource.mismatch", Severity::Error)],
+        "{}",
+        report.render()
+    );
 }
 
 #[test]
