@@ -305,7 +305,7 @@ fn doctor(
         call,
         timeout: std::time::Duration::from_secs(timeout.max(1)),
         approval_wait: std::time::Duration::from_secs(300),
-        open_browser: !no_browser,
+        browser: (!no_browser).then_some(mcpgen::doctor::open_browser as fn(&str)),
         hosted: None,
     };
     match mcpgen::doctor::run(&opts) {

@@ -56,6 +56,9 @@ enum Fault {
     ToolNoProperties,
     /// A tool without annotations.
     ToolNoAnnotations,
+    /// Not a fault: a person approves on a consent page (the `approve=yes` query parameter
+    /// stands for pressing the button).
+    Consent,
 }
 
 #[derive(Default)]
@@ -263,6 +266,14 @@ impl Fixture {
         if !allowed || q.get("code_challenge_method").map(String::as_str) != Some("S256") {
             return json_reply(s, 400, &json!({"error": "invalid_request"}));
         }
+        if self.fault == Fault::Consent && q.get("approve").map(String::as_str) != Some("yes") {
+            return respond(
+                s,
+                200,
+                &[("Content-Type", "text/html".into())],
+                "<form>Allow?</form>",
+            );
+        }
         let requested = q.get("scope").cloned().unwrap_or_else(|| "notes".into());
         let scope = if self.fault == Fault::Seed {
             requested
@@ -456,8 +467,8 @@ fn options(url: String, client: &str) -> Options {
         token: None,
         call: None,
         timeout: Duration::from_secs(10),
-        approval_wait: Duration::from_secs(5),
-        open_browser: false,
+        approval_wait: Duration::from_secs(60),
+        browser: None,
         hosted: Some(true),
     }
 }
@@ -562,6 +573,49 @@ fn a_resource_differing_by_a_trailing_slash_is_an_error_for_clients_that_compare
     assert_eq!(
         problems(&report),
         [("resource.mismatch", Severity::Error)],
+        "{}",
+        report.render()
+    );
+}
+
+/// A person at a browser: opens the authorization URL, approves, and the browser follows the
+/// redirect to the doctor's loopback listener.
+fn person_approves(url: &str) {
+    let url = format!("{url}&approve=yes");
+    std::thread::spawn(move || {
+        let agent = common::agent();
+        let approved = common::reply(agent.get(&url).call());
+        let location = approved.header("location").expect("a redirect").to_owned();
+        common::reply(agent.get(&location).call());
+    });
+}
+
+#[test]
+fn when_a_person_must_approve_the_doctor_waits_for_the_redirect_on_loopback() {
+    let fx = Fixture::start(Fault::Consent);
+    let mut opts = options(fx.url(), "claude");
+    opts.browser = Some(person_approves);
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    let authorize = report.steps.iter().find(|s| s.name == "authorize").unwrap();
+    assert!(
+        matches!(&authorize.outcome, doctor::Outcome::Passed(t) if t.starts_with("code received")),
+        "{}",
+        report.render()
+    );
+    assert!(
+        report.steps.iter().any(|s| s.name == "tools"
+            && matches!(&s.outcome, doctor::Outcome::Passed(t) if t == "2 tools"))
+    );
+
+    // Nobody approves: the doctor gives up after its wait, and says so.
+    let fx = Fixture::start(Fault::Consent);
+    let mut opts = options(fx.url(), "claude");
+    opts.approval_wait = Duration::from_millis(100);
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(
+        problems(&report),
+        [("authorize.failed", Severity::Error)],
         "{}",
         report.render()
     );

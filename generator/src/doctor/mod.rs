@@ -40,8 +40,9 @@ pub struct Options {
     pub timeout: Duration,
     /// How long to wait for the user to approve in a browser.
     pub approval_wait: Duration,
-    /// Open the authorization URL in a browser when the server asks a person to approve.
-    pub open_browser: bool,
+    /// What to do with the authorization URL, besides printing it, when the server asks a
+    /// person to approve: [`open_browser`] for the CLI, `None` with `--no-browser`.
+    pub browser: Option<fn(&str)>,
     /// Judge the server as a hosted one even if the URL is loopback (`None`: from the URL).
     pub hosted: Option<bool>,
 }
@@ -1006,8 +1007,8 @@ impl Doctor<'_> {
         eprintln!(
             "The server asks a person to approve. Open this URL and approve:\n\n  {interactive}\n"
         );
-        if self.opts.open_browser {
-            open_browser(&interactive);
+        if let Some(browser) = self.opts.browser {
+            browser(&interactive);
         }
         let target = callback.wait(self.opts.approval_wait).ok_or_else(|| {
             format!(
@@ -1127,9 +1128,8 @@ impl Doctor<'_> {
                 self.mcp_ua,
                 None,
             );
-            match &r {
-                Ok(reply) => self.sse_check(reply, "tools", &mut findings),
-                Err(_) => {}
+            if let Ok(reply) = &r {
+                self.sse_check(reply, "tools", &mut findings);
             }
             let list = r
                 .as_ref()
@@ -1499,7 +1499,9 @@ fn excerpt(body: &str) -> String {
     s
 }
 
-fn open_browser(url: &str) {
+/// Opens a URL in the desktop's browser (`open` on macOS, `xdg-open` elsewhere); a failure
+/// is ignored, as the URL was printed.
+pub fn open_browser(url: &str) {
     let cmd = if cfg!(target_os = "macos") {
         "open"
     } else {

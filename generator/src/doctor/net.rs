@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// Most bytes read from one response; the rest is dropped.
-const BODY_LIMIT: u64 = 4 * 1024 * 1024;
+pub const BODY_LIMIT: u64 = 4 * 1024 * 1024;
 
-/// An HTTP answer, read whole (or up to [`BODY_LIMIT`]).
+/// An HTTP answer, read whole (or its first 4 MiB).
 #[derive(Debug, Clone)]
 pub struct Reply {
     /// Status code.
