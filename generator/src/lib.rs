@@ -2,12 +2,15 @@
 //!
 //! Stages, in the order data flows: [`parse`] (YAML to JSON with positions), [`validate`]
 //! (JSON Schema and the checks a schema cannot express), [`model`] (the resolved spec), then
-//! [`lint`] (warnings about a valid spec). The library does no file I/O; the binary reads and
-//! writes files and picks exit codes.
+//! [`lint`] (warnings about a valid spec); [`diff`] compares two models. The library does no
+//! file I/O; the binary reads and writes files and picks exit codes. The exception is
+//! [`doctor`], an HTTP client by nature, whose network code stays in [`doctor::net`];
+//! [`clients`] holds the hosted clients both `check` and `doctor` judge for.
 
 pub mod clients;
 pub mod diag;
 pub mod diff;
+pub mod doctor;
 pub mod emit;
 pub mod lint;
 pub mod model;

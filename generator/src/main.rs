@@ -67,6 +67,45 @@ enum Command {
     },
     /// Print the JSON Schema of the spec format, for editors.
     Schema,
+    /// Check a deployed MCP server as Claude, ChatGPT, VS Code or Cursor will use it; exits 0
+    /// when that client will not fail, 1 when it will, 2 when the URL cannot be reached
+    ///
+    /// The doctor walks the client's sequence: unauthenticated POST, 401 challenge, protected
+    /// resource metadata, authorization server metadata, registration, authorization, token,
+    /// initialize, tools/list, an optional tools/call, refresh (twice in a row and two at
+    /// once) and revocation. It changes nothing on the server beyond registering one client
+    /// and obtaining and revoking its own tokens. When the server asks a person to approve,
+    /// it prints the authorization URL and waits for the redirect on a loopback port.
+    #[command(verbatim_doc_comment)]
+    Doctor {
+        /// The MCP endpoint URL, as users enter it in the client (e.g. https://host/mcp).
+        url: String,
+        /// The client to check as.
+        #[arg(long = "as", value_name = "CLIENT", default_value = "claude", value_parser = client_ids())]
+        client: String,
+        /// Start from this access token instead of registering and authorizing.
+        #[arg(long)]
+        token: Option<String>,
+        /// Call this tool once (with --args).
+        #[arg(long, value_name = "TOOL")]
+        call: Option<String>,
+        /// The tool's arguments, a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}", requires = "call")]
+        args: String,
+        /// `text` (a readable report) or `json`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+        /// Seconds each request may take.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        timeout: u64,
+        /// Do not open a browser when the server asks a person to approve.
+        #[arg(long)]
+        no_browser: bool,
+    },
+}
+
+fn client_ids() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(mcpgen::clients::CLIENTS.iter().map(|c| c.id))
 }
 
 fn main() -> ExitCode {
@@ -88,6 +127,18 @@ fn main() -> ExitCode {
             format,
             fail_on,
         } => diff(&old, &new, format, &fail_on),
+        Command::Doctor {
+            url,
+            client,
+            token,
+            call,
+            args,
+            format,
+            timeout,
+            no_browser,
+        } => doctor(
+            url, &client, token, call, &args, &format, timeout, no_browser,
+        ),
         Command::Schema => {
             println!("{}", mcpgen::schema_text().trim_end());
             ExitCode::SUCCESS
@@ -346,4 +397,61 @@ fn build(
         }
     }
     ExitCode::SUCCESS
+}
+
+#[allow(clippy::too_many_arguments)]
+fn doctor(
+    url: String,
+    client: &str,
+    token: Option<String>,
+    call: Option<String>,
+    args: &str,
+    format: &str,
+    timeout: u64,
+    no_browser: bool,
+) -> ExitCode {
+    let Some(client) = mcpgen::clients::client(client) else {
+        eprintln!("error: unknown client {client:?}");
+        return ExitCode::from(2);
+    };
+    let call = match call {
+        None => None,
+        Some(tool) => match serde_json::from_str::<serde_json::Value>(args) {
+            Ok(v) if v.is_object() => Some((tool, v)),
+            Ok(_) | Err(_) => {
+                eprintln!(
+                    "error: --args {args:?} is not a JSON object; pass e.g. '{{\"sku\": \"MT-1042\"}}'"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let opts = mcpgen::doctor::Options {
+        url,
+        client,
+        token,
+        call,
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        approval_wait: std::time::Duration::from_secs(300),
+        browser: (!no_browser).then_some(mcpgen::doctor::open_browser as fn(&str)),
+        hosted: None,
+    };
+    match mcpgen::doctor::run(&opts) {
+        Ok(report) => {
+            if format == "json" {
+                println!("{:#}", report.to_json());
+            } else {
+                print!("{}", report.render());
+            }
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: cannot reach the server: {}", e.0);
+            ExitCode::from(2)
+        }
+    }
 }

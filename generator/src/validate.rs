@@ -1202,7 +1202,9 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn valid_tool_name(name: &str) -> bool {
+/// Whether a tool name is what Claude accepts: [`crate::spec::TOOL_NAME_PATTERN`],
+/// `^[a-zA-Z0-9_-]{1,64}$`.
+pub fn valid_tool_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

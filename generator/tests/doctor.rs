@@ -1,0 +1,783 @@
+//! `mcpgen doctor` against a fixture server that reproduces one fault at a time (each fault
+//! must yield exactly its finding, at its documented severity, and nothing else), and against
+//! a generated server (no error or warning).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use mcpgen::doctor::{self, Options, Report, Severity};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// One fault the fixture reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// `scopes_supported: ["notes", ""]` in the protected resource metadata.
+    EmptyScope,
+    /// The token response's `scope` ends with a space.
+    TokenScopeSpace,
+    /// The seed incident: an empty scope listed, no scope in the challenge, the requested scope
+    /// echoed as it came (`"notes "`).
+    Seed,
+    /// No protected resource metadata at the path-inserted URL.
+    NoPathPrm,
+    /// The AS metadata's `issuer` has a trailing slash `authorization_servers` lacks.
+    IssuerMismatch,
+    /// No refresh token.
+    NoRefresh,
+    /// A refresh token redeemed twice revokes what the first redemption returned.
+    RefreshKills,
+    /// 403 to `Origin: https://claude.ai` before any 401.
+    OriginRefused,
+    /// SSE answers held back until the stream ends (a buffering proxy).
+    SseBuffered,
+    /// 403 to the `Claude-User` User-Agent.
+    UaBlocked,
+    /// 401 without `WWW-Authenticate`.
+    NoChallenge,
+    /// No protected resource metadata anywhere.
+    NoPrm,
+    /// No authorization server metadata anywhere.
+    NoAs,
+    /// AS metadata at the root only, not with the MCP path inserted.
+    NoAsPath,
+    /// `resource` with a trailing slash the URL lacks.
+    ResourceSlash,
+    /// A tool named `notes.read`.
+    ToolName,
+    /// A tool whose input schema is `{"type": "object"}`.
+    ToolNoProperties,
+    /// A tool without annotations.
+    ToolNoAnnotations,
+    /// Not a fault: a person approves on a consent page (the `approve=yes` query parameter
+    /// stands for pressing the button).
+    Consent,
+}
+
+#[derive(Default)]
+struct State {
+    next: u64,
+    clients: BTreeMap<String, Value>,
+    /// code → (client_id, scope, code_challenge)
+    codes: BTreeMap<String, (String, String, String)>,
+    /// access token → scope
+    access: BTreeMap<String, String>,
+    /// refresh token → (scope, what its redemption returned: (access, refresh))
+    refresh: BTreeMap<String, (String, Option<(String, String)>)>,
+}
+
+struct Fixture {
+    base: String,
+    fault: Fault,
+    state: Mutex<State>,
+}
+
+struct Req {
+    method: String,
+    path: String,
+    query: BTreeMap<String, String>,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+fn form(s: &str) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(s.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn read_req(stream: &TcpStream) -> Option<Req> {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    Some(Req {
+        method,
+        path: path.to_string(),
+        query: form(query),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &str) {
+    let mut out = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let _ = stream.write_all(out.as_bytes());
+}
+
+fn json_reply(stream: &mut TcpStream, status: u16, v: &Value) {
+    respond(
+        stream,
+        status,
+        &[
+            ("Content-Type", "application/json".into()),
+            ("Cache-Control", "no-store".into()),
+        ],
+        &v.to_string(),
+    );
+}
+
+impl Fixture {
+    fn start(fault: Fault) -> Arc<Fixture> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let fx = Arc::new(Fixture {
+            base,
+            fault,
+            state: Mutex::new(State::default()),
+        });
+        let server = fx.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let fx = server.clone();
+                std::thread::spawn(move || fx.serve(stream));
+            }
+        });
+        fx
+    }
+
+    fn url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    fn new_secret(&self, st: &mut State, prefix: &str) -> String {
+        st.next += 1;
+        format!("{prefix}-{}", st.next)
+    }
+
+    fn serve(&self, mut s: TcpStream) {
+        let Some(req) = read_req(&s) else { return };
+        let base = &self.base;
+        let prm = json!({
+            "resource": if self.fault == Fault::ResourceSlash { format!("{}/", self.url()) } else { self.url() },
+            "authorization_servers": [base],
+            "scopes_supported": if matches!(self.fault, Fault::EmptyScope | Fault::Seed) {
+                json!(["notes", ""])
+            } else {
+                json!(["notes", "notes.write"])
+            },
+            "bearer_methods_supported": ["header"],
+        });
+        let asm = json!({
+            "issuer": if self.fault == Fault::IssuerMismatch { format!("{base}/") } else { base.clone() },
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "registration_endpoint": format!("{base}/register"),
+            "revocation_endpoint": format!("{base}/revoke"),
+            "scopes_supported": if self.fault == Fault::Seed {
+                json!(["notes", ""])
+            } else {
+                json!(["notes", "notes.write", "offline_access"])
+            },
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
+        });
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/.well-known/oauth-protected-resource/mcp")
+                if !matches!(self.fault, Fault::NoPathPrm | Fault::NoPrm) =>
+            {
+                json_reply(&mut s, 200, &prm)
+            }
+            ("GET", "/.well-known/oauth-protected-resource") if self.fault != Fault::NoPrm => {
+                json_reply(&mut s, 200, &prm)
+            }
+            ("GET", "/.well-known/oauth-authorization-server") if self.fault != Fault::NoAs => {
+                json_reply(&mut s, 200, &asm)
+            }
+            ("GET", "/.well-known/oauth-authorization-server/mcp")
+                if !matches!(self.fault, Fault::NoAs | Fault::NoAsPath) =>
+            {
+                json_reply(&mut s, 200, &asm)
+            }
+            ("POST", "/register") => self.register(&mut s, &req),
+            ("GET", "/authorize") => self.authorize(&mut s, &req),
+            ("POST", "/token") => self.token(&mut s, &req),
+            ("POST", "/revoke") => {
+                let f = form(&req.body);
+                let mut st = self.state.lock().unwrap();
+                if let Some(t) = f.get("token") {
+                    st.access.remove(t);
+                    st.refresh.remove(t);
+                }
+                json_reply(&mut s, 200, &json!({}))
+            }
+            ("POST", "/mcp") => self.mcp(s, &req),
+            _ => json_reply(&mut s, 404, &json!({"error": "not_found"})),
+        }
+    }
+
+    fn register(&self, s: &mut TcpStream, req: &Req) {
+        let body: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
+        let mut st = self.state.lock().unwrap();
+        let id = self.new_secret(&mut st, "client");
+        let mut out = body.clone();
+        out["client_id"] = json!(id);
+        if body["token_endpoint_auth_method"] != "none" {
+            out["client_secret"] = json!(format!("{id}-secret"));
+            out["client_secret_expires_at"] = json!(0);
+        }
+        st.clients.insert(id, out.clone());
+        json_reply(s, 201, &out)
+    }
+
+    fn authorize(&self, s: &mut TcpStream, req: &Req) {
+        let q = &req.query;
+        let mut st = self.state.lock().unwrap();
+        let client = q.get("client_id").and_then(|c| st.clients.get(c)).cloned();
+        let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+        let allowed = client.is_some_and(|c| {
+            c["redirect_uris"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|u| u == redirect.as_str()))
+        });
+        if !allowed || q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+            return json_reply(s, 400, &json!({"error": "invalid_request"}));
+        }
+        if self.fault == Fault::Consent && q.get("approve").map(String::as_str) != Some("yes") {
+            return respond(
+                s,
+                200,
+                &[("Content-Type", "text/html".into())],
+                "<form>Allow?</form>",
+            );
+        }
+        let requested = q.get("scope").cloned().unwrap_or_else(|| "notes".into());
+        let scope = if self.fault == Fault::Seed {
+            requested
+        } else {
+            requested
+                .split_whitespace()
+                .filter(|t| ["notes", "notes.write", "offline_access"].contains(t))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let code = self.new_secret(&mut st, "code");
+        st.codes.insert(
+            code.clone(),
+            (
+                q["client_id"].clone(),
+                scope,
+                q.get("code_challenge").cloned().unwrap_or_default(),
+            ),
+        );
+        let mut loc = url::Url::parse(&redirect).unwrap();
+        loc.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", q.get("state").map_or("", String::as_str));
+        respond(s, 302, &[("Location", loc.to_string())], "");
+    }
+
+    fn issue(&self, st: &mut State, scope: &str) -> (String, String) {
+        let access = self.new_secret(st, "at");
+        let refresh = self.new_secret(st, "rt");
+        st.access.insert(access.clone(), scope.to_string());
+        st.refresh
+            .insert(refresh.clone(), (scope.to_string(), None));
+        (access, refresh)
+    }
+
+    fn token_reply(&self, s: &mut TcpStream, scope: &str, access: &str, refresh: &str) {
+        let mut body = json!({
+            "access_token": access, "token_type": "Bearer", "expires_in": 3600,
+            "scope": if self.fault == Fault::TokenScopeSpace { format!("{scope} ") } else { scope.to_string() },
+        });
+        if self.fault != Fault::NoRefresh {
+            body["refresh_token"] = json!(refresh);
+        }
+        json_reply(s, 200, &body)
+    }
+
+    fn token(&self, s: &mut TcpStream, req: &Req) {
+        let f = form(&req.body);
+        let mut st = self.state.lock().unwrap();
+        match f.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => {
+                let Some((client, scope, challenge)) =
+                    f.get("code").and_then(|c| st.codes.remove(c))
+                else {
+                    return json_reply(s, 400, &json!({"error": "invalid_grant"}));
+                };
+                let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(verifier.as_bytes()));
+                if computed != challenge || f.get("client_id") != Some(&client) {
+                    return json_reply(s, 400, &json!({"error": "invalid_grant"}));
+                }
+                let (a, r) = self.issue(&mut st, &scope);
+                drop(st);
+                self.token_reply(s, &scope, &a, &r)
+            }
+            Some("refresh_token") => {
+                let rt = f.get("refresh_token").cloned().unwrap_or_default();
+                let Some((scope, earlier)) = st.refresh.get(&rt).cloned() else {
+                    return json_reply(s, 400, &json!({"error": "invalid_grant"}));
+                };
+                // Redeemed before: a healthy server answers again inside a grace period and
+                // keeps what it answered first; the faulty one revokes that.
+                if let Some((a, r)) = earlier
+                    && self.fault == Fault::RefreshKills
+                {
+                    st.access.remove(&a);
+                    st.refresh.remove(&r);
+                }
+                let (a, r) = self.issue(&mut st, &scope);
+                st.refresh
+                    .insert(rt, (scope.clone(), Some((a.clone(), r.clone()))));
+                drop(st);
+                self.token_reply(s, &scope, &a, &r)
+            }
+            _ => json_reply(s, 400, &json!({"error": "unsupported_grant_type"})),
+        }
+    }
+
+    fn challenge(&self) -> Vec<(&'static str, String)> {
+        if self.fault == Fault::NoChallenge {
+            return Vec::new();
+        }
+        vec![("WWW-Authenticate", self.challenge_value())]
+    }
+
+    fn challenge_value(&self) -> String {
+        let mut c = format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            self.base
+        );
+        if self.fault != Fault::Seed {
+            c.push_str(", scope=\"notes\"");
+        }
+        c
+    }
+
+    fn mcp(&self, mut s: TcpStream, req: &Req) {
+        let header = |k: &str| req.headers.get(k).map(String::as_str);
+        if self.fault == Fault::OriginRefused
+            && header("origin").is_some_and(|o| o != self.base.as_str())
+        {
+            return json_reply(&mut s, 403, &json!({"error": "origin not allowed"}));
+        }
+        if self.fault == Fault::UaBlocked && header("user-agent") == Some("Claude-User") {
+            return respond(&mut s, 403, &[], "blocked");
+        }
+        let token = header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+        let scope = token.and_then(|t| self.state.lock().unwrap().access.get(t).cloned());
+        let Some(scope) = scope else {
+            return respond(&mut s, 401, &self.challenge(), "");
+        };
+        let msg: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
+        let id = msg["id"].clone();
+        let result = match msg["method"].as_str().unwrap_or_default() {
+            "initialize" => json!({"protocolVersion": msg["params"]["protocolVersion"],
+                "capabilities": {"tools": {}}, "serverInfo": {"name": "fixture", "version": "1"}}),
+            "tools/list" => {
+                let annotations =
+                    json!({"readOnlyHint": true, "destructiveHint": false, "openWorldHint": false});
+                let mut read = json!({"name": "read_note", "inputSchema": {"type": "object", "properties": {}}, "annotations": annotations});
+                match self.fault {
+                    Fault::ToolName => read["name"] = json!("notes.read"),
+                    Fault::ToolNoProperties => read["inputSchema"] = json!({"type": "object"}),
+                    Fault::ToolNoAnnotations => read["annotations"] = json!({"title": "Read"}),
+                    _ => {}
+                }
+                let tools = json!({"tools": [
+                    read,
+                    {"name": "write_note", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}, "annotations": annotations},
+                ]});
+                return self.sse(s, json!({"jsonrpc": "2.0", "id": id, "result": tools}));
+            }
+            "tools/call" => {
+                let tool = msg["params"]["name"].as_str().unwrap_or_default();
+                let granted: BTreeSet<&str> = scope.split(' ').collect();
+                if tool == "write_note" && !granted.contains("notes.write") {
+                    let c = format!(
+                        "Bearer error=\"insufficient_scope\", scope=\"notes notes.write\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+                        self.base
+                    );
+                    return respond(&mut s, 403, &[("WWW-Authenticate", c)], "");
+                }
+                json!({"content": [{"type": "text", "text": "done"}]})
+            }
+            _ if id.is_null() => return respond(&mut s, 202, &[], ""),
+            _ => json!({}),
+        };
+        json_reply(
+            &mut s,
+            200,
+            &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        )
+    }
+
+    /// An SSE answer: a keep-alive comment at once and the response a moment later; behind
+    /// the "buffering proxy" both come together when the stream ends.
+    fn sse(&self, mut s: TcpStream, response: Value) {
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+        let ping = ": keep-alive\n\n";
+        let event = format!("event: message\ndata: {response}\n\n");
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.flush();
+        if self.fault == Fault::SseBuffered {
+            std::thread::sleep(Duration::from_millis(400));
+            let _ = s.write_all(format!("{ping}{event}").as_bytes());
+        } else {
+            let _ = s.write_all(ping.as_bytes());
+            let _ = s.flush();
+            std::thread::sleep(Duration::from_millis(400));
+            let _ = s.write_all(event.as_bytes());
+        }
+    }
+}
+
+fn options(url: String, client: &str) -> Options {
+    Options {
+        url,
+        client: mcpgen::clients::client(client).unwrap(),
+        token: None,
+        call: None,
+        timeout: Duration::from_secs(10),
+        approval_wait: Duration::from_secs(60),
+        browser: None,
+        hosted: Some(true),
+    }
+}
+
+/// The error and warning findings of a report, as (id, severity).
+fn problems(report: &Report) -> Vec<(&'static str, Severity)> {
+    report
+        .findings()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| (f.id, f.severity))
+        .collect()
+}
+
+fn check_fault(fault: Fault) -> Report {
+    let fx = Fixture::start(fault);
+    doctor::run(&options(fx.url(), "claude")).expect("the fixture answers")
+}
+
+#[test]
+fn a_healthy_server_has_no_error_or_warning() {
+    let report = check_fault(Fault::None);
+    assert_eq!(problems(&report), [], "{}", report.render());
+    assert!(report.ok());
+    // Every step ran, in the order the client performs them.
+    let steps: Vec<&str> = report.steps.iter().map(|s| s.name).collect();
+    assert_eq!(
+        steps,
+        [
+            "challenge",
+            "discovery",
+            "metadata",
+            "registration",
+            "authorize",
+            "token",
+            "initialize",
+            "tools",
+            "call",
+            "refresh",
+            "revocation"
+        ]
+    );
+}
+
+#[test]
+fn each_fault_yields_exactly_its_finding() {
+    use Severity::{Error, Warning};
+    let cases = [
+        (Fault::EmptyScope, vec![("scope.malformed", Error)]),
+        (
+            Fault::TokenScopeSpace,
+            vec![("token.scope_malformed", Error)],
+        ),
+        (
+            Fault::Seed,
+            vec![("scope.malformed", Error), ("token.scope_malformed", Error)],
+        ),
+        (
+            Fault::NoPathPrm,
+            vec![("discovery.prm_path_missing", Warning)],
+        ),
+        (Fault::IssuerMismatch, vec![("issuer.mismatch", Error)]),
+        (Fault::NoRefresh, vec![("token.no_refresh", Warning)]),
+        (Fault::RefreshKills, vec![("refresh.dead_token", Error)]),
+        (Fault::OriginRefused, vec![("origin.refused", Error)]),
+        (
+            Fault::SseBuffered,
+            vec![("transport.sse_buffered", Warning)],
+        ),
+        (Fault::UaBlocked, vec![("waf.blocked", Error)]),
+        (Fault::NoChallenge, vec![("challenge.missing", Error)]),
+        (Fault::NoPrm, vec![("discovery.prm_missing", Error)]),
+        (Fault::NoAs, vec![("discovery.as_missing", Error)]),
+        (
+            Fault::NoAsPath,
+            vec![("discovery.as_path_missing", Warning)],
+        ),
+        (Fault::ResourceSlash, vec![("resource.mismatch", Warning)]),
+        (Fault::ToolName, vec![("tools.name_invalid", Error)]),
+        (
+            Fault::ToolNoProperties,
+            vec![("tools.schema_no_properties", Warning)],
+        ),
+        (
+            Fault::ToolNoAnnotations,
+            vec![("tools.annotations_missing", Warning)],
+        ),
+    ];
+    for (fault, expected) in cases {
+        let report = check_fault(fault);
+        let mut got = problems(&report);
+        got.dedup();
+        assert_eq!(got, expected, "{fault:?}:\n{}", report.render());
+        let json = report.to_json();
+        assert_eq!(json["ok"], !expected.iter().any(|(_, s)| *s == Error));
+    }
+}
+
+#[test]
+fn a_resource_differing_by_a_trailing_slash_is_an_error_for_clients_that_compare_exactly() {
+    let fx = Fixture::start(Fault::ResourceSlash);
+    let report = doctor::run(&options(fx.url(), "vscode")).unwrap();
+    assert_eq!(
+        problems(&report),
+        [("resource.mismatch", Severity::Error)],
+        "{}",
+        report.render()
+    );
+}
+
+/// A person at a browser: opens the authorization URL, approves, and the browser follows the
+/// redirect to the doctor's loopback listener.
+fn person_approves(url: &str) {
+    let url = format!("{url}&approve=yes");
+    std::thread::spawn(move || {
+        let agent = common::agent();
+        let approved = common::reply(agent.get(&url).call());
+        let location = approved.header("location").expect("a redirect").to_owned();
+        common::reply(agent.get(&location).call());
+    });
+}
+
+#[test]
+fn when_a_person_must_approve_the_doctor_waits_for_the_redirect_on_loopback() {
+    let fx = Fixture::start(Fault::Consent);
+    let mut opts = options(fx.url(), "claude");
+    opts.browser = Some(person_approves);
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    let authorize = report.steps.iter().find(|s| s.name == "authorize").unwrap();
+    assert!(
+        matches!(&authorize.outcome, doctor::Outcome::Passed(t) if t.starts_with("code received")),
+        "{}",
+        report.render()
+    );
+    assert!(
+        report.steps.iter().any(|s| s.name == "tools"
+            && matches!(&s.outcome, doctor::Outcome::Passed(t) if t == "2 tools"))
+    );
+
+    // Nobody approves: the doctor gives up after its wait, and says so.
+    let fx = Fixture::start(Fault::Consent);
+    let mut opts = options(fx.url(), "claude");
+    opts.approval_wait = Duration::from_millis(100);
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(
+        problems(&report),
+        [("authorize.failed", Severity::Error)],
+        "{}",
+        report.render()
+    );
+}
+
+#[test]
+fn the_seed_incident_is_named_with_the_scope_claude_built() {
+    let report = check_fault(Fault::Seed);
+    let token = report
+        .findings()
+        .find(|f| f.id == "token.scope_malformed")
+        .unwrap();
+    assert_eq!(token.step, "token");
+    assert!(
+        token.message.contains("\"notes \"") && token.message.contains("ends with a space"),
+        "{}",
+        token.message
+    );
+    assert!(!token.fix.is_empty() && token.reference.contains("RFC 6749 §3.3"));
+}
+
+#[test]
+fn loopback_servers_are_not_held_to_what_hosted_clients_cannot_reach() {
+    for fault in [Fault::OriginRefused, Fault::UaBlocked] {
+        let fx = Fixture::start(fault);
+        let mut opts = options(fx.url(), "claude");
+        opts.hosted = None;
+        let report = doctor::run(&opts).unwrap();
+        assert_eq!(problems(&report), [], "{}", report.render());
+        let f = report
+            .findings()
+            .find(|f| matches!(f.id, "origin.refused" | "waf.blocked"))
+            .expect("still reported");
+        assert_eq!(f.severity, Severity::Info);
+    }
+}
+
+#[test]
+fn a_tool_needing_more_than_connect_scopes_fails_only_for_clients_that_do_not_step_up() {
+    let fx = Fixture::start(Fault::None);
+    let mut opts = options(fx.url(), "claude");
+    opts.call = Some(("write_note".into(), json!({"text": "x"})));
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(
+        problems(&report),
+        [("stepup.required", Severity::Error)],
+        "{}",
+        report.render()
+    );
+    let f = report
+        .findings()
+        .find(|f| f.id == "stepup.required")
+        .unwrap();
+    assert!(f.message.contains("\"notes.write\""), "{}", f.message);
+    assert!(f.reference.contains("anthropics/claude-ai-mcp#931"));
+
+    opts.client = mcpgen::clients::client("vscode").unwrap();
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    assert!(report.findings().any(|f| f.id == "stepup.required"));
+
+    opts.call = Some(("read_note".into(), json!({})));
+    opts.client = mcpgen::clients::client("claude").unwrap();
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+}
+
+fn mcpgen_doctor(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcpgen"))
+        .arg("doctor")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_command_exits_0_1_or_2_and_prints_json() {
+    let healthy = Fixture::start(Fault::None);
+    let (code, out) = mcpgen_doctor(&[&healthy.url(), "--no-browser"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing found that makes Claude"), "{out}");
+
+    let faulty = Fixture::start(Fault::EmptyScope);
+    let (code, out) = mcpgen_doctor(&[&faulty.url(), "--as", "claude", "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["url"], faulty.url());
+    assert_eq!(v["client"], "claude");
+    assert_eq!(v["ok"], false);
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "scope.malformed");
+    assert_eq!(f["severity"], "error");
+    for k in ["step", "message", "fix", "reference"] {
+        assert!(f[k].is_string(), "{k} in {f}");
+    }
+
+    let port = common::free_port();
+    let (code, _) = mcpgen_doctor(&[&format!("http://127.0.0.1:{port}/mcp")]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_generated_server_has_no_error_or_warning() {
+    let server = common::start("medtainer-mcp", &["--consent", "auto"]);
+    let mut opts = options(format!("{}/mcp", server.base), "claude");
+    opts.hosted = None;
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    for step in &report.steps {
+        assert!(
+            matches!(step.outcome, doctor::Outcome::Passed(_)) || step.name == "call",
+            "{}",
+            report.render()
+        );
+    }
+    // On loopback the browser origin Claude may send is refused, which is right there.
+    let origin = report.findings().find(|f| f.id == "origin.refused");
+    assert!(origin.is_none_or(|f| f.severity == Severity::Info));
+}
+
+#[test]
+fn help_says_what_the_doctor_changes_on_a_server() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcpgen"))
+        .args(["doctor", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains("changes nothing on the server beyond registering one client and obtaining and revoking its own tokens"),
+        "{help}"
+    );
+    for id in ["claude", "chatgpt", "vscode", "cursor", "generic"] {
+        assert!(help.contains(id), "{id} in {help}");
+    }
+}
+
+#[test]
+fn the_readme_lists_every_finding_id_with_an_example() {
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    for rule in mcpgen::doctor::rules::RULES {
+        assert!(
+            readme.contains(&format!("| `{}` |", rule.id)),
+            "README.md does not list `{}`",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn the_generated_readme_tells_the_operator_to_run_the_doctor_after_each_deploy() {
+    let readme =
+        std::fs::read_to_string(common::repo().join("tests/golden/medtainer/README.md")).unwrap();
+    assert!(readme.contains("After each deploy"), "{readme}");
+    assert!(
+        readme.contains("`mcpgen doctor https://medtainer.aijesusbro.com/mcp --as claude`"),
+        "{readme}"
+    );
+}
