@@ -31,4 +31,6 @@ pub mod jsonrpc;
 pub mod version;
 
 pub use catalog::BuildError;
+pub use endpoint::{DEFAULT_MAX_RESPONSE, MAX_BATCH_MESSAGES};
+pub use guard::HOSTED_CLIENT_ORIGINS;
 pub use version::{ProtocolVersion, Versions};
