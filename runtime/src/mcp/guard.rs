@@ -61,7 +61,8 @@ pub(crate) struct Refused {
     pub value: String,
     pub message: String,
     /// The request's `Origin`, echoed in `Access-Control-Allow-Origin` so a browser lets the
-    /// page (and the developer console) read why.
+    /// page (and the developer console) read why. Public servers only: a loopback server
+    /// tells a foreign page nothing, not even that it exists.
     pub cors: Option<HeaderValue>,
 }
 
@@ -131,7 +132,7 @@ impl OriginPolicy {
                      localhost or 127.0.0.1, or set --public-url to the url clients use"
                 ),
                 value,
-                cors: origin.cloned(),
+                cors: None,
             });
         }
         let Some(origin) = origin else {
@@ -162,7 +163,7 @@ impl OriginPolicy {
             what: "origin",
             value,
             message,
-            cors: Some(origin.clone()),
+            cors: (!self.loopback).then(|| origin.clone()),
         })
     }
 }
