@@ -10,8 +10,8 @@ use axum::routing::{any, get};
 
 use crate::auth::{Authenticator, NoAuth};
 use crate::mcp::catalog::{Catalog, CatalogOptions};
-use crate::mcp::endpoint::{self, Endpoint};
 use crate::mcp::endpoint::DEFAULT_MAX_RESPONSE;
+use crate::mcp::endpoint::{self, Endpoint};
 use crate::mcp::guard::{HOSTED_CLIENT_ORIGINS, OriginPolicy};
 use crate::mcp::{BuildError, ProtocolVersion, Versions};
 use crate::tools::{

@@ -78,7 +78,11 @@ async fn post_mcp(router: &Router, host: &str, path: &str, origin: Option<&str>)
 #[tokio::test]
 async fn hosted_clients_browser_origins_get_401_on_a_public_server() {
     let router = public(&plain_app()).await;
-    for origin in ["https://claude.ai", "https://claude.com", "https://chatgpt.com"] {
+    for origin in [
+        "https://claude.ai",
+        "https://claude.com",
+        "https://chatgpt.com",
+    ] {
         let r = post_mcp(&router, PUBLIC_HOST, "/mcp", Some(origin)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{origin}: {}", r.text());
         assert_eq!(r.header("access-control-allow-origin"), origin);
@@ -99,7 +103,10 @@ async fn hosted_clients_browser_origins_get_401_on_a_public_server() {
     // Anything else: 403 that names the origin and the spec key, readable by the browser.
     let r = post_mcp(&router, PUBLIC_HOST, "/mcp", Some("https://app.example")).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(r.header("access-control-allow-origin"), "https://app.example");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        "https://app.example"
+    );
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(
         message.contains("https://app.example") && message.contains("server.allowed_origins"),
@@ -118,8 +125,7 @@ async fn the_spec_narrows_the_hosted_client_origins() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(
-        message.contains("https://chatgpt.com")
-            && message.contains("server.hosted_client_origins"),
+        message.contains("https://chatgpt.com") && message.contains("server.hosted_client_origins"),
         "{message}"
     );
     // `false` in the spec: none at all, but the configured origins still pass.
@@ -181,7 +187,12 @@ fn authorize_uri(client_id: &str, redirect_uri: &str, resource: &str) -> String 
 /// Register, authorize (automatic consent) and redeem, asking for `resource`.
 async fn token_for(router: &Router, resource: &str) -> String {
     let client_id = register(router, CALLBACK).await;
-    let r = get(router, LOCAL_HOST, &authorize_uri(&client_id, CALLBACK, resource)).await;
+    let r = get(
+        router,
+        LOCAL_HOST,
+        &authorize_uri(&client_id, CALLBACK, resource),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
     let location = url::Url::parse(r.header("location")).expect("location");
     let code = location
@@ -256,7 +267,12 @@ async fn a_token_for_either_form_works_on_both() {
         let token = token_for(&router, &resource).await;
         for path in ["/mcp", "/mcp/"] {
             let r = rpc(&router, LOCAL_HOST, path, Some(&token), ping()).await;
-            assert_eq!(r.status, StatusCode::OK, "{resource} on {path}: {}", r.text());
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "{resource} on {path}: {}",
+                r.text()
+            );
             assert_eq!(r.json()["result"], json!({}));
         }
     }
@@ -286,8 +302,9 @@ fn oauth_request(method: &str, uri: &str, host: &str, origin: Option<&str>) -> R
         req = req.header(header::ORIGIN, o);
     }
     let body = match uri {
-        "/register" => json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"})
-            .to_string(),
+        "/register" => {
+            json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"}).to_string()
+        }
         _ => form(&[("grant_type", "authorization_code"), ("code", "x")]),
     };
     let ct = if uri == "/register" {
@@ -316,8 +333,17 @@ async fn loopback_oauth_routes_refuse_foreign_hosts_and_origins() {
     ];
     for (method, uri) in &routes {
         // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1.
-        let r = send(&router, oauth_request(method, uri, "evil.example:8000", None)).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {uri}: {}", r.text());
+        let r = send(
+            &router,
+            oauth_request(method, uri, "evil.example:8000", None),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{method} {uri}: {}",
+            r.text()
+        );
         assert_eq!(r.header("location"), "", "{uri}");
         // A foreign page calling cross-origin: refused, and no CORS grant at all.
         let r = send(
@@ -347,11 +373,19 @@ async fn loopback_oauth_routes_refuse_foreign_hosts_and_origins() {
     // echoed rather than `*`.
     let r = send(
         &router,
-        oauth_request("POST", "/register", LOCAL_HOST, Some("http://localhost:6274")),
+        oauth_request(
+            "POST",
+            "/register",
+            LOCAL_HOST,
+            Some("http://localhost:6274"),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    assert_eq!(r.header("access-control-allow-origin"), "http://localhost:6274");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        "http://localhost:6274"
+    );
     let r = send(
         &router,
         Request::builder()
@@ -365,7 +399,10 @@ async fn loopback_oauth_routes_refuse_foreign_hosts_and_origins() {
     )
     .await;
     assert!(r.status.is_success(), "{}", r.status);
-    assert_eq!(r.header("access-control-allow-origin"), "http://localhost:6274");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        "http://localhost:6274"
+    );
 }
 
 #[tokio::test]
@@ -373,7 +410,12 @@ async fn public_oauth_routes_stay_open_to_browser_clients() {
     let router = public(&app()).await;
     let r = send(
         &router,
-        oauth_request("POST", "/register", PUBLIC_HOST, Some("https://inspector.example")),
+        oauth_request(
+            "POST",
+            "/register",
+            PUBLIC_HOST,
+            Some("https://inspector.example"),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

@@ -651,10 +651,7 @@ async fn batches_are_capped_in_messages() {
     let app = app();
     let r = post_json(&app, &[], &tools_list_batch(MAX_BATCH_MESSAGES)).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        r.json().as_array().map(Vec::len),
-        Some(MAX_BATCH_MESSAGES)
-    );
+    assert_eq!(r.json().as_array().map(Vec::len), Some(MAX_BATCH_MESSAGES));
     // One more, and the whole batch is refused before any of it runs.
     let r = post_json(&app, &[], &tools_list_batch(MAX_BATCH_MESSAGES + 1)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -670,7 +667,10 @@ async fn batches_are_capped_in_messages() {
 
 #[tokio::test]
 async fn batch_responses_are_capped_in_bytes() {
-    let one = post_json(&app(), &[], &tools_list_batch(1)).await.body.len();
+    let one = post_json(&app(), &[], &tools_list_batch(1))
+        .await
+        .body
+        .len();
     // Room for two answers, not three: the third is never computed.
     let app = server().max_response(one * 2 + 10).router();
     let r = post_json(&app, &[], &tools_list_batch(2)).await;
@@ -696,7 +696,10 @@ fn preflight(origin: &str) -> Request<Body> {
         .uri("/mcp")
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
         .body(Body::empty())
         .unwrap()
 }
@@ -705,7 +708,11 @@ fn preflight(origin: &str) -> Request<Body> {
 async fn hosted_client_origins_get_the_challenge_on_public_servers() {
     // No origins configured: a public server still lets the hosted clients start OAuth.
     let app = server().authenticator(Arc::new(TokenAuth)).router();
-    for origin in ["https://claude.ai", "https://claude.com", "https://chatgpt.com"] {
+    for origin in [
+        "https://claude.ai",
+        "https://claude.com",
+        "https://chatgpt.com",
+    ] {
         assert!(HOSTED_CLIENT_ORIGINS.contains(&origin));
         let r = post_raw(
             &app,
@@ -785,9 +792,11 @@ async fn loopback_servers_stay_strict_about_hosted_origins() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
         // A loopback server tells a foreign page nothing.
         assert_eq!(r.header("access-control-allow-origin"), None);
-        assert!(r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("loopback"));
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("loopback")
+        );
     }
 }

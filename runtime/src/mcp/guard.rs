@@ -22,8 +22,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderValue};
 use serde_json::json;
 
 use crate::oauth::urls::{is_loopback_host, is_loopback_url};
@@ -31,8 +31,11 @@ use crate::oauth::urls::{is_loopback_host, is_loopback_url};
 /// The web origins of hosted MCP clients that call a server from their own backend or from
 /// the browser with their origin in `Origin`: Claude (claude.ai, claude.com) and ChatGPT.
 /// Allowed by default on servers whose public URL is not loopback.
-pub const HOSTED_CLIENT_ORIGINS: &[&str] =
-    &["https://claude.ai", "https://claude.com", "https://chatgpt.com"];
+pub const HOSTED_CLIENT_ORIGINS: &[&str] = &[
+    "https://claude.ai",
+    "https://claude.com",
+    "https://chatgpt.com",
+];
 
 /// The spec key that adds a browser origin.
 const ALLOW_KEY: &str = "server.allowed_origins";
@@ -148,10 +151,7 @@ impl OriginPolicy {
                  accepts loopback origins only (against DNS rebinding); add the origin to \
                  {ALLOW_KEY} in the spec to allow it"
             )
-        } else if HOSTED_CLIENT_ORIGINS
-            .iter()
-            .any(|h| *h == normal(&value))
-        {
+        } else if HOSTED_CLIENT_ORIGINS.iter().any(|h| *h == normal(&value)) {
             format!(
                 "origin {value:?} not allowed: it is a hosted client's origin that \
                  {HOSTED_KEY} leaves out; list it there (or in {ALLOW_KEY}) in the spec"
@@ -251,7 +251,10 @@ mod tests {
     use super::*;
 
     fn hosted() -> Vec<String> {
-        HOSTED_CLIENT_ORIGINS.iter().map(|s| (*s).to_owned()).collect()
+        HOSTED_CLIENT_ORIGINS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
     }
 
     #[test]
@@ -310,11 +313,21 @@ mod tests {
     fn refusals_name_the_value_and_the_fix() {
         let narrowed = OriginPolicy::new(vec![], vec![], vec![], false);
         let mut h = HeaderMap::new();
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://chatgpt.com"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://chatgpt.com"),
+        );
         let e = narrowed.check(&h).unwrap_err();
-        assert!(e.message.contains("\"https://chatgpt.com\""), "{}", e.message);
+        assert!(
+            e.message.contains("\"https://chatgpt.com\""),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains(HOSTED_KEY), "{}", e.message);
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://app.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://app.example"),
+        );
         let e = narrowed.check(&h).unwrap_err();
         assert!(e.message.contains(ALLOW_KEY), "{}", e.message);
         let local = OriginPolicy::new(vec![], vec![], vec![], true);

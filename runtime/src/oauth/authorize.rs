@@ -536,7 +536,11 @@ pub(crate) async fn authorize_post(
 /// to a server on `http://127.0.0.1:PORT`, and its callback is on `localhost`). Requests
 /// without the header (CLIs, SDK test clients, browsers opened by a native app, which send
 /// `none`) and same-site ones pass.
-fn cross_site_auto_consent(inner: &Inner, headers: &HeaderMap, req: &AuthRequest) -> Option<Response> {
+fn cross_site_auto_consent(
+    inner: &Inner,
+    headers: &HeaderMap,
+    req: &AuthRequest,
+) -> Option<Response> {
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));

@@ -36,9 +36,7 @@ impl BearerAuth {
                 "error=\"{code}\", error_description=\"{description}\", "
             ));
         }
-        v.push_str(&format!(
-            "resource_metadata=\"{prm}\", scope=\"{scopes}\""
-        ));
+        v.push_str(&format!("resource_metadata=\"{prm}\", scope=\"{scopes}\""));
         HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 
@@ -53,8 +51,10 @@ impl BearerAuth {
             )
                 .into_response(),
         };
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, self.challenge(error, &defaults, prm));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            self.challenge(error, &defaults, prm),
+        );
         res
     }
 

@@ -134,8 +134,7 @@ impl Urls {
     /// That form is served too, as its own resource (see [`Urls::slash_resource`]).
     pub fn is_slash_form(&self, path: &str) -> bool {
         let resource_path = self.resource_path();
-        !resource_path.is_empty()
-            && path.strip_suffix('/') == Some(resource_path.as_str())
+        !resource_path.is_empty() && path.strip_suffix('/') == Some(resource_path.as_str())
     }
 
     /// The MCP URL with a trailing slash (`https://host/mcp/`), the resource of the `/mcp/`
@@ -202,7 +201,10 @@ mod tests {
         let u = Urls::new("https://example.com/api", "/mcp", None).unwrap();
         assert!(u.is_slash_form("/api/mcp/"));
         assert!(!u.is_slash_form("/api/mcp"));
-        assert_eq!(u.slash_resource().as_deref(), Some("https://example.com/api/mcp/"));
+        assert_eq!(
+            u.slash_resource().as_deref(),
+            Some("https://example.com/api/mcp/")
+        );
         assert_eq!(
             u.prm_url_for("/api/mcp/"),
             "https://example.com/.well-known/oauth-protected-resource/api/mcp/"
