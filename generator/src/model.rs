@@ -27,6 +27,9 @@ pub struct Model {
     pub public_url_is_loopback: bool,
     pub bind: String,
     pub allowed_origins: Vec<String>,
+    /// `None`: the runtime's list of hosted-client origins (so it moves with the runtime);
+    /// `Some`: exactly these (empty for `false`).
+    pub hosted_client_origins: Option<Vec<String>>,
     pub protocol_versions: Vec<ProtocolVersion>,
     /// `None` for `auth: none`.
     pub auth: Option<AuthModel>,
@@ -206,6 +209,11 @@ impl Model {
             public_url_is_loopback: loopback,
             bind,
             allowed_origins: spec.server.allowed_origins.clone(),
+            hosted_client_origins: match &spec.server.hosted_client_origins {
+                None | Some(spec::HostedClientOrigins::Default(true)) => None,
+                Some(spec::HostedClientOrigins::Default(false)) => Some(Vec::new()),
+                Some(spec::HostedClientOrigins::Only(list)) => Some(list.clone()),
+            },
             protocol_versions,
             auth,
             tools,

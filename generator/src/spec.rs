@@ -99,10 +99,25 @@ pub struct Server {
     /// Browser origins allowed to call the endpoint (requests without `Origin` always are).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// Hosted clients' web origins allowed on a public server, beyond `allowed_origins`:
+    /// `true` (default) for the runtime's list (claude.ai, claude.com, chatgpt.com), `false`
+    /// for none, or a list of origins that replaces it. Loopback servers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_client_origins: Option<HostedClientOrigins>,
     /// Protocol versions served. Default: all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(min = 1))]
     pub protocol_versions: Vec<ProtocolVersion>,
+}
+
+/// `server.hosted_client_origins`: on or off, or exactly these origins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum HostedClientOrigins {
+    /// `true`: the runtime's list of hosted-client origins; `false`: none.
+    Default(bool),
+    /// Exactly these origins (e.g. `[https://claude.ai]`).
+    Only(Vec<String>),
 }
 
 /// An MCP protocol version.

@@ -523,6 +523,16 @@ impl Checker<'_> {
                 }
             }
         }
+        if let Some(origins) = spec
+            .pointer("/server/hosted_client_origins")
+            .and_then(Value::as_array)
+        {
+            for (i, o) in origins.iter().enumerate() {
+                if let Some(o) = o.as_str() {
+                    self.allowed_origin(&format!("/server/hosted_client_origins/{i}"), o);
+                }
+            }
+        }
         self.unique_strings("/server/protocol_versions", spec, "protocol version");
 
         let auth = spec.get("auth");

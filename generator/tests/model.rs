@@ -127,3 +127,22 @@ auth:
         ["scope name is empty", "scope `claudeai ` ends with a space"]
     );
 }
+
+#[test]
+fn hosted_client_origins_default_narrow_or_off() {
+    let with = |line: &str| {
+        load(&MINIMAL.replace(
+            "  public_url: https://MCP.Example.com/\n",
+            &format!("  public_url: https://MCP.Example.com/\n{line}"),
+        ))
+        .hosted_client_origins
+    };
+    // Absent or `true`: the runtime's list, so a runtime upgrade can extend it.
+    assert_eq!(with(""), None);
+    assert_eq!(with("  hosted_client_origins: true\n"), None);
+    assert_eq!(with("  hosted_client_origins: false\n"), Some(vec![]));
+    assert_eq!(
+        with("  hosted_client_origins: [https://claude.ai]\n"),
+        Some(vec!["https://claude.ai".to_owned()])
+    );
+}

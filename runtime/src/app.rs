@@ -15,7 +15,8 @@
 //!     public_url: "https://medtainer.example.com".into(),
 //!     endpoint: "/mcp".into(),
 //!     bind: "0.0.0.0:8080".into(),
-//!     allowed_origins: vec!["https://claude.ai".into()],
+//!     allowed_origins: vec!["https://app.example.com".into()],
+//!     hosted_client_origins: None,
 //!     protocol_versions: vec![],
 //!     auth: Some(AuthSpec {
 //!         issuer: None,
@@ -73,6 +74,11 @@ pub struct App {
     /// Browser origins allowed to call the MCP endpoint beyond the public URL's own origin
     /// (and, on loopback, loopback origins).
     pub allowed_origins: Vec<String>,
+    /// The hosted clients' web origins allowed when the public URL is not loopback (the spec's
+    /// `server.hosted_client_origins`): `None` is the runtime's list,
+    /// [`HOSTED_CLIENT_ORIGINS`](crate::mcp::HOSTED_CLIENT_ORIGINS); `Some` replaces it (empty:
+    /// none). Ignored on loopback servers, which hosted clients cannot reach.
+    pub hosted_client_origins: Option<Vec<String>>,
     /// The protocol versions served (the spec's `server.protocol_versions`); empty: all.
     pub protocol_versions: Vec<ProtocolVersion>,
     /// The OAuth settings; `None` is `auth: none`, only accepted with a loopback public URL.
@@ -174,9 +180,12 @@ impl Server {
 
         let mut mcp = McpServer::new(app.info.clone(), app.tools.clone(), handler)
             .endpoint(mcp_path)
-            .allowed_origins(origins)
+            .allowed_origins(origins.clone())
             .protocol_versions(app.protocol_versions.iter().copied())
             .loopback(loopback);
+        if let Some(hosted) = &app.hosted_client_origins {
+            mcp = mcp.hosted_client_origins(hosted.iter().cloned());
+        }
         if loopback && let Some(host) = public.host_str() {
             mcp = mcp.allowed_hosts([host.to_owned()]);
         }
@@ -207,6 +216,7 @@ impl Server {
                 oc.client_id_metadata_documents = auth.client_id_metadata_documents;
                 oc.extra_redirect_uris = auth.extra_redirect_uris.clone();
                 oc.password_hash = config.password_hash.clone();
+                oc.allowed_origins = origins;
                 let oauth = OAuth::new(oc, store).map_err(|e| StartError(e.0))?;
                 let resource = oauth.resource().to_owned();
                 let issuer = oauth.issuer().to_owned();

@@ -16,6 +16,9 @@ pub struct Principal {
     pub client_id: Option<String>,
     /// The scopes the token carries.
     pub scopes: BTreeSet<String>,
+    /// The protected resource metadata URL (RFC 9728) of the URL form the request used
+    /// (`/mcp` or `/mcp/`), which a step-up challenge points to; `None` without OAuth.
+    pub resource_metadata: Option<String>,
 }
 
 /// A future returned by [`Authenticator::authenticate`].

@@ -10,8 +10,9 @@ use axum::routing::{any, get};
 
 use crate::auth::{Authenticator, NoAuth};
 use crate::mcp::catalog::{Catalog, CatalogOptions};
+use crate::mcp::endpoint::DEFAULT_MAX_RESPONSE;
 use crate::mcp::endpoint::{self, Endpoint};
-use crate::mcp::guard::OriginPolicy;
+use crate::mcp::guard::{HOSTED_CLIENT_ORIGINS, OriginPolicy};
 use crate::mcp::{BuildError, ProtocolVersion, Versions};
 use crate::tools::{
     BoxFuture, ServerInfo, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult,
@@ -37,10 +38,12 @@ pub struct McpServer {
     handler: Arc<dyn ToolHandler>,
     endpoint: String,
     allowed_origins: Vec<String>,
+    hosted_client_origins: Vec<String>,
     allowed_hosts: Vec<String>,
     loopback: bool,
     auth: Arc<dyn Authenticator>,
     max_body: usize,
+    max_response: usize,
     page_size: usize,
     cache_ttl: Duration,
     healthz: bool,
@@ -48,8 +51,9 @@ pub struct McpServer {
 }
 
 impl McpServer {
-    /// A server at `/mcp` with no authentication ([`NoAuth`]), no allowed browser origins,
-    /// a 4 MiB body limit, one `tools/list` page of up to 100 tools and a 5 minute cache TTL.
+    /// A server at `/mcp` with no authentication ([`NoAuth`]), browser origins limited to the
+    /// hosted clients' ([`HOSTED_CLIENT_ORIGINS`]), a 4 MiB body limit, a 4 MiB batch
+    /// response limit, one `tools/list` page of up to 100 tools and a 5 minute cache TTL.
     pub fn new(info: ServerInfo, tools: Vec<ToolDef>, handler: impl ToolHandler) -> Self {
         Self {
             info,
@@ -57,10 +61,15 @@ impl McpServer {
             handler: Arc::new(handler),
             endpoint: "/mcp".into(),
             allowed_origins: Vec::new(),
+            hosted_client_origins: HOSTED_CLIENT_ORIGINS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             allowed_hosts: Vec::new(),
             loopback: false,
             auth: Arc::new(NoAuth),
             max_body: DEFAULT_MAX_BODY,
+            max_response: DEFAULT_MAX_RESPONSE,
             page_size: 100,
             cache_ttl: Duration::from_secs(300),
             healthz: true,
@@ -86,8 +95,21 @@ impl McpServer {
         self
     }
 
-    /// A server bound to loopback: loopback origins are allowed, and the `Host` header must be
-    /// loopback (or one of [`allowed_hosts`](Self::allowed_hosts)) against DNS rebinding.
+    /// The hosted clients' web origins allowed on a server that is not loopback (default
+    /// [`HOSTED_CLIENT_ORIGINS`]; none listed: none). Hosted connectors send them in `Origin`
+    /// even from their backend; see [`crate::mcp`]'s guard for why public servers allow them.
+    pub fn hosted_client_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.hosted_client_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A server bound to loopback: loopback origins are allowed (the hosted clients' are not:
+    /// they cannot reach it), and the `Host` header must be loopback (or one of
+    /// [`allowed_hosts`](Self::allowed_hosts)) against DNS rebinding.
     pub fn loopback(mut self, loopback: bool) -> Self {
         self.loopback = loopback;
         self
@@ -113,6 +135,14 @@ impl McpServer {
     /// Largest request body in bytes; larger ones get 413.
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
+        self
+    }
+
+    /// Largest response to a 2025-03-26 batch in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE`]); a batch whose responses grow past it is answered with one
+    /// JSON-RPC error (-32600, HTTP 400) instead.
+    pub fn max_response(mut self, bytes: usize) -> Self {
+        self.max_response = bytes;
         self
     }
 
@@ -158,8 +188,14 @@ impl McpServer {
             catalog,
             handler: self.handler,
             auth: self.auth,
-            origins: OriginPolicy::new(self.allowed_origins, self.allowed_hosts, self.loopback),
+            origins: OriginPolicy::new(
+                self.allowed_origins,
+                self.hosted_client_origins,
+                self.allowed_hosts,
+                self.loopback,
+            ),
             max_body: self.max_body,
+            max_response: self.max_response,
             versions: self.versions,
         });
         let mut router = Router::new().route(&path, any(endpoint::handle));

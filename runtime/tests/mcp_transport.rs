@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use http::{Request, StatusCode, header};
 use mcp_common::*;
+use mcpgen_runtime::mcp::{HOSTED_CLIENT_ORIGINS, MAX_BATCH_MESSAGES};
 use serde_json::{Value, json};
 
 fn init_body(id: Value) -> Value {
@@ -635,4 +636,167 @@ async fn notification_gets_202_with_empty_body() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert!(r.body.is_empty());
     assert!(r.headers.get(header::CONTENT_TYPE).is_none());
+}
+
+fn tools_list_batch(n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "tools/list"}))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn batches_are_capped_in_messages() {
+    let app = app();
+    let r = post_json(&app, &[], &tools_list_batch(MAX_BATCH_MESSAGES)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(MAX_BATCH_MESSAGES));
+    // One more, and the whole batch is refused before any of it runs.
+    let r = post_json(&app, &[], &tools_list_batch(MAX_BATCH_MESSAGES + 1)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let v = r.json();
+    assert_eq!(v["error"]["code"], -32600);
+    assert!(v.get("id").is_none());
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&MAX_BATCH_MESSAGES.to_string()) && message.contains("51"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn batch_responses_are_capped_in_bytes() {
+    let one = post_json(&app(), &[], &tools_list_batch(1))
+        .await
+        .body
+        .len();
+    // Room for two answers, not three: the third is never computed.
+    let app = server().max_response(one * 2 + 10).router();
+    let r = post_json(&app, &[], &tools_list_batch(2)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(2));
+    let r = post_json(&app, &[], &tools_list_batch(3)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.len() < one, "the refusal is small: {}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], -32600);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&(one * 2 + 10).to_string()),
+        "{v}"
+    );
+}
+
+fn preflight(origin: &str) -> Request<Body> {
+    Request::builder()
+        .method("OPTIONS")
+        .uri("/mcp")
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hosted_client_origins_get_the_challenge_on_public_servers() {
+    // No origins configured: a public server still lets the hosted clients start OAuth.
+    let app = server().authenticator(Arc::new(TokenAuth)).router();
+    for origin in [
+        "https://claude.ai",
+        "https://claude.com",
+        "https://chatgpt.com",
+    ] {
+        assert!(HOSTED_CLIENT_ORIGINS.contains(&origin));
+        let r = post_raw(
+            &app,
+            &[("content-type", "application/json"), ("origin", origin)],
+            PING,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{origin}: {}", r.text());
+        assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+        assert!(r.header("www-authenticate").is_some());
+        let r = send(&app, preflight(origin)).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{origin}");
+        assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    }
+}
+
+#[tokio::test]
+async fn a_refused_origin_is_named_with_its_fix_and_cors_headers() {
+    // The spec narrowed the hosted clients to claude.ai.
+    let app = server()
+        .hosted_client_origins(["https://claude.ai"])
+        .authenticator(Arc::new(TokenAuth))
+        .router();
+    let r = post_raw(
+        &app,
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://claude.ai"),
+        ],
+        PING,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    for (origin, key) in [
+        ("https://chatgpt.com", "server.hosted_client_origins"),
+        ("https://app.example", "server.allowed_origins"),
+    ] {
+        let r = post_raw(
+            &app,
+            &[("content-type", "application/json"), ("origin", origin)],
+            PING,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
+        // CORS headers, so a browser shows the page and the console why.
+        assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+        let v = r.json();
+        assert_eq!(v["error"]["code"], -32600);
+        assert_eq!(v["error"]["data"]["origin"], origin);
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(origin) && message.contains(key),
+            "{message}"
+        );
+        // The preflight agrees with the request.
+        let r = send(&app, preflight(origin)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
+    }
+    // Turned off entirely.
+    let none = server()
+        .hosted_client_origins(Vec::<String>::new())
+        .router();
+    let r = post_raw(&none, &[("origin", "https://claude.ai")], PING).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn loopback_servers_stay_strict_about_hosted_origins() {
+    let app = server().loopback(true).router();
+    for origin in HOSTED_CLIENT_ORIGINS {
+        let r = post_raw(
+            &app,
+            &[("origin", origin), ("host", "127.0.0.1:8000")],
+            PING,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
+        // A loopback server tells a foreign page nothing.
+        assert_eq!(r.header("access-control-allow-origin"), None);
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("loopback")
+        );
+    }
 }

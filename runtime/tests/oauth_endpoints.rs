@@ -108,7 +108,12 @@ async fn authorization_server_metadata_identical_everywhere() {
 
 #[tokio::test]
 async fn discovery_is_cors_enabled() {
-    let s = local();
+    // A public server: browser-based clients anywhere may call discovery and the token
+    // endpoint. (A loopback server accepts loopback origins only: see app_browsers.rs.)
+    let mut c = config("https://mcp.example.com");
+    c.consent = Consent::Password;
+    c.password_hash = Some(hash_password("pw"));
+    let s = server_with(c);
     let r = send(
         &s.router,
         Request::get("/.well-known/oauth-authorization-server")

@@ -54,6 +54,13 @@ pub fn tokens(model: &Model) -> TokenStream {
     let endpoint = &model.endpoint;
     let bind = &model.bind;
     let origins = strings(&model.allowed_origins);
+    let hosted = match &model.hosted_client_origins {
+        None => quote!(::std::option::Option::None),
+        Some(list) => {
+            let list = strings(list);
+            quote!(::std::option::Option::Some(#list))
+        }
+    };
     let versions = model.protocol_versions.iter().map(|v| {
         let variant = format_ident!("V{}", v.as_str().replace('-', "_"));
         quote!(::mcpgen_runtime::mcp::ProtocolVersion::#variant)
@@ -174,6 +181,7 @@ pub fn tokens(model: &Model) -> TokenStream {
                 endpoint: #endpoint.into(),
                 bind: #bind.into(),
                 allowed_origins: #origins,
+                hosted_client_origins: #hosted,
                 protocol_versions: ::std::vec![#(#versions),*],
                 auth: #auth,
             }

@@ -37,6 +37,17 @@ static MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 /// Headers a browser client may read: the challenge and the MCP response headers.
 const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version";
 
+/// Most messages in one 2025-03-26 batch. Batches exist for a handful of related requests;
+/// 50 is far above what a client sends (the SDKs send one message per POST), and bounds the
+/// work one POST can ask for: without a cap, a 3.9 MB batch of `tools/list` asked for a
+/// 315 MB response. A larger batch gets 400 with -32600 naming the limit.
+pub const MAX_BATCH_MESSAGES: usize = 50;
+
+/// Default largest batch response, in bytes (4 MiB, the default request limit): past it the
+/// batch is answered with one -32600 error instead of the responses. See
+/// [`McpServer::max_response`](crate::server::McpServer::max_response).
+pub const DEFAULT_MAX_RESPONSE: usize = 4 * 1024 * 1024;
+
 /// Everything a request needs, shared by all requests.
 pub(crate) struct Endpoint {
     pub catalog: Catalog,
@@ -44,6 +55,8 @@ pub(crate) struct Endpoint {
     pub auth: Arc<dyn Authenticator>,
     pub origins: OriginPolicy,
     pub max_body: usize,
+    /// Largest batch response in bytes.
+    pub max_response: usize,
     /// The protocol versions served.
     pub versions: Versions,
 }
@@ -99,19 +112,15 @@ async fn process(ep: &Arc<Endpoint>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
 
     // 1. Host and Origin: a rebinding page or a foreign site learns nothing, not even 401.
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .map(|h| h.to_str().unwrap_or("\u{0}"));
-    if !ep.origins.host_allowed(host) {
-        return plain_error(StatusCode::FORBIDDEN, "host not allowed", None);
-    }
-    let cors = match parts.headers.get(header::ORIGIN) {
-        None => None,
-        Some(o) => match o.to_str() {
-            Ok(s) if ep.origins.origin_allowed(s) => Some(o.clone()),
-            _ => return plain_error(StatusCode::FORBIDDEN, "origin not allowed", None),
-        },
+    // The 403 carries CORS headers and says which origin was refused and how to allow it.
+    let cors = match ep.origins.check(&parts.headers) {
+        Ok(cors) => cors,
+        Err(refused) => {
+            let data = json!({ refused.what: refused.value });
+            let body =
+                jsonrpc::error_bytes(None, code::INVALID_REQUEST, &refused.message, Some(&data));
+            return refused.response(body);
+        }
     };
     if parts.method == Method::OPTIONS {
         // A preflight carries no credentials by design: answering it before authentication
@@ -611,9 +620,43 @@ async fn batch(
             "invalid request: empty batch",
         );
     }
+    if items.len() > MAX_BATCH_MESSAGES {
+        return Reply::error(
+            StatusCode::BAD_REQUEST,
+            None,
+            code::INVALID_REQUEST,
+            &format!(
+                "invalid request: a batch holds at most {MAX_BATCH_MESSAGES} messages, this one \
+                 holds {}; send fewer per request",
+                items.len()
+            ),
+        );
+    }
     tracing::Span::current().record("method", "batch");
     let mut out: Vec<Vec<u8>> = Vec::with_capacity(items.len());
+    // The response's size so far: `[`, `]` and the items with their commas.
+    let size = |out: &[Vec<u8>]| out.iter().map(|b| b.len() + 1).sum::<usize>() + 1;
+    let too_large = |limit: usize| {
+        tracing::info!(
+            target: "mcpgen::mcp",
+            decision = "batch_response_too_large",
+            limit,
+        );
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            None,
+            code::INVALID_REQUEST,
+            &format!(
+                "invalid request: the batch's response would exceed {limit} bytes; send fewer \
+                 messages per request"
+            ),
+        )
+    };
     for item in &items {
+        // Checked before each message, so an oversized batch stops costing work at once.
+        if size(&out) > ep.max_response {
+            return too_large(ep.max_response);
+        }
         let salvaged = || {
             item.get("id")
                 .filter(|id| id.is_string() || id.is_number())
@@ -657,6 +700,9 @@ async fn batch(
     }
     if out.is_empty() {
         return Reply::Accepted;
+    }
+    if size(&out) > ep.max_response {
+        return too_large(ep.max_response);
     }
     let mut body = Vec::with_capacity(out.iter().map(|b| b.len() + 1).sum::<usize>() + 1);
     body.push(b'[');

@@ -21,7 +21,12 @@
 //!   logs need `_meta["io.modelcontextprotocol/logLevel"]` in 2026-07-28 and are sent at every
 //!   level in legacy versions (a stateless server keeps no `logging/setLevel` state).
 //! - **Batches** (2025-03-26 only, or no version header): a tool-scope failure inside one is
-//!   the HTTP 403 for the whole batch.
+//!   the HTTP 403 for the whole batch. At most [`MAX_BATCH_MESSAGES`] messages, and a response
+//!   of at most [`McpServer::max_response`](crate::server::McpServer::max_response) bytes;
+//!   past either, one -32600 error with HTTP 400.
+//! - **Origins** (the guard): loopback servers accept loopback origins and host names only;
+//!   other servers also accept [`HOSTED_CLIENT_ORIGINS`]. A refusal is 403 with a -32600 body
+//!   naming the value and the spec key that allows it (`data: {"origin": ...}`).
 
 mod call;
 pub(crate) mod catalog;
@@ -31,4 +36,6 @@ pub mod jsonrpc;
 pub mod version;
 
 pub use catalog::BuildError;
+pub use endpoint::{DEFAULT_MAX_RESPONSE, MAX_BATCH_MESSAGES};
+pub use guard::HOSTED_CLIENT_ORIGINS;
 pub use version::{ProtocolVersion, Versions};

@@ -434,13 +434,22 @@ async fn show_or_approve(inner: &Inner, req: AuthRequest) -> Response {
 }
 
 /// `GET /authorize`.
-pub(crate) async fn authorize_get(State(inner): State<Arc<Inner>>, uri: Uri) -> Response {
+pub(crate) async fn authorize_get(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let params = match parse_params(uri.query().unwrap_or("").as_bytes()) {
         Ok(p) => p,
         Err(e) => return refuse(&inner, Refusal::Direct(OAuthError::invalid_request(e))),
     };
     match validate(&inner, &params).await {
-        Ok(req) => show_or_approve(&inner, req).await,
+        Ok(req) => {
+            if let Some(refused) = cross_site_auto_consent(&inner, &headers, &req) {
+                return refused;
+            }
+            show_or_approve(&inner, req).await
+        }
         Err(r) => refuse(&inner, r),
     }
 }
@@ -460,6 +469,9 @@ pub(crate) async fn authorize_post(
         Err(r) => return refuse(&inner, r),
     };
     if inner.config.consent == Consent::Auto {
+        if let Some(refused) = cross_site_auto_consent(&inner, &headers, &req) {
+            return refused;
+        }
         return approve(&inner, req).await;
     }
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
@@ -513,4 +525,44 @@ pub(crate) async fn authorize_post(
         );
     }
     approve(&inner, req).await
+}
+
+/// Automatic consent approves whatever reaches `/authorize`, so a page on another site could
+/// navigate the visitor's browser there and have the code sent to an https redirect URI it
+/// registered. A navigation the browser marks `Sec-Fetch-Site: cross-site` is refused with a
+/// page (never a redirect, which would carry the refusal to that URI), unless the redirect URI
+/// is loopback: the code then goes to software on this machine, which a web page cannot read,
+/// and that is how the MCP Inspector works (its page on `http://localhost:6274` is cross-site
+/// to a server on `http://127.0.0.1:PORT`, and its callback is on `localhost`). Requests
+/// without the header (CLIs, SDK test clients, browsers opened by a native app, which send
+/// `none`) and same-site ones pass.
+fn cross_site_auto_consent(
+    inner: &Inner,
+    headers: &HeaderMap,
+    req: &AuthRequest,
+) -> Option<Response> {
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    if inner.config.consent != Consent::Auto
+        || !cross_site
+        || super::urls::is_loopback_url(&req.redirect_uri)
+    {
+        return None;
+    }
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "authorize_refused",
+        client_id = %req.client.client_id,
+        reason = "cross-site navigation with automatic consent",
+    );
+    let html = "<!doctype html>
+<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization refused</title></head><body>
+<h1>Authorization refused</h1>
+<p>Another web site sent your browser here. This local server approves requests without asking
+(consent: auto), so it only does that for requests that start on this machine. Start the
+connection from your MCP client again.</p>
+</body></html>
+";
+    Some(page(inner, StatusCode::FORBIDDEN, html.to_owned(), None))
 }

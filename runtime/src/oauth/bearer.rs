@@ -25,21 +25,22 @@ impl BearerAuth {
 
     /// `Bearer resource_metadata="…", scope="…"` plus, for a bad token, the error. Every value
     /// is a URL or scope tokens, none of which can hold `"` or `\`, so no escaping is needed.
-    fn challenge(&self, error: Option<(&str, &str)>, scopes: &str) -> HeaderValue {
+    /// `prm` is the metadata URL of the form the client used ([`Urls::prm_url_for`]): a client
+    /// that typed `/mcp/` finds a document whose `resource` is exactly that.
+    ///
+    /// [`Urls::prm_url_for`]: super::urls::Urls::prm_url_for
+    fn challenge(&self, error: Option<(&str, &str)>, scopes: &str, prm: &str) -> HeaderValue {
         let mut v = String::from("Bearer ");
         if let Some((code, description)) = error {
             v.push_str(&format!(
                 "error=\"{code}\", error_description=\"{description}\", "
             ));
         }
-        v.push_str(&format!(
-            "resource_metadata=\"{}\", scope=\"{scopes}\"",
-            self.inner.urls.prm_url()
-        ));
+        v.push_str(&format!("resource_metadata=\"{prm}\", scope=\"{scopes}\""));
         HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 
-    fn unauthorized(&self, error: Option<(&str, &str)>) -> Response {
+    fn unauthorized(&self, error: Option<(&str, &str)>, prm: &str) -> Response {
         let defaults = scope::join(&self.inner.scopes.default_scopes);
         let mut res = match error {
             // RFC 6750 §3.1: no error code when the request carried no credentials.
@@ -50,14 +51,16 @@ impl BearerAuth {
             )
                 .into_response(),
         };
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, self.challenge(error, &defaults));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            self.challenge(error, &defaults, prm),
+        );
         res
     }
 
-    fn invalid(&self, reason: &'static str) -> Response {
+    fn invalid(&self, reason: &'static str, prm: &str) -> Response {
         tracing::info!(target: "mcpgen::oauth", decision = "bearer_refused", reason);
-        self.unauthorized(Some(("invalid_token", reason)))
+        self.unauthorized(Some(("invalid_token", reason)), prm)
     }
 }
 
@@ -79,15 +82,17 @@ fn bearer_token(parts: &http::request::Parts) -> Option<Result<&str, ()>> {
 impl Authenticator for BearerAuth {
     fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> AuthFuture<'a> {
         Box::pin(async move {
+            let prm = self.inner.urls.prm_url_for(parts.uri.path());
+            let prm = prm.as_str();
             let token = match bearer_token(parts) {
                 None => {
                     tracing::info!(
                         target: "mcpgen::oauth",
                         decision = "bearer_missing",
                     );
-                    return Err(self.unauthorized(None));
+                    return Err(self.unauthorized(None, prm));
                 }
-                Some(Err(())) => return Err(self.invalid("malformed authorization header")),
+                Some(Err(())) => return Err(self.invalid("malformed authorization header", prm)),
                 Some(Ok(t)) => t,
             };
             let stored = match self.inner.store.get_token(&secret_hash(token)).await {
@@ -105,22 +110,22 @@ impl Authenticator for BearerAuth {
                 }
             };
             let Some(stored) = stored else {
-                return Err(self.invalid("unknown token"));
+                return Err(self.invalid("unknown token", prm));
             };
             let t = &stored.record;
             if t.kind != TokenKind::Access {
-                return Err(self.invalid("not an access token"));
+                return Err(self.invalid("not an access token", prm));
             }
             if !matches!(stored.state, TokenState::Active) {
-                return Err(self.invalid("token revoked"));
+                return Err(self.invalid("token revoked", prm));
             }
             if t.expires_at <= now() {
-                return Err(self.invalid("token expired"));
+                return Err(self.invalid("token expired", prm));
             }
             // Audience binding (RFC 8707): a token issued for another resource is refused even
             // if it came from this store.
             if t.resource != self.inner.urls.resource {
-                return Err(self.invalid("token was issued for another resource"));
+                return Err(self.invalid("token was issued for another resource", prm));
             }
             tracing::debug!(
                 target: "mcpgen::oauth",
@@ -130,6 +135,7 @@ impl Authenticator for BearerAuth {
             Ok(Principal {
                 client_id: Some(t.client_id.clone()),
                 scopes: t.scopes.iter().cloned().collect::<BTreeSet<_>>(),
+                resource_metadata: Some(prm.to_owned()),
             })
         })
     }
@@ -169,7 +175,14 @@ impl Authenticator for BearerAuth {
             .into_response();
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            self.challenge(Some(("insufficient_scope", description)), &needed),
+            self.challenge(
+                Some(("insufficient_scope", description)),
+                &needed,
+                principal
+                    .resource_metadata
+                    .as_deref()
+                    .unwrap_or(&self.inner.urls.prm_url()),
+            ),
         );
         Err(res)
     }

@@ -21,6 +21,9 @@ use super::{Inner, OAuthConfig};
 #[derive(Debug, Clone)]
 pub(crate) struct Documents {
     pub protected_resource: Bytes,
+    /// The same document for the `/mcp/` form of the endpoint: `resource` ends in `/` (see
+    /// [`Urls::slash_resource`]). Empty when the endpoint is the origin itself.
+    pub protected_resource_slash: Bytes,
     pub authorization_server: Bytes,
 }
 
@@ -57,12 +60,19 @@ impl Documents {
     pub fn new(config: &OAuthConfig, urls: &Urls, scopes: &ScopePolicy) -> Self {
         // `offline_access` is left out here on purpose (2026-07-28 §Refresh Tokens): clients
         // build their request from this list, and ask for refresh via the AS metadata.
-        let protected_resource = json!({
-            "resource": urls.resource,
-            "authorization_servers": [urls.issuer],
-            "scopes_supported": scopes.resource_scopes,
-            "bearer_methods_supported": ["header"],
-        });
+        let prm = |resource: &str| {
+            json!({
+                "resource": resource,
+                "authorization_servers": [urls.issuer],
+                "scopes_supported": scopes.resource_scopes,
+                "bearer_methods_supported": ["header"],
+            })
+        };
+        let protected_resource = prm(&urls.resource);
+        let protected_resource_slash = urls
+            .slash_resource()
+            .map(|r| to_bytes(prm(&r)))
+            .unwrap_or_default();
         let auth_methods = ["none", "client_secret_post", "client_secret_basic"];
         let mut authorization_server = json!({
             "issuer": urls.issuer,
@@ -95,6 +105,7 @@ impl Documents {
         }
         Self {
             protected_resource: to_bytes(protected_resource),
+            protected_resource_slash,
             authorization_server: to_bytes(authorization_server),
         }
     }
@@ -119,12 +130,16 @@ async fn protected_resource(State(inner): State<Arc<Inner>>) -> Response {
     json_response(inner.metadata.protected_resource.clone())
 }
 
+async fn protected_resource_slash(State(inner): State<Arc<Inner>>) -> Response {
+    json_response(inner.metadata.protected_resource_slash.clone())
+}
+
 async fn authorization_server(State(inner): State<Arc<Inner>>) -> Response {
     json_response(inner.metadata.authorization_server.clone())
 }
 
 /// The discovery routes. The protected resource metadata is served at the root and
-/// path-inserted (RFC 9728 §3.1); the AS metadata at every place a client derives from the
+/// path-inserted (RFC 9728 §3.1), for `/mcp` and, with its own `resource`, for `/mcp/`; the AS metadata at every place a client derives from the
 /// issuer (RFC 8414 §3.1 path insertion, OpenID path appending) and, for clients that derive
 /// it from the MCP URL instead (Claude Code, ChatGPT), the same names with the endpoint path.
 pub(crate) fn routes(urls: &Urls) -> Router<Arc<Inner>> {
@@ -148,6 +163,13 @@ pub(crate) fn routes(urls: &Urls) -> Router<Arc<Inner>> {
     for p in prm_paths {
         if seen.insert(p.clone()) {
             router = router.route(&p, get(protected_resource));
+        }
+    }
+    // The `/mcp/` form's own document, path-inserted from that URL (RFC 9728 §3.1).
+    if urls.slash_resource().is_some() {
+        let p = format!("/.well-known/oauth-protected-resource{resource_path}/");
+        if seen.insert(p.clone()) {
+            router = router.route(&p, get(protected_resource_slash));
         }
     }
     for p in as_paths {

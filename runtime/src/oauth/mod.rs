@@ -22,7 +22,7 @@ mod redirect;
 mod register;
 pub mod scope;
 mod token;
-mod urls;
+pub(crate) mod urls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,9 +32,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use http::{HeaderName, Method, header};
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::auth::Authenticator;
+use crate::mcp::guard::{self, OriginPolicy};
 use crate::store::Store;
 
 pub use self::cimd::{
@@ -111,6 +112,10 @@ pub struct OAuthConfig {
     /// The consent password's hash, usually from [`PASSWORD_HASH_ENV`]; required with
     /// [`Consent::Password`].
     pub password_hash: Option<String>,
+    /// Browser origins the OAuth routes of a loopback server accept besides loopback origins
+    /// (the spec's `server.allowed_origins`). On a loopback server the OAuth routes apply the
+    /// MCP endpoint's Host and Origin policy; on a public one they accept any origin.
+    pub allowed_origins: Vec<String>,
 }
 
 impl OAuthConfig {
@@ -131,6 +136,7 @@ impl OAuthConfig {
             client_id_metadata_documents: false,
             extra_redirect_uris: Vec::new(),
             password_hash: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -157,6 +163,7 @@ impl std::fmt::Debug for OAuthConfig {
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "<set>"),
             )
+            .field("allowed_origins", &self.allowed_origins)
             .finish()
     }
 }
@@ -382,9 +389,19 @@ impl OAuth {
         let inner = Arc::clone(&self.inner);
         let urls = &inner.urls;
         // Browser-based clients (Inspector, web IDEs) call discovery, registration and the
-        // token endpoint cross-origin; none of them use cookies, so `*` is safe.
+        // token endpoint cross-origin; none of them use cookies, so on a public server `*` is
+        // safe: the server is reachable by anyone anyway. A loopback server is not, and with
+        // `*` a foreign page could register a client, have the browser fetch a code (consent
+        // auto) and redeem it; there the guard below refuses foreign origins and hosts first,
+        // and CORS echoes the origins it let through.
+        let loopback = urls.public_is_loopback;
+        let allow_origin = if loopback {
+            AllowOrigin::mirror_request()
+        } else {
+            AllowOrigin::from(Any)
+        };
         let cors = CorsLayer::new()
-            .allow_origin(Any)
+            .allow_origin(allow_origin)
             .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
             .allow_headers([
                 header::AUTHORIZATION,
@@ -422,8 +439,15 @@ impl OAuth {
                 get(authorize::authorize_get).post(authorize::authorize_post),
             )
             .layer(DefaultBodyLimit::max(64 * 1024))
-            .with_state(inner);
-        api.merge(pages)
+            .with_state(Arc::clone(&inner));
+        let router = api.merge(pages);
+        if !loopback {
+            return router;
+        }
+        let mut origins = inner.config.allowed_origins.clone();
+        origins.push(urls.origin.clone());
+        let policy = Arc::new(OriginPolicy::new(origins, Vec::new(), Vec::new(), true));
+        router.layer(axum::middleware::from_fn_with_state(policy, guard::guard))
     }
 }
 

@@ -1,17 +1,25 @@
 //! Every URL derived from the public URL and the issuer, the route paths they imply, and the
 //! resource (RFC 8707) comparison, so discovery, the challenge and audience checks agree.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use url::Url;
 
-/// Whether `host` (as the `url` crate prints it) is loopback: `localhost`, 127.0.0.0/8, [::1].
+/// Whether `host` is loopback: `localhost`, 127.0.0.0/8, `[::1]`. Takes a host as the `url`
+/// crate prints it or as a `Host` header names it (without the port): IPv6 in brackets,
+/// case-insensitive. The one definition of loopback in the runtime: the Origin and Host
+/// guard, redirect URIs and the public URL checks all use it.
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    match host.strip_prefix('[') {
+        Some(rest) => rest
+            .strip_suffix(']')
+            .and_then(|inner| inner.parse::<Ipv6Addr>().ok())
+            .is_some_and(|ip| ip.is_loopback()),
+        None => host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+    }
 }
 
 /// Whether `url` is `http` or `https` on a loopback host.
@@ -122,6 +130,36 @@ impl Urls {
         )
     }
 
+    /// Whether `path` (a request's path) is the MCP endpoint with a trailing slash (`/mcp/`).
+    /// That form is served too, as its own resource (see [`Urls::slash_resource`]).
+    pub fn is_slash_form(&self, path: &str) -> bool {
+        let resource_path = self.resource_path();
+        !resource_path.is_empty() && path.strip_suffix('/') == Some(resource_path.as_str())
+    }
+
+    /// The MCP URL with a trailing slash (`https://host/mcp/`), the resource of the `/mcp/`
+    /// form; `None` when the endpoint is the origin itself, whose one path is `/`.
+    ///
+    /// `/mcp/` is served directly, not redirected (a redirect drops `Authorization` in some
+    /// clients, and answering 404 sends clients into the old HTTP+SSE transport detection).
+    /// VS Code and Gemini CLI compare the metadata's `resource` with the URL the user typed,
+    /// exactly (RFC 9728 §3.3), so that form gets its own metadata document whose `resource`
+    /// ends in `/`. Tokens are bound to the canonical resource either way, so a token
+    /// obtained through either form works on both.
+    pub fn slash_resource(&self) -> Option<String> {
+        (!self.resource_path().is_empty()).then(|| format!("{}/", self.resource))
+    }
+
+    /// The protected resource metadata URL for a request to `path`: the path-inserted form of
+    /// the URL the client used (`/.well-known/oauth-protected-resource/mcp/` for `/mcp/`).
+    pub fn prm_url_for(&self, path: &str) -> String {
+        if self.is_slash_form(path) {
+            format!("{}/", self.prm_url())
+        } else {
+            self.prm_url()
+        }
+    }
+
     /// Normalises a `resource` parameter and says whether it names this server: the canonical
     /// URL, with a trailing slash, the public URL or the bare origin (forms Claude, Claude Code
     /// and VS Code send). Scheme and host compare case-insensitively and default ports are
@@ -159,6 +197,24 @@ mod tests {
     }
 
     #[test]
+    fn slash_form() {
+        let u = Urls::new("https://example.com/api", "/mcp", None).unwrap();
+        assert!(u.is_slash_form("/api/mcp/"));
+        assert!(!u.is_slash_form("/api/mcp"));
+        assert_eq!(
+            u.slash_resource().as_deref(),
+            Some("https://example.com/api/mcp/")
+        );
+        assert_eq!(
+            u.prm_url_for("/api/mcp/"),
+            "https://example.com/.well-known/oauth-protected-resource/api/mcp/"
+        );
+        let root = Urls::new("https://example.com", "/", None).unwrap();
+        assert!(!root.is_slash_form("/"));
+        assert_eq!(root.slash_resource(), None);
+    }
+
+    #[test]
     fn resource_forms() {
         let u = Urls::new("https://example.com", "/mcp", None).unwrap();
         for ok in [
@@ -190,6 +246,10 @@ mod tests {
         assert!(is_loopback_host("[::1]"));
         assert!(!is_loopback_host("10.0.0.1"));
         assert!(!is_loopback_host("localhost.evil.com"));
+        assert!(is_loopback_host("LOCALHOST"));
+        assert!(!is_loopback_host("[127.0.0.1]"));
+        assert!(!is_loopback_host("[::1"));
+        assert!(!is_loopback_host("[::2]"));
         assert!(Urls::new("http://evil.com", "/mcp", None).is_err());
     }
 }

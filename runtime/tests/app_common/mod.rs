@@ -73,6 +73,7 @@ pub fn app() -> App {
         endpoint: "/mcp".into(),
         bind: "0.0.0.0:8080".into(),
         allowed_origins: vec!["https://claude.ai".into()],
+        hosted_client_origins: None,
         protocol_versions: vec![],
         auth: Some(AuthSpec {
             issuer: Some(format!("{PUBLIC}/")),

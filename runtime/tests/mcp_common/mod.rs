@@ -164,11 +164,12 @@ impl Authenticator for TokenAuth {
             match token {
                 Some("good") => Ok(Principal {
                     client_id: Some("client-good".into()),
-                    scopes: Default::default(),
+                    ..Default::default()
                 }),
                 Some("admin") => Ok(Principal {
                     client_id: Some("client-admin".into()),
                     scopes: ["admin".to_string()].into_iter().collect(),
+                    ..Default::default()
                 }),
                 _ => Err(challenge(
                     StatusCode::UNAUTHORIZED,

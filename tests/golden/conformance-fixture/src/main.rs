@@ -208,6 +208,7 @@ fn app() -> ::mcpgen_runtime::app::App {
         endpoint: "/mcp".into(),
         bind: "127.0.0.1:3000".into(),
         allowed_origins: ::std::vec![],
+        hosted_client_origins: ::std::option::Option::None,
         protocol_versions: ::std::vec![
             ::mcpgen_runtime::mcp::ProtocolVersion::V2024_11_05,
             ::mcpgen_runtime::mcp::ProtocolVersion::V2025_03_26,

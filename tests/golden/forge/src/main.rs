@@ -1096,6 +1096,7 @@ fn app() -> ::mcpgen_runtime::app::App {
         endpoint: "/mcp".into(),
         bind: "0.0.0.0:8080".into(),
         allowed_origins: ::std::vec!["https://forge.example.com".into()],
+        hosted_client_origins: ::std::option::Option::None,
         protocol_versions: ::std::vec![
             ::mcpgen_runtime::mcp::ProtocolVersion::V2024_11_05,
             ::mcpgen_runtime::mcp::ProtocolVersion::V2025_03_26,
