@@ -1344,67 +1344,57 @@ impl Doctor<'_> {
                 Err(e) => return fail(self, e, findings),
             }
         }
-        // Two at once with the same refresh token: a client keeps whichever answer arrives
-        // last, so every token in a 200 must work.
-        let this = &*self;
-        let answers: Vec<Result<(u16, Value), String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    let f = form(&rt);
-                    let endpoint = &endpoint;
-                    s.spawn(move || this.token_request(endpoint, &f))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err("refresh thread failed".into()))
-                })
-                .collect()
-        });
-        let ok: Vec<&Value> = answers
-            .iter()
-            .filter_map(|a| match a {
-                Ok((200, b)) if b["access_token"].is_string() => Some(b),
-                _ => None,
-            })
-            .collect();
-        if ok.is_empty() {
-            return fail(
-                self,
-                "both of two concurrent refreshes failed".to_string(),
-                findings,
-            );
-        }
-        let dead = ok
-            .iter()
-            .filter(|b| !self.works(b["access_token"].as_str().unwrap_or_default()))
-            .count();
-        if dead > 0 {
-            findings.push(Finding::new(
-                "refresh.dead_token",
-                "refresh",
-                format!(
-                    "{dead} of the {} access tokens returned by two concurrent refreshes is refused",
-                    ok.len()
-                ),
-            ));
-        }
-        // The refresh tokens of the concurrent answers: each must still refresh.
-        for (i, b) in ok.iter().enumerate() {
-            let Some(next) = b["refresh_token"].as_str() else {
-                continue;
+        // Two at once with the same refresh token, twice: a client keeps whichever answer
+        // arrives, so every access token in a 200 must work, and so must the refresh token of
+        // the answer it keeps. Only one of the two refresh tokens is used each round: once one
+        // is, presenting the other is a reuse that revokes the grant (RFC 9700 §4.14.2). The
+        // first round keeps the answer that arrived last, the second the one that arrived
+        // first, so a server that kills either is caught.
+        for (round, keep_last) in [(1, true), (2, false)] {
+            let mut ok = self.concurrent_refreshes(&endpoint, &form(&rt));
+            if ok.is_empty() {
+                return fail(
+                    self,
+                    format!("both of two concurrent refreshes failed (round {round})"),
+                    findings,
+                );
+            }
+            let dead = ok
+                .iter()
+                .filter(|b| !self.works(b["access_token"].as_str().unwrap_or_default()))
+                .count();
+            if dead > 0 {
+                findings.push(Finding::new(
+                    "refresh.dead_token",
+                    "refresh",
+                    format!(
+                        "{dead} of the {} access tokens returned by two concurrent refreshes is refused",
+                        ok.len()
+                    ),
+                ));
+                break;
+            }
+            let kept = if keep_last {
+                ok.pop()
+            } else {
+                Some(ok.remove(0))
             };
+            let Some(next) = kept.as_ref().and_then(|b| b["refresh_token"].as_str()) else {
+                break;
+            };
+            let which = if keep_last { "last" } else { "first" };
             match self.token_request(&endpoint, &form(next)) {
-                Ok((200, _)) => {}
+                Ok((200, body)) => match body["refresh_token"].as_str() {
+                    Some(r) => rt = r.to_string(),
+                    None => break,
+                },
                 Ok((status, _)) => {
                     findings.push(Finding::new(
                         "refresh.dead_token",
                         "refresh",
                         format!(
-                            "the refresh token from concurrent refresh {} is refused ({status})",
-                            i + 1
+                            "of two concurrent refreshes, the refresh token of the answer that \
+                             arrived {which} is refused ({status})"
                         ),
                     ));
                     break;
@@ -1418,10 +1408,37 @@ impl Doctor<'_> {
             if failed {
                 Outcome::Failed("a token returned by a refresh does not work".into())
             } else {
-                Outcome::Passed("two in a row and two at once; every token returned works".into())
+                Outcome::Passed(
+                    "two in a row, then two at once twice; every token kept works".into(),
+                )
             },
             findings,
         );
+    }
+
+    /// Sends two refresh requests with the same form at once; the 200 answers that carry an
+    /// access token, in the order they arrived.
+    fn concurrent_refreshes(&self, endpoint: &str, form: &[(&str, String)]) -> Vec<Value> {
+        let this = &*self;
+        let mut answers: Vec<(std::time::Instant, Value)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(move || {
+                        let answer = this.token_request(endpoint, form);
+                        (std::time::Instant::now(), answer)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| match h.join() {
+                    Ok((at, Ok((200, b)))) if b["access_token"].is_string() => Some((at, b)),
+                    _ => None,
+                })
+                .collect()
+        });
+        answers.sort_by_key(|(at, _)| *at);
+        answers.into_iter().map(|(_, b)| b).collect()
     }
 
     fn revoke(&mut self, g: &Grant) {
