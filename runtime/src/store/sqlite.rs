@@ -13,7 +13,8 @@ use super::{
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS mcpgen_clients (
     client_id TEXT PRIMARY KEY,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    expires_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS mcpgen_codes (
     hash TEXT PRIMARY KEY,
@@ -37,6 +38,23 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
     keep_until INTEGER NOT NULL
 );
 ";
+
+/// Brings a database written by an older runtime up to [`SCHEMA`]: clients gained
+/// `expires_at` (NULL: kept, so clients registered before the upgrade never expire).
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_expiry = conn
+        .prepare("SELECT 1 FROM pragma_table_info('mcpgen_clients') WHERE name = 'expires_at'")
+        .and_then(|mut stmt| stmt.exists([]))
+        .map_err(err)?;
+    if !has_expiry {
+        conn.execute_batch("ALTER TABLE mcpgen_clients ADD COLUMN expires_at INTEGER")
+            .map_err(err)?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS mcpgen_clients_expires ON mcpgen_clients (expires_at)",
+    )
+    .map_err(err)
+}
 
 /// SQLite: one read-write connection behind a mutex, on which every write runs on the blocking
 /// pool (a commit may wait for the disk or for another process's lock), plus a few read-only
@@ -227,6 +245,7 @@ impl SqliteStore {
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(err)?;
             conn.execute_batch(SCHEMA).map_err(err)?;
+            migrate(&conn)?;
             Ok(conn)
         })
         .await
@@ -287,14 +306,31 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()> {
+    fn put_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: Option<u64>,
+    ) -> StoreFuture<'a, ()> {
         let id = client.client_id.clone();
         let data = to_json(client);
+        let expires = expires_at.map(int);
         self.run(move |c| {
             exec(
                 c,
-                "INSERT OR REPLACE INTO mcpgen_clients (client_id, data) VALUES (?1, ?2)",
-                params![id, data?],
+                "INSERT OR REPLACE INTO mcpgen_clients (client_id, data, expires_at) VALUES (?1, ?2, ?3)",
+                params![id, data?, expires],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn client_granted<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, ()> {
+        let id = client_id.to_owned();
+        self.run(move |c| {
+            exec(
+                c,
+                "UPDATE mcpgen_clients SET expires_at = NULL WHERE client_id = ?1 AND expires_at IS NOT NULL",
+                params![id],
             )?;
             Ok(())
         })
@@ -455,6 +491,12 @@ impl Store for SqliteStore {
             n += tx
                 .execute(
                     "DELETE FROM mcpgen_revoked_families WHERE keep_until <= ?1",
+                    params![now],
+                )
+                .map_err(err)?;
+            n += tx
+                .execute(
+                    "DELETE FROM mcpgen_clients WHERE expires_at <= ?1",
                     params![now],
                 )
                 .map_err(err)?;
