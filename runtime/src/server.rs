@@ -250,7 +250,8 @@ impl<T: ToolHandler + ?Sized> ToolHandler for Arc<T> {
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
 /// Accepted sockets get TCP_NODELAY: without it a small SSE event can wait 40 ms for a
-/// delayed ACK.
+/// delayed ACK. Requests carry the peer address (`ConnectInfo<SocketAddr>`), which the
+/// registration rate limit keys on.
 pub async fn serve<F>(
     app: Router,
     listener: tokio::net::TcpListener,
@@ -265,9 +266,12 @@ where
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM: what container runtimes send.

@@ -1,5 +1,6 @@
-//! Client ID metadata documents: fetched through the configured fetcher (an in-process fake
-//! here), validated, cached, and refused for private addresses.
+//! Client ID metadata documents: fetched through the configured fetcher (an in-process fake,
+//! and the real `HttpsFetcher` against a local TLS server), validated, cached, and refused for
+//! private addresses, redirects, oversize documents and a foreign `client_id`.
 
 mod oauth_common;
 
@@ -9,7 +10,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 use mcpgen_runtime::oauth::{
-    Consent, FetchFuture, HttpsFetcher, MetadataFetcher, OAuth, hash_password, is_public_ip,
+    Consent, FetchFuture, HttpsFetcher, MAX_DOCUMENT_BYTES, MetadataFetcher, OAuth, hash_password,
+    is_public_ip,
 };
 use mcpgen_runtime::store::{MemoryStore, Store};
 use oauth_common::*;
@@ -196,4 +198,271 @@ async fn https_fetcher_checks_resolved_addresses() {
     assert!(!is_public_ip("fd00::1".parse().unwrap()));
     assert!(is_public_ip("160.79.104.10".parse().unwrap()));
     assert!(is_public_ip("2606:4700::1".parse().unwrap()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real fetcher against a local TLS server (a test CA the fetcher is told to trust).
+
+mod tls {
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+
+    /// A TLS server on 127.0.0.1 answering fixed raw HTTP responses by path.
+    pub struct DocServer {
+        pub base: String,
+        /// The test CA's certificate (DER), for `HttpsFetcher::with_test_root`.
+        pub root: Vec<u8>,
+        /// Request paths, in order.
+        pub paths: Arc<Mutex<Vec<String>>>,
+        pub connections: Arc<AtomicUsize>,
+    }
+
+    impl DocServer {
+        pub fn paths(&self) -> Vec<String> {
+            self.paths.lock().unwrap().clone()
+        }
+        pub fn connections(&self) -> usize {
+            self.connections.load(Ordering::SeqCst)
+        }
+    }
+
+    pub fn ok(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    pub fn found(location: &str) -> String {
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    }
+
+    /// A CA, and a certificate for 127.0.0.1 and localhost signed by it.
+    fn certificates() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "mcpgen test ca");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (
+            ca_cert.der().to_vec(),
+            leaf.der().to_vec(),
+            key.serialize_der(),
+        )
+    }
+
+    /// Starts the server; `responses` maps a path to a raw response, given the base URL
+    /// (`https://127.0.0.1:PORT`). Other paths get 404.
+    pub async fn start(responses: impl FnOnce(&str) -> Vec<(String, String)>) -> DocServer {
+        let (root, leaf, key) = certificates();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(leaf)],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let base = format!("https://127.0.0.1:{}", addr.port());
+        let responses: Arc<HashMap<String, String>> =
+            Arc::new(responses(&base).into_iter().collect());
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (p, c) = (Arc::clone(&paths), Arc::clone(&connections));
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let (acceptor, responses, paths) =
+                    (acceptor.clone(), Arc::clone(&responses), Arc::clone(&p));
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head);
+                    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                    paths.lock().unwrap().push(path.clone());
+                    let res = responses.get(&path).cloned().unwrap_or_else(|| {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_owned()
+                    });
+                    let _ = tls.write_all(res.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        DocServer {
+            base,
+            root,
+            paths,
+            connections,
+        }
+    }
+}
+
+fn doc_for(client_id: &str, redirect: &str) -> String {
+    String::from_utf8(doc(client_id, redirect)).unwrap()
+}
+
+/// A server whose metadata documents are fetched by the real `HttpsFetcher`, trusting the
+/// test CA.
+fn tls_server(public_url: &str, docs: &tls::DocServer) -> Server {
+    let fetcher = HttpsFetcher::with_test_root(&docs.root).expect("test root");
+    server_with_fetcher(public_url, Arc::new(fetcher))
+}
+
+fn server_with_fetcher(public_url: &str, fetcher: Arc<dyn MetadataFetcher>) -> Server {
+    let mut c = config(public_url);
+    c.client_id_metadata_documents = true;
+    if !public_url.starts_with("http://127.") {
+        c.consent = Consent::Password;
+        c.password_hash = Some(hash_password("pw"));
+    }
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let oauth = OAuth::with_fetcher(c, Arc::clone(&store), fetcher).expect("config");
+    Server {
+        router: oauth.router(),
+        oauth,
+        store,
+    }
+}
+
+const NATIVE_CALLBACK: &str = "http://127.0.0.1:33418/callback";
+
+#[tokio::test]
+async fn document_served_over_tls_completes_a_flow() {
+    let docs = tls::start(|base| {
+        let id = format!("{base}/client.json");
+        vec![(
+            "/client.json".into(),
+            tls::ok(&doc_for(&id, NATIVE_CALLBACK)),
+        )]
+    })
+    .await;
+    let id = format!("{}/client.json", docs.base);
+    // The server is loopback, so a loopback document host is allowed (see the refusals).
+    let s = tls_server(LOCAL, &docs);
+    let code = code_for(&s.router, &id, NATIVE_CALLBACK, &[("scope", "orders.read")]).await;
+    let r = exchange(&s.router, &id, NATIVE_CALLBACK, &code).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    let parts = http::Request::post("/mcp")
+        .header("authorization", format!("Bearer {access}"))
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let principal = s
+        .oauth
+        .authenticator()
+        .authenticate(&parts)
+        .await
+        .expect("the bearer call is accepted");
+    assert_eq!(principal.client_id.as_deref(), Some(id.as_str()));
+    assert!(principal.scopes.contains("orders.read"));
+    assert_eq!(docs.paths(), ["/client.json"], "fetched once, then cached");
+}
+
+#[tokio::test]
+async fn documents_over_tls_are_refused_for_redirects_size_and_a_foreign_client_id() {
+    let docs = tls::start(|base| {
+        let id = format!("{base}/client.json");
+        let big = format!(
+            "{{\"client_id\":\"{base}/big.json\",\"redirect_uris\":[\"{NATIVE_CALLBACK}\"],\"pad\":\"{}\"}}",
+            "x".repeat(MAX_DOCUMENT_BYTES)
+        );
+        vec![
+            ("/client.json".into(), tls::ok(&doc_for(&id, NATIVE_CALLBACK))),
+            ("/moved.json".into(), tls::found(&id)),
+            ("/big.json".into(), tls::ok(&big)),
+            ("/wrong.json".into(), tls::ok(&doc_for(&id, NATIVE_CALLBACK))),
+        ]
+    })
+    .await;
+    let s = tls_server(LOCAL, &docs);
+    for (path, why) in [
+        ("/moved.json", "redirects are not followed"),
+        ("/big.json", "too large"),
+        ("/wrong.json", "differs from its url"),
+    ] {
+        let id = format!("{}{path}", docs.base);
+        let r = authorize(&s.router, &id, NATIVE_CALLBACK, &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}: {}", r.text());
+        assert_eq!(r.json()["error"], "invalid_client", "{path}");
+        let d = r.json()["error_description"].as_str().unwrap().to_owned();
+        assert!(d.contains(why), "{path}: {d}");
+        assert!(r.header("location").is_empty(), "{path}");
+    }
+    // The redirect was not followed: the document it points at was never requested.
+    assert_eq!(docs.paths(), ["/moved.json", "/big.json", "/wrong.json"]);
+}
+
+#[tokio::test]
+async fn a_public_server_never_connects_to_a_private_document_host() {
+    let docs = tls::start(|base| {
+        let id = format!("{base}/client.json");
+        vec![(
+            "/client.json".into(),
+            tls::ok(&doc_for(&id, NATIVE_CALLBACK)),
+        )]
+    })
+    .await;
+    let id = format!("{}/client.json", docs.base);
+    let s = tls_server("https://mcp.example.com", &docs);
+    let r = authorize(&s.router, &id, NATIVE_CALLBACK, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains("private address"), "{d}");
+    // A name that resolves to loopback is refused after resolution, before connecting.
+    let fetcher = HttpsFetcher::with_test_root(&docs.root).unwrap();
+    let by_name = Url::parse(&format!(
+        "https://localhost:{}/client.json",
+        Url::parse(&docs.base).unwrap().port().unwrap()
+    ))
+    .unwrap();
+    let e = fetcher.fetch(&by_name, false).await.unwrap_err();
+    assert!(e.contains("private"), "{e}");
+    assert_eq!(docs.connections(), 0, "no connection to a private address");
+    // The same fetcher reaches the server when private addresses are allowed: the refusals
+    // above were the address check, not TLS.
+    let body = fetcher
+        .fetch(&Url::parse(&id).unwrap(), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        doc_for(&id, NATIVE_CALLBACK)
+    );
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use axum::body::Body;
 use http::{Request, StatusCode};
 use mcpgen_runtime::auth::Principal;
-use mcpgen_runtime::oauth::{Consent, OAuth, OAuthConfig, hash_password, secret_hash};
+use mcpgen_runtime::oauth::{
+    Consent, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, OAuth, OAuthConfig, REGISTRATION_BURST,
+    UNUSED_CLIENT_TTL, hash_password, secret_hash,
+};
 use mcpgen_runtime::store::{MemoryStore, NewToken, Store, TokenKind, TokenRecord, TokenState};
 use oauth_common::*;
 use serde_json::{Value, json};
@@ -417,6 +420,220 @@ async fn thirty_registrations_a_minute_are_not_limited() {
     }
 }
 
+/// `POST /register` as if from `addr` (what `server::serve` attaches to every request).
+async fn register_from(router: &axum::Router, addr: &str, body: &Value) -> Reply {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let mut req = Request::post("/register")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    send(router, req).await
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_source_address() {
+    let s = local();
+    let body = claude_body("none");
+    // An honest client's 30 a minute pass.
+    for _ in 0..30 {
+        let r = register_from(&s.router, "198.51.100.1:40000", &body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    // A flood gets the burst, then 429 with Retry-After.
+    let mut created = 0;
+    let mut limited = None;
+    for i in 0..200 {
+        let r = register_from(&s.router, &format!("203.0.113.7:{}", 1000 + i), &body).await;
+        match r.status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited = Some(r),
+            other => panic!("unexpected {other}: {}", r.text()),
+        }
+    }
+    assert!(
+        (REGISTRATION_BURST as usize..REGISTRATION_BURST as usize + 3).contains(&created),
+        "{created} of 200 registrations from one address were accepted"
+    );
+    let r = limited.expect("the flood was limited");
+    let retry: u64 = r
+        .header("retry-after")
+        .parse()
+        .expect("Retry-After seconds");
+    assert!(retry >= 1);
+    assert_eq!(r.json()["error"], "temporarily_unavailable");
+    assert_eq!(r.header("cache-control"), "no-store");
+    // Other addresses are not affected.
+    let r = register_from(&s.router, "203.0.113.8:1000", &body).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+}
+
+/// Sends one HTTP/1.1 request over TCP; returns the status code.
+async fn raw_status(addr: std::net::SocketAddr, request: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status line")
+}
+
+#[tokio::test]
+async fn served_requests_are_limited_by_their_peer_address() {
+    let s = local();
+    let body = claude_body("none");
+    // In-process requests carry no address: they share one bucket, now empty.
+    let mut last = StatusCode::CREATED;
+    for _ in 0..=REGISTRATION_BURST {
+        last = post_json(&s.router, "/register", &body).await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // Served, the same router sees the peer address, which has its own bucket.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(mcpgen_runtime::server::serve(
+        s.router.clone(),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let json = body.to_string();
+    let request = format!(
+        "POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    );
+    assert_eq!(raw_status(addr, &request).await, 201);
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn redirect_uri_count_and_metadata_size_are_capped() {
+    let s = local();
+    // Short, so 2000 of them fit in the 64 KiB body limit.
+    let uris = |n: usize| -> Vec<String> { (0..n).map(|i| format!("http://[::1]/{i}")).collect() };
+    let v = register(
+        &s.router,
+        json!({"redirect_uris": uris(MAX_REDIRECT_URIS), "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(
+        v["redirect_uris"].as_array().unwrap().len(),
+        MAX_REDIRECT_URIS
+    );
+    for n in [MAX_REDIRECT_URIS + 1, 2000] {
+        let r = post_json(
+            &s.router,
+            "/register",
+            &json!({"redirect_uris": uris(n), "token_endpoint_auth_method": "none"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{n}");
+        assert_eq!(r.json()["error"], "invalid_redirect_uri");
+        let d = r.json()["error_description"].as_str().unwrap().to_owned();
+        assert!(d.contains(&MAX_REDIRECT_URIS.to_string()), "{d}");
+    }
+    // Metadata beyond the cap: long contacts (each allowed, together too much).
+    let contacts: Vec<String> = (0..40)
+        .map(|i| format!("{i}-{}@example.com", "x".repeat(500)))
+        .collect();
+    let r = post_json(
+        &s.router,
+        "/register",
+        &json!({"redirect_uris": [CLAUDE_CALLBACK], "contacts": contacts, "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "invalid_client_metadata");
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains(&MAX_CLIENT_METADATA_BYTES.to_string()), "{d}");
+}
+
+#[tokio::test]
+async fn redirect_uris_that_do_not_round_trip_are_refused() {
+    let s = local();
+    for (uri, shown) in [
+        ("https://host/cb\r\nX: y", "\\r\\n"),
+        ("https://host/cb\0", "\\0"),
+        ("https:///cb", "https:///cb"),
+        ("https://user:pass@host/cb", "user:pass@host"),
+        ("https://HOST/cb", "https://HOST/cb"),
+    ] {
+        let r = post_json(
+            &s.router,
+            "/register",
+            &json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri:?}: {}", r.text());
+        assert_eq!(r.json()["error"], "invalid_redirect_uri", "{uri:?}");
+        let d = r.json()["error_description"].as_str().unwrap().to_owned();
+        assert!(d.contains(shown), "{uri:?}: {d}");
+    }
+}
+
+#[tokio::test]
+async fn the_code_is_sent_to_the_registered_string() {
+    let s = local();
+    let registered = [
+        "https://app.example.com/cb",
+        "https://app.example.com/cb?tenant=a%20b",
+        "http://127.0.0.1:33418/callback",
+        "com.example.app:/oauth2redirect",
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+    ];
+    let v = register(
+        &s.router,
+        json!({"redirect_uris": registered, "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(v["redirect_uris"], json!(registered));
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    for uri in registered {
+        let r = authorize(&s.router, &id, uri, &[]).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{uri}");
+        let location = r.header("location");
+        let rest = location
+            .strip_prefix(uri)
+            .unwrap_or_else(|| panic!("{location} does not start with {uri}"));
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        assert!(rest.starts_with(&format!("{sep}code=")), "{location}");
+        let code = r.location_param("code").unwrap();
+        let t = exchange(&s.router, &id, uri, &code).await;
+        assert_eq!(t.status, StatusCode::OK, "{uri}: {}", t.text());
+    }
+}
+
+#[tokio::test]
+async fn unused_clients_expire_and_granted_ones_stay() {
+    let s = local();
+    let unused = claude_client(&s).await;
+    let (granted, _) = tokens(&s.router, None).await;
+    // Started an authorization but never redeemed the code: still unused.
+    let started = claude_client(&s).await;
+    let _ = code_for(&s.router, &started, CLAUDE_CALLBACK, &[]).await;
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + UNUSED_CLIENT_TTL.as_secs()
+        + 1;
+    s.store.purge_expired(later).await.unwrap();
+    assert_eq!(s.store.get_client(&unused).await.unwrap(), None);
+    assert_eq!(s.store.get_client(&started).await.unwrap(), None);
+    let r = authorize(&s.router, &unused, CLAUDE_CALLBACK, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(s.store.get_client(&granted).await.unwrap().is_some());
+    let _ = code_for(&s.router, &granted, CLAUDE_CALLBACK, &[]).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // authorize
 
@@ -591,6 +808,70 @@ async fn redirect_uri_must_match_exactly_except_loopback_ports() {
     );
     let r = authorize(&s.router, lid, "http://localhost:43123/other", &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn errors_before_consent_are_a_page_unless_the_redirect_is_trusted() {
+    let s = local();
+    let other = "https://app.example.com/cb";
+    let loopback = "http://127.0.0.1:33418/callback";
+    let v = register(
+        &s.router,
+        json!({"redirect_uris": [other, loopback, CLAUDE_CALLBACK], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    let bad: [(&[(&str, &str)], &str); 4] = [
+        (&[("response_type", "token")], "unsupported_response_type"),
+        (&[("code_challenge", "")], "invalid_request"),
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (
+            &[("resource", "https://evil.example/mcp")],
+            "invalid_target",
+        ),
+    ];
+    let script = "<script>alert(1)</script>";
+    for (params, error) in bad {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", id.as_str()),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("state", script),
+        ];
+        for (k, v) in params {
+            pairs.retain(|(pk, _)| pk != k);
+            pairs.push((k, v));
+        }
+        // Any https URI can be registered: no redirect there, a page instead.
+        let mut p = pairs.clone();
+        p.push(("redirect_uri", other));
+        let r = get(&s.router, &format!("/authorize?{}", form(&p))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{params:?}");
+        assert!(r.header("location").is_empty(), "{params:?} redirected");
+        assert!(
+            r.header("content-type").starts_with("text/html"),
+            "{params:?}"
+        );
+        assert!(
+            r.header("content-security-policy")
+                .contains("default-src 'none'")
+        );
+        let html = r.text();
+        assert!(html.contains(error), "{params:?}: {html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("app.example.com"), "{html}");
+        // Loopback and the known clients still get the RFC 6749 §4.1.2.1 redirect.
+        for trusted in [loopback, "http://127.0.0.1:50000/callback", CLAUDE_CALLBACK] {
+            let mut p = pairs.clone();
+            p.push(("redirect_uri", trusted));
+            let r = get(&s.router, &format!("/authorize?{}", form(&p))).await;
+            assert_eq!(r.status, StatusCode::FOUND, "{params:?} {trusted}");
+            assert_eq!(r.location_param("error").as_deref(), Some(error));
+            assert_eq!(r.location_param("state").as_deref(), Some(script));
+            assert!(r.location_param("code").is_none());
+        }
+    }
 }
 
 #[tokio::test]

@@ -85,9 +85,57 @@ async fn clients(s: &dyn Store, p: &str) {
         client_id_issued_at: 1_700_000_000,
         metadata,
     };
-    s.put_client(&c).await.unwrap();
+    s.put_client(&c, None).await.unwrap();
     assert_eq!(s.get_client(&c.client_id).await.unwrap(), Some(c));
     assert_eq!(s.get_client(&format!("{p}-nobody")).await.unwrap(), None);
+}
+
+fn client(id: String) -> ClientRecord {
+    ClientRecord {
+        client_id: id,
+        secret_hash: None,
+        token_endpoint_auth_method: "none".into(),
+        redirect_uris: vec!["http://127.0.0.1/cb".into()],
+        grant_types: vec!["authorization_code".into()],
+        client_name: None,
+        client_id_issued_at: now(),
+        metadata: Default::default(),
+    }
+}
+
+/// Clients stored with an expiry go at the first purge after it, unless they completed a
+/// grant; clients without one stay.
+async fn client_expiry(s: &dyn Store, p: &str) {
+    let unused = client(format!("{p}-unused"));
+    let granted = client(format!("{p}-granted"));
+    let forever = client(format!("{p}-forever"));
+    let fresh = client(format!("{p}-fresh"));
+    s.put_client(&unused, Some(now() - 1)).await.unwrap();
+    s.put_client(&granted, Some(now() - 1)).await.unwrap();
+    s.put_client(&forever, None).await.unwrap();
+    s.put_client(&fresh, Some(now() + 600)).await.unwrap();
+    s.client_granted(&granted.client_id).await.unwrap();
+    // Granting an unknown client creates nothing.
+    s.client_granted(&format!("{p}-nobody")).await.unwrap();
+    assert!(s.purge_expired(now()).await.unwrap() >= 1);
+    assert_eq!(s.get_client(&unused.client_id).await.unwrap(), None);
+    assert_eq!(
+        s.get_client(&granted.client_id).await.unwrap(),
+        Some(granted)
+    );
+    assert_eq!(
+        s.get_client(&forever.client_id).await.unwrap(),
+        Some(forever)
+    );
+    assert_eq!(
+        s.get_client(&fresh.client_id).await.unwrap(),
+        Some(fresh.clone())
+    );
+    assert_eq!(s.get_client(&format!("{p}-nobody")).await.unwrap(), None);
+    // Registered again (a client re-registering replaces its record): the new expiry holds.
+    s.put_client(&fresh, Some(now() - 1)).await.unwrap();
+    s.purge_expired(now()).await.unwrap();
+    assert_eq!(s.get_client(&fresh.client_id).await.unwrap(), None);
 }
 
 fn code(family: &str, expires_at: u64) -> CodeRecord {
@@ -559,6 +607,7 @@ async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     stolen_token_replayed_in_the_grace(&*s, &p).await;
     concurrent_refreshes(&[Arc::clone(&s)], &p).await;
     purge(&*s, &p, expires_keys).await;
+    client_expiry(&*s, &p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -699,6 +748,35 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
         Some(TokenState::Active),
         "reopened"
     );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A database written before clients could expire: it opens, and its clients are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_clients_from_before_expiry_are_kept() {
+    let path = temp_db();
+    let old = client("old-client".into());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE mcpgen_clients (client_id TEXT PRIMARY KEY, data TEXT NOT NULL);",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO mcpgen_clients (client_id, data) VALUES (?1, ?2)",
+            rusqlite::params![old.client_id, serde_json::to_string(&old).unwrap()],
+        )
+        .unwrap();
+    }
+    let s = store::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    s.purge_expired(now() + 10 * 365 * 86400).await.unwrap();
+    assert_eq!(s.get_client("old-client").await.unwrap(), Some(old));
+    client_expiry(&*s, "migrated").await;
+    drop(s);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }

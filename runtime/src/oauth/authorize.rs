@@ -40,9 +40,18 @@ struct AuthRequest {
 }
 
 /// Why a request is refused: before the redirect URI is trusted the error is shown to the
-/// user agent; after, it goes back to the client (RFC 6749 §4.1.2.1).
+/// user agent; after, it goes back to the client (RFC 6749 §4.1.2.1) if the redirect URI may
+/// receive errors before consent (loopback or a known client, see
+/// [`RedirectPolicy::redirects_errors`](super::redirect::RedirectPolicy::redirects_errors)),
+/// and is otherwise shown as a page, so `/authorize` does not redirect anywhere without a
+/// user's action (RFC 9700 §4.11.2).
 enum Refusal {
     Direct(OAuthError),
+    Page {
+        error: &'static str,
+        description: String,
+        client_id: String,
+    },
     Redirect {
         redirect_uri: String,
         state: Option<String>,
@@ -84,6 +93,26 @@ fn refuse(inner: &Inner, refusal: Refusal) -> Response {
                 reason = %e.description,
             );
             e.into_response()
+        }
+        Refusal::Page {
+            error,
+            description,
+            client_id,
+        } => {
+            tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "authorize_refused",
+                client_id = %client_id,
+                error,
+                reason = %description,
+                shown = "page",
+            );
+            page(
+                inner,
+                StatusCode::BAD_REQUEST,
+                error_page(error, &description),
+                None,
+            )
         }
         Refusal::Redirect {
             redirect_uri,
@@ -151,12 +180,23 @@ async fn validate(inner: &Inner, p: &HashMap<String, String>) -> Result<AuthRequ
         }
     };
     let state = p.get("state").cloned().filter(|s| !s.is_empty());
-    let back = |error: &'static str, description: &str| Refusal::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: state.clone(),
-        error,
-        description: description.to_owned(),
-        client_id: client.client_id.clone(),
+    let redirects_errors = inner.redirects.redirects_errors(&redirect_uri);
+    let back = |error: &'static str, description: &str| {
+        if redirects_errors {
+            Refusal::Redirect {
+                redirect_uri: redirect_uri.clone(),
+                state: state.clone(),
+                error,
+                description: description.to_owned(),
+                client_id: client.client_id.clone(),
+            }
+        } else {
+            Refusal::Page {
+                error,
+                description: description.to_owned(),
+                client_id: client.client_id.clone(),
+            }
+        }
     };
 
     match get("response_type") {
@@ -364,6 +404,26 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
         resource = escape(&inner.urls.resource),
         host = escape(&host),
         action = escape(&inner.urls.route("/authorize")),
+    )
+}
+
+/// The page an authorization error is shown on when it is not redirected: the error code and
+/// the server's own description, nothing the client sent.
+fn error_page(error: &str, description: &str) -> String {
+    format!(
+        "<!doctype html>
+<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">
+<title>Authorization failed</title>
+<style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}
+code{{background:#eee;padding:0 .2em}}</style>
+</head><body>
+<h1>Authorization failed</h1>
+<p>The application sent an authorization request this server cannot accept: {description}.</p>
+<p>Error: <code>{error}</code>. Close this page and try connecting again; if it keeps failing, tell the application's developers.</p>
+</body></html>
+",
+        error = escape(error),
+        description = escape(description),
     )
 }
 

@@ -80,8 +80,18 @@ pub struct HttpsFetcher {
 
 impl Default for HttpsFetcher {
     fn default() -> Self {
+        Self::with_roots(Self::mozilla_roots())
+    }
+}
+
+impl HttpsFetcher {
+    fn mozilla_roots() -> rustls::RootCertStore {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        roots
+    }
+
+    fn with_roots(roots: rustls::RootCertStore) -> Self {
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -90,9 +100,19 @@ impl Default for HttpsFetcher {
         .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()));
         Self { tls }
     }
-}
 
-impl HttpsFetcher {
+    /// Tests only: the default fetcher that also trusts `root_der` (a DER certificate) as a
+    /// root, so a test can serve metadata documents from a local TLS server. Nothing in a
+    /// generated server's configuration reaches this; deployments use [`Default`].
+    #[doc(hidden)]
+    pub fn with_test_root(root_der: &[u8]) -> Result<Self, String> {
+        let mut roots = Self::mozilla_roots();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(root_der.to_vec()))
+            .map_err(|e| format!("invalid test root certificate: {e}"))?;
+        Ok(Self::with_roots(roots))
+    }
+
     async fn get(&self, url: &Url, allow_private: bool) -> Result<Vec<u8>, String> {
         let tls = self.tls.clone().ok_or("tls is unavailable")?;
         let port = url.port_or_known_default().unwrap_or(443);

@@ -17,6 +17,7 @@ mod bearer;
 mod cimd;
 mod crypto;
 mod error;
+mod limit;
 mod metadata;
 mod redirect;
 mod register;
@@ -43,7 +44,9 @@ pub use self::cimd::{
     is_public_ip,
 };
 pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
+pub use self::limit::{MAX_TRACKED_SOURCES, REGISTRATION_BURST, REGISTRATIONS_PER_MINUTE};
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
+pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS};
 pub use self::urls::is_loopback_url;
 
 /// The environment variable a generated server reads the consent password hash from (format:
@@ -52,6 +55,12 @@ pub const PASSWORD_HASH_ENV: &str = "MCPGEN_PASSWORD_HASH";
 
 /// How long an authorization code lives (OAuth 2.1 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL: Duration = Duration::from_secs(600);
+
+/// How long a registered client is kept if it never completes a grant (no authorization code
+/// redeemed): open registration would otherwise keep every client anyone ever registered.
+/// A client that redeems a code is kept for good. Clients re-register when told their id is
+/// unknown (401 `invalid_client`), so removing an unused one costs an honest client nothing.
+pub const UNUSED_CLIENT_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The default refresh reuse grace ([`OAuthConfig::refresh_reuse_grace`]): 120 s. After a
 /// refresh token is first exchanged, presenting it again within this window (while none of
@@ -190,6 +199,7 @@ pub(crate) struct Inner {
     pub metadata: metadata::Documents,
     last_purge: AtomicU64,
     pub password_failures: PasswordThrottle,
+    pub registrations: limit::RegistrationLimiter,
 }
 
 /// Wrong consent passwords per minute, across all clients of this process: past
@@ -357,6 +367,7 @@ impl OAuth {
                 metadata,
                 last_purge: AtomicU64::new(0),
                 password_failures: PasswordThrottle::default(),
+                registrations: limit::RegistrationLimiter::default(),
             }),
         })
     }

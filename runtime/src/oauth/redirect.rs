@@ -15,10 +15,17 @@
 //!
 //! Anything else (`http` elsewhere, `javascript:`, `data:`, `file:`, fragments) is refused,
 //! naming the URI and the reason.
+//!
+//! Every accepted URI round-trips: it is an absolute URI that the `url` crate serialises back
+//! to exactly the same string, with no user information, no fragment and no control
+//! characters. The policy checks the parsed form while the store keeps (and the code is later
+//! sent to) the string, so the two must be the same thing: without this, `https://host/cb\r\n`
+//! or `https:///cb` would be checked as one URL and used as another (OAuth 2.1 §2.3.1 asks for
+//! exact string comparison, which only means something for strings in normal form).
 
 use url::Url;
 
-use super::urls::is_loopback_host;
+use super::urls::{is_loopback_host, is_loopback_url};
 
 /// The redirect URIs of the clients mcpgen knows, accepted without configuration.
 pub const DEFAULT_REDIRECT_ALLOWLIST: &[&str] = &[
@@ -61,11 +68,32 @@ impl RedirectPolicy {
         })
     }
 
+    /// Whether an authorization error found before consent may be redirected to `uri` (RFC
+    /// 6749 §4.1.2.1): only for loopback URIs and the allowlist (the known clients, which rely
+    /// on getting the error back). Anyone can register any https URI, so redirecting errors to
+    /// every registered URI would make `/authorize` an open redirector that needs no user
+    /// action (RFC 9700 §4.11.2); other errors are shown as a page instead.
+    pub fn redirects_errors(&self, uri: &str) -> bool {
+        self.allowlisted(uri) || is_loopback_url(uri)
+    }
+
     /// Whether a client may register `uri`; `Err` says why not, for people.
     pub fn check(&self, uri: &str) -> Result<(), String> {
+        if uri.chars().any(char::is_control) {
+            return Err("a redirect uri must not contain control characters".into());
+        }
         let u = Url::parse(uri).map_err(|_| "not an absolute uri".to_owned())?;
+        if !u.username().is_empty() || u.password().is_some() {
+            return Err("a redirect uri must not contain user information (user:password@)".into());
+        }
         if u.fragment().is_some() {
             return Err("a redirect uri must not contain a fragment".into());
+        }
+        if u.as_str() != uri {
+            return Err(format!(
+                "it is not in normal form (it parses as {:?}); register the exact uri the server redirects to",
+                u.as_str()
+            ));
         }
         let scheme = u.scheme();
         if FORBIDDEN_SCHEMES.contains(&scheme) {
@@ -90,25 +118,24 @@ impl RedirectPolicy {
     }
 }
 
-/// Whether a request's `redirect_uri` matches a registered one: exactly, or, for `http`
-/// loopback URIs, with any port (RFC 8252 §7.3: native apps pick a free port at run time,
-/// VS Code falls back from 33418 to a random one).
+/// Whether a request's `redirect_uri` matches a registered one: the same string, or, for an
+/// `http` loopback URI, the same string but for the port (RFC 8252 §7.3: native apps pick a
+/// free port at run time, VS Code falls back from 33418 to a random one). The requested URI
+/// must then be in normal form too, so the code goes to exactly the string compared here.
 pub(crate) fn redirect_matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
     }
-    let (Ok(r), Ok(q)) = (Url::parse(registered), Url::parse(requested)) else {
+    let (Ok(r), Ok(mut q)) = (Url::parse(registered), Url::parse(requested)) else {
         return false;
     };
-    r.scheme() == "http"
-        && q.scheme() == "http"
-        && r.host_str().is_some_and(is_loopback_host)
-        && r.host_str() == q.host_str()
-        && r.path() == q.path()
-        && r.query() == q.query()
-        && q.fragment().is_none()
-        && r.username() == q.username()
-        && q.password().is_none()
+    if r.scheme() != "http"
+        || !r.host_str().is_some_and(is_loopback_host)
+        || q.as_str() != requested
+    {
+        return false;
+    }
+    q.set_port(r.port()).is_ok() && q.as_str() == registered
 }
 
 #[cfg(test)]
@@ -145,6 +172,65 @@ mod tests {
     }
 
     #[test]
+    fn redirect_uris_must_round_trip() {
+        let p = RedirectPolicy::new(&[]);
+        for (bad, why) in [
+            ("https://host/cb\r\nX: y", "control characters"),
+            ("https://host/cb\0", "control characters"),
+            ("https://host/\u{85}cb", "control characters"),
+            ("https:///cb", "normal form"),
+            ("https://user:pass@host/cb", "user information"),
+            ("https://user@host/cb", "user information"),
+            ("https://Host/cb", "normal form"),
+            ("https://host:443/cb", "normal form"),
+            ("https://host", "normal form"),
+            ("https://host/a/../cb", "normal form"),
+            ("https://host/c b", "normal form"),
+            ("http://127.0.0.1:33418", "normal form"),
+        ] {
+            let e = p.check(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        assert!(
+            p.check("https://host")
+                .unwrap_err()
+                .contains("\"https://host/\""),
+            "the normal form is named"
+        );
+        for ok in [
+            "https://host/cb",
+            "https://host/cb?tenant=a&x=%20",
+            "http://127.0.0.1:33418/",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(p.check(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn errors_redirect_only_to_loopback_and_known_clients() {
+        let p = RedirectPolicy::new(&["https://partner.example/cb".to_owned()]);
+        for yes in [
+            "https://claude.ai/api/mcp/auth_callback",
+            "https://chatgpt.com/connector/oauth/abc",
+            "cursor://anysphere.cursor-mcp/oauth/callback",
+            "http://127.0.0.1:5555/cb",
+            "http://localhost/cb",
+            "http://[::1]:9/",
+            "https://partner.example/cb",
+        ] {
+            assert!(p.redirects_errors(yes), "{yes}");
+        }
+        for no in [
+            "https://evil.example/cb",
+            "https://claude.ai/elsewhere",
+            "com.example.app:/cb",
+        ] {
+            assert!(!p.redirects_errors(no), "{no}");
+        }
+    }
+
+    #[test]
     fn loopback_port_is_ignored() {
         assert!(redirect_matches(
             "http://127.0.0.1/",
@@ -174,5 +260,15 @@ mod tests {
             "https://a.example:443/cb",
             "https://a.example:444/cb"
         ));
+        // Only the port may differ, and the request must be in normal form too.
+        for other in [
+            "http://127.0.0.1:5/a/../cb",
+            "http://u@127.0.0.1:5/cb",
+            "http://127.0.0.1:5/cb#f",
+            "http://127.0.0.1:5/cb?x=1",
+            "http://127.0.0.1:5/cb\n",
+        ] {
+            assert!(!redirect_matches("http://127.0.0.1/cb", other), "{other}");
+        }
     }
 }

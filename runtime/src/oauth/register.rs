@@ -1,20 +1,36 @@
 //! Dynamic client registration (RFC 7591): lenient about what clients send, strict about what
 //! it answers (201, integer timestamps, no null or empty members, a secret only for clients
 //! that asked for secret-based authentication).
+//!
+//! Open registration is bounded: a rate limit per source address (see [`super::limit`]), at
+//! most [`MAX_REDIRECT_URIS`] redirect URIs and [`MAX_CLIENT_METADATA_BYTES`] of stored
+//! metadata per client, and clients that never complete a grant are purged after
+//! [`super::UNUSED_CLIENT_TTL`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value};
 
 use super::crypto::{random_id, random_token, secret_hash};
 use super::error::OAuthError;
-use super::{Inner, now};
+use super::limit::source_ip;
+use super::{Inner, UNUSED_CLIENT_TTL, now};
 use crate::store::ClientRecord;
+
+/// Most redirect URIs one client may register. Real clients send one to four (Cursor three,
+/// VS Code four); the cap keeps one registration from carrying thousands.
+pub const MAX_REDIRECT_URIS: usize = 20;
+
+/// Most bytes of metadata kept per client: the stored record as JSON (name, redirect URIs,
+/// contacts and the other echoed fields). Real registrations take well under 1 KiB.
+pub const MAX_CLIENT_METADATA_BYTES: usize = 16 * 1024;
 
 pub(crate) const AUTH_METHODS: &[&str] = &["none", "client_secret_post", "client_secret_basic"];
 const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
@@ -66,6 +82,12 @@ fn parse(inner: &Inner, body: &[u8]) -> Result<(ClientRecord, Option<String>), O
     };
 
     let redirect_uris = match req.get("redirect_uris") {
+        Some(Value::Array(a)) if a.len() > MAX_REDIRECT_URIS => {
+            return Err(invalid_redirect(format!(
+                "{} redirect_uris sent; at most {MAX_REDIRECT_URIS} may be registered",
+                a.len()
+            )));
+        }
         Some(Value::Array(a)) if !a.is_empty() => {
             let mut out = Vec::new();
             for v in a {
@@ -153,6 +175,12 @@ fn parse(inner: &Inner, body: &[u8]) -> Result<(ClientRecord, Option<String>), O
         client_id_issued_at: now(),
         metadata,
     };
+    let size = serde_json::to_vec(&record).map_or(usize::MAX, |v| v.len());
+    if size > MAX_CLIENT_METADATA_BYTES {
+        return Err(invalid_metadata(format!(
+            "the client metadata takes {size} bytes; at most {MAX_CLIENT_METADATA_BYTES} are kept: shorten contacts, uris or names"
+        )));
+    }
     Ok((record, secret))
 }
 
@@ -185,8 +213,36 @@ fn response_body(client: &ClientRecord, secret: Option<&str>) -> Value {
     Value::Object(m)
 }
 
-pub(crate) async fn register(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+/// 429 with `Retry-After` (RFC 6585 §4) for a source over the registration limit.
+fn too_many(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut res = OAuthError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        format!("too many registrations from this address; retry in {secs} seconds"),
+    )
+    .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
+pub(crate) async fn register(
+    State(inner): State<Arc<Inner>>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
     inner.maybe_purge();
+    let source = source_ip(&parts);
+    if let Err(wait) = inner.registrations.take(source, Instant::now()) {
+        tracing::info!(
+            target: "mcpgen::oauth",
+            decision = "register_limited",
+            source = ?source,
+            retry_after = wait.as_secs(),
+        );
+        return too_many(wait);
+    }
     let (client, secret) = match parse(&inner, &body) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -199,7 +255,10 @@ pub(crate) async fn register(State(inner): State<Arc<Inner>>, body: Bytes) -> Re
             return e.into_response();
         }
     };
-    if let Err(e) = inner.store.put_client(&client).await {
+    let expires_at = client
+        .client_id_issued_at
+        .saturating_add(UNUSED_CLIENT_TTL.as_secs());
+    if let Err(e) = inner.store.put_client(&client, Some(expires_at)).await {
         tracing::error!(target: "mcpgen::oauth", error = %e, "cannot store client");
         return OAuthError::server_error().into_response();
     }

@@ -317,6 +317,11 @@ async fn authorization_code(
         .put_tokens(&issued.tokens)
         .await
         .map_err(store_error)?;
+    // The client completed a grant: it is kept past UNUSED_CLIENT_TTL. The tokens are issued
+    // either way; should this fail, the client is purged later and registers again.
+    if let Err(e) = inner.store.client_granted(&client.client_id).await {
+        tracing::warn!(target: "mcpgen::oauth", error = %e, "cannot record the client's grant");
+    }
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",

@@ -11,7 +11,8 @@ use super::{
 
 #[derive(Debug, Default)]
 struct Inner {
-    clients: HashMap<String, ClientRecord>,
+    /// client id -> (record, expires at unless granted)
+    clients: HashMap<String, (ClientRecord, Option<u64>)>,
     /// code hash -> (record, used)
     codes: HashMap<String, (CodeRecord, bool)>,
     tokens: HashMap<String, (TokenRecord, TokenState)>,
@@ -51,14 +52,27 @@ fn family_revoked(inner: &Inner, family: &str) -> bool {
 }
 
 impl Store for MemoryStore {
-    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()> {
+    fn put_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: Option<u64>,
+    ) -> StoreFuture<'a, ()> {
         ready(self.with(|i| {
-            i.clients.insert(client.client_id.clone(), client.clone());
+            i.clients
+                .insert(client.client_id.clone(), (client.clone(), expires_at));
         }))
     }
 
     fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>> {
-        ready(self.with(|i| i.clients.get(client_id).cloned()))
+        ready(self.with(|i| i.clients.get(client_id).map(|(c, _)| c.clone())))
+    }
+
+    fn client_granted<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, ()> {
+        ready(self.with(|i| {
+            if let Some((_, expires_at)) = i.clients.get_mut(client_id) {
+                *expires_at = None;
+            }
+        }))
     }
 
     fn put_code<'a>(&'a self, hash: &'a str, code: &'a CodeRecord) -> StoreFuture<'a, ()> {
@@ -186,7 +200,10 @@ impl Store for MemoryStore {
 
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
         ready(self.with(|i| {
-            let before = i.codes.len() + i.tokens.len() + i.revoked_families.len();
+            let count = |i: &Inner| {
+                i.codes.len() + i.tokens.len() + i.revoked_families.len() + i.clients.len()
+            };
+            let before = count(i);
             i.codes.retain(|_, (c, _)| c.expires_at > now);
             i.tokens.retain(|_, (t, _)| t.expires_at > now);
             i.revoked_families.retain(|_, until| *until > now);
@@ -196,7 +213,9 @@ impl Store for MemoryStore {
                 kids.retain(|k| tokens.contains_key(k));
                 !kids.is_empty()
             });
-            let after = i.codes.len() + i.tokens.len() + i.revoked_families.len();
+            i.clients
+                .retain(|_, (_, expires_at)| expires_at.is_none_or(|e| e > now));
+            let after = count(i);
             (before - after) as u64
         }))
     }

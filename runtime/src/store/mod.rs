@@ -232,10 +232,22 @@ pub struct RotateRequest {
 ///   siblings, both keep working until one is used; the other's use is then a reuse, which
 ///   revokes the grant and is logged.
 /// - [`Store::purge_expired`] removes what expired; tokens are reported expired by the caller,
-///   not the store, so a purge only saves space.
+///   not the store, so a purge only saves space. A client stored with an expiry is removed
+///   by the first purge at or after it unless [`Store::client_granted`] was called for it
+///   first; clients stored without one, or granted, are kept.
 pub trait Store: Send + Sync + 'static {
-    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()>;
+    /// Stores (or replaces) a client. `expires_at` (Unix seconds) is when a purge removes it
+    /// if it never completed a grant (see [`crate::oauth::UNUSED_CLIENT_TTL`]); `None`: never.
+    fn put_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: Option<u64>,
+    ) -> StoreFuture<'a, ()>;
     fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>>;
+    /// Records that the client completed a grant (redeemed an authorization code): it no
+    /// longer expires. Does nothing for an unknown client (a metadata-document client is
+    /// never stored).
+    fn client_granted<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, ()>;
 
     fn put_code<'a>(&'a self, hash: &'a str, code: &'a CodeRecord) -> StoreFuture<'a, ()>;
     /// Atomically marks the code used and says whether it was used before.
@@ -251,7 +263,8 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of `family`, including tokens written into it later.
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()>;
 
-    /// Removes expired codes, tokens and family revocations; returns how many rows went.
+    /// Removes expired codes, tokens, family revocations and clients that expired without a
+    /// grant; returns how many rows went.
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64>;
 }
 

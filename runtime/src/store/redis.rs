@@ -1,5 +1,7 @@
-//! The Redis store: for several replicas. Keys expire with their records (no purge needed);
-//! single-use decisions are `SET NX` (codes) and a Lua script (refresh rotation), so they are
+//! The Redis store: for several replicas. Codes and tokens expire with their records; clients
+//! that may expire are listed in a sorted set by expiry, which [`Store::purge_expired`] works
+//! through (so a grant can take a client off it, and a purge decides by its `now`). Single-use
+//! decisions are `SET NX` (codes) and a Lua script (refresh rotation), so they are
 //! atomic across replicas. Needs one Redis primary (no Cluster: the scripts touch keys they
 //! compute).
 
@@ -91,6 +93,22 @@ end
 return 'rotated'
 "#;
 
+/// The sorted set of clients that expire unless granted (member: client id, score: expiry).
+const UNUSED_CLIENTS: &str = "mcpgen:clients_unused";
+
+/// Deletes up to ARGV[3] clients from KEYS[1] that expired by ARGV[1]; returns how many.
+const PURGE_CLIENTS: &str = r#"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[2] .. 'client:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #ids
+"#;
+
+/// Clients deleted per script call, so one purge never blocks Redis for long.
+const PURGE_BATCH: u64 = 500;
+
 /// A Redis connection manager (reconnects by itself; clones share one connection).
 #[derive(Clone)]
 pub struct RedisStore {
@@ -177,12 +195,43 @@ fn token_fields(pipe: &mut redis::Pipeline, t: &NewToken) -> Result<(), StoreErr
 }
 
 impl Store for RedisStore {
-    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()> {
+    fn put_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: Option<u64>,
+    ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut c = self.conn();
-            let _: () = redis::cmd("SET")
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            pipe.cmd("SET")
                 .arg(key("client", &client.client_id))
                 .arg(to_json(client)?)
+                .ignore();
+            match expires_at {
+                Some(at) => pipe
+                    .cmd("ZADD")
+                    .arg(UNUSED_CLIENTS)
+                    .arg(at)
+                    .arg(&client.client_id)
+                    .ignore(),
+                None => pipe
+                    .cmd("ZREM")
+                    .arg(UNUSED_CLIENTS)
+                    .arg(&client.client_id)
+                    .ignore(),
+            };
+            let mut c = self.conn();
+            let _: () = pipe.query_async(&mut c).await.map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn client_granted<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let _: i64 = redis::cmd("ZREM")
+                .arg(UNUSED_CLIENTS)
+                .arg(client_id)
                 .query_async(&mut c)
                 .await
                 .map_err(err)?;
@@ -354,8 +403,27 @@ impl Store for RedisStore {
         })
     }
 
-    fn purge_expired(&self, _now: u64) -> StoreFuture<'_, u64> {
-        // Every key carries its own expiry.
-        Box::pin(std::future::ready(Ok(0)))
+    fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
+        // Codes and tokens carry their own expiry; only unused clients need deleting.
+        Box::pin(async move {
+            let mut c = self.conn();
+            let mut removed = 0;
+            loop {
+                let n: u64 = redis::cmd("EVAL")
+                    .arg(PURGE_CLIENTS)
+                    .arg(1)
+                    .arg(UNUSED_CLIENTS)
+                    .arg(now)
+                    .arg(PREFIX)
+                    .arg(PURGE_BATCH)
+                    .query_async(&mut c)
+                    .await
+                    .map_err(err)?;
+                removed += n;
+                if n < PURGE_BATCH {
+                    return Ok(removed);
+                }
+            }
+        })
     }
 }

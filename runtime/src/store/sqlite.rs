@@ -13,7 +13,8 @@ use super::{
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS mcpgen_clients (
     client_id TEXT PRIMARY KEY,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    expires_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS mcpgen_codes (
     hash TEXT PRIMARY KEY,
@@ -40,24 +41,27 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
 );
 ";
 
-/// Brings a file written by an earlier version up to [`SCHEMA`]: the columns that link a
-/// refresh token to the one it was exchanged from, and their index. There, `successor` was the
-/// one live child of a rotated token, used or not; it becomes that child's `parent`, and stays
-/// as `successor` only when the child was used. In one IMMEDIATE transaction, so two replicas
-/// opening one old file at once do not both alter it.
+/// Brings a file written by an earlier version up to [`SCHEMA`], in one IMMEDIATE
+/// transaction, so two replicas opening one old file at once do not both alter it:
+/// - the columns that link a refresh token to the one it was exchanged from, and their index.
+///   There, `successor` was the one live child of a rotated token, used or not; it becomes
+///   that child's `parent`, and stays as `successor` only when the child was used;
+/// - clients gained `expires_at` (NULL: kept, so clients registered before the upgrade never
+///   expire).
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
-    let has_parent: bool = tx
-        .query_row(
-            "SELECT count(*) FROM pragma_table_info('mcpgen_tokens') WHERE name = 'parent'",
-            [],
+    let has_column = |table: &str, column: &str| -> Result<bool, StoreError> {
+        tx.query_row(
+            "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
             |r| r.get::<_, i64>(0),
         )
-        .map_err(err)?
-        != 0;
-    if !has_parent {
+        .map(|n| n != 0)
+        .map_err(err)
+    };
+    if !has_column("mcpgen_tokens", "parent")? {
         tx.execute_batch(
             "ALTER TABLE mcpgen_tokens ADD COLUMN parent TEXT;
              ALTER TABLE mcpgen_tokens ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
@@ -68,8 +72,13 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         )
         .map_err(err)?;
     }
+    if !has_column("mcpgen_clients", "expires_at")? {
+        tx.execute_batch("ALTER TABLE mcpgen_clients ADD COLUMN expires_at INTEGER")
+            .map_err(err)?;
+    }
     tx.execute_batch(
-        "CREATE INDEX IF NOT EXISTS mcpgen_tokens_parent ON mcpgen_tokens (parent) WHERE parent IS NOT NULL;",
+        "CREATE INDEX IF NOT EXISTS mcpgen_tokens_parent ON mcpgen_tokens (parent) WHERE parent IS NOT NULL;
+         CREATE INDEX IF NOT EXISTS mcpgen_clients_expires ON mcpgen_clients (expires_at);",
     )
     .map_err(err)?;
     tx.commit().map_err(err)
@@ -339,14 +348,31 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn put_client<'a>(&'a self, client: &'a ClientRecord) -> StoreFuture<'a, ()> {
+    fn put_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: Option<u64>,
+    ) -> StoreFuture<'a, ()> {
         let id = client.client_id.clone();
         let data = to_json(client);
+        let expires = expires_at.map(int);
         self.run(move |c| {
             exec(
                 c,
-                "INSERT OR REPLACE INTO mcpgen_clients (client_id, data) VALUES (?1, ?2)",
-                params![id, data?],
+                "INSERT OR REPLACE INTO mcpgen_clients (client_id, data, expires_at) VALUES (?1, ?2, ?3)",
+                params![id, data?, expires],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn client_granted<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, ()> {
+        let id = client_id.to_owned();
+        self.run(move |c| {
+            exec(
+                c,
+                "UPDATE mcpgen_clients SET expires_at = NULL WHERE client_id = ?1 AND expires_at IS NOT NULL",
+                params![id],
             )?;
             Ok(())
         })
@@ -527,6 +553,12 @@ impl Store for SqliteStore {
             n += tx
                 .execute(
                     "DELETE FROM mcpgen_revoked_families WHERE keep_until <= ?1",
+                    params![now],
+                )
+                .map_err(err)?;
+            n += tx
+                .execute(
+                    "DELETE FROM mcpgen_clients WHERE expires_at <= ?1",
                     params![now],
                 )
                 .map_err(err)?;
