@@ -1419,7 +1419,7 @@ impl Doctor<'_> {
     /// Sends two refresh requests with the same form at once; the 200 answers that carry an
     /// access token, in the order they arrived.
     fn concurrent_refreshes(&self, endpoint: &str, form: &[(&str, String)]) -> Vec<Value> {
-        let this = &*self;
+        let this = self;
         let mut answers: Vec<(std::time::Instant, Value)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..2)
                 .map(|_| {
