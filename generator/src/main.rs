@@ -290,16 +290,18 @@ fn build(
         }
     };
     let out_abs = write::normalise(&cwd.join(&out));
+    // The crate's folder with symbolic links resolved (it may not exist yet: its parent is
+    // resolved instead), so recorded paths do not depend on how the command was typed.
+    let out_real = out_abs
+        .parent()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| out_abs.file_name().map(|f| p.join(f)))
+        .unwrap_or_else(|| out_abs.clone());
     let runtime = match runtime_path {
         None => RuntimeDep::Registry,
         Some(path) => match std::fs::canonicalize(&path) {
             Ok(abs) if abs.join("Cargo.toml").is_file() => {
                 // Relative to the crate, so the crate can move with the checkout it points into.
-                let out_real = out_abs
-                    .parent()
-                    .and_then(|p| std::fs::canonicalize(p).ok())
-                    .and_then(|p| out_abs.file_name().map(|f| p.join(f)))
-                    .unwrap_or_else(|| out_abs.clone());
                 RuntimeDep::Path(write::relative_path(&out_real, &abs))
             }
             Ok(_) | Err(_) => {
@@ -311,10 +313,13 @@ fn build(
             }
         },
     };
-    let options = Options {
-        spec_path: name.clone(),
-        runtime,
+    // Headers name the spec relative to the crate: `x.yaml`, `./x.yaml` and an absolute path
+    // to the same file, from any directory, generate the same bytes.
+    let spec_path = match std::fs::canonicalize(spec) {
+        Ok(abs) => write::relative_path(&out_real, &abs),
+        Err(_) => name.clone(),
     };
+    let options = Options { spec_path, runtime };
     let files = emit::generate(&model, &options);
     let read = |rel: &str| std::fs::read_to_string(out.join(rel)).ok();
     let plan = write::plan(&files, read);

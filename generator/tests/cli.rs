@@ -133,6 +133,90 @@ fn check_warns_about_tools_clients_cannot_reach_without_step_up() {
     assert_eq!(stderr(&out), "");
 }
 
+/// `--check` in CI must not depend on how the command was typed: the spec's path, relative,
+/// with `./` or absolute, from the repository or from inside the crate, and `--runtime-path`
+/// spelled differently, all describe the same files.
+#[test]
+fn build_check_passes_from_any_directory_with_any_spelling() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = std::fs::canonicalize(repo).unwrap();
+    let dir = std::env::temp_dir().join(format!("mcpgen-cli-{}-paths", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_dir = dir.join("notes-mcp");
+    let out_str = out_dir.to_str().unwrap();
+    let run = |args: &[&str], cwd: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_mcpgen"))
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    let built = run(
+        &[
+            "build",
+            "specs/local-notes.yaml",
+            "--out",
+            out_str,
+            "--runtime-path",
+            "runtime",
+        ],
+        &repo,
+    );
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    let header = std::fs::read_to_string(out_dir.join("src/main.rs")).unwrap();
+    let expected = format!(
+        "from {}/specs/local-notes.yaml;",
+        mcpgen::write::relative_path(&std::fs::canonicalize(&out_dir).unwrap(), &repo)
+    );
+    assert!(
+        header.lines().next().unwrap().contains(&expected),
+        "{header}"
+    );
+
+    let abs_spec = repo.join("specs/local-notes.yaml");
+    let abs_runtime = repo.join("runtime");
+    let spellings: [(&[&str], &Path); 4] = [
+        (
+            &["./specs/local-notes.yaml", "--runtime-path", "./runtime/"],
+            &repo,
+        ),
+        (
+            &[
+                abs_spec.to_str().unwrap(),
+                "--runtime-path",
+                abs_runtime.to_str().unwrap(),
+            ],
+            &dir,
+        ),
+        (
+            &[
+                "../runtime/../specs/local-notes.yaml",
+                "--runtime-path",
+                "../runtime",
+            ],
+            &repo.join("specs"),
+        ),
+        (
+            &["../specs/local-notes.yaml", "--runtime-path", "."],
+            &repo.join("runtime"),
+        ),
+    ];
+    for (args, cwd) in spellings {
+        let mut full = vec!["build", args[0], "--out", out_str, "--check"];
+        full.extend_from_slice(&args[1..]);
+        let out = run(&full, cwd);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{full:?} from {}: {}{}",
+            cwd.display(),
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn unreadable_file_exits_2() {
     let out = mcpgen(&["check", "specs/medtainer.yaml", "specs/no-such-file.yaml"]);

@@ -31,7 +31,9 @@ pub enum RuntimeDep {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// The spec's path as the user gave it, with `/` separators; named in headers.
+    /// The spec's path relative to the crate's folder, normalised, with `/` separators
+    /// (`../specs/medtainer.yaml`); named in headers, so it must not depend on how or from
+    /// where the command was typed.
     pub spec_path: String,
     pub runtime: RuntimeDep,
 }
