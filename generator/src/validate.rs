@@ -16,6 +16,10 @@ use crate::naming;
 use crate::parse::{Document, Positions, describe, push_pointer};
 use crate::spec::{self, Spec};
 
+/// The variable through which a template sees who calls (the runtime's
+/// `mcpgen_runtime::template::CALLER`).
+const TEMPLATE_CALLER: &str = "caller";
+
 /// Validates a parsed spec. `Ok` only when the spec is free of every known problem.
 pub fn validate(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
     let mut v = Checker {
@@ -912,7 +916,24 @@ impl Checker<'_> {
                     self.help("add `handler: template`, or remove `template`");
                 }
                 ("template", Some(Value::String(src))) => {
-                    self.template(&format!("{base}/template"), src)
+                    let arguments: Vec<&str> = tool
+                        .get("input")
+                        .and_then(|i| i.get("properties"))
+                        .and_then(Value::as_object)
+                        .map(|p| p.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    if arguments.contains(&TEMPLATE_CALLER) {
+                        self.at_key(
+                            &format!("{base}/input/properties/{TEMPLATE_CALLER}"),
+                            format!(
+                                "a template tool's argument cannot be named `{TEMPLATE_CALLER}`"
+                            ),
+                        );
+                        self.help(format!(
+                            "templates see who calls as `{TEMPLATE_CALLER}`; rename the argument"
+                        ));
+                    }
+                    self.template(&format!("{base}/template"), src, &arguments)
                 }
                 _ => {}
             }
@@ -925,7 +946,9 @@ impl Checker<'_> {
         }
     }
 
-    fn template(&mut self, pointer: &str, src: &str) {
+    /// A tool's template: it parses, and every variable it reads is an argument or `caller`
+    /// (a misspelled name would otherwise fail every call).
+    fn template(&mut self, pointer: &str, src: &str, arguments: &[&str]) {
         let mut env = minijinja::Environment::new();
         if let Err(e) = env.add_template("tool", src) {
             self.at_value(
@@ -938,6 +961,43 @@ impl Checker<'_> {
             if let Some(line) = e.line() {
                 self.help(format!("see line {line} of the template"));
             }
+            return;
+        }
+        let Ok(tmpl) = env.get_template("tool") else {
+            return;
+        };
+        let globals: Vec<&str> = env.globals().map(|(k, _)| k).collect();
+        // Sorted, so several unknown names are reported in a stable order.
+        let mut unknown: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| {
+                v != TEMPLATE_CALLER
+                    && !arguments.contains(&v.as_str())
+                    && !globals.contains(&v.as_str())
+            })
+            .collect();
+        unknown.sort();
+        for name in unknown {
+            self.at_value(
+                pointer,
+                format!("template reads `{name}`, which is not an argument of the tool"),
+            );
+            let help = match nearest(&name, arguments.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None if arguments.is_empty() => format!(
+                    "the tool has no arguments; declare `{name}` under `input.properties`, or use `{TEMPLATE_CALLER}`"
+                ),
+                None => format!(
+                    "a template sees the arguments ({}) and `{TEMPLATE_CALLER}`",
+                    arguments
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            self.help(help);
         }
     }
 

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[test]
 fn golden_crates_compile_and_pass_clippy() {
@@ -139,6 +139,31 @@ fn local_notes_templates_answer_after_oauth() {
         note.json()["result"]["content"][0]["text"],
         "# Plan\nShip it.\ntags: a, b"
     );
+    // `tags` is optional: left out, the template's `{% if tags %}` is false (it used to
+    // answer "missing argument `tags`"); `greeting` has a schema default, filled in.
+    let note = call(
+        &server,
+        Some(&token),
+        "format_note",
+        json!({"title": "Plan", "body": "Ship it."}),
+    );
+    assert_eq!(
+        note.json()["result"]["isError"],
+        Value::Null,
+        "{}",
+        note.body
+    );
+    assert_eq!(
+        note.json()["result"]["content"][0]["text"],
+        "# Plan\nShip it.\n"
+    );
+    let hi = call(
+        &server,
+        Some(&token),
+        "greet",
+        json!({"name": "Ada", "greeting": "Hi"}),
+    );
+    assert_eq!(hi.json()["result"]["content"][0]["text"], "Hi, Ada!");
 }
 
 #[test]

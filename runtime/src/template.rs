@@ -1,9 +1,17 @@
 //! Text results of `handler: template` tools: a minijinja template compiled once, rendered
-//! with the call's arguments in scope.
+//! with the call's arguments in scope, and `caller`.
 //!
-//! The environment matches the generator's: strict undefined (a misspelled or missing argument
-//! is an error, not an empty string) and trailing newlines kept, so what `mcpgen build`
-//! accepted renders the same way here. Nothing is HTML-escaped: the output is text for a model.
+//! What a template sees:
+//! - every argument of the call by its name, after the input schema's defaults were filled in
+//!   (see `mcp::defaults`); an optional argument the caller left out, without a default, is
+//!   undefined: `{% if tags %}` tests it, printing it is an error naming it;
+//! - `caller`: who is calling, `caller.client_id` (the OAuth client, `none` without
+//!   authentication) and `caller.scopes` (a list of the token's scopes).
+//!
+//! The environment matches the generator's: semi-strict undefined (printing, iterating or
+//! reading an attribute of an undefined value is an error, not an empty string; testing it is
+//! false) and trailing newlines kept, so what `mcpgen build` accepted renders the same way
+//! here. Nothing is HTML-escaped: the output is text for a model.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +19,10 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
 
-use crate::tools::{ToolError, ToolResult};
+use crate::tools::{ToolContext, ToolError, ToolResult};
+
+/// The name under which a template sees who is calling; no argument may use it.
+pub const CALLER: &str = "caller";
 
 /// One compiled tool template. Cheap to render from many tasks at once (`Send + Sync`).
 ///
@@ -55,7 +66,8 @@ impl Template {
     /// Compiles `source` as the template of tool `name`.
     pub fn new(name: &str, source: &str) -> Result<Self, TemplateError> {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Optional arguments are undefined when left out: `{% if x %}` must work on them.
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         // Auto-escaping is chosen by the template name's extension; tool names have none, but
         // the output is never HTML, so turn it off outright.
         env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -73,7 +85,7 @@ impl Template {
             let globals: BTreeSet<&str> = env.globals().map(|(k, _)| k).collect();
             tmpl.undeclared_variables(false)
                 .into_iter()
-                .filter(|v| !globals.contains(v.as_str()))
+                .filter(|v| !globals.contains(v.as_str()) && v != CALLER)
                 .collect()
         };
         Ok(Self {
@@ -88,15 +100,36 @@ impl Template {
         &self.name
     }
 
-    /// Renders the template with the arguments' members as variables and returns the text as
-    /// a one-block result. A failure is a [`ToolError`] the model can act on: a missing
-    /// argument is named, anything else carries minijinja's message and line.
+    /// Renders the template with the arguments' members as variables (and no `caller`) and
+    /// returns the text as a one-block result. A failure is a [`ToolError`] the model can act
+    /// on: a missing argument is named, anything else carries minijinja's message and line.
     pub fn render(&self, args: &Value) -> Result<ToolResult, ToolError> {
+        self.render_value(args, args)
+    }
+
+    /// [`Template::render`], with `caller` describing who calls (see the module docs).
+    pub fn render_for(&self, args: &Value, ctx: &ToolContext) -> Result<ToolResult, ToolError> {
+        let principal = ctx.principal();
+        let mut scope = match args {
+            Value::Object(members) => members.clone(),
+            _ => serde_json::Map::new(),
+        };
+        scope.insert(
+            CALLER.to_owned(),
+            serde_json::json!({
+                "client_id": principal.client_id.as_deref().unwrap_or("none"),
+                "scopes": principal.scopes.iter().collect::<Vec<_>>(),
+            }),
+        );
+        self.render_value(&Value::Object(scope), args)
+    }
+
+    fn render_value(&self, scope: &Value, args: &Value) -> Result<ToolResult, ToolError> {
         let tmpl = self
             .env
             .get_template(&self.name)
             .map_err(|e| ToolError::new(format!("cannot render the result: {e}")))?;
-        match tmpl.render(minijinja::value::Serde(args)) {
+        match tmpl.render(minijinja::value::Serde(scope)) {
             Ok(text) => Ok(ToolResult::text(text)),
             Err(e) => Err(self.explain(args, &e)),
         }

@@ -1,9 +1,11 @@
-//! Template tools: compiled once with strict undefined and trailing newlines kept; render
-//! failures are tool errors the model can act on. Also checks that the re-exports are enough
-//! for generated code.
+//! Template tools: compiled once with semi-strict undefined (optional arguments testable,
+//! never printed as empty) and trailing newlines kept; render failures are tool errors the
+//! model can act on; `caller` says who calls. Also checks that the re-exports are enough for
+//! generated code.
 
+use mcpgen_runtime::auth::Principal;
 use mcpgen_runtime::template::Template;
-use mcpgen_runtime::tools::{Content, ToolResult};
+use mcpgen_runtime::tools::{Content, ToolContext, ToolResult};
 use serde_json::json;
 
 fn text(r: &ToolResult) -> &str {
@@ -66,6 +68,55 @@ fn a_missing_argument_is_named() {
     assert_eq!(
         e.message(),
         "missing arguments `city`, `name`: call the tool again with `city`, `name` set"
+    );
+}
+
+/// The project's own `local-notes` example: `format_note` without the optional `tags` must
+/// render (it used to answer "missing argument `tags`"), and printing an optional argument
+/// that was left out still names it.
+#[test]
+fn optional_arguments_left_out_are_testable_not_missing() {
+    let t = Template::new(
+        "format_note",
+        "# {{ title }}\n{{ body }}\n{% if tags %}tags: {{ tags | join(\", \") }}{% endif %}",
+    )
+    .unwrap();
+    let r = t.render(&json!({"title": "T", "body": "B"})).unwrap();
+    assert_eq!(text(&r), "# T\nB\n");
+    let r = t
+        .render(&json!({"title": "T", "body": "B", "tags": ["a", "b"]}))
+        .unwrap();
+    assert_eq!(text(&r), "# T\nB\ntags: a, b");
+    let t = Template::new("p", "{{ title }} {{ tags }}").unwrap();
+    let e = t.render(&json!({"title": "T"})).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "missing argument `tags`: call the tool again with `tags` set"
+    );
+}
+
+#[test]
+fn caller_names_the_client_and_its_scopes() {
+    let t = Template::new(
+        "who",
+        "{{ caller.client_id }} [{{ caller.scopes | join(' ') }}] {{ n }}",
+    )
+    .unwrap();
+    let ctx = ToolContext::detached(Principal {
+        client_id: Some("client-1".into()),
+        scopes: ["notes".to_owned(), "a".to_owned()].into(),
+        ..Default::default()
+    });
+    let r = t.render_for(&json!({"n": 1}), &ctx).unwrap();
+    assert_eq!(text(&r), "client-1 [a notes] 1");
+    let anonymous = ToolContext::detached(Principal::default());
+    let r = t.render_for(&json!({"n": 2}), &anonymous).unwrap();
+    assert_eq!(text(&r), "none [] 2");
+    // `caller` is never reported as a missing argument.
+    let e = t.render_for(&json!({}), &ctx).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "missing argument `n`: call the tool again with `n` set"
     );
 }
 

@@ -405,3 +405,57 @@ async fn older_clients_get_newer_blocks_as_text() {
     assert_eq!(v["result"]["content"][3]["type"], "text");
     assert_eq!(v["result"]["content"].as_array().unwrap().len(), 6);
 }
+
+/// Echoes the arguments it receives as JSON text.
+struct EchoArgs;
+
+impl mcpgen_runtime::tools::ToolHandler for EchoArgs {
+    fn call<'a>(
+        &'a self,
+        _tool: &'a str,
+        args: Value,
+        _ctx: mcpgen_runtime::tools::ToolContext,
+    ) -> mcpgen_runtime::tools::BoxFuture<
+        'a,
+        Result<mcpgen_runtime::tools::ToolResult, mcpgen_runtime::tools::ToolError>,
+    > {
+        Box::pin(async move { Ok(mcpgen_runtime::tools::ToolResult::text(args.to_string())) })
+    }
+}
+
+/// `default` is an annotation validators do not apply; the handler (or template) must still
+/// see `limit = 10` when the caller leaves it out, at every depth the arguments reach.
+#[tokio::test]
+async fn schema_defaults_are_filled_in_before_the_handler_runs() {
+    let def = tool(
+        "search",
+        json!({"type": "object", "properties": {
+            "query": {"type": "string"},
+            "limit": {"type": "integer", "minimum": 1, "default": 10},
+            "filter": {"type": "object", "properties": {"in_stock": {"type": "boolean", "default": true}}}
+        }, "required": ["query"]}),
+    );
+    let app = mcpgen_runtime::server::McpServer::new(info(), vec![def], EchoArgs).router();
+    let args_seen = |r: Reply| -> Value {
+        let v = r.json();
+        serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
+    };
+    let r = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "search", "arguments": {"query": "bins", "filter": {}}}),
+    )
+    .await;
+    assert_eq!(
+        args_seen(r),
+        json!({"query": "bins", "limit": 10, "filter": {"in_stock": true}})
+    );
+    // Given values win; an absent object gets no invented members.
+    let r = call(
+        &app,
+        "2025-11-25",
+        json!({"name": "search", "arguments": {"query": "bins", "limit": 3}}),
+    )
+    .await;
+    assert_eq!(args_seen(r), json!({"query": "bins", "limit": 3}));
+}

@@ -133,7 +133,7 @@ pub fn tokens(model: &Model) -> TokenStream {
         match ty {
             None => {
                 let field = template_field(t);
-                quote!(#name => self.#field.render(&args),)
+                quote!(#name => self.#field.render_for(&args, &ctx),)
             }
             Some(ty) => {
                 let ident = format_ident!("{}", t.ident);
@@ -162,7 +162,7 @@ pub fn tokens(model: &Model) -> TokenStream {
     } else {
         format_ident!("args")
     };
-    let ctx = if rust_tools.is_empty() {
+    let ctx = if model.tools.is_empty() {
         format_ident!("_ctx")
     } else {
         format_ident!("ctx")

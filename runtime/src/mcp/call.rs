@@ -87,6 +87,9 @@ pub(crate) async fn call_tool(
         ));
     }
 
+    let mut args = args;
+    super::defaults::apply(&tool.def.input_schema, &mut args);
+
     let progress_token = params
         .get("_meta")
         .and_then(|m| m.get("progressToken"))

@@ -30,6 +30,7 @@
 
 mod call;
 pub(crate) mod catalog;
+mod defaults;
 pub(crate) mod endpoint;
 pub(crate) mod guard;
 pub mod jsonrpc;

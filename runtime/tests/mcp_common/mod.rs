@@ -33,7 +33,7 @@ pub fn info() -> ServerInfo {
     }
 }
 
-fn tool(name: &str, input: Value) -> ToolDef {
+pub fn tool(name: &str, input: Value) -> ToolDef {
     ToolDef {
         name: name.into(),
         title: None,

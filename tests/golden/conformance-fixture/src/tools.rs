@@ -260,7 +260,9 @@ impl<T: Tools> ::mcpgen_runtime::tools::ToolHandler for Dispatch<T> {
     > {
         ::std::boxed::Box::pin(async move {
             match tool {
-                "test_simple_text" => self.test_simple_text_template.render(&args),
+                "test_simple_text" => {
+                    self.test_simple_text_template.render_for(&args, &ctx)
+                }
                 "test_image_content" => {
                     self.tools.test_image_content(arguments(args)?, ctx).await
                 }
@@ -287,7 +289,7 @@ impl<T: Tools> ::mcpgen_runtime::tools::ToolHandler for Dispatch<T> {
                     self.tools.test_elicitation(arguments(args)?, ctx).await
                 }
                 "json_schema_2020_12_tool" => {
-                    self.json_schema_2020_12_tool_template.render(&args)
+                    self.json_schema_2020_12_tool_template.render_for(&args, &ctx)
                 }
                 _ => {
                     ::std::result::Result::Err(

@@ -1323,7 +1323,9 @@ impl<T: Tools> ::mcpgen_runtime::tools::ToolHandler for Dispatch<T> {
                 "list_members" => self.tools.list_members(arguments(args)?, ctx).await,
                 "add_webhook" => self.tools.add_webhook(arguments(args)?, ctx).await,
                 "delete_branch" => self.tools.delete_branch(arguments(args)?, ctx).await,
-                "describe_commit" => self.describe_commit_template.render(&args),
+                "describe_commit" => {
+                    self.describe_commit_template.render_for(&args, &ctx)
+                }
                 _ => {
                     ::std::result::Result::Err(
                         ::mcpgen_runtime::tools::ToolError::new(

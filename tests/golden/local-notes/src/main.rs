@@ -8,6 +8,11 @@ const GREET_INPUT: &str = r#"{
     "name": {
       "type": "string",
       "description": "Who to greet"
+    },
+    "greeting": {
+      "type": "string",
+      "description": "The word to greet with",
+      "default": "Hello"
     }
   },
   "required": [

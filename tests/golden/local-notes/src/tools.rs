@@ -16,7 +16,7 @@ impl<T: Tools> Dispatch<T> {
             _tools: tools,
             greet_template: ::mcpgen_runtime::template::Template::new(
                     "greet",
-                    r#"Hello, {{ name }}!"#,
+                    r#"{{ greeting }}, {{ name }}!"#,
                 )
                 .expect("mcpgen checked this template"),
             format_note_template: ::mcpgen_runtime::template::Template::new(
@@ -35,7 +35,7 @@ impl<T: Tools> ::mcpgen_runtime::tools::ToolHandler for Dispatch<T> {
         &'a self,
         tool: &'a str,
         args: ::mcpgen_runtime::serde_json::Value,
-        _ctx: ::mcpgen_runtime::tools::ToolContext,
+        ctx: ::mcpgen_runtime::tools::ToolContext,
     ) -> ::mcpgen_runtime::tools::BoxFuture<
         'a,
         ::std::result::Result<
@@ -45,8 +45,8 @@ impl<T: Tools> ::mcpgen_runtime::tools::ToolHandler for Dispatch<T> {
     > {
         ::std::boxed::Box::pin(async move {
             match tool {
-                "greet" => self.greet_template.render(&args),
-                "format_note" => self.format_note_template.render(&args),
+                "greet" => self.greet_template.render_for(&args, &ctx),
+                "format_note" => self.format_note_template.render_for(&args, &ctx),
                 _ => {
                     ::std::result::Result::Err(
                         ::mcpgen_runtime::tools::ToolError::new(
