@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
 /// refresh token to the one it was exchanged from, and their index. There, `successor` was the
 /// one live child of a rotated token, used or not; it becomes that child's `parent`, and stays
 /// as `successor` only when the child was used. In one IMMEDIATE transaction, so two replicas
-/// opening one old file at once do not both alter it.
+/// opening one old file at once do not both alter it. Each child is found by its primary key
+/// from its parent's `successor` (a join, one pass over the table): a subquery per row would
+/// scan the table once per token and hold the write lock for minutes on a large file.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -61,8 +63,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(
             "ALTER TABLE mcpgen_tokens ADD COLUMN parent TEXT;
              ALTER TABLE mcpgen_tokens ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
-             UPDATE mcpgen_tokens SET parent =
-                 (SELECT p.hash FROM mcpgen_tokens p WHERE p.successor = mcpgen_tokens.hash);
+             UPDATE mcpgen_tokens SET parent = p.hash FROM mcpgen_tokens p
+                 WHERE p.successor = mcpgen_tokens.hash;
              UPDATE mcpgen_tokens SET successor = NULL WHERE successor IS NOT NULL
                  AND successor NOT IN (SELECT hash FROM mcpgen_tokens WHERE rotated_at IS NOT NULL);",
         )
