@@ -91,6 +91,18 @@ end
 return 'rotated'
 "#;
 
+/// Marks a family revoked until `keep_until` (ARGV[1], unix seconds), or later if an earlier
+/// revocation asked for later: a plain `SET EXAT` would shorten it, and tokens of the grant
+/// still inside their lifetime would come back to life when the shorter expiry ran out.
+const REVOKE_FAMILY: &str = r#"
+local keep = tonumber(ARGV[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl == -1 then return 0 end
+if ttl >= 0 and tonumber(redis.call('TIME')[1]) + ttl >= keep then return 0 end
+redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1])
+return 1
+"#;
+
 /// A Redis connection manager (reconnects by itself; clones share one connection).
 #[derive(Clone)]
 pub struct RedisStore {
@@ -342,10 +354,10 @@ impl Store for RedisStore {
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut c = self.conn();
-            let _: () = redis::cmd("SET")
+            let _: i64 = redis::cmd("EVAL")
+                .arg(REVOKE_FAMILY)
+                .arg(1)
                 .arg(key("revoked_family", family))
-                .arg("1")
-                .arg("EXAT")
                 .arg(keep_until.max(1))
                 .query_async(&mut c)
                 .await
