@@ -444,7 +444,8 @@ pub(crate) async fn token(
             target: "mcpgen::oauth",
             decision = "token_refused",
             error = e.error,
-            reason = %e.description,
+            // Debug: a reason can quote the request (a repeated parameter's name).
+            reason = ?e.description,
         );
         e.into_response()
     })
