@@ -916,3 +916,62 @@ async fn family_revocation_is_never_shortened() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// The most siblings one refresh token may mint inside its grace: far more than any client
+/// sends at once (hosted clients send a handful; the race tests send 50).
+const MAX_SIBLINGS: usize = 100;
+
+/// A refresh token presented again and again inside the grace mints siblings only up to a
+/// bound: past it, retries are refused and nothing is written or revoked, so one grant cannot
+/// grow the store at the rate it can send requests (every sibling is two rows kept for the
+/// refresh token's lifetime, and the first use of one walks all of them). Without a bound, a
+/// client could mint any number, and after using one, as many again from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn siblings_of_one_refresh_token_are_bounded() {
+    let path = temp_db();
+    let mut stores: Vec<(&str, Arc<dyn Store>)> = vec![
+        ("memory", Arc::new(MemoryStore::new())),
+        (
+            "sqlite",
+            store::open(&format!("sqlite:{}", path.display()))
+                .await
+                .unwrap(),
+        ),
+    ];
+    let redis = redis_url().await;
+    match &redis {
+        Some((url, _child)) => stores.push(("redis", store::open(url).await.unwrap())),
+        None => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Redis: set MCPGEN_TEST_REDIS_URL or install redis-server"
+        ),
+    }
+    let p = run_id();
+    for (name, s) in &stores {
+        let fam = format!("{p}-{name}-fam");
+        let r0 = format!("{p}-{name}-r0");
+        put_refresh(&**s, &r0, &fam).await;
+        let mut rotated = 0;
+        for i in 0..3 * MAX_SIBLINGS {
+            let req = rotate(&r0, &format!("{p}-{name}-{i}"), &fam, GRACE);
+            match s.rotate_refresh(&req).await.unwrap() {
+                Rotation::Rotated => rotated += 1,
+                Rotation::Invalid => {}
+                other => panic!("{name}: retry {i} inside the grace: {other:?}"),
+            }
+        }
+        assert!(
+            rotated <= MAX_SIBLINGS,
+            "{name}: one refresh token minted {rotated} siblings"
+        );
+        // The refused retries revoked nothing: the first sibling still works.
+        let first = format!("{p}-{name}-0-refresh");
+        assert_eq!(state(&**s, &first).await, Some(TokenState::Active), "{name}");
+        let req = rotate(&first, &format!("{p}-{name}-next"), &fam, GRACE);
+        assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    }
+    drop(stores);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
