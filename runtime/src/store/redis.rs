@@ -6,8 +6,8 @@
 use redis::aio::ConnectionManager;
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
-    StoreError, StoreFuture, StoredToken, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
+    Store, StoreError, StoreFuture, StoredToken, TokenRecord, TokenState,
 };
 
 const PREFIX: &str = "mcpgen:";
@@ -25,8 +25,8 @@ return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam), f[6] or '0'}
 /// `expires_at`, `revoked`, and once it applies `rotated_at`, `successor`, `parent`,
 /// `superseded`); `children:<hash>` is the set of a refresh token's children not yet
 /// superseded, deleted when one of them is used.
-/// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, old hash, then per new token:
-/// hash, data, kind, family, expires_at.
+/// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, old hash, the most children a
+/// token may have, then per new token: hash, data, kind, family, expires_at.
 const ROTATE: &str = r#"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -49,6 +49,10 @@ end
 if reuse then
   redis.call('SET', famkey, '1', 'EXAT', keep_until)
   return reuse
+end
+-- A retry inside the grace mints one more child, up to the bound.
+if rotated and redis.call('SCARD', prefix .. 'children:' .. old) >= tonumber(ARGV[6]) then
+  return 'invalid'
 end
 if not rotated then
   -- First use. A child wins over its siblings, which die unused.
@@ -74,7 +78,7 @@ end
 -- Inside the grace with no child used, the new refresh token is one more child and nothing
 -- is revoked.
 local ckey = prefix .. 'children:' .. old
-local i = 6
+local i = 7
 while ARGV[i] do
   local key = prefix .. 'token:' .. ARGV[i]
   redis.call('HSET', key, 'data', ARGV[i + 1], 'kind', ARGV[i + 2], 'family', ARGV[i + 3], 'expires_at', ARGV[i + 4], 'revoked', '0')
@@ -315,7 +319,8 @@ impl Store for RedisStore {
                 .arg(req.now)
                 .arg(req.grace)
                 .arg(req.keep_until.max(1))
-                .arg(&req.old_hash);
+                .arg(&req.old_hash)
+                .arg(MAX_SIBLINGS);
             for t in &req.new_tokens {
                 cmd.arg(&t.hash)
                     .arg(to_json(&t.record)?)

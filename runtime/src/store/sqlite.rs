@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
-    StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
+    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
 const SCHEMA: &str = "
@@ -449,8 +449,21 @@ impl Store for SqliteStore {
                 TokenState::Rotated { at, .. } if req.now >= at.saturating_add(req.grace) => {
                     Some(Reuse::GraceOver)
                 }
-                // Inside the grace with no child used: one more child, nothing revoked.
-                TokenState::Rotated { .. } => None,
+                // Inside the grace with no child used: one more child, nothing revoked, up to
+                // the bound.
+                TokenState::Rotated { .. } => {
+                    let children: i64 = query_opt(
+                        &tx,
+                        "SELECT count(*) FROM mcpgen_tokens WHERE parent = ?1",
+                        params![req.old_hash],
+                        |r| r.get(0),
+                    )?
+                    .unwrap_or(0);
+                    if children >= int(MAX_SIBLINGS as u64) {
+                        return Ok(Rotation::Invalid);
+                    }
+                    None
+                }
                 TokenState::Active => None,
             };
             if let Some(reuse) = reuse {
