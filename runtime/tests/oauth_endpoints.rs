@@ -982,8 +982,16 @@ async fn revoked_grants_stay_revoked_while_their_access_tokens_live() {
 
     // Past the refresh tokens' lifetime, inside the access tokens': a purge runs.
     s.store.purge_expired(now() + 3600 + 60).await.unwrap();
-    assert_eq!(access_state(&reused).await, Some(TokenState::Revoked), "reuse");
-    assert_eq!(access_state(&revoked).await, Some(TokenState::Revoked), "revoke");
+    assert_eq!(
+        access_state(&reused).await,
+        Some(TokenState::Revoked),
+        "reuse"
+    );
+    assert_eq!(
+        access_state(&revoked).await,
+        Some(TokenState::Revoked),
+        "revoke"
+    );
 }
 
 /// Deletes a SQLite file (and its WAL files) when dropped.

@@ -100,7 +100,11 @@ async fn decisions_are_logged_without_secrets() {
     let r = post_form(
         &s.router,
         "/token",
-        &[("grant_type", "refresh_token"), (forged, "1"), (forged, "2")],
+        &[
+            ("grant_type", "refresh_token"),
+            (forged, "1"),
+            (forged, "2"),
+        ],
         &[],
     )
     .await;

@@ -966,7 +966,11 @@ async fn siblings_of_one_refresh_token_are_bounded() {
         );
         // The refused retries revoked nothing: the first sibling still works.
         let first = format!("{p}-{name}-0-refresh");
-        assert_eq!(state(&**s, &first).await, Some(TokenState::Active), "{name}");
+        assert_eq!(
+            state(&**s, &first).await,
+            Some(TokenState::Active),
+            "{name}"
+        );
         let req = rotate(&first, &format!("{p}-{name}-next"), &fam, GRACE);
         assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
     }
