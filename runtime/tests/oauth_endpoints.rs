@@ -1215,6 +1215,71 @@ async fn refresh_reuse_grace_is_configurable() {
     assert_eq!(refresh(&s, &id, &r1).await.json()["error"], "invalid_grant");
 }
 
+/// A revoked grant stays revoked as long as any of its tokens lives: the family revocation
+/// written on a refresh token's reuse, and on `/revoke` of a refresh token, must be kept until
+/// the grant's longest-lived token expires. With access tokens that outlive refresh tokens (the
+/// runtime accepts `access_ttl` over `refresh_ttl`), both were kept for `refresh_ttl` only: the
+/// purge then dropped the revocation and the grant's access tokens were live again.
+#[tokio::test]
+async fn revoked_grants_stay_revoked_while_their_access_tokens_live() {
+    let mut c = config(LOCAL);
+    c.access_ttl = Duration::from_secs(7200);
+    c.refresh_ttl = Duration::from_secs(3600);
+    let s = server_with(c);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let access_state = async |access: &str| {
+        s.store
+            .get_token(&secret_hash(access))
+            .await
+            .unwrap()
+            .map(|t| t.state)
+    };
+
+    // Reuse: the parent presented after its child was used.
+    let (id, t0) = tokens(&s.router, Some("claudeai offline_access")).await;
+    let r0 = t0["refresh_token"].as_str().unwrap();
+    let one = refresh(&s, &id, r0).await.json();
+    let r1 = one["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&s, &id, r1).await.status, StatusCode::OK);
+    assert_eq!(refresh(&s, &id, r0).await.json()["error"], "invalid_grant");
+    let reused = one["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(access_state(&reused).await, Some(TokenState::Revoked));
+
+    // `/revoke` of a refresh token (RFC 7009 §2.1: its access tokens go too).
+    let (id, t) = tokens(&s.router, Some("claudeai offline_access")).await;
+    let r = post_form(
+        &s.router,
+        "/revoke",
+        &[
+            ("token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", &id),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let revoked = t["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(access_state(&revoked).await, Some(TokenState::Revoked));
+
+    // Past the refresh tokens' lifetime, inside the access tokens': a purge runs.
+    s.store.purge_expired(now() + 3600 + 60).await.unwrap();
+    assert_eq!(
+        access_state(&reused).await,
+        Some(TokenState::Revoked),
+        "reuse"
+    );
+    assert_eq!(
+        access_state(&revoked).await,
+        Some(TokenState::Revoked),
+        "revoke"
+    );
+}
+
 /// Deletes a SQLite file (and its WAL files) when dropped.
 struct RemoveOnDrop(std::path::PathBuf);
 

@@ -94,6 +94,22 @@ async fn decisions_are_logged_without_secrets() {
     assert!(grandchild["refresh_token"].is_string(), "{grandchild}");
     assert_eq!(refresh(second_refresh).await["error"], "invalid_grant");
 
+    // A refused token request whose reason quotes the request (a repeated parameter's name)
+    // logs it escaped: a line break in it cannot forge a log line.
+    let forged = "x\nFORGED decision=\"refresh_reused\"";
+    let r = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            (forged, "1"),
+            (forged, "2"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.json()["error"], "invalid_request");
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for decision in [
         "decision=\"register\"",
@@ -106,6 +122,10 @@ async fn decisions_are_logged_without_secrets() {
     ] {
         assert!(logs.contains(decision), "{decision} missing from:\n{logs}");
     }
+    assert!(
+        !logs.lines().any(|l| l.starts_with("FORGED")),
+        "a request value was logged unescaped:\n{logs}"
+    );
     for secret_value in [
         secret,
         code.as_str(),

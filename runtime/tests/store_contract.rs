@@ -876,3 +876,184 @@ async fn redis_store_contract() {
     assert_eq!(fresh, 1);
     concurrent_refreshes(&[s, other], &format!("{p}-replicas")).await;
 }
+
+/// A file written before refresh tokens had siblings, with as many tokens as a month of a
+/// modest deployment leaves behind, upgrades in one pass over the table: a second replica
+/// starting beside the one that upgrades it (waiting at most SQLite's busy timeout, 5 s) opens
+/// too. Linking each child to its parent with a subquery per row made the upgrade quadratic:
+/// minutes of holding the write lock at startup, while the second replica failed with
+/// "database is locked" and running replicas answered 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_large_file_of_an_earlier_version_upgrades_beside_a_second_replica() {
+    const ROWS: usize = 40_000;
+    let path = temp_db();
+    let exp = now() + 3600;
+    {
+        let mut c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE mcpgen_tokens (
+                hash TEXT PRIMARY KEY,
+                data TEXT NOT NULL,
+                family TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                rotated_at INTEGER,
+                successor TEXT,
+                revoked INTEGER NOT NULL DEFAULT 0
+            );",
+        )
+        .unwrap();
+        let tx = c.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO mcpgen_tokens (hash, data, family, expires_at, rotated_at, successor)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .unwrap();
+            // Chains of ten: each token rotated into the next, the last one live.
+            for i in 0..ROWS {
+                let fam = format!("fam-{}", i / 10);
+                let data = serde_json::to_string(&token(TokenKind::Refresh, &fam, exp)).unwrap();
+                let last = i % 10 == 9;
+                insert
+                    .execute(rusqlite::params![
+                        format!("h{i}"),
+                        data,
+                        fam,
+                        exp as i64,
+                        (!last).then_some(now() as i64),
+                        (!last).then(|| format!("h{}", i + 1)),
+                    ])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let url = format!("sqlite:{}", path.display());
+    let (a, b) = tokio::join!(store::open(&url), store::open(&url));
+    let (a, b) = (
+        a.expect("first replica opens"),
+        b.expect("second replica opens"),
+    );
+    // The upgrade linked the chains: the live end of one rotates, and its parent presented
+    // again is a reuse.
+    let req = rotate("h9", "n", "fam-0", GRACE);
+    assert_eq!(b.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    let req = rotate("h8", "m", "fam-0", GRACE);
+    assert_eq!(
+        a.rotate_refresh(&req).await.unwrap(),
+        Rotation::Reused(Reuse::ChildUsed)
+    );
+    drop((a, b));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A family revocation is remembered until the latest `keep_until` any revocation asked for:
+/// a later one with an earlier `keep_until` (a replica whose clock runs behind, or a
+/// revocation by a path that keeps it for less) must not shorten it, or tokens of the grant
+/// still inside their lifetime come back to life when the shorter one runs out. Memory and
+/// SQLite keep the maximum; Redis overwrote the key's expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn family_revocation_is_never_shortened() {
+    let path = temp_db();
+    let mut stores: Vec<(&str, Arc<dyn Store>)> = vec![
+        ("memory", Arc::new(MemoryStore::new())),
+        (
+            "sqlite",
+            store::open(&format!("sqlite:{}", path.display()))
+                .await
+                .unwrap(),
+        ),
+    ];
+    let redis = redis_url().await;
+    match &redis {
+        Some((url, _child)) => stores.push(("redis", store::open(url).await.unwrap())),
+        None => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Redis: set MCPGEN_TEST_REDIS_URL or install redis-server"
+        ),
+    }
+    let p = run_id();
+    for (name, s) in &stores {
+        let fam = format!("{p}-{name}-fam");
+        let t = format!("{p}-{name}-t");
+        let exp = now() + 3600;
+        s.put_tokens(&[new(t.clone(), token(TokenKind::Access, &fam, exp))])
+            .await
+            .unwrap();
+        s.revoke_family(&fam, exp).await.unwrap();
+        // A second revocation from a replica whose clock is two minutes behind.
+        s.revoke_family(&fam, now() - 120).await.unwrap();
+        s.purge_expired(now()).await.unwrap();
+        assert_eq!(state(&**s, &t).await, Some(TokenState::Revoked), "{name}");
+    }
+    drop(stores);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// The most siblings one refresh token may mint inside its grace: far more than any client
+/// sends at once (hosted clients send a handful; the race tests send 50).
+const MAX_SIBLINGS: usize = 100;
+
+/// A refresh token presented again and again inside the grace mints siblings only up to a
+/// bound: past it, retries are refused and nothing is written or revoked, so one grant cannot
+/// grow the store at the rate it can send requests (every sibling is two rows kept for the
+/// refresh token's lifetime, and the first use of one walks all of them). Without a bound, a
+/// client could mint any number, and after using one, as many again from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn siblings_of_one_refresh_token_are_bounded() {
+    let path = temp_db();
+    let mut stores: Vec<(&str, Arc<dyn Store>)> = vec![
+        ("memory", Arc::new(MemoryStore::new())),
+        (
+            "sqlite",
+            store::open(&format!("sqlite:{}", path.display()))
+                .await
+                .unwrap(),
+        ),
+    ];
+    let redis = redis_url().await;
+    match &redis {
+        Some((url, _child)) => stores.push(("redis", store::open(url).await.unwrap())),
+        None => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Redis: set MCPGEN_TEST_REDIS_URL or install redis-server"
+        ),
+    }
+    let p = run_id();
+    for (name, s) in &stores {
+        let fam = format!("{p}-{name}-fam");
+        let r0 = format!("{p}-{name}-r0");
+        put_refresh(&**s, &r0, &fam).await;
+        let mut rotated = 0;
+        for i in 0..3 * MAX_SIBLINGS {
+            let req = rotate(&r0, &format!("{p}-{name}-{i}"), &fam, GRACE);
+            match s.rotate_refresh(&req).await.unwrap() {
+                Rotation::Rotated => rotated += 1,
+                Rotation::Invalid => {}
+                other => panic!("{name}: retry {i} inside the grace: {other:?}"),
+            }
+        }
+        assert!(
+            rotated <= MAX_SIBLINGS,
+            "{name}: one refresh token minted {rotated} siblings"
+        );
+        // The refused retries revoked nothing: the first sibling still works.
+        let first = format!("{p}-{name}-0-refresh");
+        assert_eq!(
+            state(&**s, &first).await,
+            Some(TokenState::Active),
+            "{name}"
+        );
+        let req = rotate(&first, &format!("{p}-{name}-next"), &fam, GRACE);
+        assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    }
+    drop(stores);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

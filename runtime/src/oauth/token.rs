@@ -148,6 +148,13 @@ fn token_response(
     res
 }
 
+/// Until when a family revoked now must be remembered (unix seconds): until every token the
+/// grant issued so far has expired, access tokens included, whichever kind lives longer.
+fn revoked_until(inner: &Inner) -> u64 {
+    let longest = inner.config.refresh_ttl.max(inner.config.access_ttl);
+    now() + longest.as_secs()
+}
+
 fn store_error(e: impl std::fmt::Display) -> OAuthError {
     tracing::error!(target: "mcpgen::oauth", error = %e, "store failure at the token endpoint");
     OAuthError::server_error()
@@ -248,15 +255,9 @@ async fn authorization_code(
         Redemption::Fresh(r) => r,
         Redemption::Replayed(r) => {
             // OAuth 2.1 §4.1.2: a code used twice means it leaked; whatever it issued goes.
-            let keep = now()
-                + inner
-                    .config
-                    .refresh_ttl
-                    .as_secs()
-                    .max(inner.config.access_ttl.as_secs());
             inner
                 .store
-                .revoke_family(&r.family, keep)
+                .revoke_family(&r.family, revoked_until(inner))
                 .await
                 .map_err(store_error)?;
             tracing::warn!(
@@ -384,7 +385,7 @@ async fn refresh_token(
         new_tokens: issued.tokens.clone(),
         now: now(),
         grace: inner.config.refresh_reuse_grace.as_secs(),
-        keep_until: now() + inner.config.refresh_ttl.as_secs(),
+        keep_until: revoked_until(inner),
     };
     match inner
         .store
@@ -449,7 +450,8 @@ pub(crate) async fn token(
             target: "mcpgen::oauth",
             decision = "token_refused",
             error = e.error,
-            reason = %e.description,
+            // Debug: a reason can quote the request (a repeated parameter's name).
+            reason = ?e.description,
         );
         e.into_response()
     })
@@ -477,10 +479,9 @@ pub(crate) async fn revoke(
         if let Some(t) = stored.filter(|t| t.record.client_id == client.client_id) {
             match t.record.kind {
                 TokenKind::Refresh => {
-                    let keep = now() + inner.config.refresh_ttl.as_secs();
                     inner
                         .store
-                        .revoke_family(&t.record.family, keep)
+                        .revoke_family(&t.record.family, revoked_until(&inner))
                         .await
                         .map_err(store_error)?;
                 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
-    StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
+    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
 #[derive(Debug, Default)]
@@ -136,8 +136,14 @@ impl Store for MemoryStore {
                 TokenState::Rotated { at, .. } if req.now >= at.saturating_add(req.grace) => {
                     Some(Reuse::GraceOver)
                 }
-                // Inside the grace with no child used: one more child, nothing revoked.
-                TokenState::Rotated { .. } => None,
+                // Inside the grace with no child used: one more child, nothing revoked, up to
+                // the bound.
+                TokenState::Rotated { .. } => {
+                    if i.children.get(&req.old_hash).map_or(0, Vec::len) >= MAX_SIBLINGS {
+                        return Rotation::Invalid;
+                    }
+                    None
+                }
                 TokenState::Active => {
                     // First use. A child wins over its siblings, which die unused.
                     if let Some(parent) = i.parents.get(&req.old_hash).cloned() {

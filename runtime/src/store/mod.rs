@@ -186,6 +186,12 @@ impl Reuse {
     }
 }
 
+/// The most children one refresh token may have (its first exchange and the retries inside the
+/// grace): far more than any client sends at once, and a bound on what one grant can write
+/// (every child is two tokens kept for the refresh token's lifetime) at the rate it can send
+/// requests.
+pub const MAX_SIBLINGS: usize = 100;
+
 /// A rotation request: the refresh token presented, the tokens to issue in its place (the new
 /// refresh token is the one with [`TokenKind::Refresh`]; it becomes a child of the presented
 /// one), and the reuse grace.
@@ -219,7 +225,8 @@ pub struct RotateRequest {
 ///     `None`): a retry of a refresh whose response was lost, or one of several refreshes a
 ///     client sent at once. The new refresh token is one more child, and nothing is revoked:
 ///     every child stays live until one of them is used, so no token already handed out is
-///     dead. `at` stays, so retries cannot stretch the window.
+///     dead. `at` stays, so retries cannot stretch the window. Once the token has
+///     [`MAX_SIBLINGS`] children, a retry is `Invalid` instead: nothing is written or revoked.
 ///   - `Superseded`, `Rotated` with a child used, or `Rotated` at or after `at + grace`: a
 ///     reuse (RFC 9700 §4.14.2, OAuth 2.1 §4.3.1): the whole family is revoked, tokens written
 ///     into it later included, and nothing is written.

@@ -8,8 +8,8 @@
 use redis::aio::ConnectionManager;
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
-    StoreError, StoreFuture, StoredToken, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
+    Store, StoreError, StoreFuture, StoredToken, TokenRecord, TokenState,
 };
 
 const PREFIX: &str = "mcpgen:";
@@ -27,8 +27,8 @@ return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam), f[6] or '0'}
 /// `expires_at`, `revoked`, and once it applies `rotated_at`, `successor`, `parent`,
 /// `superseded`); `children:<hash>` is the set of a refresh token's children not yet
 /// superseded, deleted when one of them is used.
-/// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, old hash, then per new token:
-/// hash, data, kind, family, expires_at.
+/// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, old hash, the most children a
+/// token may have, then per new token: hash, data, kind, family, expires_at.
 const ROTATE: &str = r#"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -51,6 +51,10 @@ end
 if reuse then
   redis.call('SET', famkey, '1', 'EXAT', keep_until)
   return reuse
+end
+-- A retry inside the grace mints one more child, up to the bound.
+if rotated and redis.call('SCARD', prefix .. 'children:' .. old) >= tonumber(ARGV[6]) then
+  return 'invalid'
 end
 if not rotated then
   -- First use. A child wins over its siblings, which die unused.
@@ -76,7 +80,7 @@ end
 -- Inside the grace with no child used, the new refresh token is one more child and nothing
 -- is revoked.
 local ckey = prefix .. 'children:' .. old
-local i = 6
+local i = 7
 while ARGV[i] do
   local key = prefix .. 'token:' .. ARGV[i]
   redis.call('HSET', key, 'data', ARGV[i + 1], 'kind', ARGV[i + 2], 'family', ARGV[i + 3], 'expires_at', ARGV[i + 4], 'revoked', '0')
@@ -108,6 +112,18 @@ return #ids
 
 /// Clients deleted per script call, so one purge never blocks Redis for long.
 const PURGE_BATCH: u64 = 500;
+
+/// Marks a family revoked until `keep_until` (ARGV[1], unix seconds), or later if an earlier
+/// revocation asked for later: a plain `SET EXAT` would shorten it, and tokens of the grant
+/// still inside their lifetime would come back to life when the shorter expiry ran out.
+const REVOKE_FAMILY: &str = r#"
+local keep = tonumber(ARGV[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl == -1 then return 0 end
+if ttl >= 0 and tonumber(redis.call('TIME')[1]) + ttl >= keep then return 0 end
+redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1])
+return 1
+"#;
 
 /// A Redis connection manager (reconnects by itself; clones share one connection).
 #[derive(Clone)]
@@ -352,7 +368,8 @@ impl Store for RedisStore {
                 .arg(req.now)
                 .arg(req.grace)
                 .arg(req.keep_until.max(1))
-                .arg(&req.old_hash);
+                .arg(&req.old_hash)
+                .arg(MAX_SIBLINGS);
             for t in &req.new_tokens {
                 cmd.arg(&t.hash)
                     .arg(to_json(&t.record)?)
@@ -391,10 +408,10 @@ impl Store for RedisStore {
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut c = self.conn();
-            let _: () = redis::cmd("SET")
+            let _: i64 = redis::cmd("EVAL")
+                .arg(REVOKE_FAMILY)
+                .arg(1)
                 .arg(key("revoked_family", family))
-                .arg("1")
-                .arg("EXAT")
                 .arg(keep_until.max(1))
                 .query_async(&mut c)
                 .await

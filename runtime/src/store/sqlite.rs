@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    ClientRecord, CodeRecord, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store,
-    StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
+    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
 const SCHEMA: &str = "
@@ -45,7 +45,10 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
 /// transaction, so two replicas opening one old file at once do not both alter it:
 /// - the columns that link a refresh token to the one it was exchanged from, and their index.
 ///   There, `successor` was the one live child of a rotated token, used or not; it becomes
-///   that child's `parent`, and stays as `successor` only when the child was used;
+///   that child's `parent`, and stays as `successor` only when the child was used. Each child
+///   is found by its primary key from its parent's `successor` (a join, one pass over the
+///   table): a subquery per row would scan the table once per token and hold the write lock
+///   for minutes on a large file;
 /// - clients gained `expires_at` (NULL: kept, so clients registered before the upgrade never
 ///   expire).
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -65,8 +68,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(
             "ALTER TABLE mcpgen_tokens ADD COLUMN parent TEXT;
              ALTER TABLE mcpgen_tokens ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
-             UPDATE mcpgen_tokens SET parent =
-                 (SELECT p.hash FROM mcpgen_tokens p WHERE p.successor = mcpgen_tokens.hash);
+             UPDATE mcpgen_tokens SET parent = p.hash FROM mcpgen_tokens p
+                 WHERE p.successor = mcpgen_tokens.hash;
              UPDATE mcpgen_tokens SET successor = NULL WHERE successor IS NOT NULL
                  AND successor NOT IN (SELECT hash FROM mcpgen_tokens WHERE rotated_at IS NOT NULL);",
         )
@@ -473,8 +476,21 @@ impl Store for SqliteStore {
                 TokenState::Rotated { at, .. } if req.now >= at.saturating_add(req.grace) => {
                     Some(Reuse::GraceOver)
                 }
-                // Inside the grace with no child used: one more child, nothing revoked.
-                TokenState::Rotated { .. } => None,
+                // Inside the grace with no child used: one more child, nothing revoked, up to
+                // the bound.
+                TokenState::Rotated { .. } => {
+                    let children: i64 = query_opt(
+                        &tx,
+                        "SELECT count(*) FROM mcpgen_tokens WHERE parent = ?1",
+                        params![req.old_hash],
+                        |r| r.get(0),
+                    )?
+                    .unwrap_or(0);
+                    if children >= int(MAX_SIBLINGS as u64) {
+                        return Ok(Rotation::Invalid);
+                    }
+                    None
+                }
                 TokenState::Active => None,
             };
             if let Some(reuse) = reuse {
