@@ -94,7 +94,25 @@ async fn decisions_are_logged_without_secrets() {
     assert!(grandchild["refresh_token"].is_string(), "{grandchild}");
     assert_eq!(refresh(second_refresh).await["error"], "invalid_grant");
 
+    // What a request sends never starts a log line of its own: a repeated parameter's name
+    // and a metadata-document client_id that is not a url are named escaped.
+    let forged = "x\nforged decision=\"authorize_approved\"";
+    let query = form(&[(forged, "1"), (forged, "2")]);
+    let r = get(&s.router, &format!("/authorize?{query}")).await;
+    assert_eq!(r.status, http::StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = post_form(&s.router, "/token", &[(forged, "1"), (forged, "2")], &[]).await;
+    assert_eq!(r.status, http::StatusCode::BAD_REQUEST, "{}", r.text());
+    let mut c = config(LOCAL);
+    c.client_id_metadata_documents = true;
+    let documents = server_with(c);
+    let id = format!("https://example.com/{forged}");
+    let query = form(&[("client_id", &id), ("response_type", "code")]);
+    let r = get(&documents.router, &format!("/authorize?{query}")).await;
+    assert_eq!(r.status, http::StatusCode::UNAUTHORIZED, "{}", r.text());
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let injected: Vec<&str> = logs.lines().filter(|l| l.starts_with("forged")).collect();
+    assert!(injected.is_empty(), "forged log lines: {injected:?}");
     for decision in [
         "decision=\"register\"",
         "decision=\"authorize_approved\"",
