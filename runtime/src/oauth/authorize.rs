@@ -23,7 +23,7 @@ pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String
     let mut out = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(raw) {
         if out.insert(k.to_string(), v.into_owned()).is_some() {
-            return Err(format!("parameter {k} is repeated"));
+            return Err(format!("parameter {k:?} is repeated"));
         }
     }
     Ok(out)
