@@ -230,6 +230,30 @@ mod tests {
         }
     }
 
+    /// A prefix entry written without a path (`https://partner.example*`) still names one
+    /// host: `https://partner.example.evil.net/` must not receive errors before consent (an
+    /// open redirector), nor pass registration as plain http.
+    #[test]
+    fn prefix_entries_keep_their_host() {
+        let p = RedirectPolicy::new(&[
+            "https://partner.example*".to_owned(),
+            "http://intranet.example*".to_owned(),
+        ]);
+        assert!(p.redirects_errors("https://partner.example/cb"));
+        for other in [
+            "https://partner.example.evil.net/cb",
+            "https://partner.example:8443/cb",
+            "https://partner.exampleevil.net/cb",
+        ] {
+            assert!(!p.redirects_errors(other), "{other}");
+        }
+        assert_eq!(p.check("http://intranet.example/cb"), Ok(()));
+        assert!(p.check("http://intranet.example.evil.net/cb").is_err());
+        // The built-in ChatGPT prefix still matches its connectors only.
+        assert!(p.redirects_errors("https://chatgpt.com/connector/oauth/abc"));
+        assert!(!p.redirects_errors("https://chatgpt.com.evil.net/connector/oauth/abc"));
+    }
+
     #[test]
     fn loopback_port_is_ignored() {
         assert!(redirect_matches(
