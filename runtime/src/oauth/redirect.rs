@@ -63,7 +63,9 @@ impl RedirectPolicy {
 
     fn allowlisted(&self, uri: &str) -> bool {
         self.allow.iter().any(|a| match a.strip_suffix('*') {
-            Some(prefix) => uri.starts_with(prefix) && uri.len() > prefix.len(),
+            Some(prefix) => {
+                uri.starts_with(prefix) && uri.len() > prefix.len() && same_authority(prefix, uri)
+            }
             None => a == uri,
         })
     }
@@ -115,6 +117,18 @@ impl RedirectPolicy {
                 "the {s}: scheme is not allowed: private-use schemes must be reverse domain names (RFC 8252 §7.1) or be added to the server's redirect allowlist"
             )),
         }
+    }
+}
+
+/// Whether `uri` has the scheme, host and port of the allowlist `prefix`: an entry written
+/// without a path (`https://partner.example*`) must not also allow
+/// `https://partner.example.evil.net/`.
+fn same_authority(prefix: &str, uri: &str) -> bool {
+    match (Url::parse(prefix), Url::parse(uri)) {
+        (Ok(p), Ok(u)) => {
+            p.scheme() == u.scheme() && p.host_str() == u.host_str() && p.port() == u.port()
+        }
+        _ => false,
     }
 }
 
