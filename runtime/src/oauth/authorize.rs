@@ -557,7 +557,7 @@ pub(crate) async fn authorize_post(
             },
         );
     }
-    if !inner.password_failures.allows(super::now()) {
+    if !inner.password_failures.begin(super::now()) {
         return consent_refused(
             &inner,
             &req,
@@ -575,7 +575,6 @@ pub(crate) async fn authorize_post(
     .await
     .unwrap_or(false);
     if !ok {
-        inner.password_failures.failed(super::now());
         return consent_refused(
             &inner,
             &req,
@@ -584,6 +583,7 @@ pub(crate) async fn authorize_post(
             "Wrong password.",
         );
     }
+    inner.password_failures.succeeded(super::now());
     approve(&inner, req).await
 }
 
