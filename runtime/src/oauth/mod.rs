@@ -207,7 +207,7 @@ pub(crate) struct Inner {
 /// password cannot be guessed online faster than that. An honest user mistypes a few times.
 #[derive(Debug, Default)]
 pub(crate) struct PasswordThrottle {
-    /// (the minute, failures in it)
+    /// (the minute, checks taken in it: wrong passwords and checks still running)
     window: std::sync::Mutex<(u64, u32)>,
 }
 
