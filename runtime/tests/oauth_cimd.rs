@@ -216,6 +216,7 @@ fn ipv6_forms_of_private_ipv4_addresses_are_not_public() {
         "2002:7f00:1::",
         "::127.0.0.1",
         "::10.0.0.1",
+        "::ffff:0:10.0.0.1",
         "fec0::1",
     ] {
         assert!(
