@@ -66,7 +66,8 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
             let v4 = |at: usize| IpAddr::from([o[at], o[at + 1], o[at + 2], o[at + 3]]);
             // NAT64 (RFC 6052 `64:ff9b::/96`) reaches the IPv4 address in the last 32 bits:
             // on an IPv6-only host with DNS64, `64:ff9b::a9fe:a9fe` is the metadata service.
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+            // IPv4-translated (RFC 2765 `::ffff:0:0/96`) likewise.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0xffff, 0] {
                 return is_public_ip(v4(12));
             }
             // 6to4 (RFC 3056 `2002::/16`) embeds its IPv4 address in bits 16 to 48.
