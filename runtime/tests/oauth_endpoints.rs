@@ -1065,7 +1065,10 @@ async fn concurrent_wrong_passwords_are_throttled_too() {
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!(checked + throttled, 16, "{statuses:?}");
-    assert!(checked <= 10, "{checked} of 16 concurrent guesses were checked");
+    assert!(
+        checked <= 10,
+        "{checked} of 16 concurrent guesses were checked"
+    );
 }
 
 #[tokio::test]
