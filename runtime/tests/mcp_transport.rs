@@ -665,6 +665,96 @@ async fn batches_are_capped_in_messages() {
     );
 }
 
+/// Counts the bytes live on each thread, so a test can bound what one request allocates
+/// (`#[tokio::test]` runs the request on the test's own thread).
+mod live_bytes {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn add(n: isize) {
+        let _ = LIVE.try_with(|live| {
+            let v = live.get() + n;
+            live.set(v);
+            let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
+        });
+    }
+
+    // SAFETY: every call is forwarded to `System` unchanged; only counters are updated.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            add(l.size() as isize);
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            add(l.size() as isize);
+            unsafe { System.alloc_zeroed(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            add(-(l.size() as isize));
+            unsafe { System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+            add(new as isize - l.size() as isize);
+            unsafe { System.realloc(p, l, new) }
+        }
+    }
+
+    /// Starts a measurement: the peak is reset to what is live now, which is returned.
+    pub fn start() -> isize {
+        let live = LIVE.with(Cell::get);
+        PEAK.with(|p| p.set(live));
+        live
+    }
+
+    /// The most bytes live on this thread since [`start`].
+    pub fn peak() -> isize {
+        PEAK.with(Cell::get)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: live_bytes::Counting = live_bytes::Counting;
+
+/// A batch is counted before it is built: a body under the 4 MiB limit holding two million
+/// `0,` would otherwise become two million `serde_json::Value`s (64 MB and more) just to be
+/// refused for holding more than 50, and a few such requests at once exhaust memory.
+#[tokio::test]
+async fn oversized_batches_are_refused_without_building_them() {
+    let app = app();
+    let n = 2_000_000;
+    let mut body = String::with_capacity(2 * n + 2);
+    body.push('[');
+    for i in 0..n {
+        body.push_str(if i == 0 { "0" } else { ",0" });
+    }
+    body.push(']');
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json"),
+    ];
+    let before = live_bytes::start();
+    let r = post_raw(&app, &headers, &body).await;
+    let grew = live_bytes::peak() - before;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], -32600);
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&n.to_string()), "{message}");
+    // The body itself (4 MB) may be copied once or twice; its values must not be built.
+    assert!(
+        grew < 4 * body.len() as isize,
+        "refusing a {} byte batch took {grew} bytes",
+        body.len()
+    );
+}
+
 #[tokio::test]
 async fn batch_responses_are_capped_in_bytes() {
     let one = post_json(&app(), &[], &tools_list_batch(1))

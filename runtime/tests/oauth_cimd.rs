@@ -200,6 +200,36 @@ async fn https_fetcher_checks_resolved_addresses() {
     assert!(is_public_ip("2606:4700::1".parse().unwrap()));
 }
 
+/// IPv6 forms that reach an IPv4 address: NAT64 (RFC 6052 `64:ff9b::/96`, RFC 8215
+/// `64:ff9b:1::/48`) is how IPv6-only hosts (AWS, Kubernetes IPv6 clusters with DNS64) reach
+/// IPv4, so `64:ff9b::a9fe:a9fe` is the cloud metadata service; 6to4 (`2002::/16`) and the
+/// deprecated IPv4-compatible (`::/96`) and site-local (`fec0::/10`) ranges are no public
+/// targets either.
+#[test]
+fn ipv6_forms_of_private_ipv4_addresses_are_not_public() {
+    for private in [
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::10.0.0.1",
+        "64:ff9b::127.0.0.1",
+        "64:ff9b:1::a00:1",
+        "2002:a9fe:a9fe::1",
+        "2002:7f00:1::",
+        "::127.0.0.1",
+        "::10.0.0.1",
+        "::ffff:0:10.0.0.1",
+        "fec0::1",
+    ] {
+        assert!(
+            !is_public_ip(private.parse().unwrap()),
+            "{private} counts as public"
+        );
+    }
+    // The same prefixes around a public IPv4 address are fine to fetch from.
+    for public in ["64:ff9b::a04f:680a", "2606:4700::1", "2a00:1450:4001::200e"] {
+        assert!(is_public_ip(public.parse().unwrap()), "{public}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real fetcher against a local TLS server (a test CA the fetcher is told to trust).
 

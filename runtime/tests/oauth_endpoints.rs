@@ -1013,6 +1013,64 @@ async fn wrong_consent_passwords_are_throttled() {
     assert!(r.header("location").is_empty());
 }
 
+/// The throttle holds for guesses sent at once: each is counted before its (slow, 19 MiB)
+/// Argon2 check starts, so a burst of concurrent wrong passwords neither gets more than
+/// the limit (10) checked nor runs hundreds of hashes at once.
+#[tokio::test]
+async fn concurrent_wrong_passwords_are_throttled_too() {
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - into_minute)).await;
+    }
+    let s = password_server();
+    let id = claude_client(&s).await;
+    let r = authorize(&s.router, &id, CLAUDE_CALLBACK, &[("scope", "orders.read")]).await;
+    let cookie = r.header("set-cookie").split(';').next().unwrap().to_owned();
+    let csrf = cookie.split_once('=').unwrap().1.to_owned();
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (router, id, csrf, cookie) =
+            (s.router.clone(), id.clone(), csrf.clone(), cookie.clone());
+        guesses.spawn(async move {
+            let password = format!("guess {i}");
+            let fields = [
+                ("response_type", "code"),
+                ("client_id", id.as_str()),
+                ("redirect_uri", CLAUDE_CALLBACK),
+                ("state", "s"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("scope", "orders.read"),
+                ("resource", "https://mcp.example.com/mcp"),
+                ("csrf", csrf.as_str()),
+                ("password", password.as_str()),
+                ("action", "approve"),
+            ];
+            post_form(&router, "/authorize", &fields, &[("cookie", &cookie)])
+                .await
+                .status
+        });
+    }
+    let statuses = guesses.join_all().await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + throttled, 16, "{statuses:?}");
+    assert!(
+        checked <= 10,
+        "{checked} of 16 concurrent guesses were checked"
+    );
+}
+
 #[tokio::test]
 async fn consent_page_escapes_client_names() {
     let s = password_server();

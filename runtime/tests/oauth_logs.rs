@@ -96,21 +96,38 @@ async fn decisions_are_logged_without_secrets() {
 
     // A refused token request whose reason quotes the request (a repeated parameter's name)
     // logs it escaped: a line break in it cannot forge a log line.
-    let forged = "x\nFORGED decision=\"refresh_reused\"";
+    let forged_refresh = "x\nforged decision=\"refresh_reused\"";
     let r = post_form(
         &s.router,
         "/token",
         &[
             ("grant_type", "refresh_token"),
-            (forged, "1"),
-            (forged, "2"),
+            (forged_refresh, "1"),
+            (forged_refresh, "2"),
         ],
         &[],
     )
     .await;
     assert_eq!(r.json()["error"], "invalid_request");
+    // What a request sends never starts a log line of its own: a repeated parameter's name
+    // and a metadata-document client_id that is not a url are named escaped.
+    let forged = "x\nforged decision=\"authorize_approved\"";
+    let query = form(&[(forged, "1"), (forged, "2")]);
+    let r = get(&s.router, &format!("/authorize?{query}")).await;
+    assert_eq!(r.status, http::StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = post_form(&s.router, "/token", &[(forged, "1"), (forged, "2")], &[]).await;
+    assert_eq!(r.status, http::StatusCode::BAD_REQUEST, "{}", r.text());
+    let mut c = config(LOCAL);
+    c.client_id_metadata_documents = true;
+    let documents = server_with(c);
+    let id = format!("https://example.com/{forged}");
+    let query = form(&[("client_id", &id), ("response_type", "code")]);
+    let r = get(&documents.router, &format!("/authorize?{query}")).await;
+    assert_eq!(r.status, http::StatusCode::UNAUTHORIZED, "{}", r.text());
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let injected: Vec<&str> = logs.lines().filter(|l| l.starts_with("forged")).collect();
+    assert!(injected.is_empty(), "forged log lines: {injected:?}");
     for decision in [
         "decision=\"register\"",
         "decision=\"authorize_approved\"",
@@ -122,10 +139,6 @@ async fn decisions_are_logged_without_secrets() {
     ] {
         assert!(logs.contains(decision), "{decision} missing from:\n{logs}");
     }
-    assert!(
-        !logs.lines().any(|l| l.starts_with("FORGED")),
-        "a request value was logged unescaped:\n{logs}"
-    );
     for secret_value in [
         secret,
         code.as_str(),

@@ -580,6 +580,51 @@ fn legacy_unsupported_batch(ep: &Endpoint) -> Reply {
 }
 
 /// A 2025-03-26 JSON-RPC batch. Other versions removed batching.
+/// A batch's messages, built only up to [`MAX_BATCH_MESSAGES`]: past that the rest are only
+/// counted (`IgnoredAny` builds nothing), so refusing a 4 MB batch of two million `0,` costs
+/// its body, not two million `Value`s (over 150 MB).
+enum BatchItems {
+    Items(Vec<Value>),
+    /// How many messages the batch holds.
+    TooMany(usize),
+}
+
+impl<'de> serde::Deserialize<'de> for BatchItems {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> serde::de::Visitor<'de> for Items {
+            type Value = BatchItems;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a json array")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<BatchItems, A::Error> {
+                let mut items = Vec::new();
+                while items.len() < MAX_BATCH_MESSAGES {
+                    match seq.next_element::<Value>()? {
+                        Some(v) => items.push(v),
+                        None => return Ok(BatchItems::Items(items)),
+                    }
+                }
+                let mut extra = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    extra += 1;
+                }
+                Ok(if extra == 0 {
+                    BatchItems::Items(items)
+                } else {
+                    BatchItems::TooMany(MAX_BATCH_MESSAGES + extra)
+                })
+            }
+        }
+        d.deserialize_seq(Items)
+    }
+}
+
 async fn batch(
     ep: &Arc<Endpoint>,
     parts: &http::request::Parts,
@@ -601,8 +646,19 @@ async fn batch(
             );
         }
     };
-    let items: Vec<Value> = match serde_json::from_slice(bytes) {
-        Ok(items) => items,
+    let items = match serde_json::from_slice::<BatchItems>(bytes) {
+        Ok(BatchItems::Items(items)) => items,
+        Ok(BatchItems::TooMany(n)) => {
+            return Reply::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                code::INVALID_REQUEST,
+                &format!(
+                    "invalid request: a batch holds at most {MAX_BATCH_MESSAGES} messages, this one \
+                     holds {n}; send fewer per request"
+                ),
+            );
+        }
         Err(_) => {
             return Reply::error(
                 StatusCode::BAD_REQUEST,
@@ -618,18 +674,6 @@ async fn batch(
             None,
             code::INVALID_REQUEST,
             "invalid request: empty batch",
-        );
-    }
-    if items.len() > MAX_BATCH_MESSAGES {
-        return Reply::error(
-            StatusCode::BAD_REQUEST,
-            None,
-            code::INVALID_REQUEST,
-            &format!(
-                "invalid request: a batch holds at most {MAX_BATCH_MESSAGES} messages, this one \
-                 holds {}; send fewer per request",
-                items.len()
-            ),
         );
     }
     tracing::Span::current().record("method", "batch");

@@ -23,7 +23,7 @@ pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String
     let mut out = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(raw) {
         if out.insert(k.to_string(), v.into_owned()).is_some() {
-            return Err(format!("parameter {k} is repeated"));
+            return Err(format!("parameter {k:?} is repeated"));
         }
     }
     Ok(out)
@@ -557,7 +557,7 @@ pub(crate) async fn authorize_post(
             },
         );
     }
-    if !inner.password_failures.allows(super::now()) {
+    if !inner.password_failures.begin(super::now()) {
         return consent_refused(
             &inner,
             &req,
@@ -575,7 +575,6 @@ pub(crate) async fn authorize_post(
     .await
     .unwrap_or(false);
     if !ok {
-        inner.password_failures.failed(super::now());
         return consent_refused(
             &inner,
             &req,
@@ -584,6 +583,7 @@ pub(crate) async fn authorize_post(
             "Wrong password.",
         );
     }
+    inner.password_failures.succeeded(super::now());
     approve(&inner, req).await
 }
 

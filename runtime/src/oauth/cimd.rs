@@ -62,11 +62,29 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
                 return is_public_ip(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            let o = v6.octets();
+            let v4 = |at: usize| IpAddr::from([o[at], o[at + 1], o[at + 2], o[at + 3]]);
+            // NAT64 (RFC 6052 `64:ff9b::/96`) reaches the IPv4 address in the last 32 bits:
+            // on an IPv6-only host with DNS64, `64:ff9b::a9fe:a9fe` is the metadata service.
+            // IPv4-translated (RFC 2765 `::ffff:0:0/96`) likewise.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+                return is_public_ip(v4(12));
+            }
+            // 6to4 (RFC 3056 `2002::/16`) embeds its IPv4 address in bits 16 to 48.
+            if s[0] == 0x2002 {
+                return is_public_ip(v4(2));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // IPv4-compatible (`::a.b.c.d`, deprecated by RFC 4291 §2.5.5.1).
+                || s[..6] == [0; 6]
+                // Local-use NAT64 (RFC 8215 `64:ff9b:1::/48`): any IPv4 address behind it.
+                || s[..3] == [0x64, 0xff9b, 1]
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                // Site-local (deprecated by RFC 3879, still routed by some stacks).
+                || (s[0] & 0xffc0) == 0xfec0
                 || s[0] == 0x2001 && s[1] == 0x0db8)
         }
     }
@@ -369,7 +387,7 @@ impl Inner {
             return match resolver.resolve(id, &self.redirects).await {
                 Ok(c) => Ok(Some(c)),
                 Err(why) => {
-                    tracing::info!(target: "mcpgen::oauth", decision = "client_document_refused", client_id = %id, reason = %why);
+                    tracing::info!(target: "mcpgen::oauth", decision = "client_document_refused", client_id = ?id, reason = %why);
                     Err(OAuthError::invalid_client(why))
                 }
             };

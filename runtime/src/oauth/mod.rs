@@ -207,7 +207,7 @@ pub(crate) struct Inner {
 /// password cannot be guessed online faster than that. An honest user mistypes a few times.
 #[derive(Debug, Default)]
 pub(crate) struct PasswordThrottle {
-    /// (the minute, failures in it)
+    /// (the minute, checks taken in it: wrong passwords and checks still running)
     window: std::sync::Mutex<(u64, u32)>,
 }
 
@@ -222,13 +222,22 @@ impl PasswordThrottle {
         w
     }
 
-    /// Whether a password may be checked now.
-    pub fn allows(&self, now: u64) -> bool {
-        self.current(now).1 < Self::LIMIT
+    /// Takes one password check for the current minute, or `false` past the limit. Taken
+    /// before the check runs, so guesses sent at once are counted too (each costs a 19 MiB
+    /// Argon2 hash); a right password gives its check back with [`Self::succeeded`].
+    pub fn begin(&self, now: u64) -> bool {
+        let mut w = self.current(now);
+        if w.1 >= Self::LIMIT {
+            return false;
+        }
+        w.1 += 1;
+        true
     }
 
-    pub fn failed(&self, now: u64) {
-        self.current(now).1 += 1;
+    /// Returns the check a right password took: only wrong ones count.
+    pub fn succeeded(&self, now: u64) {
+        let mut w = self.current(now);
+        w.1 = w.1.saturating_sub(1);
     }
 }
 

@@ -63,7 +63,9 @@ impl RedirectPolicy {
 
     fn allowlisted(&self, uri: &str) -> bool {
         self.allow.iter().any(|a| match a.strip_suffix('*') {
-            Some(prefix) => uri.starts_with(prefix) && uri.len() > prefix.len(),
+            Some(prefix) => {
+                uri.starts_with(prefix) && uri.len() > prefix.len() && same_authority(prefix, uri)
+            }
             None => a == uri,
         })
     }
@@ -115,6 +117,18 @@ impl RedirectPolicy {
                 "the {s}: scheme is not allowed: private-use schemes must be reverse domain names (RFC 8252 §7.1) or be added to the server's redirect allowlist"
             )),
         }
+    }
+}
+
+/// Whether `uri` has the scheme, host and port of the allowlist `prefix`: an entry written
+/// without a path (`https://partner.example*`) must not also allow
+/// `https://partner.example.evil.net/`.
+fn same_authority(prefix: &str, uri: &str) -> bool {
+    match (Url::parse(prefix), Url::parse(uri)) {
+        (Ok(p), Ok(u)) => {
+            p.scheme() == u.scheme() && p.host_str() == u.host_str() && p.port() == u.port()
+        }
+        _ => false,
     }
 }
 
@@ -228,6 +242,30 @@ mod tests {
         ] {
             assert!(!p.redirects_errors(no), "{no}");
         }
+    }
+
+    /// A prefix entry written without a path (`https://partner.example*`) still names one
+    /// host: `https://partner.example.evil.net/` must not receive errors before consent (an
+    /// open redirector), nor pass registration as plain http.
+    #[test]
+    fn prefix_entries_keep_their_host() {
+        let p = RedirectPolicy::new(&[
+            "https://partner.example*".to_owned(),
+            "http://intranet.example*".to_owned(),
+        ]);
+        assert!(p.redirects_errors("https://partner.example/cb"));
+        for other in [
+            "https://partner.example.evil.net/cb",
+            "https://partner.example:8443/cb",
+            "https://partner.exampleevil.net/cb",
+        ] {
+            assert!(!p.redirects_errors(other), "{other}");
+        }
+        assert_eq!(p.check("http://intranet.example/cb"), Ok(()));
+        assert!(p.check("http://intranet.example.evil.net/cb").is_err());
+        // The built-in ChatGPT prefix still matches its connectors only.
+        assert!(p.redirects_errors("https://chatgpt.com/connector/oauth/abc"));
+        assert!(!p.redirects_errors("https://chatgpt.com.evil.net/connector/oauth/abc"));
     }
 
     #[test]
