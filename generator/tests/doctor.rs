@@ -59,6 +59,32 @@ enum Fault {
     /// Not a fault: a person approves on a consent page (the `approve=yes` query parameter
     /// stands for pressing the button).
     Consent,
+    /// Hostile: terminal escape sequences (C0 and C1 controls, a newline) in every string
+    /// the doctor may print: the protocol version, a tool's name, the error bodies.
+    Escapes,
+    /// Hostile: registration refused with a body of escape sequences and invalid UTF-8.
+    EscapesInError,
+    /// Hostile: every `tools/list` page holds thousands of empty tools and points to another.
+    ManyTools,
+    /// Hostile: `scopes_supported` lists tens of thousands of invalid scopes.
+    ManyScopes,
+    /// Hostile: the authorization endpoint has this scheme (`javascript:`, `file:`).
+    AuthorizeScheme(&'static str),
+    /// Hostile: a request to this path is read and never answered.
+    Stall(&'static str),
+    /// Hostile: a request to this path gets its answer one byte a second.
+    Drip(&'static str),
+    /// Hostile: `tools/list` answers with an SSE stream of comments that never ends.
+    EndlessSse,
+    /// Hostile: `initialize` answers with a 1 GB body, written as fast as it is read.
+    HugeBody,
+    /// Hostile: `tools/list` answers with JSON nested 100 000 deep.
+    Nested,
+    /// Hostile: the protected resource metadata redirects to itself, the root one to `file:`.
+    Redirects,
+    /// Hostile: non-JSON where JSON is expected (authorization server metadata at the root
+    /// form, the token endpoint), and a registration answer without `client_id`.
+    NotJson,
 }
 
 #[derive(Default)]
@@ -178,12 +204,17 @@ impl Fixture {
 
     fn serve(&self, mut s: TcpStream) {
         let Some(req) = read_req(&s) else { return };
+        if self.hostile(&mut s, &req) {
+            return;
+        }
         let base = &self.base;
         let prm = json!({
             "resource": if self.fault == Fault::ResourceSlash { format!("{}/", self.url()) } else { self.url() },
             "authorization_servers": [base],
             "scopes_supported": if matches!(self.fault, Fault::EmptyScope | Fault::Seed) {
                 json!(["notes", ""])
+            } else if self.fault == Fault::ManyScopes {
+                json!(std::iter::repeat_n("bad scope", 50_000).collect::<Vec<_>>())
             } else {
                 json!(["notes", "notes.write"])
             },
@@ -191,7 +222,10 @@ impl Fixture {
         });
         let asm = json!({
             "issuer": if self.fault == Fault::IssuerMismatch { format!("{base}/") } else { base.clone() },
-            "authorization_endpoint": format!("{base}/authorize"),
+            "authorization_endpoint": match self.fault {
+                Fault::AuthorizeScheme(scheme) => format!("{scheme}//127.0.0.1/authorize?x=%0aalert(1)"),
+                _ => format!("{base}/authorize"),
+            },
             "token_endpoint": format!("{base}/token"),
             "registration_endpoint": format!("{base}/register"),
             "revocation_endpoint": format!("{base}/revoke"),
@@ -399,6 +433,11 @@ impl Fixture {
         let msg: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
         let id = msg["id"].clone();
         let result = match msg["method"].as_str().unwrap_or_default() {
+            "initialize" if self.fault == Fault::HugeBody => return huge_body(s),
+            "initialize" if self.fault == Fault::Escapes => {
+                json!({"protocolVersion": "2025-11-25\u{1b}[2J\u{9b}31m\nok   fake",
+                "capabilities": {"tools": {}}, "serverInfo": {"name": "fixture", "version": "1"}})
+            }
             "initialize" => json!({"protocolVersion": msg["params"]["protocolVersion"],
                 "capabilities": {"tools": {}}, "serverInfo": {"name": "fixture", "version": "1"}}),
             "tools/list" => {
@@ -409,6 +448,31 @@ impl Fixture {
                     Fault::ToolName => read["name"] = json!("notes.read"),
                     Fault::ToolNoProperties => read["inputSchema"] = json!({"type": "object"}),
                     Fault::ToolNoAnnotations => read["annotations"] = json!({"title": "Read"}),
+                    Fault::Escapes => {
+                        read["name"] = json!("evil\u{1b}]0;pwned\u{7}\u{202e}");
+                        read["inputSchema"] = json!({"type": "object"});
+                    }
+                    Fault::ManyTools => {
+                        let page = msg["params"]["cursor"].as_str().unwrap_or("0");
+                        let next = page.parse::<u32>().unwrap_or(0) + 1;
+                        let tools = vec![json!({}); 5_000];
+                        return json_reply(
+                            &mut s,
+                            200,
+                            &json!({"jsonrpc": "2.0", "id": id,
+                            "result": {"tools": tools, "nextCursor": next.to_string()}}),
+                        );
+                    }
+                    Fault::EndlessSse => return endless_sse(s),
+                    Fault::Nested => {
+                        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+                        return respond(
+                            &mut s,
+                            200,
+                            &[("Content-Type", "application/json".into())],
+                            &deep,
+                        );
+                    }
                     _ => {}
                 }
                 let tools = json!({"tools": [
@@ -458,6 +522,89 @@ impl Fixture {
             let _ = s.write_all(event.as_bytes());
         }
     }
+}
+
+impl Fixture {
+    /// The hostile behaviours that replace a whole answer; `true` when this request was
+    /// answered (or deliberately not) here.
+    fn hostile(&self, s: &mut TcpStream, req: &Req) -> bool {
+        let path = req.path.as_str();
+        match self.fault {
+            Fault::Stall(p) if p == path => {
+                // Hold the connection open, answering nothing, until the client gives up.
+                let mut buf = [0u8; 1];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(300)));
+                let _ = s.read(&mut buf);
+            }
+            Fault::Drip(p) if p == path => {
+                let body = json!({"issuer": self.base}).to_string();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    body.len() + 1_000
+                );
+                let _ = s.write_all(head.as_bytes());
+                for b in body
+                    .bytes()
+                    .chain(std::iter::repeat(b' '))
+                    .take(body.len() + 1_000)
+                {
+                    if s.write_all(&[b]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            Fault::EscapesInError if path == "/register" => {
+                let mut out =
+                    b"HTTP/1.1 400 X\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+                        .to_vec();
+                out.extend_from_slice(
+                    b"\x1b[2J\x1b]0;pwned\x07 \xff\xfe bad\r\nFAIL fake line \xc2\x9b31m",
+                );
+                let _ = s.write_all(&out);
+            }
+            Fault::Redirects if path == "/.well-known/oauth-protected-resource/mcp" => {
+                respond(s, 302, &[("Location", format!("{}{path}", self.base))], "")
+            }
+            Fault::Redirects if path == "/.well-known/oauth-protected-resource" => {
+                respond(s, 307, &[("Location", "file:///etc/passwd".into())], "")
+            }
+            Fault::NotJson if path == "/.well-known/oauth-authorization-server/mcp" => respond(
+                s,
+                200,
+                &[("Content-Type", "application/json".into())],
+                "<html>not json</html>",
+            ),
+            Fault::NotJson if path == "/register" => {
+                json_reply(s, 201, &json!({"client_name": "x"}))
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// A 1 GB JSON body, written as fast as the client reads it.
+fn huge_body(mut s: TcpStream) {
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n";
+    if s.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 1_000_000_000 && s.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+}
+
+/// An SSE answer of keep-alive comments that never ends (until the client hangs up).
+fn endless_sse(mut s: TcpStream) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+    if s.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    while s.write_all(b": keep-alive\n\n").is_ok() {}
 }
 
 fn options(url: String, client: &str) -> Options {
@@ -779,5 +926,167 @@ fn the_generated_readme_tells_the_operator_to_run_the_doctor_after_each_deploy()
     assert!(
         readme.contains("`mcpgen doctor https://medtainer.aijesusbro.com/mcp --as claude`"),
         "{readme}"
+    );
+}
+
+/// Runs the doctor on a thread and fails the test, instead of hanging it, if the doctor does
+/// not finish within `limit` (far beyond what its per-request timeouts allow).
+fn run_or_hang(opts: Options, limit: Duration) -> Result<Report, doctor::NotReached> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(doctor::run(&opts));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("the doctor did not finish within {limit:?}"))
+}
+
+/// A character that must not reach a terminal raw: C0 and C1 controls, DEL, and the
+/// bidirectional overrides that reorder what a reader sees.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+#[test]
+fn escape_sequences_from_a_hostile_server_are_escaped_in_the_text_report() {
+    for fault in [Fault::Escapes, Fault::EscapesInError] {
+        let fx = Fixture::start(fault);
+        let report = doctor::run(&options(fx.url(), "claude")).unwrap();
+        let text = report.render();
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|c| *c != '\n' && unsafe_char(*c))
+            .collect();
+        assert!(raw.is_empty(), "{fault:?}: raw {raw:?} in:\n{text}");
+        // A newline in a server's string does not start a line of its own in the report.
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("ok   fake") || l.starts_with("FAIL fake")),
+            "{fault:?}:\n{text}"
+        );
+        // What was escaped is still shown.
+        assert!(text.contains("[2J"), "{fault:?}:\n{text}");
+    }
+}
+
+#[test]
+fn a_flood_of_tools_or_scopes_yields_a_bounded_report() {
+    for (fault, id) in [
+        (Fault::ManyTools, "tools.name_invalid"),
+        (Fault::ManyScopes, "scope.malformed"),
+    ] {
+        let fx = Fixture::start(fault);
+        let report = run_or_hang(options(fx.url(), "claude"), Duration::from_secs(120)).unwrap();
+        let same = report.findings().filter(|f| f.id == id).count();
+        assert!(same > 0, "{fault:?}:\n{}", report.render());
+        assert!(
+            report.findings().count() <= 40,
+            "{fault:?}: {} findings",
+            report.findings().count()
+        );
+        // The findings left out are counted, not silently dropped.
+        assert!(
+            report
+                .findings()
+                .any(|f| f.id == id && f.message.contains("more")),
+            "{fault:?}"
+        );
+        assert!(report.render().len() < 64 * 1024, "{fault:?}");
+    }
+}
+
+static OPENED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn record_browser(url: &str) {
+    OPENED.lock().unwrap().push(url.to_string());
+}
+
+#[test]
+fn a_browser_is_never_opened_on_an_authorization_url_that_is_not_http() {
+    for scheme in ["javascript:", "file:", "data:"] {
+        let fx = Fixture::start(Fault::AuthorizeScheme(scheme));
+        let mut opts = options(fx.url(), "claude");
+        opts.browser = Some(record_browser);
+        opts.approval_wait = Duration::from_secs(1);
+        let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+        assert_eq!(
+            problems(&report),
+            [("authorize.failed", Severity::Error)],
+            "{scheme}:\n{}",
+            report.render()
+        );
+    }
+    assert_eq!(*OPENED.lock().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_server_that_stalls_or_drips_is_given_up_on_at_the_timeout() {
+    let cases = [
+        (Fault::Stall("/register"), "registration.failed"),
+        (
+            Fault::Drip("/.well-known/oauth-authorization-server"),
+            "discovery.as_missing",
+        ),
+        (Fault::Stall("/token"), "token.failed"),
+    ];
+    for (fault, id) in cases {
+        let fx = Fixture::start(fault);
+        let mut opts = options(fx.url(), "claude");
+        opts.timeout = Duration::from_secs(1);
+        let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+        assert_eq!(
+            problems(&report),
+            [(id, Severity::Error)],
+            "{fault:?}:\n{}",
+            report.render()
+        );
+    }
+    // The MCP endpoint itself never answering: the URL cannot be reached (exit 2).
+    let fx = Fixture::start(Fault::Stall("/mcp"));
+    let mut opts = options(fx.url(), "claude");
+    opts.timeout = Duration::from_secs(1);
+    assert!(run_or_hang(opts, Duration::from_secs(120)).is_err());
+}
+
+#[test]
+fn endless_huge_or_deeply_nested_answers_fail_their_step_without_hanging() {
+    for (fault, step) in [
+        (Fault::EndlessSse, "tools"),
+        (Fault::HugeBody, "initialize"),
+        (Fault::Nested, "tools"),
+    ] {
+        let fx = Fixture::start(fault);
+        let mut opts = options(fx.url(), "claude");
+        opts.timeout = Duration::from_secs(5);
+        let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+        let f = report
+            .findings()
+            .find(|f| f.id == "mcp.failed")
+            .unwrap_or_else(|| panic!("{fault:?}:\n{}", report.render()));
+        assert_eq!(f.step, step, "{fault:?}");
+        assert!(report.render().len() < 64 * 1024, "{fault:?}");
+    }
+}
+
+#[test]
+fn redirects_and_answers_that_are_not_json_are_findings() {
+    let report = check_fault(Fault::Redirects);
+    assert_eq!(
+        problems(&report),
+        [("discovery.prm_missing", Severity::Error)],
+        "{}",
+        report.render()
+    );
+    let report = check_fault(Fault::NotJson);
+    assert_eq!(
+        problems(&report),
+        [
+            ("discovery.as_path_missing", Severity::Warning),
+            ("registration.failed", Severity::Error)
+        ],
+        "{}",
+        report.render()
     );
 }
