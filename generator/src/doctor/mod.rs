@@ -104,20 +104,24 @@ impl Report {
 
     /// The readable report: one line per step with its findings under it, then a summary.
     pub fn render(&self) -> String {
-        let mut out = format!("mcpgen doctor {} as {}\n\n", self.url, self.client.name);
+        let mut out = format!(
+            "mcpgen doctor {} as {}\n\n",
+            printable(&self.url),
+            self.client.name
+        );
         for step in &self.steps {
             let (mark, text) = match &step.outcome {
                 Outcome::Passed(t) => ("ok  ", t),
                 Outcome::Failed(t) => ("FAIL", t),
                 Outcome::Skipped(t) => ("skip", t),
             };
-            out.push_str(&format!("{mark} {:<12} {text}\n", step.name));
+            out.push_str(&format!("{mark} {:<12} {}\n", step.name, printable(text)));
             for f in &step.findings {
                 out.push_str(&format!(
                     "       {} {}: {}\n         fix: {}\n         see: {}\n",
                     f.severity.as_str(),
                     f.id,
-                    f.message,
+                    printable(&f.message),
                     f.fix,
                     f.reference
                 ));
@@ -150,6 +154,30 @@ impl Report {
         }
         out
     }
+}
+
+/// `text` safe to print on a terminal: control characters (C0, DEL, C1: escape sequences,
+/// newlines that would fake a line of the report) and the bidirectional formatting characters
+/// that reorder what a reader sees are written as `\u{..}` escapes. A server's strings reach
+/// the report in messages and step outcomes; this is applied to all of them.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// The URL could not be reached at all (exit code 2).
