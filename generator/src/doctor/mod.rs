@@ -226,6 +226,9 @@ struct Doctor<'a> {
     mcp_ua: &'static str,
 }
 
+/// Most tools the doctor reads from `tools/list` (across pages) and checks.
+const MAX_TOOLS: usize = 1000;
+
 /// The User-Agent that tells a WAF rule on the client's from other refusals.
 const PLAIN_UA: &str = "curl/8.5.0";
 
@@ -247,7 +250,18 @@ impl Doctor<'_> {
         self.opts.client
     }
 
+    /// Records a step. Messages and outcome texts are cut to [`MAX_TEXT`] characters, and
+    /// findings to [`rules::MAX_SAME`] per id, so no server can make the report unbounded.
     fn push(&mut self, name: &'static str, outcome: Outcome, findings: Vec<Finding>) {
+        let outcome = match outcome {
+            Outcome::Passed(t) => Outcome::Passed(cut(t)),
+            Outcome::Failed(t) => Outcome::Failed(cut(t)),
+            Outcome::Skipped(t) => Outcome::Skipped(cut(t)),
+        };
+        let findings = rules::capped(findings.into_iter().map(|mut f| {
+            f.message = cut(f.message);
+            f
+        }));
         self.steps.push(Step {
             name,
             outcome,
@@ -1145,6 +1159,7 @@ impl Doctor<'_> {
         let mut tools = Vec::new();
         let mut cursor: Option<String> = None;
         let mut failed = None;
+        let mut more_tools = false;
         for page in 0..20 {
             let mut params = json!({});
             if let Some(c) = &cursor {
@@ -1178,14 +1193,17 @@ impl Doctor<'_> {
                     .cloned()
                     .unwrap_or_default(),
             );
+            if tools.len() >= MAX_TOOLS {
+                more_tools = tools.len() > MAX_TOOLS || list["result"]["nextCursor"].is_string();
+                tools.truncate(MAX_TOOLS);
+                break;
+            }
             match list["result"]["nextCursor"].as_str() {
                 Some(c) if !c.is_empty() => cursor = Some(c.to_string()),
                 _ => break,
             }
         }
-        for t in &tools {
-            findings.extend(rules::tool(t));
-        }
+        findings.extend(rules::capped(tools.iter().flat_map(rules::tool)));
         match failed {
             Some(seen) => {
                 findings.push(Finding::new("mcp.failed", "tools", seen.clone()));
@@ -1193,11 +1211,15 @@ impl Doctor<'_> {
             }
             None => self.push(
                 "tools",
-                Outcome::Passed(format!(
-                    "{} tool{}",
-                    tools.len(),
-                    if tools.len() == 1 { "" } else { "s" }
-                )),
+                Outcome::Passed(if more_tools {
+                    format!("more than {MAX_TOOLS} tools; the first {MAX_TOOLS} checked")
+                } else {
+                    format!(
+                        "{} tool{}",
+                        tools.len(),
+                        if tools.len() == 1 { "" } else { "s" }
+                    )
+                }),
                 findings,
             ),
         }
@@ -1529,6 +1551,19 @@ fn callback_port(redirect: &str) -> u16 {
         .ok()
         .and_then(|u| u.port())
         .unwrap_or(80)
+}
+
+/// Most characters of a finding's message or a step's outcome text.
+const MAX_TEXT: usize = 1000;
+
+/// `text`, cut to [`MAX_TEXT`] characters.
+fn cut(text: String) -> String {
+    if text.chars().count() <= MAX_TEXT {
+        return text;
+    }
+    let mut s: String = text.chars().take(MAX_TEXT).collect();
+    s.push('…');
+    s
 }
 
 /// At most 200 characters of a body, on one line.
