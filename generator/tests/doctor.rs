@@ -59,6 +59,8 @@ enum Fault {
     /// Not a fault: a person approves on a consent page (the `approve=yes` query parameter
     /// stands for pressing the button).
     Consent,
+    /// Not a fault: the challenge asks for `notes notes.write`, so clients hold both at connect.
+    WideChallenge,
     /// Hostile: terminal escape sequences (C0 and C1 controls, a newline) in every string
     /// the doctor may print: the protocol version, a tool's name, the error bodies.
     Escapes,
@@ -409,7 +411,9 @@ impl Fixture {
             "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
             self.base
         );
-        if self.fault != Fault::Seed {
+        if self.fault == Fault::WideChallenge {
+            c.push_str(", scope=\"notes notes.write\"");
+        } else if self.fault != Fault::Seed {
             c.push_str(", scope=\"notes\"");
         }
         c
@@ -491,7 +495,11 @@ impl Fixture {
                     );
                     return respond(&mut s, 403, &[("WWW-Authenticate", c)], "");
                 }
-                json!({"content": [{"type": "text", "text": "done"}]})
+                if tool == "broken" {
+                    json!({"content": [{"type": "text", "text": "boom: the notes store is down"}], "isError": true})
+                } else {
+                    json!({"content": [{"type": "text", "text": "done"}]})
+                }
             }
             _ if id.is_null() => return respond(&mut s, 202, &[], ""),
             _ => json!({}),
@@ -1089,4 +1097,104 @@ fn redirects_and_answers_that_are_not_json_are_findings() {
         "{}",
         report.render()
     );
+}
+
+/// An access token the fixture accepts, with this scope, as if issued earlier.
+fn given_token(fx: &Fixture, scope: &str) -> String {
+    fx.state
+        .lock()
+        .unwrap()
+        .access
+        .insert("given".into(), scope.into());
+    "given".into()
+}
+
+#[test]
+fn a_given_token_lacking_a_scope_the_client_gets_at_connect_is_not_a_step_up_failure() {
+    // Claude asks for `notes notes.write` at connect; the token given has `notes` only.
+    let fx = Fixture::start(Fault::WideChallenge);
+    let mut opts = options(fx.url(), "claude");
+    opts.token = Some(given_token(&fx, "notes"));
+    opts.call = Some(("write_note".into(), json!({"text": "x"})));
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    let call = report.steps.iter().find(|s| s.name == "call").unwrap();
+    assert!(
+        matches!(&call.outcome, doctor::Outcome::Skipped(t) if t.contains("--token lacks") && t.contains("notes.write")),
+        "{}",
+        report.render()
+    );
+
+    // Where the client does not ask for it at connect, the step-up failure stands.
+    let fx = Fixture::start(Fault::None);
+    let mut opts = options(fx.url(), "claude");
+    opts.token = Some(given_token(&fx, "notes"));
+    opts.call = Some(("write_note".into(), json!({"text": "x"})));
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(
+        problems(&report),
+        [("stepup.required", Severity::Error)],
+        "{}",
+        report.render()
+    );
+}
+
+#[test]
+fn a_refused_given_token_is_named_as_the_token_at_fault() {
+    let fx = Fixture::start(Fault::None);
+    let mut opts = options(fx.url(), "claude");
+    opts.token = Some("expired".into());
+    let report = doctor::run(&opts).unwrap();
+    let f = report
+        .findings()
+        .find(|f| f.id == "mcp.failed")
+        .expect("initialize fails");
+    assert!(f.message.contains("--token is refused"), "{}", f.message);
+    assert!(f.fix.contains("--token"), "{}", f.fix);
+}
+
+#[test]
+fn on_loopback_a_refused_origin_asks_for_no_change() {
+    let fx = Fixture::start(Fault::OriginRefused);
+    let mut opts = options(fx.url(), "claude");
+    opts.hosted = None;
+    let report = doctor::run(&opts).unwrap();
+    let f = report
+        .findings()
+        .find(|f| f.id == "origin.refused")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Info);
+    assert!(f.fix.starts_with("nothing to change"), "{}", f.fix);
+}
+
+#[test]
+fn a_tool_error_is_shown_with_its_text() {
+    let fx = Fixture::start(Fault::None);
+    let mut opts = options(fx.url(), "claude");
+    opts.call = Some(("broken".into(), json!({})));
+    let report = doctor::run(&opts).unwrap();
+    let call = report.steps.iter().find(|s| s.name == "call").unwrap();
+    assert!(
+        matches!(&call.outcome, doctor::Outcome::Passed(t) if t.contains("isError: true") && t.contains("the notes store is down")),
+        "{}",
+        report.render()
+    );
+}
+
+#[test]
+fn a_url_without_the_mcp_path_is_pointed_to_it() {
+    let fx = Fixture::start(Fault::None);
+    for url in [fx.base.clone(), format!("{}/", fx.base)] {
+        let report = doctor::run(&options(url, "claude")).unwrap();
+        let f = report
+            .findings()
+            .find(|f| f.id == "challenge.status")
+            .unwrap();
+        assert!(
+            f.message
+                .contains(&format!("a POST to \"{}\" gets 401", fx.url())),
+            "{}",
+            f.message
+        );
+    }
 }
