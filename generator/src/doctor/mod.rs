@@ -236,7 +236,11 @@ const PLAIN_UA: &str = "curl/8.5.0";
 struct Grant {
     access: String,
     refresh: Option<String>,
-    scopes: BTreeSet<String>,
+    /// The scopes the client holds at connect: those granted, or with `--token` those the
+    /// client asks for at connect (the challenge's `scope`); `None` when not known.
+    scopes: Option<BTreeSet<String>>,
+    /// The access token came from `--token`, not from the doctor's own sign-in.
+    given: bool,
     token_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
     client_id: Option<String>,
@@ -284,6 +288,7 @@ impl Doctor<'_> {
             let mut f = f.at(Severity::Info);
             f.message
                 .push_str(" (loopback server: a hosted client cannot reach it anyway)");
+            f.fix = "nothing to change on loopback; run the doctor against the deployed https URL to check what the hosted client gets".into();
             f
         }
     }
@@ -365,7 +370,9 @@ impl Doctor<'_> {
                 Grant {
                     access: t.clone(),
                     refresh: None,
-                    scopes: BTreeSet::new(),
+                    scopes: rules::param(&challenge, "scope")
+                        .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+                    given: true,
                     token_endpoint: None,
                     revocation_endpoint: None,
                     client_id: None,
@@ -450,11 +457,34 @@ impl Doctor<'_> {
             return Ok(None);
         }
         if reply.status != 401 {
+            // Often the URL is not the MCP endpoint: the server's root rather than `/mcp`.
+            let guess = format!("{}/mcp", self.opts.url.trim_end_matches('/'));
+            let hint = (!self.url.path().trim_end_matches('/').ends_with("/mcp"))
+                .then(|| {
+                    let r = self.http.send(Request {
+                        method: "POST",
+                        url: &guess,
+                        headers: vec![
+                            ("user-agent", self.ua.to_string()),
+                            ("content-type", "application/json".to_string()),
+                            ("accept", "application/json, text/event-stream".to_string()),
+                        ],
+                        body: Some(body.to_string()),
+                    });
+                    r.ok().filter(|r| matches!(r.status, 200 | 401)).map(|r| {
+                        format!(
+                            "; a POST to {guess:?} gets {}: is that the MCP endpoint?",
+                            r.status
+                        )
+                    })
+                })
+                .flatten()
+                .unwrap_or_default();
             findings.push(Finding::new(
                 "challenge.status",
                 "challenge",
                 format!(
-                    "an unauthenticated POST gets {}{}",
+                    "an unauthenticated POST gets {}{}{hint}",
                     reply.status,
                     reply
                         .header("location")
@@ -996,20 +1026,24 @@ impl Doctor<'_> {
         self.push(
             "token",
             Outcome::Passed(format!(
-                "access token{}, scope {:?}",
+                "access token{}, {}",
                 if refresh.is_some() {
                     " and refresh token"
                 } else {
                     ""
                 },
-                scopes.iter().cloned().collect::<Vec<_>>().join(" ")
+                match granted.get("scope") {
+                    Some(s) => format!("scope {s}"),
+                    None => "no scope in the answer (the requested scope is granted)".into(),
+                }
             )),
             findings,
         );
         Some(Grant {
             access: granted["access_token"].as_str().unwrap_or_default().into(),
             refresh,
-            scopes,
+            scopes: Some(scopes),
+            given: false,
             token_endpoint: Some(token_endpoint),
             revocation_endpoint,
             client_id: Some(client_id),
@@ -1129,7 +1163,12 @@ impl Doctor<'_> {
                 Ok(r) => format!("initialize got {}: {}", r.status, excerpt(&r.body)),
                 Err(e) => e.0.clone(),
             };
-            findings.push(Finding::new("mcp.failed", "initialize", seen.clone()));
+            let mut f = Finding::new("mcp.failed", "initialize", seen.clone());
+            if grant.is_some_and(|g| g.given) && init.as_ref().is_ok_and(|r| r.status == 401) {
+                f.message = format!("the access token given with --token is refused: {seen}");
+                f.fix = "pass a valid, unexpired access token issued for this URL with --token, or omit --token and let the doctor sign in".into();
+            }
+            findings.push(f);
             self.push("initialize", Outcome::Failed(seen), findings);
             self.skip_rest(&["tools", "call", "refresh", "revocation"], "no session");
             return;
@@ -1279,8 +1318,12 @@ impl Doctor<'_> {
                     .split_whitespace()
                     .map(str::to_owned)
                     .collect();
-                let granted = grant.map(|g| g.scopes.clone()).unwrap_or_default();
-                match rules::step_up(self.client(), &tool, &granted, &challenged) {
+                let granted = grant.map_or(Some(BTreeSet::new()), |g| g.scopes.clone());
+                let given = grant.is_some_and(|g| g.given);
+                let step_up = granted
+                    .as_ref()
+                    .and_then(|g| rules::step_up(self.client(), &tool, g, &challenged));
+                match step_up {
                     Some(f) => {
                         let failed = f.severity == Severity::Error;
                         findings.push(f);
@@ -1292,6 +1335,20 @@ impl Doctor<'_> {
                             ))
                         }
                     }
+                    // The token given lacks the scope, but it is not the one the client
+                    // would hold: that one is not held against the server.
+                    None if given && !challenged.is_empty() => Outcome::Skipped(format!(
+                        "`{tool}` needs {:?}, which the --token lacks; {}",
+                        challenged.join(" "),
+                        if granted.is_some() {
+                            format!(
+                                "{} asks for it at connect, so pass a token with it (or omit --token) to check the call",
+                                self.client().name
+                            )
+                        } else {
+                            "omit --token to check what the client is granted at connect".into()
+                        }
+                    )),
                     None => {
                         let seen = format!("`{tool}` got 403: {}", excerpt(&r.body));
                         findings.push(Finding::new("call.failed", "call", seen.clone()));
@@ -1305,9 +1362,16 @@ impl Doctor<'_> {
                     Outcome::Passed(format!(
                         "`{tool}` answered{}",
                         if j["result"]["isError"] == true {
-                            " with isError: true"
+                            let text = j["result"]["content"]
+                                .as_array()
+                                .and_then(|c| c.iter().find_map(|part| part["text"].as_str()));
+                            format!(
+                                " with isError: true{}",
+                                text.map(|t| format!(": {:?}", excerpt(t)))
+                                    .unwrap_or_default()
+                            )
                         } else {
-                            ""
+                            String::new()
                         }
                     ))
                 }
