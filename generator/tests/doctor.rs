@@ -1198,3 +1198,20 @@ fn a_url_without_the_mcp_path_is_pointed_to_it() {
         );
     }
 }
+
+#[test]
+fn the_doctor_leaves_no_refresh_token_of_its_own_usable() {
+    let fx = Fixture::start(Fault::None);
+    let report = doctor::run(&options(fx.url(), "claude")).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    // Refresh tokens the fixture issued and that were neither redeemed nor revoked.
+    let st = fx.state.lock().unwrap();
+    let live: Vec<&String> = st
+        .refresh
+        .iter()
+        .filter(|(_, (_, redeemed))| redeemed.is_none())
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(live, Vec::<&String>::new(), "{}", report.render());
+    assert_eq!(st.access.len(), 0, "{}", report.render());
+}
