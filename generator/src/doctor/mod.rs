@@ -203,6 +203,7 @@ pub fn run(opts: &Options) -> Result<Report, NotReached> {
         session: None,
         ua: opts.client.user_agent,
         mcp_ua: opts.client.mcp_user_agent,
+        issued: Vec::new(),
     };
     d.walk()?;
     Ok(Report {
@@ -224,6 +225,8 @@ struct Doctor<'a> {
     ua: &'static str,
     /// The User-Agent of authenticated MCP requests, likewise.
     mcp_ua: &'static str,
+    /// Tokens the refreshes returned (token, `token_type_hint`), revoked at the end.
+    issued: Vec<(String, &'static str)>,
 }
 
 /// Most tools the doctor reads from `tools/list` (across pages) and checks.
@@ -1426,6 +1429,7 @@ impl Doctor<'_> {
         for n in 1..=2 {
             match self.token_request(&endpoint, &form(&rt)) {
                 Ok((200, body)) if body["access_token"].is_string() => {
+                    self.keep(&body);
                     let access = body["access_token"].as_str().unwrap_or_default();
                     if !self.works(access) {
                         findings.push(Finding::new(
@@ -1466,6 +1470,9 @@ impl Doctor<'_> {
         // first, so a server that kills either is caught.
         for (round, keep_last) in [(1, true), (2, false)] {
             let mut ok = self.concurrent_refreshes(&endpoint, &form(&rt));
+            for b in &ok {
+                self.keep(b);
+            }
             if ok.is_empty() {
                 return fail(
                     self,
@@ -1497,7 +1504,11 @@ impl Doctor<'_> {
                 break;
             };
             let which = if keep_last { "last" } else { "first" };
-            match self.token_request(&endpoint, &form(next)) {
+            let answer = self.token_request(&endpoint, &form(next));
+            if let Ok((200, body)) = &answer {
+                self.keep(body);
+            }
+            match answer {
                 Ok((200, body)) => match body["refresh_token"].as_str() {
                     Some(r) => rt = r.to_string(),
                     None => break,
@@ -1555,22 +1566,71 @@ impl Doctor<'_> {
         answers.into_iter().map(|(_, b)| b).collect()
     }
 
+    /// Notes the tokens of a token response, to revoke them at the end.
+    fn keep(&mut self, body: &Value) {
+        for (key, hint) in [
+            ("access_token", "access_token"),
+            ("refresh_token", "refresh_token"),
+        ] {
+            if let Some(t) = body[key].as_str()
+                && !self.issued.iter().any(|(k, _)| k == t)
+            {
+                self.issued.push((t.to_string(), hint));
+            }
+        }
+    }
+
+    /// Revokes the first access token (the check), then every other token the doctor
+    /// obtained, refresh tokens first (RFC 7009 §2.1: that ends their grants), so it leaves
+    /// nothing usable on the server.
     fn revoke(&mut self, g: &Grant) {
         let endpoint = g.revocation_endpoint.clone().unwrap_or_default();
-        let mut form = vec![
-            ("token", g.access.clone()),
-            ("token_type_hint", "access_token".to_string()),
-        ];
-        ClientAuth {
+        let auth = ClientAuth {
             client_id: g.client_id.clone().unwrap_or_default(),
             client_secret: g.client_secret.clone(),
-        }
-        .add(&mut form);
-        let outcome = self.token_request(&endpoint, &form);
+        };
+        let revoke = |this: &Self, token: &str, hint: &str| {
+            let mut form = vec![
+                ("token", token.to_string()),
+                ("token_type_hint", hint.to_string()),
+            ];
+            auth.add(&mut form);
+            this.token_request(&endpoint, &form)
+        };
+        let outcome = revoke(self, &g.access, "access_token");
+        let mut others: Vec<(String, &'static str)> = g
+            .refresh
+            .iter()
+            .map(|r| (r.clone(), "refresh_token"))
+            .chain(std::mem::take(&mut self.issued))
+            .filter(|(t, _)| *t != g.access)
+            .collect();
+        others.sort_by_key(|(_, hint)| *hint != "refresh_token");
+        others.dedup();
+        let refused = if matches!(outcome, Ok((200, _))) {
+            others
+                .iter()
+                .filter(|(t, hint)| !matches!(revoke(self, t, hint), Ok((200, _))))
+                .count()
+        } else {
+            0
+        };
         match outcome {
             Ok((200, _)) => self.push(
                 "revocation",
-                Outcome::Passed("the doctor's access token was revoked".into()),
+                Outcome::Passed(if others.is_empty() {
+                    "the doctor's access token was revoked".into()
+                } else if refused == 0 {
+                    format!(
+                        "the doctor's access token was revoked, and the {} other tokens it obtained",
+                        others.len()
+                    )
+                } else {
+                    format!(
+                        "the doctor's access token was revoked; {refused} of the {} other tokens it obtained were refused",
+                        others.len()
+                    )
+                }),
                 Vec::new(),
             ),
             Ok((status, body)) => {
