@@ -61,6 +61,8 @@ enum Fault {
     Consent,
     /// Not a fault: the challenge asks for `notes notes.write`, so clients hold both at connect.
     WideChallenge,
+    /// Hostile: the first revocation is answered, every later one never is.
+    StallRevocations,
     /// Hostile: terminal escape sequences (C0 and C1 controls, a newline) in every string
     /// the doctor may print: the protocol version, a tool's name, the error bodies.
     Escapes,
@@ -99,6 +101,8 @@ struct State {
     access: BTreeMap<String, String>,
     /// refresh token → (scope, what its redemption returned: (access, refresh))
     refresh: BTreeMap<String, (String, Option<(String, String)>)>,
+    /// Revocation requests received.
+    revocations: usize,
 }
 
 struct Fixture {
@@ -264,6 +268,14 @@ impl Fixture {
             ("POST", "/revoke") => {
                 let f = form(&req.body);
                 let mut st = self.state.lock().unwrap();
+                st.revocations += 1;
+                if self.fault == Fault::StallRevocations && st.revocations > 1 {
+                    drop(st);
+                    let mut buf = [0u8; 1];
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(300)));
+                    let _ = s.read(&mut buf);
+                    return;
+                }
                 if let Some(t) = f.get("token") {
                     st.access.remove(t);
                     st.refresh.remove(t);
@@ -1214,4 +1226,24 @@ fn the_doctor_leaves_no_refresh_token_of_its_own_usable() {
         .collect();
     assert_eq!(live, Vec::<&String>::new(), "{}", report.render());
     assert_eq!(st.access.len(), 0, "{}", report.render());
+}
+
+#[test]
+fn a_revocation_endpoint_that_stalls_costs_one_timeout_not_one_per_token() {
+    let fx = Fixture::start(Fault::StallRevocations);
+    let mut opts = options(fx.url(), "claude");
+    opts.timeout = Duration::from_secs(1);
+    let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.name == "revocation")
+        .unwrap();
+    assert!(
+        matches!(&step.outcome, doctor::Outcome::Passed(t) if t.contains("refused or not tried")),
+        "{}",
+        report.render()
+    );
+    assert_eq!(fx.state.lock().unwrap().revocations, 2);
 }

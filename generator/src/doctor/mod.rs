@@ -1607,11 +1607,13 @@ impl Doctor<'_> {
             .collect();
         others.sort_by_key(|(_, hint)| *hint != "refresh_token");
         others.dedup();
+        // One refusal or timeout ends it: a server that stalls every revocation must not
+        // cost a timeout per token.
         let refused = if matches!(outcome, Ok((200, _))) {
             others
                 .iter()
-                .filter(|(t, hint)| !matches!(revoke(self, t, hint), Ok((200, _))))
-                .count()
+                .position(|(t, hint)| !matches!(revoke(self, t, hint), Ok((200, _))))
+                .map_or(0, |done| others.len() - done)
         } else {
             0
         };
@@ -1627,7 +1629,7 @@ impl Doctor<'_> {
                     )
                 } else {
                     format!(
-                        "the doctor's access token was revoked; {refused} of the {} other tokens it obtained were refused",
+                        "the doctor's access token was revoked; {refused} of the {} other tokens it obtained were refused or not tried",
                         others.len()
                     )
                 }),
