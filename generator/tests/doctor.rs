@@ -61,6 +61,8 @@ enum Fault {
     Consent,
     /// Not a fault: the challenge asks for `notes notes.write`, so clients hold both at connect.
     WideChallenge,
+    /// The token endpoint answers 200 with an HTML page (a login wall in front of it).
+    TokenHtml,
     /// Hostile: the first revocation is answered, every later one never is.
     StallRevocations,
     /// Hostile: terminal escape sequences (C0 and C1 controls, a newline) in every string
@@ -598,6 +600,12 @@ impl Fixture {
             Fault::NotJson if path == "/register" => {
                 json_reply(s, 201, &json!({"client_name": "x"}))
             }
+            Fault::TokenHtml if path == "/token" => respond(
+                s,
+                200,
+                &[("Content-Type", "text/html".into())],
+                "<html><body>Please log in</body></html>",
+            ),
             _ => return false,
         }
         true
@@ -1246,4 +1254,17 @@ fn a_revocation_endpoint_that_stalls_costs_one_timeout_not_one_per_token() {
         report.render()
     );
     assert_eq!(fx.state.lock().unwrap().revocations, 2);
+}
+
+#[test]
+fn a_token_answer_that_is_not_json_is_shown_as_it_came() {
+    let report = check_fault(Fault::TokenHtml);
+    assert_eq!(
+        problems(&report),
+        [("token.failed", Severity::Error)],
+        "{}",
+        report.render()
+    );
+    let f = report.findings().find(|f| f.id == "token.failed").unwrap();
+    assert!(f.message.contains("Please log in"), "{}", f.message);
 }
