@@ -1104,7 +1104,8 @@ impl Doctor<'_> {
         ))
     }
 
-    /// POSTs a form to the token endpoint: the status and the JSON body (`Null` if not JSON).
+    /// POSTs a form to the token endpoint: the status and the JSON body (if not JSON, an
+    /// excerpt of the body as a JSON string, so a report shows what came).
     fn token_request(
         &self,
         endpoint: &str,
@@ -1133,7 +1134,7 @@ impl Doctor<'_> {
             .map_err(|e| e.0)?;
         Ok((
             r.status,
-            serde_json::from_str(&r.body).unwrap_or(Value::Null),
+            serde_json::from_str(&r.body).unwrap_or_else(|_| Value::String(excerpt(&r.body))),
         ))
     }
 
