@@ -61,6 +61,8 @@ enum Fault {
     Consent,
     /// Not a fault: the challenge asks for `notes notes.write`, so clients hold both at connect.
     WideChallenge,
+    /// The SSE answers start with a comment that is not UTF-8 (clients decode leniently).
+    SseNotUtf8,
     /// The token endpoint answers 200 with an HTML page (a login wall in front of it).
     TokenHtml,
     /// Hostile: the first revocation is answered, every later one never is.
@@ -534,6 +536,11 @@ impl Fixture {
         let event = format!("event: message\ndata: {response}\n\n");
         let _ = s.write_all(head.as_bytes());
         let _ = s.flush();
+        if self.fault == Fault::SseNotUtf8 {
+            let _ = s.write_all(b": \xff\xfe keep-alive\n\n");
+            let _ = s.write_all(event.as_bytes());
+            return;
+        }
         if self.fault == Fault::SseBuffered {
             std::thread::sleep(Duration::from_millis(400));
             let _ = s.write_all(format!("{ping}{event}").as_bytes());
@@ -1267,4 +1274,10 @@ fn a_token_answer_that_is_not_json_is_shown_as_it_came() {
     );
     let f = report.findings().find(|f| f.id == "token.failed").unwrap();
     assert!(f.message.contains("Please log in"), "{}", f.message);
+}
+
+#[test]
+fn an_sse_comment_that_is_not_utf8_does_not_fail_the_answer() {
+    let report = check_fault(Fault::SseNotUtf8);
+    assert_eq!(problems(&report), [], "{}", report.render());
 }
