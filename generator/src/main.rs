@@ -455,7 +455,10 @@ fn doctor(
             }
         }
         Err(e) => {
-            eprintln!("error: cannot reach the server: {}", e.0);
+            eprintln!(
+                "error: cannot reach the server: {}",
+                mcpgen::doctor::printable(&e.0)
+            );
             ExitCode::from(2)
         }
     }

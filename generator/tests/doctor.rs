@@ -59,6 +59,40 @@ enum Fault {
     /// Not a fault: a person approves on a consent page (the `approve=yes` query parameter
     /// stands for pressing the button).
     Consent,
+    /// Not a fault: the challenge asks for `notes notes.write`, so clients hold both at connect.
+    WideChallenge,
+    /// The SSE answers start with a comment that is not UTF-8 (clients decode leniently).
+    SseNotUtf8,
+    /// The token endpoint answers 200 with an HTML page (a login wall in front of it).
+    TokenHtml,
+    /// Hostile: the first revocation is answered, every later one never is.
+    StallRevocations,
+    /// Hostile: terminal escape sequences (C0 and C1 controls, a newline) in every string
+    /// the doctor may print: the protocol version, a tool's name, the error bodies.
+    Escapes,
+    /// Hostile: registration refused with a body of escape sequences and invalid UTF-8.
+    EscapesInError,
+    /// Hostile: every `tools/list` page holds thousands of empty tools and points to another.
+    ManyTools,
+    /// Hostile: `scopes_supported` lists tens of thousands of invalid scopes.
+    ManyScopes,
+    /// Hostile: the authorization endpoint has this scheme (`javascript:`, `file:`).
+    AuthorizeScheme(&'static str),
+    /// Hostile: a request to this path is read and never answered.
+    Stall(&'static str),
+    /// Hostile: a request to this path gets its answer one byte a second.
+    Drip(&'static str),
+    /// Hostile: `tools/list` answers with an SSE stream of comments that never ends.
+    EndlessSse,
+    /// Hostile: `initialize` answers with a 1 GB body, written as fast as it is read.
+    HugeBody,
+    /// Hostile: `tools/list` answers with JSON nested 100 000 deep.
+    Nested,
+    /// Hostile: the protected resource metadata redirects to itself, the root one to `file:`.
+    Redirects,
+    /// Hostile: non-JSON where JSON is expected (authorization server metadata at the root
+    /// form, the token endpoint), and a registration answer without `client_id`.
+    NotJson,
 }
 
 #[derive(Default)]
@@ -71,6 +105,8 @@ struct State {
     access: BTreeMap<String, String>,
     /// refresh token → (scope, what its redemption returned: (access, refresh))
     refresh: BTreeMap<String, (String, Option<(String, String)>)>,
+    /// Revocation requests received.
+    revocations: usize,
 }
 
 struct Fixture {
@@ -178,12 +214,17 @@ impl Fixture {
 
     fn serve(&self, mut s: TcpStream) {
         let Some(req) = read_req(&s) else { return };
+        if self.hostile(&mut s, &req) {
+            return;
+        }
         let base = &self.base;
         let prm = json!({
             "resource": if self.fault == Fault::ResourceSlash { format!("{}/", self.url()) } else { self.url() },
             "authorization_servers": [base],
             "scopes_supported": if matches!(self.fault, Fault::EmptyScope | Fault::Seed) {
                 json!(["notes", ""])
+            } else if self.fault == Fault::ManyScopes {
+                json!(std::iter::repeat_n("bad scope", 50_000).collect::<Vec<_>>())
             } else {
                 json!(["notes", "notes.write"])
             },
@@ -191,7 +232,10 @@ impl Fixture {
         });
         let asm = json!({
             "issuer": if self.fault == Fault::IssuerMismatch { format!("{base}/") } else { base.clone() },
-            "authorization_endpoint": format!("{base}/authorize"),
+            "authorization_endpoint": match self.fault {
+                Fault::AuthorizeScheme(scheme) => format!("{scheme}//127.0.0.1/authorize?x=%0aalert(1)"),
+                _ => format!("{base}/authorize"),
+            },
             "token_endpoint": format!("{base}/token"),
             "registration_endpoint": format!("{base}/register"),
             "revocation_endpoint": format!("{base}/revoke"),
@@ -228,6 +272,14 @@ impl Fixture {
             ("POST", "/revoke") => {
                 let f = form(&req.body);
                 let mut st = self.state.lock().unwrap();
+                st.revocations += 1;
+                if self.fault == Fault::StallRevocations && st.revocations > 1 {
+                    drop(st);
+                    let mut buf = [0u8; 1];
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(300)));
+                    let _ = s.read(&mut buf);
+                    return;
+                }
                 if let Some(t) = f.get("token") {
                     st.access.remove(t);
                     st.refresh.remove(t);
@@ -375,7 +427,9 @@ impl Fixture {
             "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
             self.base
         );
-        if self.fault != Fault::Seed {
+        if self.fault == Fault::WideChallenge {
+            c.push_str(", scope=\"notes notes.write\"");
+        } else if self.fault != Fault::Seed {
             c.push_str(", scope=\"notes\"");
         }
         c
@@ -399,6 +453,11 @@ impl Fixture {
         let msg: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
         let id = msg["id"].clone();
         let result = match msg["method"].as_str().unwrap_or_default() {
+            "initialize" if self.fault == Fault::HugeBody => return huge_body(s),
+            "initialize" if self.fault == Fault::Escapes => {
+                json!({"protocolVersion": "2025-11-25\u{1b}[2J\u{9b}31m\nok   fake",
+                "capabilities": {"tools": {}}, "serverInfo": {"name": "fixture", "version": "1"}})
+            }
             "initialize" => json!({"protocolVersion": msg["params"]["protocolVersion"],
                 "capabilities": {"tools": {}}, "serverInfo": {"name": "fixture", "version": "1"}}),
             "tools/list" => {
@@ -409,6 +468,31 @@ impl Fixture {
                     Fault::ToolName => read["name"] = json!("notes.read"),
                     Fault::ToolNoProperties => read["inputSchema"] = json!({"type": "object"}),
                     Fault::ToolNoAnnotations => read["annotations"] = json!({"title": "Read"}),
+                    Fault::Escapes => {
+                        read["name"] = json!("evil\u{1b}]0;pwned\u{7}\u{202e}");
+                        read["inputSchema"] = json!({"type": "object"});
+                    }
+                    Fault::ManyTools => {
+                        let page = msg["params"]["cursor"].as_str().unwrap_or("0");
+                        let next = page.parse::<u32>().unwrap_or(0) + 1;
+                        let tools = vec![json!({}); 5_000];
+                        return json_reply(
+                            &mut s,
+                            200,
+                            &json!({"jsonrpc": "2.0", "id": id,
+                            "result": {"tools": tools, "nextCursor": next.to_string()}}),
+                        );
+                    }
+                    Fault::EndlessSse => return endless_sse(s),
+                    Fault::Nested => {
+                        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+                        return respond(
+                            &mut s,
+                            200,
+                            &[("Content-Type", "application/json".into())],
+                            &deep,
+                        );
+                    }
                     _ => {}
                 }
                 let tools = json!({"tools": [
@@ -427,7 +511,11 @@ impl Fixture {
                     );
                     return respond(&mut s, 403, &[("WWW-Authenticate", c)], "");
                 }
-                json!({"content": [{"type": "text", "text": "done"}]})
+                if tool == "broken" {
+                    json!({"content": [{"type": "text", "text": "boom: the notes store is down"}], "isError": true})
+                } else {
+                    json!({"content": [{"type": "text", "text": "done"}]})
+                }
             }
             _ if id.is_null() => return respond(&mut s, 202, &[], ""),
             _ => json!({}),
@@ -448,6 +536,11 @@ impl Fixture {
         let event = format!("event: message\ndata: {response}\n\n");
         let _ = s.write_all(head.as_bytes());
         let _ = s.flush();
+        if self.fault == Fault::SseNotUtf8 {
+            let _ = s.write_all(b": \xff\xfe keep-alive\n\n");
+            let _ = s.write_all(event.as_bytes());
+            return;
+        }
         if self.fault == Fault::SseBuffered {
             std::thread::sleep(Duration::from_millis(400));
             let _ = s.write_all(format!("{ping}{event}").as_bytes());
@@ -458,6 +551,95 @@ impl Fixture {
             let _ = s.write_all(event.as_bytes());
         }
     }
+}
+
+impl Fixture {
+    /// The hostile behaviours that replace a whole answer; `true` when this request was
+    /// answered (or deliberately not) here.
+    fn hostile(&self, s: &mut TcpStream, req: &Req) -> bool {
+        let path = req.path.as_str();
+        match self.fault {
+            Fault::Stall(p) if p == path => {
+                // Hold the connection open, answering nothing, until the client gives up.
+                let mut buf = [0u8; 1];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(300)));
+                let _ = s.read(&mut buf);
+            }
+            Fault::Drip(p) if p == path => {
+                let body = json!({"issuer": self.base}).to_string();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    body.len() + 1_000
+                );
+                let _ = s.write_all(head.as_bytes());
+                for b in body
+                    .bytes()
+                    .chain(std::iter::repeat(b' '))
+                    .take(body.len() + 1_000)
+                {
+                    if s.write_all(&[b]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            Fault::EscapesInError if path == "/register" => {
+                let mut out =
+                    b"HTTP/1.1 400 X\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+                        .to_vec();
+                out.extend_from_slice(
+                    b"\x1b[2J\x1b]0;pwned\x07 \xff\xfe bad\r\nFAIL fake line \xc2\x9b31m",
+                );
+                let _ = s.write_all(&out);
+            }
+            Fault::Redirects if path == "/.well-known/oauth-protected-resource/mcp" => {
+                respond(s, 302, &[("Location", format!("{}{path}", self.base))], "")
+            }
+            Fault::Redirects if path == "/.well-known/oauth-protected-resource" => {
+                respond(s, 307, &[("Location", "file:///etc/passwd".into())], "")
+            }
+            Fault::NotJson if path == "/.well-known/oauth-authorization-server/mcp" => respond(
+                s,
+                200,
+                &[("Content-Type", "application/json".into())],
+                "<html>not json</html>",
+            ),
+            Fault::NotJson if path == "/register" => {
+                json_reply(s, 201, &json!({"client_name": "x"}))
+            }
+            Fault::TokenHtml if path == "/token" => respond(
+                s,
+                200,
+                &[("Content-Type", "text/html".into())],
+                "<html><body>Please log in</body></html>",
+            ),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// A 1 GB JSON body, written as fast as the client reads it.
+fn huge_body(mut s: TcpStream) {
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n";
+    if s.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 1_000_000_000 && s.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+}
+
+/// An SSE answer of keep-alive comments that never ends (until the client hangs up).
+fn endless_sse(mut s: TcpStream) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+    if s.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    while s.write_all(b": keep-alive\n\n").is_ok() {}
 }
 
 fn options(url: String, client: &str) -> Options {
@@ -780,4 +962,322 @@ fn the_generated_readme_tells_the_operator_to_run_the_doctor_after_each_deploy()
         readme.contains("`mcpgen doctor https://medtainer.aijesusbro.com/mcp --as claude`"),
         "{readme}"
     );
+}
+
+/// Runs the doctor on a thread and fails the test, instead of hanging it, if the doctor does
+/// not finish within `limit` (far beyond what its per-request timeouts allow).
+fn run_or_hang(opts: Options, limit: Duration) -> Result<Report, doctor::NotReached> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(doctor::run(&opts));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("the doctor did not finish within {limit:?}"))
+}
+
+/// A character that must not reach a terminal raw: C0 and C1 controls, DEL, and the
+/// bidirectional overrides that reorder what a reader sees.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+#[test]
+fn escape_sequences_from_a_hostile_server_are_escaped_in_the_text_report() {
+    for fault in [Fault::Escapes, Fault::EscapesInError] {
+        let fx = Fixture::start(fault);
+        let report = doctor::run(&options(fx.url(), "claude")).unwrap();
+        let text = report.render();
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|c| *c != '\n' && unsafe_char(*c))
+            .collect();
+        assert!(raw.is_empty(), "{fault:?}: raw {raw:?} in:\n{text}");
+        // A newline in a server's string does not start a line of its own in the report.
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("ok   fake") || l.starts_with("FAIL fake")),
+            "{fault:?}:\n{text}"
+        );
+        // What was escaped is still shown.
+        assert!(text.contains("[2J"), "{fault:?}:\n{text}");
+    }
+}
+
+#[test]
+fn a_flood_of_tools_or_scopes_yields_a_bounded_report() {
+    for (fault, id) in [
+        (Fault::ManyTools, "tools.name_invalid"),
+        (Fault::ManyScopes, "scope.malformed"),
+    ] {
+        let fx = Fixture::start(fault);
+        let report = run_or_hang(options(fx.url(), "claude"), Duration::from_secs(120)).unwrap();
+        let same = report.findings().filter(|f| f.id == id).count();
+        assert!(same > 0, "{fault:?}:\n{}", report.render());
+        assert!(
+            report.findings().count() <= 40,
+            "{fault:?}: {} findings",
+            report.findings().count()
+        );
+        // The findings left out are counted, not silently dropped.
+        assert!(
+            report
+                .findings()
+                .any(|f| f.id == id && f.message.contains("more")),
+            "{fault:?}"
+        );
+        assert!(report.render().len() < 64 * 1024, "{fault:?}");
+    }
+}
+
+static OPENED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn record_browser(url: &str) {
+    OPENED.lock().unwrap().push(url.to_string());
+}
+
+#[test]
+fn a_browser_is_never_opened_on_an_authorization_url_that_is_not_http() {
+    for scheme in ["javascript:", "file:", "data:"] {
+        let fx = Fixture::start(Fault::AuthorizeScheme(scheme));
+        let mut opts = options(fx.url(), "claude");
+        opts.browser = Some(record_browser);
+        opts.approval_wait = Duration::from_secs(1);
+        let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+        assert_eq!(
+            problems(&report),
+            [("authorize.failed", Severity::Error)],
+            "{scheme}:\n{}",
+            report.render()
+        );
+    }
+    assert_eq!(*OPENED.lock().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_server_that_stalls_or_drips_is_given_up_on_at_the_timeout() {
+    let cases = [
+        (Fault::Stall("/register"), "registration.failed"),
+        (
+            Fault::Drip("/.well-known/oauth-authorization-server"),
+            "discovery.as_missing",
+        ),
+        (Fault::Stall("/token"), "token.failed"),
+    ];
+    for (fault, id) in cases {
+        let fx = Fixture::start(fault);
+        let mut opts = options(fx.url(), "claude");
+        opts.timeout = Duration::from_secs(1);
+        let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+        assert_eq!(
+            problems(&report),
+            [(id, Severity::Error)],
+            "{fault:?}:\n{}",
+            report.render()
+        );
+    }
+    // The MCP endpoint itself never answering: the URL cannot be reached (exit 2).
+    let fx = Fixture::start(Fault::Stall("/mcp"));
+    let mut opts = options(fx.url(), "claude");
+    opts.timeout = Duration::from_secs(1);
+    assert!(run_or_hang(opts, Duration::from_secs(120)).is_err());
+}
+
+#[test]
+fn endless_huge_or_deeply_nested_answers_fail_their_step_without_hanging() {
+    for (fault, step) in [
+        (Fault::EndlessSse, "tools"),
+        (Fault::HugeBody, "initialize"),
+        (Fault::Nested, "tools"),
+    ] {
+        let fx = Fixture::start(fault);
+        let mut opts = options(fx.url(), "claude");
+        opts.timeout = Duration::from_secs(5);
+        let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+        let f = report
+            .findings()
+            .find(|f| f.id == "mcp.failed")
+            .unwrap_or_else(|| panic!("{fault:?}:\n{}", report.render()));
+        assert_eq!(f.step, step, "{fault:?}");
+        assert!(report.render().len() < 64 * 1024, "{fault:?}");
+    }
+}
+
+#[test]
+fn redirects_and_answers_that_are_not_json_are_findings() {
+    let report = check_fault(Fault::Redirects);
+    assert_eq!(
+        problems(&report),
+        [("discovery.prm_missing", Severity::Error)],
+        "{}",
+        report.render()
+    );
+    let report = check_fault(Fault::NotJson);
+    assert_eq!(
+        problems(&report),
+        [
+            ("discovery.as_path_missing", Severity::Warning),
+            ("registration.failed", Severity::Error)
+        ],
+        "{}",
+        report.render()
+    );
+}
+
+/// An access token the fixture accepts, with this scope, as if issued earlier.
+fn given_token(fx: &Fixture, scope: &str) -> String {
+    fx.state
+        .lock()
+        .unwrap()
+        .access
+        .insert("given".into(), scope.into());
+    "given".into()
+}
+
+#[test]
+fn a_given_token_lacking_a_scope_the_client_gets_at_connect_is_not_a_step_up_failure() {
+    // Claude asks for `notes notes.write` at connect; the token given has `notes` only.
+    let fx = Fixture::start(Fault::WideChallenge);
+    let mut opts = options(fx.url(), "claude");
+    opts.token = Some(given_token(&fx, "notes"));
+    opts.call = Some(("write_note".into(), json!({"text": "x"})));
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    let call = report.steps.iter().find(|s| s.name == "call").unwrap();
+    assert!(
+        matches!(&call.outcome, doctor::Outcome::Skipped(t) if t.contains("--token lacks") && t.contains("notes.write")),
+        "{}",
+        report.render()
+    );
+
+    // Where the client does not ask for it at connect, the step-up failure stands.
+    let fx = Fixture::start(Fault::None);
+    let mut opts = options(fx.url(), "claude");
+    opts.token = Some(given_token(&fx, "notes"));
+    opts.call = Some(("write_note".into(), json!({"text": "x"})));
+    let report = doctor::run(&opts).unwrap();
+    assert_eq!(
+        problems(&report),
+        [("stepup.required", Severity::Error)],
+        "{}",
+        report.render()
+    );
+}
+
+#[test]
+fn a_refused_given_token_is_named_as_the_token_at_fault() {
+    let fx = Fixture::start(Fault::None);
+    let mut opts = options(fx.url(), "claude");
+    opts.token = Some("expired".into());
+    let report = doctor::run(&opts).unwrap();
+    let f = report
+        .findings()
+        .find(|f| f.id == "mcp.failed")
+        .expect("initialize fails");
+    assert!(f.message.contains("--token is refused"), "{}", f.message);
+    assert!(f.fix.contains("--token"), "{}", f.fix);
+}
+
+#[test]
+fn on_loopback_a_refused_origin_asks_for_no_change() {
+    let fx = Fixture::start(Fault::OriginRefused);
+    let mut opts = options(fx.url(), "claude");
+    opts.hosted = None;
+    let report = doctor::run(&opts).unwrap();
+    let f = report
+        .findings()
+        .find(|f| f.id == "origin.refused")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Info);
+    assert!(f.fix.starts_with("nothing to change"), "{}", f.fix);
+}
+
+#[test]
+fn a_tool_error_is_shown_with_its_text() {
+    let fx = Fixture::start(Fault::None);
+    let mut opts = options(fx.url(), "claude");
+    opts.call = Some(("broken".into(), json!({})));
+    let report = doctor::run(&opts).unwrap();
+    let call = report.steps.iter().find(|s| s.name == "call").unwrap();
+    assert!(
+        matches!(&call.outcome, doctor::Outcome::Passed(t) if t.contains("isError: true") && t.contains("the notes store is down")),
+        "{}",
+        report.render()
+    );
+}
+
+#[test]
+fn a_url_without_the_mcp_path_is_pointed_to_it() {
+    let fx = Fixture::start(Fault::None);
+    for url in [fx.base.clone(), format!("{}/", fx.base)] {
+        let report = doctor::run(&options(url, "claude")).unwrap();
+        let f = report
+            .findings()
+            .find(|f| f.id == "challenge.status")
+            .unwrap();
+        assert!(
+            f.message
+                .contains(&format!("a POST to \"{}\" gets 401", fx.url())),
+            "{}",
+            f.message
+        );
+    }
+}
+
+#[test]
+fn the_doctor_leaves_no_refresh_token_of_its_own_usable() {
+    let fx = Fixture::start(Fault::None);
+    let report = doctor::run(&options(fx.url(), "claude")).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    // Refresh tokens the fixture issued and that were neither redeemed nor revoked.
+    let st = fx.state.lock().unwrap();
+    let live: Vec<&String> = st
+        .refresh
+        .iter()
+        .filter(|(_, (_, redeemed))| redeemed.is_none())
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(live, Vec::<&String>::new(), "{}", report.render());
+    assert_eq!(st.access.len(), 0, "{}", report.render());
+}
+
+#[test]
+fn a_revocation_endpoint_that_stalls_costs_one_timeout_not_one_per_token() {
+    let fx = Fixture::start(Fault::StallRevocations);
+    let mut opts = options(fx.url(), "claude");
+    opts.timeout = Duration::from_secs(1);
+    let report = run_or_hang(opts, Duration::from_secs(120)).unwrap();
+    assert_eq!(problems(&report), [], "{}", report.render());
+    let step = report
+        .steps
+        .iter()
+        .find(|s| s.name == "revocation")
+        .unwrap();
+    assert!(
+        matches!(&step.outcome, doctor::Outcome::Passed(t) if t.contains("refused or not tried")),
+        "{}",
+        report.render()
+    );
+    assert_eq!(fx.state.lock().unwrap().revocations, 2);
+}
+
+#[test]
+fn a_token_answer_that_is_not_json_is_shown_as_it_came() {
+    let report = check_fault(Fault::TokenHtml);
+    assert_eq!(
+        problems(&report),
+        [("token.failed", Severity::Error)],
+        "{}",
+        report.render()
+    );
+    let f = report.findings().find(|f| f.id == "token.failed").unwrap();
+    assert!(f.message.contains("Please log in"), "{}", f.message);
+}
+
+#[test]
+fn an_sse_comment_that_is_not_utf8_does_not_fail_the_answer() {
+    let report = check_fault(Fault::SseNotUtf8);
+    assert_eq!(problems(&report), [], "{}", report.render());
 }

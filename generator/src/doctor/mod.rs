@@ -104,20 +104,24 @@ impl Report {
 
     /// The readable report: one line per step with its findings under it, then a summary.
     pub fn render(&self) -> String {
-        let mut out = format!("mcpgen doctor {} as {}\n\n", self.url, self.client.name);
+        let mut out = format!(
+            "mcpgen doctor {} as {}\n\n",
+            printable(&self.url),
+            self.client.name
+        );
         for step in &self.steps {
             let (mark, text) = match &step.outcome {
                 Outcome::Passed(t) => ("ok  ", t),
                 Outcome::Failed(t) => ("FAIL", t),
                 Outcome::Skipped(t) => ("skip", t),
             };
-            out.push_str(&format!("{mark} {:<12} {text}\n", step.name));
+            out.push_str(&format!("{mark} {:<12} {}\n", step.name, printable(text)));
             for f in &step.findings {
                 out.push_str(&format!(
                     "       {} {}: {}\n         fix: {}\n         see: {}\n",
                     f.severity.as_str(),
                     f.id,
-                    f.message,
+                    printable(&f.message),
                     f.fix,
                     f.reference
                 ));
@@ -152,6 +156,30 @@ impl Report {
     }
 }
 
+/// `text` safe to print on a terminal: control characters (C0, DEL, C1: escape sequences,
+/// newlines that would fake a line of the report) and the bidirectional formatting characters
+/// that reorder what a reader sees are written as `\u{..}` escapes. A server's strings reach
+/// the report in messages and step outcomes; this is applied to all of them.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// The URL could not be reached at all (exit code 2).
 #[derive(Debug)]
 pub struct NotReached(pub String);
@@ -175,6 +203,7 @@ pub fn run(opts: &Options) -> Result<Report, NotReached> {
         session: None,
         ua: opts.client.user_agent,
         mcp_ua: opts.client.mcp_user_agent,
+        issued: Vec::new(),
     };
     d.walk()?;
     Ok(Report {
@@ -196,7 +225,12 @@ struct Doctor<'a> {
     ua: &'static str,
     /// The User-Agent of authenticated MCP requests, likewise.
     mcp_ua: &'static str,
+    /// Tokens the refreshes returned (token, `token_type_hint`), revoked at the end.
+    issued: Vec<(String, &'static str)>,
 }
+
+/// Most tools the doctor reads from `tools/list` (across pages) and checks.
+const MAX_TOOLS: usize = 1000;
 
 /// The User-Agent that tells a WAF rule on the client's from other refusals.
 const PLAIN_UA: &str = "curl/8.5.0";
@@ -205,7 +239,11 @@ const PLAIN_UA: &str = "curl/8.5.0";
 struct Grant {
     access: String,
     refresh: Option<String>,
-    scopes: BTreeSet<String>,
+    /// The scopes the client holds at connect: those granted, or with `--token` those the
+    /// client asks for at connect (the challenge's `scope`); `None` when not known.
+    scopes: Option<BTreeSet<String>>,
+    /// The access token came from `--token`, not from the doctor's own sign-in.
+    given: bool,
     token_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
     client_id: Option<String>,
@@ -219,7 +257,18 @@ impl Doctor<'_> {
         self.opts.client
     }
 
+    /// Records a step. Messages and outcome texts are cut to [`MAX_TEXT`] characters, and
+    /// findings to [`rules::MAX_SAME`] per id, so no server can make the report unbounded.
     fn push(&mut self, name: &'static str, outcome: Outcome, findings: Vec<Finding>) {
+        let outcome = match outcome {
+            Outcome::Passed(t) => Outcome::Passed(cut(t)),
+            Outcome::Failed(t) => Outcome::Failed(cut(t)),
+            Outcome::Skipped(t) => Outcome::Skipped(cut(t)),
+        };
+        let findings = rules::capped(findings.into_iter().map(|mut f| {
+            f.message = cut(f.message);
+            f
+        }));
         self.steps.push(Step {
             name,
             outcome,
@@ -242,6 +291,7 @@ impl Doctor<'_> {
             let mut f = f.at(Severity::Info);
             f.message
                 .push_str(" (loopback server: a hosted client cannot reach it anyway)");
+            f.fix = "nothing to change on loopback; run the doctor against the deployed https URL to check what the hosted client gets".into();
             f
         }
     }
@@ -323,7 +373,9 @@ impl Doctor<'_> {
                 Grant {
                     access: t.clone(),
                     refresh: None,
-                    scopes: BTreeSet::new(),
+                    scopes: rules::param(&challenge, "scope")
+                        .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+                    given: true,
                     token_endpoint: None,
                     revocation_endpoint: None,
                     client_id: None,
@@ -408,11 +460,34 @@ impl Doctor<'_> {
             return Ok(None);
         }
         if reply.status != 401 {
+            // Often the URL is not the MCP endpoint: the server's root rather than `/mcp`.
+            let guess = format!("{}/mcp", self.opts.url.trim_end_matches('/'));
+            let hint = (!self.url.path().trim_end_matches('/').ends_with("/mcp"))
+                .then(|| {
+                    let r = self.http.send(Request {
+                        method: "POST",
+                        url: &guess,
+                        headers: vec![
+                            ("user-agent", self.ua.to_string()),
+                            ("content-type", "application/json".to_string()),
+                            ("accept", "application/json, text/event-stream".to_string()),
+                        ],
+                        body: Some(body.to_string()),
+                    });
+                    r.ok().filter(|r| matches!(r.status, 200 | 401)).map(|r| {
+                        format!(
+                            "; a POST to {guess:?} gets {}: is that the MCP endpoint?",
+                            r.status
+                        )
+                    })
+                })
+                .flatten()
+                .unwrap_or_default();
             findings.push(Finding::new(
                 "challenge.status",
                 "challenge",
                 format!(
-                    "an unauthenticated POST gets {}{}",
+                    "an unauthenticated POST gets {}{}{hint}",
                     reply.status,
                     reply
                         .header("location")
@@ -954,20 +1029,24 @@ impl Doctor<'_> {
         self.push(
             "token",
             Outcome::Passed(format!(
-                "access token{}, scope {:?}",
+                "access token{}, {}",
                 if refresh.is_some() {
                     " and refresh token"
                 } else {
                     ""
                 },
-                scopes.iter().cloned().collect::<Vec<_>>().join(" ")
+                match granted.get("scope") {
+                    Some(s) => format!("scope {s}"),
+                    None => "no scope in the answer (the requested scope is granted)".into(),
+                }
             )),
             findings,
         );
         Some(Grant {
             access: granted["access_token"].as_str().unwrap_or_default().into(),
             refresh,
-            scopes,
+            scopes: Some(scopes),
+            given: false,
             token_endpoint: Some(token_endpoint),
             revocation_endpoint,
             client_id: Some(client_id),
@@ -1025,7 +1104,8 @@ impl Doctor<'_> {
         ))
     }
 
-    /// POSTs a form to the token endpoint: the status and the JSON body (`Null` if not JSON).
+    /// POSTs a form to the token endpoint: the status and the JSON body (if not JSON, an
+    /// excerpt of the body as a JSON string, so a report shows what came).
     fn token_request(
         &self,
         endpoint: &str,
@@ -1054,7 +1134,7 @@ impl Doctor<'_> {
             .map_err(|e| e.0)?;
         Ok((
             r.status,
-            serde_json::from_str(&r.body).unwrap_or(Value::Null),
+            serde_json::from_str(&r.body).unwrap_or_else(|_| Value::String(excerpt(&r.body))),
         ))
     }
 
@@ -1087,7 +1167,12 @@ impl Doctor<'_> {
                 Ok(r) => format!("initialize got {}: {}", r.status, excerpt(&r.body)),
                 Err(e) => e.0.clone(),
             };
-            findings.push(Finding::new("mcp.failed", "initialize", seen.clone()));
+            let mut f = Finding::new("mcp.failed", "initialize", seen.clone());
+            if grant.is_some_and(|g| g.given) && init.as_ref().is_ok_and(|r| r.status == 401) {
+                f.message = format!("the access token given with --token is refused: {seen}");
+                f.fix = "pass a valid, unexpired access token issued for this URL with --token, or omit --token and let the doctor sign in".into();
+            }
+            findings.push(f);
             self.push("initialize", Outcome::Failed(seen), findings);
             self.skip_rest(&["tools", "call", "refresh", "revocation"], "no session");
             return;
@@ -1117,6 +1202,7 @@ impl Doctor<'_> {
         let mut tools = Vec::new();
         let mut cursor: Option<String> = None;
         let mut failed = None;
+        let mut more_tools = false;
         for page in 0..20 {
             let mut params = json!({});
             if let Some(c) = &cursor {
@@ -1150,14 +1236,17 @@ impl Doctor<'_> {
                     .cloned()
                     .unwrap_or_default(),
             );
+            if tools.len() >= MAX_TOOLS {
+                more_tools = tools.len() > MAX_TOOLS || list["result"]["nextCursor"].is_string();
+                tools.truncate(MAX_TOOLS);
+                break;
+            }
             match list["result"]["nextCursor"].as_str() {
                 Some(c) if !c.is_empty() => cursor = Some(c.to_string()),
                 _ => break,
             }
         }
-        for t in &tools {
-            findings.extend(rules::tool(t));
-        }
+        findings.extend(rules::capped(tools.iter().flat_map(rules::tool)));
         match failed {
             Some(seen) => {
                 findings.push(Finding::new("mcp.failed", "tools", seen.clone()));
@@ -1165,11 +1254,15 @@ impl Doctor<'_> {
             }
             None => self.push(
                 "tools",
-                Outcome::Passed(format!(
-                    "{} tool{}",
-                    tools.len(),
-                    if tools.len() == 1 { "" } else { "s" }
-                )),
+                Outcome::Passed(if more_tools {
+                    format!("more than {MAX_TOOLS} tools; the first {MAX_TOOLS} checked")
+                } else {
+                    format!(
+                        "{} tool{}",
+                        tools.len(),
+                        if tools.len() == 1 { "" } else { "s" }
+                    )
+                }),
                 findings,
             ),
         }
@@ -1229,8 +1322,12 @@ impl Doctor<'_> {
                     .split_whitespace()
                     .map(str::to_owned)
                     .collect();
-                let granted = grant.map(|g| g.scopes.clone()).unwrap_or_default();
-                match rules::step_up(self.client(), &tool, &granted, &challenged) {
+                let granted = grant.map_or(Some(BTreeSet::new()), |g| g.scopes.clone());
+                let given = grant.is_some_and(|g| g.given);
+                let step_up = granted
+                    .as_ref()
+                    .and_then(|g| rules::step_up(self.client(), &tool, g, &challenged));
+                match step_up {
                     Some(f) => {
                         let failed = f.severity == Severity::Error;
                         findings.push(f);
@@ -1242,6 +1339,20 @@ impl Doctor<'_> {
                             ))
                         }
                     }
+                    // The token given lacks the scope, but it is not the one the client
+                    // would hold: that one is not held against the server.
+                    None if given && !challenged.is_empty() => Outcome::Skipped(format!(
+                        "`{tool}` needs {:?}, which the --token lacks; {}",
+                        challenged.join(" "),
+                        if granted.is_some() {
+                            format!(
+                                "{} asks for it at connect, so pass a token with it (or omit --token) to check the call",
+                                self.client().name
+                            )
+                        } else {
+                            "omit --token to check what the client is granted at connect".into()
+                        }
+                    )),
                     None => {
                         let seen = format!("`{tool}` got 403: {}", excerpt(&r.body));
                         findings.push(Finding::new("call.failed", "call", seen.clone()));
@@ -1255,9 +1366,16 @@ impl Doctor<'_> {
                     Outcome::Passed(format!(
                         "`{tool}` answered{}",
                         if j["result"]["isError"] == true {
-                            " with isError: true"
+                            let text = j["result"]["content"]
+                                .as_array()
+                                .and_then(|c| c.iter().find_map(|part| part["text"].as_str()));
+                            format!(
+                                " with isError: true{}",
+                                text.map(|t| format!(": {:?}", excerpt(t)))
+                                    .unwrap_or_default()
+                            )
                         } else {
-                            ""
+                            String::new()
                         }
                     ))
                 }
@@ -1312,6 +1430,7 @@ impl Doctor<'_> {
         for n in 1..=2 {
             match self.token_request(&endpoint, &form(&rt)) {
                 Ok((200, body)) if body["access_token"].is_string() => {
+                    self.keep(&body);
                     let access = body["access_token"].as_str().unwrap_or_default();
                     if !self.works(access) {
                         findings.push(Finding::new(
@@ -1352,6 +1471,9 @@ impl Doctor<'_> {
         // first, so a server that kills either is caught.
         for (round, keep_last) in [(1, true), (2, false)] {
             let mut ok = self.concurrent_refreshes(&endpoint, &form(&rt));
+            for b in &ok {
+                self.keep(b);
+            }
             if ok.is_empty() {
                 return fail(
                     self,
@@ -1383,7 +1505,11 @@ impl Doctor<'_> {
                 break;
             };
             let which = if keep_last { "last" } else { "first" };
-            match self.token_request(&endpoint, &form(next)) {
+            let answer = self.token_request(&endpoint, &form(next));
+            if let Ok((200, body)) = &answer {
+                self.keep(body);
+            }
+            match answer {
                 Ok((200, body)) => match body["refresh_token"].as_str() {
                     Some(r) => rt = r.to_string(),
                     None => break,
@@ -1441,22 +1567,73 @@ impl Doctor<'_> {
         answers.into_iter().map(|(_, b)| b).collect()
     }
 
+    /// Notes the tokens of a token response, to revoke them at the end.
+    fn keep(&mut self, body: &Value) {
+        for (key, hint) in [
+            ("access_token", "access_token"),
+            ("refresh_token", "refresh_token"),
+        ] {
+            if let Some(t) = body[key].as_str()
+                && !self.issued.iter().any(|(k, _)| k == t)
+            {
+                self.issued.push((t.to_string(), hint));
+            }
+        }
+    }
+
+    /// Revokes the first access token (the check), then every other token the doctor
+    /// obtained, refresh tokens first (RFC 7009 §2.1: that ends their grants), so it leaves
+    /// nothing usable on the server.
     fn revoke(&mut self, g: &Grant) {
         let endpoint = g.revocation_endpoint.clone().unwrap_or_default();
-        let mut form = vec![
-            ("token", g.access.clone()),
-            ("token_type_hint", "access_token".to_string()),
-        ];
-        ClientAuth {
+        let auth = ClientAuth {
             client_id: g.client_id.clone().unwrap_or_default(),
             client_secret: g.client_secret.clone(),
-        }
-        .add(&mut form);
-        let outcome = self.token_request(&endpoint, &form);
+        };
+        let revoke = |this: &Self, token: &str, hint: &str| {
+            let mut form = vec![
+                ("token", token.to_string()),
+                ("token_type_hint", hint.to_string()),
+            ];
+            auth.add(&mut form);
+            this.token_request(&endpoint, &form)
+        };
+        let outcome = revoke(self, &g.access, "access_token");
+        let mut others: Vec<(String, &'static str)> = g
+            .refresh
+            .iter()
+            .map(|r| (r.clone(), "refresh_token"))
+            .chain(std::mem::take(&mut self.issued))
+            .filter(|(t, _)| *t != g.access)
+            .collect();
+        others.sort_by_key(|(_, hint)| *hint != "refresh_token");
+        others.dedup();
+        // One refusal or timeout ends it: a server that stalls every revocation must not
+        // cost a timeout per token.
+        let refused = if matches!(outcome, Ok((200, _))) {
+            others
+                .iter()
+                .position(|(t, hint)| !matches!(revoke(self, t, hint), Ok((200, _))))
+                .map_or(0, |done| others.len() - done)
+        } else {
+            0
+        };
         match outcome {
             Ok((200, _)) => self.push(
                 "revocation",
-                Outcome::Passed("the doctor's access token was revoked".into()),
+                Outcome::Passed(if others.is_empty() {
+                    "the doctor's access token was revoked".into()
+                } else if refused == 0 {
+                    format!(
+                        "the doctor's access token was revoked, and the {} other tokens it obtained",
+                        others.len()
+                    )
+                } else {
+                    format!(
+                        "the doctor's access token was revoked; {refused} of the {} other tokens it obtained were refused or not tried",
+                        others.len()
+                    )
+                }),
                 Vec::new(),
             ),
             Ok((status, body)) => {
@@ -1501,6 +1678,19 @@ fn callback_port(redirect: &str) -> u16 {
         .ok()
         .and_then(|u| u.port())
         .unwrap_or(80)
+}
+
+/// Most characters of a finding's message or a step's outcome text.
+const MAX_TEXT: usize = 1000;
+
+/// `text`, cut to [`MAX_TEXT`] characters.
+fn cut(text: String) -> String {
+    if text.chars().count() <= MAX_TEXT {
+        return text;
+    }
+    let mut s: String = text.chars().take(MAX_TEXT).collect();
+    s.push('…');
+    s
 }
 
 /// At most 200 characters of a body, on one line.

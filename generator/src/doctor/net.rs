@@ -181,12 +181,14 @@ fn read_sse(reader: impl Read, start: Instant) -> std::io::Result<(String, Optio
     };
     let mut pending = String::new();
     let mut lines = BufReader::new(reader);
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     loop {
-        line.clear();
-        if lines.read_line(&mut line)? == 0 {
+        // Decoded leniently, as clients do (a byte that is not UTF-8 is U+FFFD).
+        bytes.clear();
+        if lines.read_until(b'\n', &mut bytes)? == 0 {
             break;
         }
+        let line = String::from_utf8_lossy(&bytes);
         body.push_str(&line);
         let trimmed = line.trim_end_matches(['\r', '\n']);
         if trimmed.starts_with(':') || trimmed.is_empty() {

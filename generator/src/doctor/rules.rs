@@ -270,18 +270,54 @@ impl Finding {
 /// `scope.malformed` findings for each invalid scope-token of `scopes`, found in `place`
 /// (e.g. "the protected resource metadata's `scopes_supported`").
 pub fn scope_tokens(step: &'static str, place: &str, scopes: &[String]) -> Vec<Finding> {
-    scopes
-        .iter()
-        .filter_map(|s| {
-            validate::scope_problem(s).map(|why| {
-                Finding::new(
-                    "scope.malformed",
-                    step,
-                    format!("{place} lists {s:?}, which {why}"),
-                )
-            })
+    capped(scopes.iter().filter_map(|s| {
+        validate::scope_problem(s).map(|why| {
+            Finding::new(
+                "scope.malformed",
+                step,
+                format!("{place} lists {:?}, which {why}", short(s)),
+            )
         })
-        .collect()
+    }))
+}
+
+/// Most findings with one id that a report keeps; the rest are counted in one more finding.
+pub const MAX_SAME: usize = 5;
+
+/// At most [`MAX_SAME`] findings per id, in order, then for each id with more, one finding
+/// saying how many more there were. A server that lists a million bad tools or scopes gets a
+/// report of a few lines (the findings are made and dropped one at a time).
+pub fn capped(findings: impl IntoIterator<Item = Finding>) -> Vec<Finding> {
+    let mut kept: Vec<Finding> = Vec::new();
+    let mut more: Vec<(&'static str, &'static str, usize)> = Vec::new();
+    for f in findings {
+        if kept.iter().filter(|k| k.id == f.id).count() < MAX_SAME {
+            kept.push(f);
+        } else if let Some(m) = more.iter_mut().find(|m| m.0 == f.id) {
+            m.2 += 1;
+        } else {
+            more.push((f.id, f.step, 1));
+        }
+    }
+    for (id, step, n) in more {
+        let severity = kept.iter().find(|k| k.id == id).map(|k| k.severity);
+        let mut f = Finding::new(id, step, format!("and {n} more like the above"));
+        if let Some(s) = severity {
+            f = f.at(s);
+        }
+        kept.push(f);
+    }
+    kept
+}
+
+/// At most 100 characters of a server's string, for a message.
+pub fn short(s: &str) -> String {
+    if s.chars().count() <= 100 {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(100).collect();
+    out.push('…');
+    out
 }
 
 /// Why a `scope` value (space-separated scope-tokens, RFC 6749 §3.3) is not normalised, if it
@@ -372,7 +408,7 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 /// The findings about one tool of `tools/list`: its name, input schema and annotations.
 pub fn tool(t: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    let name = t["name"].as_str().unwrap_or_default();
+    let name = &short(t["name"].as_str().unwrap_or_default());
     if !validate::valid_tool_name(name) {
         out.push(Finding::new(
             "tools.name_invalid",
