@@ -67,7 +67,10 @@ fn alias_bomb_is_refused_in_bounded_memory() {
 fn one_long_string_aliased_many_times_is_refused_by_size_in_bounded_memory() {
     let _g = lock();
     // 100 KiB aliased 100,000 times: within the node bound, 10 GB once expanded.
-    let mut yaml = format!("mcpgen: 1\nbig: &big \"{}\"\nmany:\n", "x".repeat(100 * 1024));
+    let mut yaml = format!(
+        "mcpgen: 1\nbig: &big \"{}\"\nmany:\n",
+        "x".repeat(100 * 1024)
+    );
     for _ in 0..100_000 {
         yaml.push_str("  - *big\n");
     }
@@ -75,14 +78,23 @@ fn one_long_string_aliased_many_times_is_refused_by_size_in_bounded_memory() {
     let err = mcpgen::load(yaml.as_bytes()).unwrap_err();
     assert_eq!(err.len(), 1, "{err:?}");
     assert!(
-        err[0].message.contains("aliases expand the spec to more than"),
+        err[0]
+            .message
+            .contains("aliases expand the spec to more than"),
         "{err:?}"
     );
     // Located at the alias that crosses the limit, not at the start of the file.
     let line = yaml[..err[0].span.start].matches('\n').count() + 1;
-    assert!(line > 3 && yaml[err[0].span.clone()].starts_with("*big"), "line {line}");
+    assert!(
+        line > 3 && yaml[err[0].span.clone()].starts_with("*big"),
+        "line {line}"
+    );
     let peak = peak_heap_of_load(yaml.as_bytes());
-    assert!(peak < 64 * MIB, "a 10 GB alias expansion used {} MiB", peak / MIB);
+    assert!(
+        peak < 64 * MIB,
+        "a 10 GB alias expansion used {} MiB",
+        peak / MIB
+    );
 }
 
 #[test]
@@ -97,7 +109,10 @@ fn nested_anchors_count_their_copies() {
         "]".repeat(depth)
     );
     let err = mcpgen::load(yaml.as_bytes()).unwrap_err();
-    assert!(err[0].message.contains("aliases expand the spec"), "{err:?}");
+    assert!(
+        err[0].message.contains("aliases expand the spec"),
+        "{err:?}"
+    );
     let peak = peak_heap_of_load(yaml.as_bytes());
     assert!(peak < 64 * MIB, "nested anchors used {} MiB", peak / MIB);
 }

@@ -1104,7 +1104,8 @@ async fn registration_refuses_control_and_bidi_characters_naming_the_field() {
         ("software_id", json!("id\u{9b}31m")),
         ("contacts", json!(["ops@app.example\u{0}"])),
     ] {
-        let mut body = json!({"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none"});
+        let mut body =
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none"});
         body[field] = value.clone();
         let r = post_json(&s.router, "/register", &body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {value}");
