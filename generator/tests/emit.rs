@@ -54,7 +54,7 @@ fn odd_names_become_valid_rust() {
         }}}),
         json!({"name": "match", "description": "Keyword \"quoted\" */ \\ text.", "input": {"type": "object"},
                "output": {"type": "object", "properties": {"Self": {"type": ["string", "null"]}}}}),
-        json!({"name": "tpl", "description": "Template:\n\tindented, on two lines.", "input": {"type": "object"},
+        json!({"name": "tpl", "description": "Template:\n\tindented, on two lines.", "input": {"type": "object", "properties": {"x": {"type": "string"}}},
                "handler": "template", "template": "line\r\nwith\ta \"# and \"## and {{ x | default('-') }}"}),
     ];
     let n = emitted_rust_parses(&spec(tools)).unwrap();
