@@ -6,6 +6,8 @@ use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term;
 
+use crate::text::shown;
+
 /// How bad a [`Diagnostic`] is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -81,8 +83,12 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
     diags.dedup();
 }
 
-/// Renders diagnostics for one file as plain text (no colour), in the order given.
+/// Renders diagnostics for one file as plain text (no colour), in the order given. Control
+/// and bidirectional characters of the spec are printed as visible stand-ins
+/// ([`crate::text::shown`]), so a hostile spec cannot drive the terminal that checks it.
 pub fn render(diags: &[Diagnostic], file_name: &str, source: &str) -> String {
+    let shown_source = shown(source);
+    let source: &str = &shown_source;
     let file = SimpleFile::new(file_name, source);
     // ASCII art: `-->` as rustc prints it, and the same bytes in every terminal and log.
     let config = term::Config {
@@ -94,19 +100,19 @@ pub fn render(diags: &[Diagnostic], file_name: &str, source: &str) -> String {
         let span = clamp(&d.span, source);
         let mut label = Label::primary((), span);
         if let Some(text) = &d.label {
-            label = label.with_message(text);
+            label = label.with_message(shown(text));
         }
         let mut labels = vec![label];
         for (span, note) in &d.related {
-            labels.push(Label::secondary((), clamp(span, source)).with_message(note));
+            labels.push(Label::secondary((), clamp(span, source)).with_message(shown(note)));
         }
         let report = match d.severity {
             Severity::Error => Report::error(),
             Severity::Warning => Report::warning(),
         };
-        let mut report = report.with_message(&d.message).with_labels(labels);
+        let mut report = report.with_message(shown(&d.message)).with_labels(labels);
         if let Some(help) = &d.help {
-            report = report.with_notes(vec![format!("help: {help}")]);
+            report = report.with_notes(vec![format!("help: {}", shown(help))]);
         }
         match term::emit_into_string(&config, &file, &report) {
             Ok(text) => out.push_str(&text),
@@ -117,7 +123,10 @@ pub fn render(diags: &[Diagnostic], file_name: &str, source: &str) -> String {
                     Severity::Error => "error",
                     Severity::Warning => "warning",
                 };
-                out.push_str(&format!("{word}: {}\n  --> {file_name}\n\n", d.message));
+                out.push_str(&format!(
+                    "{word}: {}\n  --> {file_name}\n\n",
+                    shown(&d.message)
+                ));
             }
         }
     }

@@ -21,6 +21,14 @@ pub const MAX_DEPTH: usize = 64;
 /// How many nodes aliases may add in total: enough for any honest reuse, far below a
 /// "billion laughs" expansion.
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// How large a document may become once its aliases are expanded, in bytes: the text, plus
+/// the size of every copy an alias or anchor makes (a node's size is its scalar or key text
+/// plus [`NODE_BYTES`]). Counts bytes, not nodes, so one long string aliased many times is
+/// refused as surely as many nested aliases.
+pub const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
+/// What one node costs towards [`MAX_EXPANDED_BYTES`] besides its text: its punctuation
+/// and place in the tree.
+pub const NODE_BYTES: usize = 8;
 
 /// Where each node of a parsed document came from.
 #[derive(Debug, Default, Clone)]
@@ -170,6 +178,8 @@ struct Open {
     key_span: Option<Range<usize>>,
     anchor: usize,
     nodes: usize,
+    /// Expanded size so far, as [`MAX_EXPANDED_BYTES`] counts it.
+    bytes: usize,
 }
 
 struct Builder<'t> {
@@ -177,9 +187,11 @@ struct Builder<'t> {
     offsets: Offsets,
     positions: Positions,
     stack: Vec<Open>,
-    /// Anchored nodes by id, with their node counts.
-    anchors: HashMap<usize, (Value, usize)>,
+    /// Anchored nodes by id, with their node counts and expanded sizes.
+    anchors: HashMap<usize, (Value, usize, usize)>,
     alias_nodes: usize,
+    /// The text's length plus every copy made by an alias or anchor, in bytes.
+    expanded_bytes: usize,
     root: Option<Value>,
     documents: usize,
     diags: Vec<Diagnostic>,
@@ -194,6 +206,7 @@ impl<'t> Builder<'t> {
             stack: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
+            expanded_bytes: text.len(),
             root: None,
             documents: 0,
             diags: Vec::new(),
@@ -263,6 +276,7 @@ impl<'t> Builder<'t> {
                             keys,
                         },
                     pointer,
+                    bytes,
                     ..
                 }) = self.stack.last_mut()
                 {
@@ -271,6 +285,7 @@ impl<'t> Builder<'t> {
                         return Err(Diagnostic::new("tagged keys are not supported", span));
                     }
                     let key = text.into_owned();
+                    *bytes += key.len();
                     if let Some(first) = keys.get(&key) {
                         self.diags.push(
                             Diagnostic::new(format!("duplicate key `{key}`"), span.clone())
@@ -289,8 +304,9 @@ impl<'t> Builder<'t> {
                     *pending = Some(PendingKey { key, duplicate });
                     return Ok(());
                 }
+                let size = text.len() + NODE_BYTES;
                 let value = self.scalar(text, style, tag.as_ref(), &span)?;
-                self.add(value, 1, anchor, span, None)
+                self.add(value, 1, size, anchor, span, None)
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 if let Some(tag) = tag
@@ -327,6 +343,7 @@ impl<'t> Builder<'t> {
                     key_span,
                     anchor,
                     nodes: 1,
+                    bytes: NODE_BYTES,
                 });
                 Ok(())
             }
@@ -340,10 +357,18 @@ impl<'t> Builder<'t> {
                 };
                 let whole = open.start.start..span.end.max(open.start.start);
                 // `add` computes the pointer again from the parent, which is the same one.
-                self.add(value, open.nodes, open.anchor, whole, open.key_span)
+                self.add(
+                    value,
+                    open.nodes,
+                    open.bytes,
+                    open.anchor,
+                    whole,
+                    open.key_span,
+                )
             }
             Event::Alias(id) => {
-                let Some((value, nodes)) = self.anchors.get(&id).cloned() else {
+                // Sizes are checked before the copy is made, so a refused copy costs nothing.
+                let Some(&(_, nodes, bytes)) = self.anchors.get(&id) else {
                     return Err(Diagnostic::new("alias to an unknown anchor", span));
                 };
                 self.alias_nodes += nodes;
@@ -354,6 +379,7 @@ impl<'t> Builder<'t> {
                     )
                     .with_help("write the values out, or reuse fewer of them"));
                 }
+                self.grow(bytes, &span)?;
                 if matches!(
                     self.stack.last(),
                     Some(Open {
@@ -366,9 +392,27 @@ impl<'t> Builder<'t> {
                 ) {
                     return Err(Diagnostic::new("aliases cannot be used as keys", span));
                 }
-                self.add(value, nodes, 0, span, None)
+                let value = self.anchors[&id].0.clone();
+                self.add(value, nodes, bytes, 0, span, None)
             }
         }
+    }
+
+    /// Counts a copy of `bytes` towards [`MAX_EXPANDED_BYTES`]; `span` is what made it.
+    fn grow(&mut self, bytes: usize, span: &Range<usize>) -> Result<(), Diagnostic> {
+        self.expanded_bytes = self.expanded_bytes.saturating_add(bytes);
+        if self.expanded_bytes > MAX_EXPANDED_BYTES {
+            return Err(Diagnostic::new(
+                format!(
+                    "aliases expand the spec to more than {} MiB",
+                    MAX_EXPANDED_BYTES / (1024 * 1024)
+                ),
+                span.clone(),
+            )
+            .with_label("this copy crosses the limit")
+            .with_help("write the values out, or reuse large values fewer times"));
+        }
+        Ok(())
     }
 
     /// The pointer a new node gets in the current parent.
@@ -405,13 +449,17 @@ impl<'t> Builder<'t> {
         &mut self,
         value: Value,
         nodes: usize,
+        bytes: usize,
         anchor: usize,
         span: Range<usize>,
         key_span: Option<Range<usize>>,
     ) -> Result<(), Diagnostic> {
         let pointer = self.child_pointer(&span)?;
         if anchor != 0 {
-            self.anchors.insert(anchor, (value.clone(), nodes));
+            // The anchor keeps a copy of its node: nested anchors would otherwise multiply a
+            // large value without a single alias.
+            self.grow(bytes, &span)?;
+            self.anchors.insert(anchor, (value.clone(), nodes, bytes));
         }
         let key_span = key_span.or_else(|| {
             self.positions
@@ -424,6 +472,7 @@ impl<'t> Builder<'t> {
             None => self.root = Some(value),
             Some(parent) => {
                 parent.nodes += nodes;
+                parent.bytes = parent.bytes.saturating_add(bytes);
                 match &mut parent.frame {
                     Frame::Seq { items } => items.push(value),
                     Frame::Map {

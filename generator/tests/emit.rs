@@ -1,5 +1,6 @@
-//! Emitting never fails on a valid spec: odd names, keywords, non-ASCII and control characters
-//! all come out as Rust that parses (and the golden tests show it compiles).
+//! Emitting never fails on a valid spec: odd names, keywords, non-ASCII, quotes and the line
+//! breaks and tabs descriptions and templates may hold all come out as Rust that parses (and
+//! the golden tests show it compiles).
 
 use mcpgen::emit::{self, Options, RuntimeDep};
 use proptest::prelude::*;
@@ -16,6 +17,14 @@ fn spec(tools: Vec<Value>) -> String {
         "tools": tools
     })
     .to_string()
+}
+
+/// `s` without the characters `mcpgen check` refuses (control characters, but tab and line
+/// breaks where `lines`; bidirectional controls), so the spec stays valid.
+fn allowed(s: &str, lines: bool) -> String {
+    s.chars()
+        .filter(|c| mcpgen::text::first_forbidden(c.encode_utf8(&mut [0; 4]), lines).is_none())
+        .collect()
 }
 
 fn emitted_rust_parses(yaml: &str) -> Result<usize, String> {
@@ -45,8 +54,8 @@ fn odd_names_become_valid_rust() {
         }}}),
         json!({"name": "match", "description": "Keyword \"quoted\" */ \\ text.", "input": {"type": "object"},
                "output": {"type": "object", "properties": {"Self": {"type": ["string", "null"]}}}}),
-        json!({"name": "tpl", "description": "Template.", "input": {"type": "object"},
-               "handler": "template", "template": "line\r\nwith \"# and \"## and {{ x | default('-') }}"}),
+        json!({"name": "tpl", "description": "Template:\n\tindented, on two lines.", "input": {"type": "object", "properties": {"x": {"type": "string"}}},
+               "handler": "template", "template": "line\r\nwith\ta \"# and \"## and {{ x | default('-') }}"}),
     ];
     let n = emitted_rust_parses(&spec(tools)).unwrap();
     assert_eq!(n, 8);
@@ -66,8 +75,10 @@ proptest! {
         let mut seen = std::collections::BTreeSet::new();
         let names: Vec<&String> = names.iter().filter(|n| seen.insert(mcpgen::naming::snake(n))).collect();
         let mut seen = std::collections::BTreeSet::new();
-        let props: Vec<&String> = props.iter().filter(|p| seen.insert(mcpgen::naming::snake(p))).collect();
+        let props: Vec<String> = props.iter().map(|p| allowed(p, false)).filter(|p| seen.insert(mcpgen::naming::snake(p))).collect();
+        let description = allowed(&description, true);
         let description = if description.trim().is_empty() { "x".to_string() } else { description };
+        let template = allowed(&template, true);
         let tools: Vec<Value> = names
             .iter()
             .enumerate()

@@ -64,6 +64,60 @@ fn alias_bomb_is_refused_in_bounded_memory() {
 }
 
 #[test]
+fn one_long_string_aliased_many_times_is_refused_by_size_in_bounded_memory() {
+    let _g = lock();
+    // 100 KiB aliased 100,000 times: within the node bound, 10 GB once expanded.
+    let mut yaml = format!(
+        "mcpgen: 1\nbig: &big \"{}\"\nmany:\n",
+        "x".repeat(100 * 1024)
+    );
+    for _ in 0..100_000 {
+        yaml.push_str("  - *big\n");
+    }
+    assert!(yaml.len() < mcpgen::parse::MAX_SPEC_BYTES);
+    let err = mcpgen::load(yaml.as_bytes()).unwrap_err();
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0]
+            .message
+            .contains("aliases expand the spec to more than"),
+        "{err:?}"
+    );
+    // Located at the alias that crosses the limit, not at the start of the file.
+    let line = yaml[..err[0].span.start].matches('\n').count() + 1;
+    assert!(
+        line > 3 && yaml[err[0].span.clone()].starts_with("*big"),
+        "line {line}"
+    );
+    let peak = peak_heap_of_load(yaml.as_bytes());
+    assert!(
+        peak < 64 * MIB,
+        "a 10 GB alias expansion used {} MiB",
+        peak / MIB
+    );
+}
+
+#[test]
+fn nested_anchors_count_their_copies() {
+    let _g = lock();
+    // No alias at all: each anchor keeps a copy of the 2 MiB string inside it.
+    let depth = 20;
+    let yaml = format!(
+        "mcpgen: 1\nbig: {}\"{}\"{}\n",
+        (0..depth).map(|i| format!("&a{i} [")).collect::<String>(),
+        "x".repeat(2 * MIB),
+        "]".repeat(depth)
+    );
+    let err = mcpgen::load(yaml.as_bytes()).unwrap_err();
+    assert!(
+        err[0].message.contains("aliases expand the spec"),
+        "{err:?}"
+    );
+    let peak = peak_heap_of_load(yaml.as_bytes());
+    assert!(peak < 64 * MIB, "nested anchors used {} MiB", peak / MIB);
+}
+
+#[test]
 fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let _g = lock();
     for depth in [65, 1_000, 100_000] {

@@ -124,6 +124,22 @@ async fn document_must_name_itself_and_the_redirect() {
 }
 
 #[tokio::test]
+async fn document_client_name_with_a_bidi_control_is_refused() {
+    let mut body: Value = serde_json::from_slice(&doc(CLAUDE_CIMD, CLAUDE_CALLBACK)).unwrap();
+    body["client_name"] = json!("Claude \u{202E}moc.live");
+    let fake = Arc::new(Fake {
+        docs: vec![(CLAUDE_CIMD.into(), body.to_string().into_bytes())],
+        ..Fake::default()
+    });
+    let s = server(LOCAL, fake);
+    let r = authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error"], "invalid_client");
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains("client_name") && d.contains("U+202E"), "{d}");
+}
+
+#[tokio::test]
 async fn private_addresses_are_never_fetched_by_a_public_server() {
     let fake = Arc::new(Fake::default());
     let s = server("https://mcp.example.com", Arc::clone(&fake));

@@ -1091,6 +1091,74 @@ async fn consent_page_escapes_client_names() {
     assert!(r.text().contains("&lt;script&gt;"));
 }
 
+#[tokio::test]
+async fn registration_refuses_control_and_bidi_characters_naming_the_field() {
+    let s = local();
+    for (field, value) in [
+        ("client_name", json!("Invoice \u{202E}fdp.exe")),
+        ("client_name", json!("Name \u{1b}[2J\u{1b}[H")),
+        ("client_name", json!("two\nlines")),
+        ("client_name", json!("isolate \u{2066}x\u{2069}")),
+        ("client_uri", json!("https://app.example/\u{200F}")),
+        ("logo_uri", json!("https://app.example/logo\u{7}.png")),
+        ("software_id", json!("id\u{9b}31m")),
+        ("contacts", json!(["ops@app.example\u{0}"])),
+    ] {
+        let mut body =
+            json!({"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none"});
+        body[field] = value.clone();
+        let r = post_json(&s.router, "/register", &body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {value}");
+        let v = r.json();
+        assert_eq!(v["error"], "invalid_client_metadata", "{field}: {value}");
+        let d = v["error_description"].as_str().unwrap();
+        assert!(d.starts_with(field), "{d}");
+        // The description is plain text: it names the character, it does not repeat it.
+        assert!(!d.chars().any(char::is_control), "{d:?}");
+    }
+    let r = post_json(
+        &s.router,
+        "/register",
+        &json!({"redirect_uris": ["http://127.0.0.1:3000/cb\u{202E}"], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    // Redirect URIs must round-trip unchanged, which no control character does.
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "invalid_redirect_uri");
+    // Right-to-left letters are text, not controls: accepted as sent.
+    let v = register(
+        &s.router,
+        json!({"client_name": "לקוח (מבחן)", "redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(v["client_name"], "לקוח (מבחן)");
+}
+
+#[tokio::test]
+async fn consent_page_isolates_client_supplied_text() {
+    let s = password_server();
+    let v = register(
+        &s.router,
+        json!({"client_name": "לקוח", "redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let r = authorize(
+        &s.router,
+        v["client_id"].as_str().unwrap(),
+        CLAUDE_CALLBACK,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let page = r.text();
+    let host = url::Url::parse(CLAUDE_CALLBACK).unwrap();
+    let host = host.host_str().unwrap();
+    // The name in the heading and in the sentence, and the redirect host next to it, are each
+    // isolated, so right-to-left text in the name cannot reorder the host around it.
+    assert_eq!(page.matches("<bdi>לקוח</bdi>").count(), 2, "{page}");
+    assert!(page.contains(&format!("<bdi>{host}</bdi>")), "{page}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // token
 

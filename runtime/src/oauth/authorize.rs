@@ -335,6 +335,8 @@ fn escape(s: &str) -> String {
     out
 }
 
+/// The consent page. Client-supplied text (its name, its redirect host) is isolated in `<bdi>`
+/// so right-to-left text in it cannot reorder the sentence around it (HTML §4.5.23).
 fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str>) -> String {
     let name = req
         .client
@@ -390,8 +392,8 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
 <style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}
 .error{{color:#b00}}code{{background:#eee;padding:0 .2em}}button{{font-size:1rem;margin-right:.5rem}}</style>
 </head><body>
-<h1>Authorize {name}</h1>
-<p><strong>{name}</strong> wants to use <strong>{resource}</strong> on your behalf and will be sent back to <strong>{host}</strong>.</p>
+<h1>Authorize <bdi>{name}</bdi></h1>
+<p><strong><bdi>{name}</bdi></strong> wants to use <strong>{resource}</strong> on your behalf and will be sent back to <strong><bdi>{host}</bdi></strong>.</p>
 <p>It asks for:</p><ul>{scopes}</ul>
 {error}
 <form method=\"post\" action=\"{action}\">{fields}

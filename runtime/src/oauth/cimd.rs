@@ -17,6 +17,7 @@ use url::Url;
 
 use super::error::OAuthError;
 use super::redirect::RedirectPolicy;
+use super::register::forbidden_char;
 use super::{Inner, now};
 use crate::store::ClientRecord;
 
@@ -306,17 +307,26 @@ fn parse_document(
     if !grant_types.iter().any(|g| g == "authorization_code") {
         grant_types.insert(0, "authorization_code".into());
     }
+    // By the rule of registration: a name that could drive a terminal or reorder the consent
+    // page around it refuses the document.
+    let client_name = doc
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(|n| n.trim().chars().take(200).collect::<String>())
+        .filter(|n| !n.is_empty());
+    if let Some(c) = client_name.as_deref().and_then(forbidden_char) {
+        return Err(format!(
+            "metadata document client_name holds the character U+{:04X}; it must not hold control or bidirectional characters",
+            c as u32
+        ));
+    }
     Ok(ClientRecord {
         client_id: id.to_owned(),
         secret_hash: None,
         token_endpoint_auth_method: "none".into(),
         redirect_uris,
         grant_types,
-        client_name: doc
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|n| n.trim().chars().take(200).collect::<String>())
-            .filter(|n| !n.is_empty()),
+        client_name,
         client_id_issued_at: now(),
         metadata: Default::default(),
     })

@@ -2,6 +2,11 @@
 //! it answers (201, integer timestamps, no null or empty members, a secret only for clients
 //! that asked for secret-based authentication).
 //!
+//! Text a client sends is shown to people (the consent page) and written to logs, so metadata
+//! holding control or bidirectional characters is refused with 400 `invalid_client_metadata`
+//! naming the field (see [`forbidden_char`]); it is not stripped, since a stripped name is not
+//! the one the client chose and may read differently.
+//!
 //! Open registration is bounded: a rate limit per source address (see [`super::limit`]), at
 //! most [`MAX_REDIRECT_URIS`] redirect URIs and [`MAX_CLIENT_METADATA_BYTES`] of stored
 //! metadata per client, and clients that never complete a grant are purged after
@@ -45,6 +50,31 @@ const ECHOED: &[&str] = &[
     "software_version",
     "application_type",
 ];
+
+/// The first character of `text` a client may not put in its metadata: a control character
+/// (C0, DEL, C1; tab and line breaks included, since every field is one line) or a Unicode
+/// bidirectional control (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069; Unicode
+/// Standard Annex #9). Either would let a client make its name display as something else next
+/// to the redirect host on the consent page, or write escape sequences into a terminal.
+pub(crate) fn forbidden_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
+/// Refuses `value` of the metadata field `field` when it holds a [`forbidden_char`]: the
+/// registration fails with 400 `invalid_client_metadata` naming the field (RFC 7591 §3.2.2)
+/// rather than keeping an altered value the client did not send.
+fn plain_text(field: &str, value: &str) -> Result<(), OAuthError> {
+    match forbidden_char(value) {
+        None => Ok(()),
+        Some(c) => Err(invalid_metadata(format!(
+            "{field} holds the character U+{:04X}; client metadata must not hold control or bidirectional characters",
+            c as u32
+        ))),
+    }
+}
 
 fn invalid_metadata(description: impl Into<String>) -> OAuthError {
     OAuthError::new(
@@ -137,19 +167,23 @@ fn parse(inner: &Inner, body: &[u8]) -> Result<(ClientRecord, Option<String>), O
         return Err(invalid_metadata("response_types must include code"));
     }
 
-    // Any client_name is fine (Claude Code sends parentheses); over-long names are cut so the
-    // consent page stays readable.
+    // Any printable client_name is fine (Claude Code sends parentheses); over-long names are
+    // cut so the consent page stays readable.
     let client_name = req
         .get("client_name")
         .and_then(Value::as_str)
         .map(|n| n.trim().chars().take(200).collect::<String>())
         .filter(|n| !n.is_empty());
+    if let Some(name) = &client_name {
+        plain_text("client_name", name)?;
+    }
 
     let mut metadata = Map::new();
     for key in ECHOED {
         if let Some(Value::String(s)) = req.get(*key)
             && !s.trim().is_empty()
         {
+            plain_text(key, s)?;
             metadata.insert((*key).to_owned(), Value::String(s.clone()));
         }
     }
@@ -157,8 +191,8 @@ fn parse(inner: &Inner, body: &[u8]) -> Result<(ClientRecord, Option<String>), O
         let contacts: Vec<Value> = contacts
             .into_iter()
             .filter(|c| !c.trim().is_empty())
-            .map(Value::String)
-            .collect();
+            .map(|c| plain_text("contacts", &c).map(|()| Value::String(c)))
+            .collect::<Result<_, _>>()?;
         if !contacts.is_empty() {
             metadata.insert("contacts".into(), Value::Array(contacts));
         }
