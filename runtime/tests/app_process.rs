@@ -453,3 +453,197 @@ fn concurrent_wrong_passwords_are_counted_first_and_checked_a_few_at_a_time() {
     let mut child = child;
     assert_eq!(child.wait().expect("wait").code(), Some(0));
 }
+
+/// A value crafted to forge a log line: a newline, a fake `token_issued` line, a carriage
+/// return and terminal escapes.
+const FORGE: &str =
+    "x\nFORGED decision=\"token_issued\" client_id=\"evil\"\r\u{1b}[2J\u{1b}]0;t\u{7}";
+
+/// Sends `FORGE` in the names and values of every OAuth and MCP input, then a real grant, and
+/// returns the server's stderr lines.
+fn hostile_session(log_format: &str) -> Vec<String> {
+    let (mut child, addr, lines) = password_server(&[], log_format);
+    let a = addr.as_str();
+    let client_id = register_client(a);
+    // Registration: the name and the redirect URIs.
+    let bad_client = serde_json::json!({
+        "client_name": FORGE,
+        "redirect_uris": [CALLBACK, format!("https://example.com/{FORGE}")],
+    });
+    let json = [("Content-Type", "application/json")];
+    request(a, "POST", "/register", &json, &bad_client.to_string());
+    let named = serde_json::json!({"client_name": FORGE, "redirect_uris": [CALLBACK]});
+    request(a, "POST", "/register", &json, &named.to_string());
+    request(
+        a,
+        "POST",
+        "/register",
+        &json,
+        &format!("{{\"{}\": 1", FORGE.escape_default()),
+    );
+
+    // Authorization: repeated names, every parameter's value, on GET and POST.
+    let valid = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("state", FORGE),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("scope", FORGE),
+        ("resource", FORGE),
+    ];
+    let html = [
+        ("Accept", "text/html"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let mut variants = vec![form(&[(FORGE, "1"), (FORGE, "2")])];
+    for i in 0..valid.len() {
+        let mut p = valid.to_vec();
+        p[i].1 = FORGE;
+        variants.push(form(&p));
+    }
+    for q in &variants {
+        request(a, "GET", &format!("/authorize?{q}"), &html, "");
+        request(a, "POST", "/authorize", &html, q);
+    }
+    // The real grant, with a hostile extra parameter and a hostile state.
+    let mut consent_form = valid.to_vec();
+    consent_form.retain(|(k, _)| *k != "resource" && *k != "scope");
+    consent_form.extend([
+        ("csrf", "c"),
+        ("password", OWNER_PASSWORD),
+        ("action", "approve"),
+        (FORGE, FORGE),
+    ]);
+    let (status, reply) = request(
+        a,
+        "POST",
+        "/authorize",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", "__Host-mcpgen_csrf=c"),
+        ],
+        &form(&consent_form),
+    );
+    assert_eq!(status, 302, "{reply}");
+    let location = reply
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("location");
+    let code = url::Url::parse(location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .expect("code")
+        .1
+        .into_owned();
+    let token_form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", client_id.as_str()),
+        ("code_verifier", VERIFIER),
+        (FORGE, FORGE),
+    ];
+    let ct = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, reply) = request(a, "POST", "/token", &ct, &form(&token_form));
+    assert_eq!(status, 200, "{reply}");
+    let body: serde_json::Value =
+        serde_json::from_str(reply.split_once("\r\n\r\n").expect("body").1).expect("json");
+    let access = body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+
+    // Token and revocation: repeated names and every parameter's value.
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "r"),
+        ("client_id", client_id.as_str()),
+        ("scope", "claudeai"),
+        ("resource", "https://mcp.example.org/mcp"),
+    ];
+    let revoke = [
+        ("token", "t"),
+        ("token_type_hint", "refresh_token"),
+        ("client_id", client_id.as_str()),
+    ];
+    for (path, base) in [
+        ("/token", &token_form[..5]),
+        ("/token", &refresh[..]),
+        ("/revoke", &revoke[..]),
+    ] {
+        request(a, "POST", path, &ct, &form(&[(FORGE, "1"), (FORGE, "2")]));
+        for i in 0..base.len() {
+            let mut p = base.to_vec();
+            p[i].1 = FORGE;
+            request(a, "POST", path, &ct, &form(&p));
+        }
+    }
+
+    // MCP: method, tool name, argument names and values, ids, with and without a token.
+    let bearer = format!("Bearer {access}");
+    let mcp = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", "2025-06-18"),
+        ("Authorization", bearer.as_str()),
+    ];
+    let mcp_anon = &mcp[..3];
+    for body in [
+        serde_json::json!({"jsonrpc": "2.0", "id": FORGE, "method": FORGE}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": FORGE, "arguments": {FORGE: FORGE}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": FORGE, FORGE: 1}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "greet", "arguments": {"order_id": FORGE, "name": FORGE}}}),
+        serde_json::json!([{"jsonrpc": "2.0", "id": 4, "method": FORGE}]),
+        serde_json::json!({"jsonrpc": "2.0", "method": FORGE, FORGE: FORGE}),
+    ] {
+        request(a, "POST", "/mcp", &mcp, &body.to_string());
+        request(a, "POST", "/mcp", mcp_anon, &body.to_string());
+    }
+    terminate(&child);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    lines.iter().collect()
+}
+
+#[test]
+fn request_values_cannot_forge_text_log_lines() {
+    let lines = hostile_session("text");
+    for line in &lines {
+        assert!(
+            line.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                && [" INFO ", " WARN ", " ERROR ", " DEBUG "]
+                    .iter()
+                    .any(|l| line.contains(l)),
+            "not a log line of its own: {line:?}"
+        );
+        assert!(
+            !line.contains('\r') && !line.contains('\u{1b}') && !line.contains('\u{7}'),
+            "a control character in {line:?}"
+        );
+    }
+    let issued = lines
+        .iter()
+        .filter(|l| l.contains("decision=\"token_issued\""))
+        .count();
+    assert_eq!(issued, 1, "{lines:#?}");
+    // The hostile values did reach the log, escaped.
+    assert!(lines.iter().any(|l| l.contains("FORGED")), "{lines:#?}");
+}
+
+#[test]
+fn request_values_cannot_forge_json_log_lines() {
+    let lines = hostile_session("json");
+    let mut issued = 0;
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a json line ({e}): {line:?}"));
+        if v["fields"]["decision"] == "token_issued" {
+            issued += 1;
+        }
+        assert!(!line.contains('\u{1b}') && !line.contains('\r'), "{line:?}");
+    }
+    assert_eq!(issued, 1, "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("FORGED")), "{lines:#?}");
+}
