@@ -458,4 +458,136 @@ mod tests {
         assert_eq!(l.take(None, now), Err(Duration::from_secs(1)));
         assert_eq!(l.take(ip("::ffff:192.0.2.1"), now), Ok(()));
     }
+
+    fn nets(s: &str) -> Vec<IpNet> {
+        parse_trusted_proxies(s).unwrap()
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let peer: IpAddr = "10.0.0.5".parse().unwrap();
+        let xff = headers(&[("x-forwarded-for", "198.51.100.1, 203.0.113.9")]);
+        // No trusted proxies, or a peer outside them: the socket address, whatever is sent.
+        assert_eq!(forwarded_client(peer, &xff, &[]), peer);
+        assert_eq!(forwarded_client(peer, &xff, &nets("10.1.0.0/16")), peer);
+        // Behind a trusted proxy: the right-most address it did not add itself. The client
+        // can prepend anything; the proxy appends the address it saw.
+        let trusted = nets("10.0.0.0/8, 192.0.2.7");
+        assert_eq!(
+            forwarded_client(peer, &xff, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // Chained proxies are skipped; several header lines are one list.
+        let chained = headers(&[
+            ("x-forwarded-for", "198.51.100.1"),
+            ("x-forwarded-for", "203.0.113.9, 192.0.2.7"),
+        ]);
+        assert_eq!(
+            forwarded_client(peer, &chained, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // Forwarded (RFC 7239), with ports, quotes and IPv6, when there is no X-Forwarded-For.
+        let fwd = headers(&[(
+            "forwarded",
+            "for=198.51.100.1;proto=https, for=\"[2001:db8::1]:4711\";by=10.0.0.5",
+        )]);
+        assert_eq!(
+            forwarded_client(peer, &fwd, &trusted),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        // A hop that is not an address, or only trusted hops: the last trusted one.
+        let unknown = headers(&[("x-forwarded-for", "198.51.100.1, unknown")]);
+        assert_eq!(forwarded_client(peer, &unknown, &trusted), peer);
+        let all_trusted = headers(&[("x-forwarded-for", "192.0.2.7")]);
+        assert_eq!(
+            forwarded_client(peer, &all_trusted, &trusted),
+            "192.0.2.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(forwarded_client(peer, &HeaderMap::new(), &trusted), peer);
+        // IPv4-mapped peers match IPv4 blocks.
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        assert_eq!(
+            forwarded_client(mapped, &xff, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_parse_blocks_and_addresses() {
+        assert_eq!(
+            nets("10.0.0.1/8,192.0.2.7, fd00::/8"),
+            vec![
+                "10.0.0.0/8".parse::<IpNet>().unwrap(),
+                "192.0.2.7/32".parse().unwrap(),
+                "fd00::/8".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            parse_trusted_proxies("10.0.0.0/8,proxy.local"),
+            Err("proxy.local".into())
+        );
+        assert_eq!(
+            parse_trusted_proxies("10.0.0.0/33"),
+            Err("10.0.0.0/33".into())
+        );
+    }
+
+    #[test]
+    fn one_source_cannot_use_up_another_ones_passwords() {
+        let l = PasswordLimiter::default();
+        let now = Instant::now();
+        for _ in 0..PASSWORD_BURST {
+            assert_eq!(l.take(ip("198.51.100.7"), now), Ok(()));
+        }
+        assert!(matches!(
+            l.take(ip("198.51.100.7"), now),
+            Err(Refused::Source(_))
+        ));
+        assert_eq!(l.take(ip("192.0.2.10"), now), Ok(()));
+        // Many sources together meet the global ceiling, which is above one source's burst.
+        const { assert!(PASSWORD_GLOBAL_BURST >= 5 * PASSWORD_BURST) };
+        let mut passed = PASSWORD_BURST + 1;
+        for i in 0..100u32 {
+            let addr = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000u32 + i));
+            if l.take(Some(addr), now).is_ok() {
+                passed += 1;
+            }
+        }
+        assert_eq!(passed, PASSWORD_GLOBAL_BURST);
+        assert!(matches!(
+            l.take(ip("203.0.113.1"), now),
+            Err(Refused::Global(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn checks_wait_in_a_bounded_queue() {
+        let l = PasswordLimiter::default();
+        let hash = super::super::hash_password("right");
+        assert_eq!(l.verify(hash.clone(), "right".into()).await, Ok(true));
+        assert_eq!(l.verify(hash.clone(), "wrong".into()).await, Ok(false));
+        // Far more than the queue at once: some are refused as busy, none hangs, and the
+        // rest are answered.
+        let results =
+            futures_util::future::join_all((0..40).map(|_| l.verify(hash.clone(), "wrong".into())))
+                .await;
+        let busy = results.iter().filter(|r| **r == Err(Refused::Busy)).count();
+        let checked = results.iter().filter(|r| **r == Ok(false)).count();
+        assert_eq!(busy + checked, 40);
+        assert!(
+            busy >= 40 - PASSWORD_CHECKS_AT_ONCE - PASSWORD_CHECK_QUEUE,
+            "{busy} busy"
+        );
+    }
 }
