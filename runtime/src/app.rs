@@ -443,8 +443,7 @@ pub fn init_tracing(format: LogFormat, rust_log: Option<&str>) -> Result<(), Sta
 /// value escaped, so that no value (a request's parameter name in an error description, a
 /// client's name) can start a line of its own or drive the terminal. The JSON format needs
 /// none of this: JSON strings escape control characters.
-pub fn text_fields()
--> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
+fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
     use std::fmt::Write as _;
     use tracing_subscriber::field::MakeExt as _;
     tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
