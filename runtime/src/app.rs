@@ -217,6 +217,7 @@ impl Server {
                 oc.extra_redirect_uris = auth.extra_redirect_uris.clone();
                 oc.password_hash = config.password_hash.clone();
                 oc.allowed_origins = origins;
+                oc.trusted_proxies = config.trusted_proxies.clone();
                 let oauth = OAuth::new(oc, store).map_err(|e| StartError(e.0))?;
                 let resource = oauth.resource().to_owned();
                 let issuer = oauth.issuer().to_owned();
@@ -431,8 +432,41 @@ pub fn init_tracing(format: LogFormat, rust_log: Option<&str>) -> Result<(), Sta
         .with_writer(std::io::stderr);
     // Err only means a subscriber is already installed.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(text_fields()).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
     Ok(())
+}
+
+/// The text format's fields, `name=value` separated by spaces as by default, with every
+/// control character (newline, carriage return, ESC, ...) and bidirectional-text control in a
+/// value escaped, so that no value (a request's parameter name in an error description, a
+/// client's name) can start a line of its own or drive the terminal. The JSON format needs
+/// none of this: JSON strings escape control characters.
+fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
+    use std::fmt::Write as _;
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let raw = format!("{value:?}");
+        let mut escaped = String::with_capacity(raw.len());
+        for c in raw.chars() {
+            match c {
+                '\n' => escaped.push_str("\\n"),
+                '\r' => escaped.push_str("\\r"),
+                '\t' => escaped.push_str("\\t"),
+                c if c.is_control()
+                    || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+                {
+                    let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
+                }
+                c => escaped.push(c),
+            }
+        }
+        if field.name() == "message" {
+            w.write_str(&escaped)
+        } else {
+            write!(w, "{}={escaped}", field.name())
+        }
+    })
+    .delimited(" ")
 }

@@ -27,6 +27,8 @@ pub const STORE_ENV: &str = "MCPGEN_STORE";
 pub const CONSENT_ENV: &str = "MCPGEN_CONSENT";
 /// `--log-format`.
 pub const LOG_FORMAT_ENV: &str = "MCPGEN_LOG_FORMAT";
+/// `--trusted-proxies`.
+pub const TRUSTED_PROXIES_ENV: &str = "MCPGEN_TRUSTED_PROXIES";
 
 /// A configuration the server cannot start with, or a command line it cannot parse. The
 /// message is for people: one short lowercase line naming the value and the fix (clap's usage
@@ -82,6 +84,10 @@ pub struct Config {
     /// consent.
     pub password_hash: Option<String>,
     pub log_format: LogFormat,
+    /// Reverse proxies (CIDR blocks) whose `X-Forwarded-For`/`Forwarded` name the client for
+    /// the per-address limits; empty: those headers are ignored. See
+    /// [`OAuthConfig::trusted_proxies`](crate::oauth::OAuthConfig::trusted_proxies).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +103,7 @@ impl std::fmt::Debug for Config {
                 &self.password_hash.as_ref().map(|_| "<set>"),
             )
             .field("log_format", &self.log_format)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -168,6 +175,21 @@ impl Config {
             },
         };
 
+        let trusted_proxies = match pick(
+            cli.trusted_proxies,
+            "--trusted-proxies",
+            TRUSTED_PROXIES_ENV,
+        ) {
+            None => Vec::new(),
+            Some(g) => crate::oauth::parse_trusted_proxies(&g.value).map_err(|entry| {
+                StartError(format!(
+                    "{} entry {entry:?} is not an ip address or cidr block: use e.g. \
+                     10.0.0.0/8,192.0.2.7",
+                    g.from
+                ))
+            })?,
+        };
+
         let consent_flag = pick(cli.consent, "--consent", CONSENT_ENV);
         let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
 
@@ -194,6 +216,7 @@ impl Config {
                 consent: None,
                 password_hash: None,
                 log_format,
+                trusted_proxies,
             });
         };
 
@@ -265,6 +288,7 @@ impl Config {
             consent: Some(consent),
             password_hash,
             log_format,
+            trusted_proxies,
         })
     }
 }
@@ -424,6 +448,8 @@ struct Cli {
     consent: Option<String>,
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    #[arg(long, value_name = "CIDR,...")]
+    trusted_proxies: Option<String>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -496,6 +522,13 @@ fn cli_command(app: &App) -> clap::Command {
         .mut_arg("log_format", |a| {
             a.help(format!(
                 "Log format: text or json [env: {LOG_FORMAT_ENV}] [default: text]"
+            ))
+        })
+        .mut_arg("trusted_proxies", |a| {
+            a.help(format!(
+                "Reverse proxies (comma-separated CIDR blocks or addresses) whose \
+                 X-Forwarded-For or Forwarded header names the client for the per-address \
+                 limits [env: {TRUSTED_PROXIES_ENV}] [default: none: the headers are ignored]"
             ))
         })
 }

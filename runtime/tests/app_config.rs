@@ -394,6 +394,45 @@ fn bad_enumerations_are_refused() {
     );
 }
 
+#[test]
+fn trusted_proxies_from_flag_or_environment() {
+    let h = hash();
+    let c = config_for(&app(), &[], &[("MCPGEN_PASSWORD_HASH", &h)]);
+    assert!(
+        c.trusted_proxies.is_empty(),
+        "forwarded headers are ignored by default"
+    );
+    let c = config_for(
+        &app(),
+        &["--trusted-proxies", "10.0.0.0/8, 192.0.2.7"],
+        &[
+            ("MCPGEN_PASSWORD_HASH", &h),
+            ("MCPGEN_TRUSTED_PROXIES", "172.16.0.0/12"),
+        ],
+    );
+    let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+    assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32"]);
+    let c = config_for(
+        &app(),
+        &[],
+        &[
+            ("MCPGEN_PASSWORD_HASH", &h),
+            ("MCPGEN_TRUSTED_PROXIES", "fd00::/8"),
+        ],
+    );
+    assert_eq!(c.trusted_proxies.len(), 1);
+    let e = error_for(
+        &app(),
+        &["--trusted-proxies", "10.0.0.0/8,my-proxy"],
+        &[("MCPGEN_PASSWORD_HASH", &h)],
+    );
+    assert_style(&e);
+    assert!(
+        e.starts_with("--trusted-proxies") && e.contains("\"my-proxy\""),
+        "{e}"
+    );
+}
+
 fn no_auth() -> App {
     let mut a = app();
     a.public_url = "http://127.0.0.1:8000".into();
@@ -436,6 +475,8 @@ fn help_version_and_subcommand() {
         "MCPGEN_CONSENT",
         "--log-format",
         "MCPGEN_LOG_FORMAT",
+        "--trusted-proxies",
+        "MCPGEN_TRUSTED_PROXIES",
         "hash-password",
         "MCPGEN_PASSWORD_HASH",
     ] {
@@ -499,6 +540,7 @@ fn odd_values_never_panic() {
         "--store",
         "--consent",
         "--log-format",
+        "--trusted-proxies",
     ];
     for flag in flags {
         for v in odd {
@@ -513,6 +555,7 @@ fn odd_values_never_panic() {
         "MCPGEN_STORE",
         "MCPGEN_CONSENT",
         "MCPGEN_LOG_FORMAT",
+        "MCPGEN_TRUSTED_PROXIES",
         "MCPGEN_PASSWORD_HASH",
     ];
     for var in vars {

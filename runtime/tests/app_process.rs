@@ -275,3 +275,375 @@ fn json_logs() {
     terminate(&child);
     assert_eq!(child.wait().expect("wait").code(), Some(0));
 }
+
+const HOST: &str = "mcp.example.org";
+const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const OWNER_PASSWORD: &str = "the owner's long password";
+
+/// One HTTP/1.1 request on its own connection: the status and the whole response.
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(body.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let status = out
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {out:?}"));
+    (status, out)
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A password-consent server on https://mcp.example.org with `args` added; its address and
+/// its stderr lines.
+fn password_server(args: &[&str], log_format: &str) -> (Child, String, mpsc::Receiver<String>) {
+    let hash = mcpgen_runtime::oauth::hash_password(OWNER_PASSWORD);
+    let mut all = vec!["--bind", "127.0.0.1:0", "--store", "memory"];
+    all.extend_from_slice(args);
+    let mut child = spawn(
+        &all,
+        &[
+            ("MCPGEN_PUBLIC_URL", "https://mcp.example.org"),
+            ("MCPGEN_PASSWORD_HASH", &hash),
+            ("MCPGEN_LOG_FORMAT", log_format),
+        ],
+        false,
+    );
+    let lines = stderr_lines(&mut child);
+    let line = wait_for(&lines, "listening");
+    let addr = match serde_json::from_str::<serde_json::Value>(&line) {
+        Ok(v) => v["fields"]["addr"].as_str().expect("addr").to_owned(),
+        Err(_) => line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .expect("addr in the log line")
+            .to_owned(),
+    };
+    (child, addr, lines)
+}
+
+fn register_client(addr: &str) -> String {
+    let body = serde_json::json!({
+        "client_name": "Claude",
+        "redirect_uris": [CALLBACK],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let (status, reply) = request(
+        addr,
+        "POST",
+        "/register",
+        &[("Content-Type", "application/json")],
+        &body.to_string(),
+    );
+    assert_eq!(status, 201, "{reply}");
+    let json = reply.split_once("\r\n\r\n").expect("body").1;
+    let v: serde_json::Value = serde_json::from_str(json).expect("json");
+    v["client_id"].as_str().expect("client_id").to_owned()
+}
+
+/// Submits the consent form with `password`, as a browser behind the proxy at the socket peer
+/// would, forwarded for `client_ip`.
+fn consent(addr: &str, client_id: &str, password: &str, client_ip: &str) -> (u16, String) {
+    let body = form(&[
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", CALLBACK),
+        ("state", "s"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("csrf", "double-submitted"),
+        ("password", password),
+        ("action", "approve"),
+    ]);
+    request(
+        addr,
+        "POST",
+        "/authorize",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", "__Host-mcpgen_csrf=double-submitted"),
+            ("X-Forwarded-For", &format!("203.0.113.99, {client_ip}")),
+        ],
+        &body,
+    )
+}
+
+/// The process's peak resident memory (`VmHWM`), in KiB.
+fn peak_rss_kib(child: &Child) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"))
+}
+
+#[test]
+fn concurrent_wrong_passwords_are_counted_first_and_checked_a_few_at_a_time() {
+    use mcpgen_runtime::oauth::PASSWORD_BURST;
+    let (child, addr, _lines) = password_server(&["--trusted-proxies", "127.0.0.0/8"], "text");
+    let client_id = register_client(&addr);
+    let before = peak_rss_kib(&child);
+
+    // 60 wrong passwords at once from one address: only its burst is checked.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..60)
+            .map(|_| s.spawn(|| consent(&addr, &client_id, "a wrong guess", "198.51.100.7").0))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("join"))
+            .collect()
+    });
+    let verified = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(verified + limited, 60, "{statuses:?}");
+    // The bucket regains one attempt every 12 s: one more may pass on a slow machine.
+    let burst = PASSWORD_BURST as usize;
+    assert!(
+        (burst..=burst + 1).contains(&verified),
+        "{verified} of 60 wrong passwords were checked"
+    );
+    // Two 19 MiB Argon2 working memories at most (about 40 MiB); checks run all at once, or
+    // each with fresh memory, took about 1 GiB.
+    let peak = peak_rss_kib(&child);
+    assert!(
+        peak < before + 64 * 1024,
+        "peak memory went from {before} KiB to {peak} KiB"
+    );
+
+    // That address is locked out, even with the right password; the owner, elsewhere, is not.
+    let (status, reply) = consent(&addr, &client_id, OWNER_PASSWORD, "198.51.100.7");
+    assert_eq!(status, 429, "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("retry-after:"),
+        "{reply}"
+    );
+    let (status, reply) = consent(&addr, &client_id, OWNER_PASSWORD, "192.0.2.10");
+    assert_eq!(status, 302, "{reply}");
+    assert!(reply.contains("code="), "{reply}");
+    terminate(&child);
+    let mut child = child;
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
+
+/// A value crafted to forge a log line: a newline, a fake `token_issued` line, a carriage
+/// return and terminal escapes.
+const FORGE: &str =
+    "x\nFORGED decision=\"token_issued\" client_id=\"evil\"\r\u{1b}[2J\u{1b}]0;t\u{7}";
+
+/// Sends `FORGE` in the names and values of every OAuth and MCP input, then a real grant, and
+/// returns the server's stderr lines.
+fn hostile_session(log_format: &str) -> Vec<String> {
+    let (mut child, addr, lines) = password_server(&[], log_format);
+    let a = addr.as_str();
+    let client_id = register_client(a);
+    // Registration: the name and the redirect URIs.
+    let bad_client = serde_json::json!({
+        "client_name": FORGE,
+        "redirect_uris": [CALLBACK, format!("https://example.com/{FORGE}")],
+    });
+    let json = [("Content-Type", "application/json")];
+    request(a, "POST", "/register", &json, &bad_client.to_string());
+    let named = serde_json::json!({"client_name": FORGE, "redirect_uris": [CALLBACK]});
+    request(a, "POST", "/register", &json, &named.to_string());
+    request(
+        a,
+        "POST",
+        "/register",
+        &json,
+        &format!("{{\"{}\": 1", FORGE.escape_default()),
+    );
+
+    // Authorization: repeated names, every parameter's value, on GET and POST.
+    let valid = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("state", FORGE),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("scope", FORGE),
+        ("resource", FORGE),
+    ];
+    let html = [
+        ("Accept", "text/html"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let mut variants = vec![form(&[(FORGE, "1"), (FORGE, "2")])];
+    for i in 0..valid.len() {
+        let mut p = valid.to_vec();
+        p[i].1 = FORGE;
+        variants.push(form(&p));
+    }
+    for q in &variants {
+        request(a, "GET", &format!("/authorize?{q}"), &html, "");
+        request(a, "POST", "/authorize", &html, q);
+    }
+    // The real grant, with a hostile extra parameter and a hostile state.
+    let mut consent_form = valid.to_vec();
+    consent_form.retain(|(k, _)| *k != "resource" && *k != "scope");
+    consent_form.extend([
+        ("csrf", "c"),
+        ("password", OWNER_PASSWORD),
+        ("action", "approve"),
+        (FORGE, FORGE),
+    ]);
+    let (status, reply) = request(
+        a,
+        "POST",
+        "/authorize",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", "__Host-mcpgen_csrf=c"),
+        ],
+        &form(&consent_form),
+    );
+    assert_eq!(status, 302, "{reply}");
+    let location = reply
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("location");
+    let code = url::Url::parse(location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .expect("code")
+        .1
+        .into_owned();
+    let token_form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", client_id.as_str()),
+        ("code_verifier", VERIFIER),
+        (FORGE, FORGE),
+    ];
+    let ct = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, reply) = request(a, "POST", "/token", &ct, &form(&token_form));
+    assert_eq!(status, 200, "{reply}");
+    let body: serde_json::Value =
+        serde_json::from_str(reply.split_once("\r\n\r\n").expect("body").1).expect("json");
+    let access = body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+
+    // Token and revocation: repeated names and every parameter's value.
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "r"),
+        ("client_id", client_id.as_str()),
+        ("scope", "claudeai"),
+        ("resource", "https://mcp.example.org/mcp"),
+    ];
+    let revoke = [
+        ("token", "t"),
+        ("token_type_hint", "refresh_token"),
+        ("client_id", client_id.as_str()),
+    ];
+    for (path, base) in [
+        ("/token", &token_form[..5]),
+        ("/token", &refresh[..]),
+        ("/revoke", &revoke[..]),
+    ] {
+        request(a, "POST", path, &ct, &form(&[(FORGE, "1"), (FORGE, "2")]));
+        for i in 0..base.len() {
+            let mut p = base.to_vec();
+            p[i].1 = FORGE;
+            request(a, "POST", path, &ct, &form(&p));
+        }
+    }
+
+    // MCP: method, tool name, argument names and values, ids, with and without a token.
+    let bearer = format!("Bearer {access}");
+    let mcp = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", "2025-06-18"),
+        ("Authorization", bearer.as_str()),
+    ];
+    let mcp_anon = &mcp[..3];
+    for body in [
+        serde_json::json!({"jsonrpc": "2.0", "id": FORGE, "method": FORGE}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": FORGE, "arguments": {FORGE: FORGE}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": FORGE, FORGE: 1}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "greet", "arguments": {"order_id": FORGE, "name": FORGE}}}),
+        serde_json::json!([{"jsonrpc": "2.0", "id": 4, "method": FORGE}]),
+        serde_json::json!({"jsonrpc": "2.0", "method": FORGE, FORGE: FORGE}),
+    ] {
+        request(a, "POST", "/mcp", &mcp, &body.to_string());
+        request(a, "POST", "/mcp", mcp_anon, &body.to_string());
+    }
+    terminate(&child);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    lines.iter().collect()
+}
+
+#[test]
+fn request_values_cannot_forge_text_log_lines() {
+    let lines = hostile_session("text");
+    for line in &lines {
+        assert!(
+            line.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                && [" INFO ", " WARN ", " ERROR ", " DEBUG "]
+                    .iter()
+                    .any(|l| line.contains(l)),
+            "not a log line of its own: {line:?}"
+        );
+        assert!(
+            !line.contains('\r') && !line.contains('\u{1b}') && !line.contains('\u{7}'),
+            "a control character in {line:?}"
+        );
+    }
+    let issued = lines
+        .iter()
+        .filter(|l| l.contains("decision=\"token_issued\""))
+        .count();
+    assert_eq!(issued, 1, "{lines:#?}");
+    // The hostile values did reach the log, escaped.
+    assert!(lines.iter().any(|l| l.contains("FORGED")), "{lines:#?}");
+}
+
+#[test]
+fn request_values_cannot_forge_json_log_lines() {
+    let lines = hostile_session("json");
+    let mut issued = 0;
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a json line ({e}): {line:?}"));
+        if v["fields"]["decision"] == "token_issued" {
+            issued += 1;
+        }
+        assert!(!line.contains('\u{1b}') && !line.contains('\r'), "{line:?}");
+    }
+    assert_eq!(issued, 1, "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("FORGED")), "{lines:#?}");
+}

@@ -883,6 +883,83 @@ async fn unknown_client_at_authorize_is_401_without_redirect() {
     assert!(r.header("location").is_empty());
 }
 
+/// Errors `/authorize` cannot redirect are shown to a browser as a page in the consent page's
+/// style, saying what went wrong and what to do; other callers keep the JSON body.
+#[tokio::test]
+async fn authorize_errors_without_redirect_are_a_page_for_browsers() {
+    let s = local();
+    let id = register(&s.router, claude_body("none")).await["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let get_with = |uri: String, accept: &'static str| {
+        let router = s.router.clone();
+        async move {
+            let req = http::Request::get(uri)
+                .header("accept", accept)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            send(&router, req).await
+        }
+    };
+    let query = |client_id: &str, redirect_uri: &str, extra: &str| {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", redirect_uri),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ])
+            .finish();
+        format!("/authorize?{q}{extra}")
+    };
+    let cases = [
+        (
+            query("no-such-client", CLAUDE_CALLBACK, ""),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Remove this server from the application and add it again",
+        ),
+        (
+            query(&id, "https://evil.example/cb", ""),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "redirect_uri does not match a registered redirect uri",
+        ),
+        (
+            query(&id, CLAUDE_CALLBACK, "&%3Cscript%3E=1&%3Cscript%3E=2"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "parameter &quot;&lt;script&gt;&quot; is repeated",
+        ),
+    ];
+    for (uri, status, error, says) in cases {
+        let r = get_with(uri.clone(), browser).await;
+        assert_eq!(r.status, status, "{uri}");
+        assert!(r.header("content-type").starts_with("text/html"), "{uri}");
+        assert!(r.header("location").is_empty());
+        assert!(
+            r.header("content-security-policy")
+                .starts_with("default-src 'none'")
+        );
+        assert_eq!(r.header("cache-control"), "no-store");
+        let html = r.text();
+        assert!(html.contains("<h1>Authorization failed</h1>"), "{html}");
+        assert!(html.contains(&format!("<code>{error}</code>")), "{html}");
+        assert!(html.contains(says), "{says} in {html}");
+        assert!(!html.contains("<script>"), "{html}");
+
+        // An API client (or one that refuses html) gets JSON.
+        for accept in ["application/json", "text/html;q=0, application/json"] {
+            let r = get_with(uri.clone(), accept).await;
+            assert_eq!(r.status, status);
+            assert_eq!(r.json()["error"], error, "{uri} with {accept}");
+        }
+    }
+}
+
 fn password_server() -> Server {
     let mut c = config("https://mcp.example.com");
     c.consent = Consent::Password;
@@ -1003,13 +1080,14 @@ async fn wrong_consent_passwords_are_throttled() {
             post_form(&router, "/authorize", &fields, &[("cookie", &cookie)]).await
         }
     };
-    for _ in 0..10 {
+    for _ in 0..mcpgen_runtime::oauth::PASSWORD_BURST {
         assert_eq!(attempt("guess").await.status, StatusCode::UNAUTHORIZED);
     }
-    // Past the limit even the right password waits: guessing is capped at 10 a minute.
+    // Past the limit even the right password waits: attempts are counted, not only failures.
     let r = attempt("s3cret pass").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.text().contains("Wait a minute"));
+    assert!(!r.header("retry-after").is_empty());
     assert!(r.header("location").is_empty());
 }
 

@@ -3,15 +3,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use url::Url;
 
 use super::crypto::{constant_time_eq, is_s256_challenge, random_id, random_token, secret_hash};
 use super::error::OAuthError;
+use super::limit::Refused;
 use super::redirect::redirect_matches;
 use super::scope;
 use super::{CODE_TTL, Consent, Inner, now};
@@ -83,16 +86,26 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     res
 }
 
-fn refuse(inner: &Inner, refusal: Refusal) -> Response {
+fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
     match refusal {
         Refusal::Direct(e) => {
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
                 error = e.error,
-                reason = %e.description,
+                reason = ?e.description,
             );
-            e.into_response()
+            if accepts_html(headers) {
+                let advice = match e.error {
+                    "invalid_client" => UNKNOWN_CLIENT_ADVICE,
+                    "temporarily_unavailable" => UNAVAILABLE_ADVICE,
+                    _ => DEFAULT_ADVICE,
+                };
+                let html = error_page(e.error, &e.description, advice);
+                page(inner, e.status, html, None)
+            } else {
+                e.into_response()
+            }
         }
         Refusal::Page {
             error,
@@ -102,15 +115,15 @@ fn refuse(inner: &Inner, refusal: Refusal) -> Response {
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
-                client_id = %client_id,
+                client_id = ?client_id,
                 error,
-                reason = %description,
+                reason = ?description,
                 shown = "page",
             );
             page(
                 inner,
                 StatusCode::BAD_REQUEST,
-                error_page(error, &description),
+                error_page(error, &description, DEFAULT_ADVICE),
                 None,
             )
         }
@@ -124,9 +137,9 @@ fn refuse(inner: &Inner, refusal: Refusal) -> Response {
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
-                client_id = %client_id,
+                client_id = ?client_id,
                 error,
-                reason = %description,
+                reason = ?description,
             );
             let mut pairs = vec![
                 ("error", error),
@@ -269,15 +282,15 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
         expires_at: issued_at + CODE_TTL.as_secs(),
     };
     if let Err(e) = inner.store.put_code(&secret_hash(&code), &record).await {
-        tracing::error!(target: "mcpgen::oauth", error = %e, "cannot store authorization code");
+        tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store authorization code");
         return OAuthError::server_error().into_response();
     }
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "authorize_approved",
-        client_id = %record.client_id,
+        client_id = ?record.client_id,
         redirect_host = redirect_host(&record.redirect_uri),
-        scope = %scope::join(&record.scopes),
+        scope = ?scope::join(&record.scopes),
     );
     let mut pairs = vec![("code", code.as_str())];
     if let Some(s) = &req.state {
@@ -409,9 +422,42 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
     )
 }
 
-/// The page an authorization error is shown on when it is not redirected: the error code and
-/// the server's own description, nothing the client sent.
-fn error_page(error: &str, description: &str) -> String {
+/// What the error page tells the user to do when nothing more specific applies.
+const DEFAULT_ADVICE: &str = "Close this page and try connecting again; if it keeps failing, \
+tell the application's developers.";
+/// The advice for an unknown `client_id`.
+const UNKNOWN_CLIENT_ADVICE: &str = "This server does not know the application, or its \
+registration has expired. Remove this server from the application and add it again, so the \
+application registers anew.";
+/// The advice when the store cannot be reached.
+const UNAVAILABLE_ADVICE: &str = "The server cannot reach its storage right now. Wait a minute \
+and try again; if it keeps failing, tell the server's operator.";
+
+/// Whether the request's `Accept` lists `text/html` (without `q=0`): a browser navigation,
+/// which gets an error page instead of JSON.
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut params = range.split(';').map(str::trim);
+            params
+                .next()
+                .is_some_and(|m| m.eq_ignore_ascii_case("text/html"))
+                && !params.any(|p| {
+                    p.split_once('=').is_some_and(|(k, v)| {
+                        k.trim().eq_ignore_ascii_case("q") && v.trim().parse() == Ok(0.0)
+                    })
+                })
+        })
+}
+
+/// The page an authorization error is shown on when it is not redirected: the error code, the
+/// server's own description (which may quote a parameter name the client sent: escaped) and
+/// what the user can do.
+fn error_page(error: &str, description: &str, advice: &str) -> String {
     format!(
         "<!doctype html>
 <html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">
@@ -421,11 +467,12 @@ code{{background:#eee;padding:0 .2em}}</style>
 </head><body>
 <h1>Authorization failed</h1>
 <p>The application sent an authorization request this server cannot accept: {description}.</p>
-<p>Error: <code>{error}</code>. Close this page and try connecting again; if it keeps failing, tell the application's developers.</p>
+<p>Error: <code>{error}</code>. {advice}</p>
 </body></html>
 ",
         error = escape(error),
         description = escape(description),
+        advice = escape(advice),
     )
 }
 
@@ -441,7 +488,7 @@ fn consent_refused(
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "consent_refused",
-        client_id = %req.client.client_id,
+        client_id = ?req.client.client_id,
         reason,
     );
     let csrf = random_token();
@@ -503,7 +550,13 @@ pub(crate) async fn authorize_get(
 ) -> Response {
     let params = match parse_params(uri.query().unwrap_or("").as_bytes()) {
         Ok(p) => p,
-        Err(e) => return refuse(&inner, Refusal::Direct(OAuthError::invalid_request(e))),
+        Err(e) => {
+            return refuse(
+                &inner,
+                &headers,
+                Refusal::Direct(OAuthError::invalid_request(e)),
+            );
+        }
     };
     match validate(&inner, &params).await {
         Ok(req) => {
@@ -512,32 +565,39 @@ pub(crate) async fn authorize_get(
             }
             show_or_approve(&inner, req).await
         }
-        Err(r) => refuse(&inner, r),
+        Err(r) => refuse(&inner, &headers, r),
     }
 }
 
 /// `POST /authorize`: the consent form (or, with automatic consent, a form-encoded request).
 pub(crate) async fn authorize_post(
     State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
+    let headers = &parts.headers;
     let params = match parse_params(&body) {
         Ok(p) => p,
-        Err(e) => return refuse(&inner, Refusal::Direct(OAuthError::invalid_request(e))),
+        Err(e) => {
+            return refuse(
+                &inner,
+                headers,
+                Refusal::Direct(OAuthError::invalid_request(e)),
+            );
+        }
     };
     let req = match validate(&inner, &params).await {
         Ok(req) => req,
-        Err(r) => return refuse(&inner, r),
+        Err(r) => return refuse(&inner, headers, r),
     };
     if inner.config.consent == Consent::Auto {
-        if let Some(refused) = cross_site_auto_consent(&inner, &headers, &req) {
+        if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
         return approve(&inner, req).await;
     }
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
-    let expected = cookie(&headers, csrf_cookie_name(&inner)).unwrap_or("");
+    let expected = cookie(headers, csrf_cookie_name(&inner)).unwrap_or("");
     if sent.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
         return consent_refused(
             &inner,
@@ -550,6 +610,7 @@ pub(crate) async fn authorize_post(
     if params.get("action").map(String::as_str) == Some("deny") {
         return refuse(
             &inner,
+            headers,
             Refusal::Redirect {
                 redirect_uri: req.redirect_uri.clone(),
                 state: req.state.clone(),
@@ -559,34 +620,51 @@ pub(crate) async fn authorize_post(
             },
         );
     }
-    if !inner.password_failures.begin(super::now()) {
-        return consent_refused(
-            &inner,
-            &req,
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many wrong passwords",
-            "Too many wrong passwords. Wait a minute and try again.",
-        );
-    }
+    // Counted before the check, so concurrent guesses cannot race past the limit.
+    let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
     let password = params.get("password").cloned().unwrap_or_default();
-    // Argon2 is deliberately slow: it runs off the async workers, which serve other requests.
-    let hash = inner.config.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        hash.is_some_and(|h| super::verify_password(&h, &password))
-    })
-    .await
-    .unwrap_or(false);
-    if !ok {
-        return consent_refused(
-            &inner,
-            &req,
-            StatusCode::UNAUTHORIZED,
-            "wrong password",
-            "Wrong password.",
-        );
-    }
-    inner.password_failures.succeeded(super::now());
-    approve(&inner, req).await
+    let checked = match (
+        inner.password_attempts.take(source, Instant::now()),
+        inner.config.password_hash.clone(),
+    ) {
+        (Err(refused), _) => Err(refused),
+        // Argon2 is deliberately slow: it runs off the async workers, a few at a time.
+        (Ok(()), Some(hash)) => inner.password_attempts.verify(hash, password).await,
+        (Ok(()), None) => Ok(false),
+    };
+    let (reason, message) = match checked {
+        Ok(true) => return approve(&inner, req).await,
+        Ok(false) => {
+            return consent_refused(
+                &inner,
+                &req,
+                StatusCode::UNAUTHORIZED,
+                "wrong password",
+                "Wrong password.",
+            );
+        }
+        Err(Refused::Source(_)) => (
+            "too many password attempts from this address",
+            "Too many password attempts from your address. Wait a minute and try again.",
+        ),
+        Err(Refused::Global(_)) => (
+            "too many password attempts on this server",
+            "Too many password attempts on this server. Wait a minute and try again.",
+        ),
+        Err(Refused::Busy) => (
+            "too many password checks waiting",
+            "The server is busy checking passwords. Wait a moment and try again.",
+        ),
+    };
+    tracing::info!(target: "mcpgen::oauth", decision = "password_limited", source = ?source, reason);
+    let mut res = consent_refused(&inner, &req, StatusCode::TOO_MANY_REQUESTS, reason, message);
+    let wait = match checked {
+        Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),
+        _ => 1,
+    };
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    res
 }
 
 /// Automatic consent approves whatever reaches `/authorize`, so a page on another site could
@@ -615,7 +693,7 @@ fn cross_site_auto_consent(
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "authorize_refused",
-        client_id = %req.client.client_id,
+        client_id = ?req.client.client_id,
         reason = "cross-site navigation with automatic consent",
     );
     let html = "<!doctype html>

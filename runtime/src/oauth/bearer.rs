@@ -98,7 +98,7 @@ impl Authenticator for BearerAuth {
             let stored = match self.inner.store.get_token(&secret_hash(token)).await {
                 Ok(t) => t,
                 Err(e) => {
-                    tracing::error!(target: "mcpgen::oauth", error = %e, "store failure checking a bearer token");
+                    tracing::error!(target: "mcpgen::oauth", error = ?e, "store failure checking a bearer token");
                     let mut res = (
                         StatusCode::SERVICE_UNAVAILABLE,
                         Json(json!({"error": "temporarily_unavailable", "error_description": "the authorization store is unavailable; try again"})),
@@ -130,7 +130,7 @@ impl Authenticator for BearerAuth {
             tracing::debug!(
                 target: "mcpgen::oauth",
                 decision = "bearer_accepted",
-                client_id = %t.client_id,
+                client_id = ?t.client_id,
             );
             Ok(Principal {
                 client_id: Some(t.client_id.clone()),
@@ -164,8 +164,8 @@ impl Authenticator for BearerAuth {
             target: "mcpgen::oauth",
             decision = "tool_forbidden",
             client_id = principal.client_id.as_deref().unwrap_or(""),
-            required = %scope::join(required),
-            challenge = %needed,
+            required = ?scope::join(required),
+            challenge = ?needed,
         );
         let description = "the token lacks a scope this tool requires";
         let mut res = (

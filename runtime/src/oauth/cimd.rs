@@ -379,7 +379,7 @@ impl Resolver {
                 Ok(record)
             }
             (Err(e), Some((stale, _))) => {
-                tracing::warn!(target: "mcpgen::oauth", client_id = %id, error = %e, "using a stale client metadata document");
+                tracing::warn!(target: "mcpgen::oauth", client_id = ?id, error = ?e, "using a stale client metadata document");
                 Ok(stale)
             }
             (Err(e), None) => Err(e),
@@ -397,13 +397,13 @@ impl Inner {
             return match resolver.resolve(id, &self.redirects).await {
                 Ok(c) => Ok(Some(c)),
                 Err(why) => {
-                    tracing::info!(target: "mcpgen::oauth", decision = "client_document_refused", client_id = ?id, reason = %why);
+                    tracing::info!(target: "mcpgen::oauth", decision = "client_document_refused", client_id = ?id, reason = ?why);
                     Err(OAuthError::invalid_client(why))
                 }
             };
         }
         self.store.get_client(id).await.map_err(|e| {
-            tracing::error!(target: "mcpgen::oauth", error = %e, "store failure reading a client");
+            tracing::error!(target: "mcpgen::oauth", error = ?e, "store failure reading a client");
             OAuthError::server_error()
         })
     }

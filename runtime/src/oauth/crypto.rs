@@ -1,9 +1,9 @@
 //! Random credentials, their hashes, PKCE and the consent password: every secret comparison in
 //! the OAuth half goes through [`constant_time_eq`].
 
-use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -100,6 +100,47 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
         && Argon2::default()
             .verify_password(password.as_bytes(), stored.trim())
             .is_ok()
+}
+
+/// [`verify_password`] with the Argon2 working memory in `memory`, which is grown to the
+/// hash's memory cost and kept for the next call. The consent-password checking threads each
+/// keep one: memory allocated afresh for every check is not all given back to the system, and
+/// resident memory grew by the hash's memory cost per check.
+pub(crate) fn verify_password_in(stored: &str, password: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(stored.trim()) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = hash
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() != blocks {
+        memory.clear();
+        memory.shrink_to_fit();
+        memory.resize(blocks, Block::new());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt.as_ref(),
+            &mut out,
+            &mut memory[..],
+        )
+        .is_ok()
+        && constant_time_eq(&out, expected.as_bytes())
 }
 
 #[cfg(test)]

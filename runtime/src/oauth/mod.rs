@@ -44,7 +44,11 @@ pub use self::cimd::{
     is_public_ip,
 };
 pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
-pub use self::limit::{MAX_TRACKED_SOURCES, REGISTRATION_BURST, REGISTRATIONS_PER_MINUTE};
+pub use self::limit::{
+    MAX_TRACKED_SOURCES, PASSWORD_BURST, PASSWORD_CHECK_QUEUE, PASSWORD_CHECKS_AT_ONCE,
+    PASSWORD_GLOBAL_BURST, PASSWORDS_GLOBAL_PER_MINUTE, PASSWORDS_PER_MINUTE, REGISTRATION_BURST,
+    REGISTRATIONS_PER_MINUTE, parse_trusted_proxies,
+};
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS};
 pub use self::urls::is_loopback_url;
@@ -125,6 +129,11 @@ pub struct OAuthConfig {
     /// (the spec's `server.allowed_origins`). On a loopback server the OAuth routes apply the
     /// MCP endpoint's Host and Origin policy; on a public one they accept any origin.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose forwarded headers name the client (`--trusted-proxies`): when a
+    /// request's socket peer is in one of these networks, the per-source limits (registration,
+    /// consent password) count the right-most untrusted address of `X-Forwarded-For` (or
+    /// `Forwarded`) instead. Empty (the default): forwarded headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl OAuthConfig {
@@ -146,6 +155,7 @@ impl OAuthConfig {
             extra_redirect_uris: Vec::new(),
             password_hash: None,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -173,6 +183,7 @@ impl std::fmt::Debug for OAuthConfig {
                 &self.password_hash.as_ref().map(|_| "<set>"),
             )
             .field("allowed_origins", &self.allowed_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -198,47 +209,8 @@ pub(crate) struct Inner {
     pub cimd: Option<cimd::Resolver>,
     pub metadata: metadata::Documents,
     last_purge: AtomicU64,
-    pub password_failures: PasswordThrottle,
+    pub password_attempts: limit::PasswordLimiter,
     pub registrations: limit::RegistrationLimiter,
-}
-
-/// Wrong consent passwords per minute, across all clients of this process: past
-/// [`PasswordThrottle::LIMIT`], password attempts are refused until the minute is over, so the
-/// password cannot be guessed online faster than that. An honest user mistypes a few times.
-#[derive(Debug, Default)]
-pub(crate) struct PasswordThrottle {
-    /// (the minute, checks taken in it: wrong passwords and checks still running)
-    window: std::sync::Mutex<(u64, u32)>,
-}
-
-impl PasswordThrottle {
-    pub const LIMIT: u32 = 10;
-
-    fn current(&self, now: u64) -> std::sync::MutexGuard<'_, (u64, u32)> {
-        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
-        if w.0 != now / 60 {
-            *w = (now / 60, 0);
-        }
-        w
-    }
-
-    /// Takes one password check for the current minute, or `false` past the limit. Taken
-    /// before the check runs, so guesses sent at once are counted too (each costs a 19 MiB
-    /// Argon2 hash); a right password gives its check back with [`Self::succeeded`].
-    pub fn begin(&self, now: u64) -> bool {
-        let mut w = self.current(now);
-        if w.1 >= Self::LIMIT {
-            return false;
-        }
-        w.1 += 1;
-        true
-    }
-
-    /// Returns the check a right password took: only wrong ones count.
-    pub fn succeeded(&self, now: u64) {
-        let mut w = self.current(now);
-        w.1 = w.1.saturating_sub(1);
-    }
 }
 
 /// The authorization server and resource-server check of one MCP server. Cheap to clone.
@@ -375,7 +347,7 @@ impl OAuth {
                 cimd,
                 metadata,
                 last_purge: AtomicU64::new(0),
-                password_failures: PasswordThrottle::default(),
+                password_attempts: limit::PasswordLimiter::default(),
                 registrations: limit::RegistrationLimiter::default(),
             }),
         })
@@ -492,7 +464,7 @@ impl Inner {
                     tracing::debug!(target: "mcpgen::oauth", removed = n, "purged expired rows")
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(target: "mcpgen::oauth", error = %e, "purge failed"),
+                Err(e) => tracing::warn!(target: "mcpgen::oauth", error = ?e, "purge failed"),
             }
         });
     }

@@ -267,7 +267,7 @@ pub(crate) async fn register(
     body: Bytes,
 ) -> Response {
     inner.maybe_purge();
-    let source = source_ip(&parts);
+    let source = source_ip(&parts, &inner.config.trusted_proxies);
     if let Err(wait) = inner.registrations.take(source, Instant::now()) {
         tracing::info!(
             target: "mcpgen::oauth",
@@ -284,7 +284,7 @@ pub(crate) async fn register(
                 target: "mcpgen::oauth",
                 decision = "register_refused",
                 error = e.error,
-                reason = %e.description,
+                reason = ?e.description,
             );
             return e.into_response();
         }
@@ -293,15 +293,15 @@ pub(crate) async fn register(
         .client_id_issued_at
         .saturating_add(UNUSED_CLIENT_TTL.as_secs());
     if let Err(e) = inner.store.put_client(&client, Some(expires_at)).await {
-        tracing::error!(target: "mcpgen::oauth", error = %e, "cannot store client");
+        tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store client");
         return OAuthError::server_error().into_response();
     }
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "register",
-        client_id = %client.client_id,
+        client_id = ?client.client_id,
         client_name = client.client_name.as_deref().unwrap_or(""),
-        auth_method = %client.token_endpoint_auth_method,
+        auth_method = ?client.token_endpoint_auth_method,
         redirect_uris = ?client.redirect_uris,
     );
     let mut res = (

@@ -156,7 +156,7 @@ fn revoked_until(inner: &Inner) -> u64 {
 }
 
 fn store_error(e: impl std::fmt::Display) -> OAuthError {
-    tracing::error!(target: "mcpgen::oauth", error = %e, "store failure at the token endpoint");
+    tracing::error!(target: "mcpgen::oauth", error = ?e.to_string(), "store failure at the token endpoint");
     OAuthError::server_error()
 }
 
@@ -263,7 +263,7 @@ async fn authorization_code(
             tracing::warn!(
                 target: "mcpgen::oauth",
                 decision = "code_replayed",
-                client_id = %r.client_id,
+                client_id = ?r.client_id,
                 "authorization code replayed; its tokens are revoked",
             );
             return Err(OAuthError::invalid_grant("authorization code already used"));
@@ -321,14 +321,14 @@ async fn authorization_code(
     // The client completed a grant: it is kept past UNUSED_CLIENT_TTL. The tokens are issued
     // either way; should this fail, the client is purged later and registers again.
     if let Err(e) = inner.store.client_granted(&client.client_id).await {
-        tracing::warn!(target: "mcpgen::oauth", error = %e, "cannot record the client's grant");
+        tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot record the client's grant");
     }
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",
         grant = "authorization_code",
-        client_id = %client.client_id,
-        scope = %scope::join(&record.scopes),
+        client_id = ?client.client_id,
+        scope = ?scope::join(&record.scopes),
         refresh = issued.refresh.is_some(),
     );
     Ok(token_response(
@@ -401,7 +401,7 @@ async fn refresh_token(
                 target: "mcpgen::oauth",
                 decision = "refresh_reused",
                 client_id = ?client.client_id,
-                family = %old.family,
+                family = ?old.family,
                 reuse = reuse.as_str(),
                 "refresh token used again after it was replaced; the whole grant is revoked",
             );
@@ -413,8 +413,8 @@ async fn refresh_token(
         target: "mcpgen::oauth",
         decision = "token_issued",
         grant = "refresh_token",
-        client_id = %client.client_id,
-        scope = %scope::join(&access_scopes),
+        client_id = ?client.client_id,
+        scope = ?scope::join(&access_scopes),
     );
     Ok(token_response(
         &issued.access,
@@ -490,7 +490,7 @@ pub(crate) async fn revoke(
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "revoked",
-                client_id = %client.client_id,
+                client_id = ?client.client_id,
                 kind = t.record.kind.as_str(),
             );
         }
