@@ -169,7 +169,7 @@ fn mint(
     resource: &str,
 ) -> Issued {
     let issued_at = now();
-    let expires_in = inner.config.access_ttl.as_secs();
+    let expires_in = inner.config.auth.access_ttl.as_secs();
     let access = random_token();
     let mut tokens = vec![NewToken {
         hash: secret_hash(&access),
@@ -199,7 +199,7 @@ fn mint(
                 resource: resource.to_owned(),
                 family: family.to_owned(),
                 issued_at,
-                expires_at: issued_at + inner.config.refresh_ttl.as_secs(),
+                expires_at: issued_at + inner.config.auth.refresh_ttl.as_secs(),
             },
         });
     }
@@ -251,9 +251,10 @@ async fn authorization_code(
             let keep = now()
                 + inner
                     .config
+                    .auth
                     .refresh_ttl
                     .as_secs()
-                    .max(inner.config.access_ttl.as_secs());
+                    .max(inner.config.auth.access_ttl.as_secs());
             inner
                 .store
                 .revoke_family(&r.family, keep)
@@ -383,8 +384,8 @@ async fn refresh_token(
         old_hash: hash,
         new_tokens: issued.tokens.clone(),
         now: now(),
-        grace: inner.config.refresh_reuse_grace.as_secs(),
-        keep_until: now() + inner.config.refresh_ttl.as_secs(),
+        grace: inner.config.auth.refresh_reuse_grace.as_secs(),
+        keep_until: now() + inner.config.auth.refresh_ttl.as_secs(),
     };
     match inner
         .store
@@ -477,7 +478,7 @@ pub(crate) async fn revoke(
         if let Some(t) = stored.filter(|t| t.record.client_id == client.client_id) {
             match t.record.kind {
                 TokenKind::Refresh => {
-                    let keep = now() + inner.config.refresh_ttl.as_secs();
+                    let keep = now() + inner.config.auth.refresh_ttl.as_secs();
                     inner
                         .store
                         .revoke_family(&t.record.family, keep)
