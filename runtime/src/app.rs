@@ -40,6 +40,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use axum::Router;
+use mcpgen_rules::base_url;
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -113,7 +114,7 @@ impl Server {
     ) -> Result<Self, StartError> {
         let public = Url::parse(&config.public_url)
             .map_err(|_| StartError(format!("public url {:?} is not an url", config.public_url)))?;
-        let base_path = public.path().trim_end_matches('/').to_owned();
+        let base_path = base_url::base_path(&public).to_owned();
         let endpoint = app.endpoint.trim().trim_end_matches('/');
         if !app.endpoint.trim().starts_with('/') {
             return Err(StartError(format!(
@@ -143,7 +144,7 @@ impl Server {
             )));
         }
 
-        let origin = public.origin().ascii_serialization();
+        let origin = base_url::origin(&public);
         let mut origins = app.allowed_origins.clone();
         if !origins.iter().any(|o| o.eq_ignore_ascii_case(&origin)) {
             origins.push(origin);

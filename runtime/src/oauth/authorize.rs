@@ -607,7 +607,7 @@ fn cross_site_auto_consent(
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
     if inner.config.consent() != Consent::Auto
         || !cross_site
-        || super::urls::is_loopback_url(&req.redirect_uri)
+        || mcpgen_rules::is_loopback_url(&req.redirect_uri)
     {
         return None;
     }
