@@ -165,7 +165,7 @@ pub fn run(opts: &Options) -> Result<Report, NotReached> {
     }
     let hosted = opts
         .hosted
-        .unwrap_or_else(|| !crate::validate::is_loopback_url(&opts.url));
+        .unwrap_or_else(|| !mcpgen_rules::is_loopback_url(&opts.url));
     let mut d = Doctor {
         opts,
         url,
@@ -724,7 +724,7 @@ impl Doctor<'_> {
             .map(|u| fill(u))
             .collect();
         let client_redirect = fill(self.client().redirect_uri);
-        let loopback_redirect = if crate::validate::is_loopback_url(&client_redirect) {
+        let loopback_redirect = if mcpgen_rules::is_loopback_url(&client_redirect) {
             client_redirect.clone()
         } else {
             let u = format!("http://127.0.0.1:{port}/callback");
