@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use base64::Engine;
+use mcpgen_rules::base_url;
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -247,7 +248,7 @@ impl Doctor<'_> {
     }
 
     fn origin(&self) -> String {
-        self.url.origin().ascii_serialization()
+        base_url::origin(&self.url)
     }
 
     fn get(&self, url: &str) -> Result<Reply, Unreachable> {
@@ -487,7 +488,7 @@ impl Doctor<'_> {
     fn oauth(&mut self, challenge: &[(String, String)]) -> Option<Grant> {
         let url = self.opts.url.clone();
         let origin = self.origin();
-        let path = self.url.path().trim_end_matches('/').to_string();
+        let path = base_url::base_path(&self.url).to_string();
 
         // Protected resource metadata: the challenge's pointer, then path-inserted, then root.
         let mut findings = Vec::new();
@@ -591,10 +592,7 @@ impl Doctor<'_> {
             return None;
         };
         let (i_origin, i_path) = match url::Url::parse(&issuer) {
-            Ok(u) => (
-                u.origin().ascii_serialization(),
-                u.path().trim_end_matches('/').to_string(),
-            ),
+            Ok(u) => (base_url::origin(&u), base_url::base_path(&u).to_string()),
             Err(_) => (issuer.clone(), String::new()),
         };
         let derived = [
