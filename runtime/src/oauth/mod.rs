@@ -62,7 +62,7 @@ pub const CODE_TTL: Duration = Duration::from_secs(600);
 /// unknown (401 `invalid_client`), so removing an unused one costs an honest client nothing.
 pub const UNUSED_CLIENT_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// The default refresh reuse grace ([`OAuthConfig::refresh_reuse_grace`]): 120 s. After a
+/// The default refresh reuse grace ([`AuthSpec::refresh_reuse_grace`]): 120 s. After a
 /// refresh token is first exchanged, presenting it again within this window (while none of
 /// the tokens it was exchanged for has been used) is answered with fresh tokens, and every
 /// answer stays valid until one of them is used (see [`crate::store::Store`]). Hosted clients
