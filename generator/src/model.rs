@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use crate::naming;
 use crate::spec::{self, AuthSetting, Consent, Handler, Lint, ProtocolVersion, Spec};
-use crate::validate::{is_loopback_url, parse_duration};
+use crate::validate::parse_duration;
+use mcpgen_rules::base_url;
+use mcpgen_rules::is_loopback_url;
 
 /// A spec with every default resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,7 +107,7 @@ fn title_from(name: &str) -> String {
 /// The origin of a validated URL, normalised (lowercase host, no default port, no slash).
 fn origin(url: &str) -> String {
     url::Url::parse(url)
-        .map(|u| u.origin().ascii_serialization())
+        .map(|u| base_url::origin(&u))
         .unwrap_or_else(|_| url.trim_end_matches('/').to_owned())
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
-pub const SCOPE_PATTERN: &str = r"^[\x21\x23-\x5B\x5D-\x7E]+$";
+pub const SCOPE_PATTERN: &str = mcpgen_rules::SCOPE_TOKEN_PATTERN;
 /// What Claude enforces on tool names; one bad name makes it drop every tool.
 pub const TOOL_NAME_PATTERN: &str = "^[a-zA-Z0-9_-]{1,64}$";
 /// The spec's name becomes the crate `<name>-mcp`.

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{ValidationError, Validator};
+use mcpgen_rules::base_url::{self, BaseUrlError, check_base_url};
+use mcpgen_rules::{is_loopback_host, is_loopback_url, is_scope_token};
 use serde_json::Value;
 
 use crate::diag::Diagnostic;
@@ -132,8 +134,12 @@ pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
-/// Why a string is not an RFC 6749 scope-token, in words.
+/// Why a string is not an RFC 6749 scope-token, in words; `None` when it is one
+/// ([`mcpgen_rules::is_scope_token`] decides).
 pub fn scope_problem(scope: &str) -> Option<String> {
+    if is_scope_token(scope) {
+        return None;
+    }
     if scope.is_empty() {
         return Some("is empty".into());
     }
@@ -156,26 +162,10 @@ pub fn scope_problem(scope: &str) -> Option<String> {
         };
         return Some(problem);
     }
-    None
+    Some("is not a scope-token".into())
 }
 
 const SCOPE_HELP: &str = "a scope is an RFC 6749 scope-token: printable ASCII with no spaces, quotes or backslashes; clients join scopes with spaces, so one bad scope corrupts every token request";
-
-fn is_loopback_host(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    }
-}
-
-/// Whether an http(s) URL's host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`).
-pub fn is_loopback_url(url: &str) -> bool {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
-        .unwrap_or(false)
-}
 
 /// Paths the generated server answers itself; the MCP endpoint cannot take them.
 const RESERVED_PATHS: &[&str] = &["/authorize", "/token", "/register", "/revoke", "/healthz"];
@@ -618,7 +608,8 @@ impl Checker<'_> {
         }
     }
 
-    /// A public URL or issuer: an absolute http(s) origin, https unless loopback.
+    /// A public URL or issuer: a base URL ([`mcpgen_rules::check_base_url`]) that is an
+    /// origin, without a path.
     fn origin_url(&mut self, pointer: &str, raw: &str) {
         let what = display_path(pointer);
         let url = match url::Url::parse(raw) {
@@ -631,50 +622,50 @@ impl Checker<'_> {
                 return;
             }
         };
-        if !matches!(url.scheme(), "http" | "https") {
-            return;
-        }
-        let Some(host) = url.host() else {
-            self.at_value(pointer, format!("`{raw}` has no host"));
-            return;
-        };
-        if url.query().is_some() || url.fragment().is_some() {
-            self.at_value(
-                pointer,
-                format!("`{what}` must not have a query or fragment"),
-            );
-            self.help(format!(
-                "write the origin alone, e.g. `{}://{}`",
-                url.scheme(),
-                url.host_str().unwrap_or("host")
-            ));
-        } else if !url.username().is_empty() || url.password().is_some() {
-            self.at_value(pointer, format!("`{what}` must not carry credentials"));
-        } else if url.path() != "/" {
-            self.at_value(
-                pointer,
-                format!("`{what}` must be an origin, without a path"),
-            );
-            if pointer == "/server/public_url" {
+        match check_base_url(&url) {
+            Err(BaseUrlError::NotHttp | BaseUrlError::NotUrl(_)) => {}
+            Err(BaseUrlError::QueryOrFragment) => {
+                self.at_value(
+                    pointer,
+                    format!("`{what}` must not have a query or fragment"),
+                );
                 self.help(format!(
-                    "put the path in `server.endpoint`: clients look for OAuth metadata at the origin root; public_url `{}`",
-                    url.origin().ascii_serialization()
-                ));
-            } else {
-                self.help(format!(
-                    "the authorization server lives at the origin: `{}`",
-                    url.origin().ascii_serialization()
+                    "write the origin alone, e.g. `{}://{}`",
+                    url.scheme(),
+                    url.host_str().unwrap_or("host")
                 ));
             }
-        } else if url.scheme() == "http" && !is_loopback_host(&host) {
-            self.at_value(
-                pointer,
-                format!("`{raw}` uses plain http on a host that is not loopback"),
-            );
-            self.help(format!(
-                "use `https://{}`: clients refuse OAuth over plain http except on localhost",
-                url.host_str().unwrap_or("host")
-            ));
+            Err(BaseUrlError::Credentials) => {
+                self.at_value(pointer, format!("`{what}` must not carry credentials"));
+            }
+            Ok(()) | Err(BaseUrlError::InsecureHttp) if url.path() != "/" => {
+                self.at_value(
+                    pointer,
+                    format!("`{what}` must be an origin, without a path"),
+                );
+                if pointer == "/server/public_url" {
+                    self.help(format!(
+                        "put the path in `server.endpoint`: clients look for OAuth metadata at the origin root; public_url `{}`",
+                        base_url::origin(&url)
+                    ));
+                } else {
+                    self.help(format!(
+                        "the authorization server lives at the origin: `{}`",
+                        base_url::origin(&url)
+                    ));
+                }
+            }
+            Err(BaseUrlError::InsecureHttp) => {
+                self.at_value(
+                    pointer,
+                    format!("`{raw}` uses plain http on a host that is not loopback"),
+                );
+                self.help(format!(
+                    "use `https://{}`: clients refuse OAuth over plain http except on localhost",
+                    url.host_str().unwrap_or("host")
+                ));
+            }
+            Ok(()) => {}
         }
     }
 
@@ -750,7 +741,7 @@ impl Checker<'_> {
         }
         match url.scheme() {
             "https" => {}
-            "http" if url.host().is_some_and(|h| is_loopback_host(&h)) => {}
+            "http" if url.host_str().is_some_and(is_loopback_host) => {}
             "http" => {
                 self.at_value(
                     pointer,

@@ -88,3 +88,43 @@ fn checked_in_schema_is_current() {
         "mcpgen.schema.json is stale: run `cargo run -p mcpgen -- schema > mcpgen.schema.json`"
     );
 }
+
+/// The schema editors validate a scope with accepts exactly the scope-tokens the generator's
+/// checks and the generated server accept (RFC 6749 §3.3), byte for byte.
+#[test]
+fn the_schemas_scope_pattern_is_the_scope_token_grammar() {
+    let schema: serde_json::Value = serde_json::from_str(&mcpgen::schema_text()).unwrap();
+    let mut patterns = Vec::new();
+    collect_patterns(&schema, &mut patterns);
+    let scope_patterns: Vec<&str> = patterns
+        .iter()
+        .copied()
+        .filter(|p| p.contains(r"\x21"))
+        .collect();
+    assert!(!scope_patterns.is_empty(), "the schema has a scope pattern");
+    for pattern in scope_patterns {
+        let v = jsonschema::validator_for(&serde_json::json!({"pattern": pattern})).unwrap();
+        let mut samples: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
+        samples.extend(["", "orders.read", "a b", "é", "a\u{7f}", "x\"y"].map(str::to_owned));
+        for s in samples {
+            assert_eq!(
+                v.is_valid(&serde_json::json!(s)),
+                mcpgen_rules::is_scope_token(&s),
+                "{s:?} against {pattern}"
+            );
+        }
+    }
+}
+
+fn collect_patterns<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(p) = m.get("pattern").and_then(serde_json::Value::as_str) {
+                out.push(p);
+            }
+            m.values().for_each(|x| collect_patterns(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_patterns(x, out)),
+        _ => {}
+    }
+}

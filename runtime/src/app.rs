@@ -38,9 +38,9 @@
 use std::future::Future;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use axum::Router;
+use mcpgen_rules::base_url;
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -48,8 +48,8 @@ use crate::config::{Command, Config, LogFormat, StartError};
 use crate::oauth::{OAuth, OAuthConfig};
 
 use crate::mcp::ProtocolVersion;
-/// Re-exported so a generated `main.rs` names everything [`AuthSpec`] needs from this module.
-pub use crate::oauth::Consent;
+/// Re-exported so a generated `main.rs` names everything [`App`] needs from this module.
+pub use crate::oauth::{AuthSpec, Consent};
 use crate::server::{self, McpServer};
 use crate::tools::{ServerInfo, ToolDef, ToolHandler};
 
@@ -85,33 +85,6 @@ pub struct App {
     pub auth: Option<AuthSpec>,
 }
 
-/// The spec's `auth:` section, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthSpec {
-    /// The issuer; `None`, or a URL equal to `public_url`, means "the public URL" (it then
-    /// moves with `--public-url`). A different URL stays unless `--issuer` is given.
-    pub issuer: Option<String>,
-    /// (name, description) of every scope, in spec order.
-    pub scopes: Vec<(String, String)>,
-    /// Granted when a client asks for none of the scopes; also a tool's default.
-    pub default_scopes: Vec<String>,
-    /// The spec's consent mode; `--consent` replaces it.
-    pub consent: Consent,
-    /// Access token lifetime.
-    pub access_ttl: Duration,
-    /// Refresh token lifetime.
-    pub refresh_ttl: Duration,
-    /// The refresh reuse grace (see [`OAuthConfig::refresh_reuse_grace`]).
-    pub refresh_reuse_grace: Duration,
-    /// Serve `/register` (RFC 7591 dynamic client registration).
-    pub dynamic_registration: bool,
-    /// Accept https URLs as `client_id` and fetch their metadata documents.
-    pub client_id_metadata_documents: bool,
-    /// Redirect URIs allowed beyond the built-in list of known clients (a trailing `*` makes a
-    /// prefix).
-    pub extra_redirect_uris: Vec<String>,
-}
-
 /// One server, built and ready to listen: the merged router and the URLs it answers for.
 pub struct Server {
     router: Router,
@@ -141,7 +114,7 @@ impl Server {
     ) -> Result<Self, StartError> {
         let public = Url::parse(&config.public_url)
             .map_err(|_| StartError(format!("public url {:?} is not an url", config.public_url)))?;
-        let base_path = public.path().trim_end_matches('/').to_owned();
+        let base_path = base_url::base_path(&public).to_owned();
         let endpoint = app.endpoint.trim().trim_end_matches('/');
         if !app.endpoint.trim().starts_with('/') {
             return Err(StartError(format!(
@@ -171,7 +144,7 @@ impl Server {
             )));
         }
 
-        let origin = public.origin().ascii_serialization();
+        let origin = base_url::origin(&public);
         let mut origins = app.allowed_origins.clone();
         if !origins.iter().any(|o| o.eq_ignore_ascii_case(&origin)) {
             origins.push(origin);
@@ -203,21 +176,21 @@ impl Server {
                         e.0
                     ))
                 })?;
-                let mut oc = OAuthConfig::new(config.public_url.clone());
-                oc.endpoint = app.endpoint.clone();
-                oc.issuer = config.issuer.clone();
-                oc.scopes = auth.scopes.clone();
-                oc.default_scopes = auth.default_scopes.clone();
-                oc.consent = config.consent.unwrap_or(auth.consent);
-                oc.access_ttl = auth.access_ttl;
-                oc.refresh_ttl = auth.refresh_ttl;
-                oc.refresh_reuse_grace = auth.refresh_reuse_grace;
-                oc.dynamic_registration = auth.dynamic_registration;
-                oc.client_id_metadata_documents = auth.client_id_metadata_documents;
-                oc.extra_redirect_uris = auth.extra_redirect_uris.clone();
-                oc.password_hash = config.password_hash.clone();
-                oc.allowed_origins = origins;
-                oc.trusted_proxies = config.trusted_proxies.clone();
+                let oc = OAuthConfig {
+                    // `Config::parse` resolved the spec's issuer against `--public-url` and
+                    // `--issuer`; the result is `config.issuer`.
+                    auth: AuthSpec {
+                        issuer: None,
+                        ..auth.clone()
+                    },
+                    public_url: config.public_url.clone(),
+                    endpoint: app.endpoint.clone(),
+                    issuer: config.issuer.clone(),
+                    consent: config.consent,
+                    password_hash: config.password_hash.clone(),
+                    allowed_origins: origins,
+                    trusted_proxies: config.trusted_proxies.clone(),
+                };
                 let oauth = OAuth::new(oc, store).map_err(|e| StartError(e.0))?;
                 let resource = oauth.resource().to_owned();
                 let issuer = oauth.issuer().to_owned();

@@ -10,6 +10,8 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
+use mcpgen_rules::BaseUrlError;
+use mcpgen_rules::base_url::without_trailing_slash;
 use url::Url;
 
 use crate::app::App;
@@ -358,23 +360,17 @@ fn check_base_url(g: &Given, flag: &str) -> Result<String, StartError> {
             g.from, g.value
         ))
     };
-    let u = Url::parse(g.value.trim()).map_err(|_| bad("is not a url"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(bad("is not an http(s) url with a host"));
-    }
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(bad("has a query or fragment"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("carries credentials"));
-    }
-    if u.scheme() == "http" && !crate::oauth::is_loopback_url(u.as_str()) {
-        return Err(StartError(format!(
+    let u = mcpgen_rules::parse_base_url(g.value.trim()).map_err(|e| match e {
+        BaseUrlError::NotUrl(_) => bad("is not a url"),
+        BaseUrlError::NotHttp => bad("is not an http(s) url with a host"),
+        BaseUrlError::QueryOrFragment => bad("has a query or fragment"),
+        BaseUrlError::Credentials => bad("carries credentials"),
+        BaseUrlError::InsecureHttp => StartError(format!(
             "{} {:?} uses http on a host that is not loopback: use https",
             g.from, g.value
-        )));
-    }
-    Ok(u.as_str().trim_end_matches('/').to_owned())
+        )),
+    })?;
+    Ok(without_trailing_slash(&u))
 }
 
 /// A URL as compared for "the issuer equals the public URL": parsed (lowercase host, default
@@ -382,7 +378,7 @@ fn check_base_url(g: &Given, flag: &str) -> Result<String, StartError> {
 fn normalize_url(raw: &str) -> String {
     Url::parse(raw.trim()).map_or_else(
         |_| raw.trim().trim_end_matches('/').to_owned(),
-        |u| u.as_str().trim_end_matches('/').to_owned(),
+        |u| without_trailing_slash(&u),
     )
 }
 

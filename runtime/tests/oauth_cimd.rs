@@ -58,9 +58,9 @@ fn doc(client_id: &str, redirect: &str) -> Vec<u8> {
 
 fn server(public_url: &str, fake: Arc<Fake>) -> Server {
     let mut c = config(public_url);
-    c.client_id_metadata_documents = true;
+    c.auth.client_id_metadata_documents = true;
     if !public_url.starts_with("http://127.") {
-        c.consent = Consent::Password;
+        c.auth.consent = Consent::Password;
         c.password_hash = Some(hash_password("pw"));
     }
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
@@ -391,9 +391,9 @@ fn tls_server(public_url: &str, docs: &tls::DocServer) -> Server {
 
 fn server_with_fetcher(public_url: &str, fetcher: Arc<dyn MetadataFetcher>) -> Server {
     let mut c = config(public_url);
-    c.client_id_metadata_documents = true;
+    c.auth.client_id_metadata_documents = true;
     if !public_url.starts_with("http://127.") {
-        c.consent = Consent::Password;
+        c.auth.consent = Consent::Password;
         c.password_hash = Some(hash_password("pw"));
     }
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

@@ -38,7 +38,7 @@ const AS_PATHS: &[&str] = &[
 async fn protected_resource_metadata_at_both_paths() {
     let s = server_with({
         let mut c = config("https://mcp.example.com");
-        c.consent = Consent::Password;
+        c.auth.consent = Consent::Password;
         c.password_hash = Some(hash_password("pw"));
         c
     });
@@ -114,7 +114,7 @@ async fn discovery_is_cors_enabled() {
     // A public server: browser-based clients anywhere may call discovery and the token
     // endpoint. (A loopback server accepts loopback origins only: see app_browsers.rs.)
     let mut c = config("https://mcp.example.com");
-    c.consent = Consent::Password;
+    c.auth.consent = Consent::Password;
     c.password_hash = Some(hash_password("pw"));
     let s = server_with(c);
     let r = send(
@@ -184,12 +184,35 @@ async fn public_url_moves_every_url() {
 #[tokio::test]
 async fn metadata_documents_are_advertised_when_enabled() {
     let mut c = config(LOCAL);
-    c.client_id_metadata_documents = true;
+    c.auth.client_id_metadata_documents = true;
     let s = server_with(c);
     let v = get(&s.router, "/.well-known/oauth-authorization-server")
         .await
         .json();
     assert_eq!(v["client_id_metadata_document_supported"], true);
+}
+
+/// The command line's `--issuer` and `--consent` replace the spec's values; without them the
+/// spec's apply.
+#[test]
+fn start_up_overrides_replace_the_spec_settings() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut c = config("https://mcp.example.com");
+    c.auth.issuer = Some("https://auth.example.com".into());
+    c.auth.consent = Consent::Auto;
+    // Auto consent is refused on a public url: the override must win for this to start.
+    c.consent = Some(Consent::Password);
+    c.password_hash = Some(hash_password("pw"));
+    let spec_issuer = OAuth::new(c.clone(), Arc::clone(&store)).expect("password consent");
+    assert_eq!(spec_issuer.issuer(), "https://auth.example.com");
+
+    c.issuer = Some("https://auth.staging.example.net/".into());
+    let overridden = OAuth::new(c.clone(), Arc::clone(&store)).expect("valid");
+    assert_eq!(overridden.issuer(), "https://auth.staging.example.net");
+
+    c.consent = None;
+    let e = OAuth::new(c, store).map(|_| ()).unwrap_err().0;
+    assert!(e.contains("loopback"), "{e}");
 }
 
 #[test]
@@ -198,30 +221,30 @@ fn bad_configurations_are_refused() {
     let try_new = |c: OAuthConfig| OAuth::new(c, Arc::clone(&store)).map(|_| ()).unwrap_err().0;
 
     let mut c = config("https://mcp.example.com");
-    c.consent = Consent::Auto;
+    c.auth.consent = Consent::Auto;
     assert!(try_new(c).contains("loopback"));
 
     let mut c = config(LOCAL);
-    c.scopes.push(("".into(), "empty".into()));
+    c.auth.scopes.push(("".into(), "empty".into()));
     assert!(try_new(c).contains("not a valid scope"));
 
     let mut c = config(LOCAL);
-    c.scopes.push(("a b".into(), "space".into()));
+    c.auth.scopes.push(("a b".into(), "space".into()));
     assert!(try_new(c).contains("not a valid scope"));
 
     let mut c = config(LOCAL);
-    c.consent = Consent::Password;
+    c.auth.consent = Consent::Password;
     assert!(try_new(c).contains("MCPGEN_PASSWORD_HASH"));
 
     let mut c = config(LOCAL);
-    c.default_scopes = vec!["nope".into()];
+    c.auth.default_scopes = vec!["nope".into()];
     assert!(try_new(c).contains("default scope"));
 
     let c = config("http://example.com");
     assert!(try_new(c).contains("https"));
 
     let mut c = config(LOCAL);
-    c.refresh_reuse_grace = Duration::from_secs(601);
+    c.auth.refresh_reuse_grace = Duration::from_secs(601);
     assert!(try_new(c).contains("refresh reuse grace of 601s"));
 }
 
@@ -962,7 +985,7 @@ async fn authorize_errors_without_redirect_are_a_page_for_browsers() {
 
 fn password_server() -> Server {
     let mut c = config("https://mcp.example.com");
-    c.consent = Consent::Password;
+    c.auth.consent = Consent::Password;
     c.password_hash = Some(hash_password("s3cret pass"));
     server_with(c)
 }
@@ -1406,7 +1429,7 @@ async fn refresh_rotation_and_reuse_detection() {
 #[tokio::test]
 async fn refresh_reuse_grace_is_configurable() {
     let mut c = config(LOCAL);
-    c.refresh_reuse_grace = Duration::ZERO;
+    c.auth.refresh_reuse_grace = Duration::ZERO;
     let s = server_with(c);
     let (id, t0) = tokens(&s.router, Some("claudeai offline_access")).await;
     let r0 = t0["refresh_token"].as_str().unwrap();
@@ -1427,8 +1450,8 @@ async fn refresh_reuse_grace_is_configurable() {
 #[tokio::test]
 async fn revoked_grants_stay_revoked_while_their_access_tokens_live() {
     let mut c = config(LOCAL);
-    c.access_ttl = Duration::from_secs(7200);
-    c.refresh_ttl = Duration::from_secs(3600);
+    c.auth.access_ttl = Duration::from_secs(7200);
+    c.auth.refresh_ttl = Duration::from_secs(3600);
     let s = server_with(c);
     let now = || {
         std::time::SystemTime::now()
@@ -1990,7 +2013,7 @@ async fn expired_and_foreign_tokens_are_refused() {
 #[tokio::test]
 async fn zero_access_ttl_tokens_expire_at_once() {
     let mut c = config(LOCAL);
-    c.access_ttl = Duration::ZERO;
+    c.auth.access_ttl = Duration::ZERO;
     let s = server_with(c);
     let (_, t) = tokens(&s.router, None).await;
     assert_eq!(t["expires_in"], 0);

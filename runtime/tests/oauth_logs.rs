@@ -118,7 +118,7 @@ async fn decisions_are_logged_without_secrets() {
     let r = post_form(&s.router, "/token", &[(forged, "1"), (forged, "2")], &[]).await;
     assert_eq!(r.status, http::StatusCode::BAD_REQUEST, "{}", r.text());
     let mut c = config(LOCAL);
-    c.client_id_metadata_documents = true;
+    c.auth.client_id_metadata_documents = true;
     let documents = server_with(c);
     let id = format!("https://example.com/{forged}");
     let query = form(&[("client_id", &id), ("response_type", "code")]);

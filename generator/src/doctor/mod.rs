@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use base64::Engine;
+use mcpgen_rules::base_url;
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -193,7 +194,7 @@ pub fn run(opts: &Options) -> Result<Report, NotReached> {
     }
     let hosted = opts
         .hosted
-        .unwrap_or_else(|| !crate::validate::is_loopback_url(&opts.url));
+        .unwrap_or_else(|| !mcpgen_rules::is_loopback_url(&opts.url));
     let mut d = Doctor {
         opts,
         url,
@@ -297,7 +298,7 @@ impl Doctor<'_> {
     }
 
     fn origin(&self) -> String {
-        self.url.origin().ascii_serialization()
+        base_url::origin(&self.url)
     }
 
     fn get(&self, url: &str) -> Result<Reply, Unreachable> {
@@ -562,7 +563,7 @@ impl Doctor<'_> {
     fn oauth(&mut self, challenge: &[(String, String)]) -> Option<Grant> {
         let url = self.opts.url.clone();
         let origin = self.origin();
-        let path = self.url.path().trim_end_matches('/').to_string();
+        let path = base_url::base_path(&self.url).to_string();
 
         // Protected resource metadata: the challenge's pointer, then path-inserted, then root.
         let mut findings = Vec::new();
@@ -666,10 +667,7 @@ impl Doctor<'_> {
             return None;
         };
         let (i_origin, i_path) = match url::Url::parse(&issuer) {
-            Ok(u) => (
-                u.origin().ascii_serialization(),
-                u.path().trim_end_matches('/').to_string(),
-            ),
+            Ok(u) => (base_url::origin(&u), base_url::base_path(&u).to_string()),
             Err(_) => (issuer.clone(), String::new()),
         };
         let derived = [
@@ -799,7 +797,7 @@ impl Doctor<'_> {
             .map(|u| fill(u))
             .collect();
         let client_redirect = fill(self.client().redirect_uri);
-        let loopback_redirect = if crate::validate::is_loopback_url(&client_redirect) {
+        let loopback_redirect = if mcpgen_rules::is_loopback_url(&client_redirect) {
             client_redirect.clone()
         } else {
             let u = format!("http://127.0.0.1:{port}/callback");

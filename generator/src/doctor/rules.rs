@@ -323,6 +323,9 @@ pub fn short(s: &str) -> String {
 /// Why a `scope` value (space-separated scope-tokens, RFC 6749 §3.3) is not normalised, if it
 /// is not: empty tokens, leading, trailing or doubled spaces, other whitespace, bad tokens.
 pub fn scope_string_problem(scope: &str) -> Option<String> {
+    if mcpgen_rules::is_scope(scope) {
+        return None;
+    }
     if scope.is_empty() {
         return Some("is empty".into());
     }
@@ -340,7 +343,7 @@ pub fn scope_string_problem(scope: &str) -> Option<String> {
             return Some(format!("has the token {token:?}, which {why}"));
         }
     }
-    None
+    Some("is not a scope value".into())
 }
 
 /// The scopes of a string list in a JSON document (`scopes_supported`), as strings; entries

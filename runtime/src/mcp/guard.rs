@@ -26,7 +26,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 use serde_json::json;
 
-use crate::oauth::urls::{is_loopback_host, is_loopback_url};
+use mcpgen_rules::{is_loopback_host, is_loopback_url};
 
 /// The web origins of hosted MCP clients that call a server from their own backend or from
 /// the browser with their origin in `Origin`: Claude (claude.ai, claude.com) and ChatGPT.

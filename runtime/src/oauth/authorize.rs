@@ -359,6 +359,7 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
     let host = redirect_host(&req.redirect_uri);
     let descriptions: HashMap<&str, &str> = inner
         .config
+        .auth
         .scopes
         .iter()
         .map(|(n, d)| (n.as_str(), d.as_str()))
@@ -529,7 +530,7 @@ fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> 
 }
 
 async fn show_or_approve(inner: &Inner, req: AuthRequest) -> Response {
-    match inner.config.consent {
+    match inner.config.consent() {
         Consent::Auto => approve(inner, req).await,
         Consent::Password => {
             // Double-submit cookie: the form's token must equal the cookie set with the page,
@@ -590,7 +591,7 @@ pub(crate) async fn authorize_post(
         Ok(req) => req,
         Err(r) => return refuse(&inner, headers, r),
     };
-    if inner.config.consent == Consent::Auto {
+    if inner.config.consent() == Consent::Auto {
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
@@ -684,9 +685,9 @@ fn cross_site_auto_consent(
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    if inner.config.consent != Consent::Auto
+    if inner.config.consent() != Consent::Auto
         || !cross_site
-        || super::urls::is_loopback_url(&req.redirect_uri)
+        || mcpgen_rules::is_loopback_url(&req.redirect_uri)
     {
         return None;
     }

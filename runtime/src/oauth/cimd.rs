@@ -246,7 +246,7 @@ fn check_url(id: &str, allow_private: bool) -> Result<Url, String> {
         Some(url::Host::Ipv6(ip)) if !allow_private && !is_public_ip(IpAddr::V6(ip)) => {
             return Err("client_id url points at a private address".into());
         }
-        Some(url::Host::Domain(d)) if !allow_private && d.eq_ignore_ascii_case("localhost") => {
+        Some(url::Host::Domain(d)) if !allow_private && mcpgen_rules::is_loopback_host(d) => {
             return Err("client_id url points at a private address".into());
         }
         _ => {}

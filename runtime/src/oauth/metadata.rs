@@ -90,13 +90,13 @@ impl Documents {
             "authorization_response_iss_parameter_supported": true,
         });
         if let Value::Object(m) = &mut authorization_server {
-            if config.dynamic_registration {
+            if config.auth.dynamic_registration {
                 m.insert(
                     "registration_endpoint".into(),
                     Value::String(urls.endpoint_url("/register")),
                 );
             }
-            if config.client_id_metadata_documents {
+            if config.auth.client_id_metadata_documents {
                 m.insert(
                     "client_id_metadata_document_supported".into(),
                     Value::Bool(true),

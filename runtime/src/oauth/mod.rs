@@ -5,8 +5,8 @@
 //! ```ignore
 //! let store = mcpgen_runtime::store::open("sqlite:oauth.db").await?;
 //! let mut config = OAuthConfig::new("https://mcp.example.com");
-//! config.scopes = vec![("orders.read".into(), "Read orders".into())];
-//! config.default_scopes = vec!["orders.read".into()];
+//! config.auth.scopes = vec![("orders.read".into(), "Read orders".into())];
+//! config.auth.default_scopes = vec!["orders.read".into()];
 //! config.password_hash = std::env::var(PASSWORD_HASH_ENV).ok();
 //! let oauth = OAuth::new(config, store)?;
 //! let app = oauth.router().merge(mcp_router);   // and give oauth.authenticator() to /mcp
@@ -51,7 +51,7 @@ pub use self::limit::{
 };
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS};
-pub use self::urls::is_loopback_url;
+pub use mcpgen_rules::is_loopback_url;
 
 /// The environment variable a generated server reads the consent password hash from (format:
 /// see [`hash_password`]).
@@ -66,7 +66,7 @@ pub const CODE_TTL: Duration = Duration::from_secs(600);
 /// unknown (401 `invalid_client`), so removing an unused one costs an honest client nothing.
 pub const UNUSED_CLIENT_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// The default refresh reuse grace ([`OAuthConfig::refresh_reuse_grace`]): 120 s. After a
+/// The default refresh reuse grace ([`AuthSpec::refresh_reuse_grace`]): 120 s. After a
 /// refresh token is first exchanged, presenting it again within this window (while none of
 /// the tokens it was exchanged for has been used) is answered with fresh tokens, and every
 /// answer stays valid until one of them is used (see [`crate::store::Store`]). Hosted clients
@@ -93,35 +93,76 @@ pub enum Consent {
     Auto,
 }
 
-/// What the OAuth half needs to know; the generated `main.rs` fills it from the spec and the
-/// command line.
-#[derive(Clone)]
-pub struct OAuthConfig {
-    /// The canonical public origin (`https://mcp.example.com`); every URL is derived from it.
-    pub public_url: String,
-    /// The MCP endpoint path (`/mcp`); the resource is `public_url + endpoint`.
-    pub endpoint: String,
-    /// The issuer; `None` means the public URL, so `--public-url` moves it too.
+/// The spec's `auth:` section, resolved: everything about the OAuth server that the spec
+/// decides. The generated `main.rs` writes every field out; [`AuthSpec::default`] holds the
+/// runtime's defaults for code that builds one by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSpec {
+    /// The issuer; `None`, or a URL equal to the public URL, means "the public URL" (it then
+    /// moves with `--public-url`). A different URL stays unless `--issuer` is given
+    /// ([`OAuthConfig::issuer`]).
     pub issuer: Option<String>,
-    /// The spec's scopes: (name, description), in spec order. Names must match RFC 6749's
+    /// (name, description) of every scope, in spec order. Names must match RFC 6749's
     /// scope-token grammar; `offline_access` is added by the server and must not be listed.
     pub scopes: Vec<(String, String)>,
-    /// Granted when a request names none of `scopes`; must be non-empty and among `scopes`.
+    /// Granted when a request names none of `scopes`; also a tool's default. Must be
+    /// non-empty and among `scopes`.
     pub default_scopes: Vec<String>,
+    /// The spec's consent mode; `--consent` replaces it ([`OAuthConfig::consent`]).
     pub consent: Consent,
+    /// Access token lifetime.
     pub access_ttl: Duration,
+    /// Refresh token lifetime.
     pub refresh_ttl: Duration,
     /// How long after a refresh token's first use presenting it again mints sibling tokens
     /// instead of revoking the grant; whole seconds, at most [`MAX_REFRESH_REUSE_GRACE`], zero
     /// for none. Default [`REFRESH_REUSE_GRACE`].
     pub refresh_reuse_grace: Duration,
-    /// Serve `/register` (RFC 7591).
+    /// Serve `/register` (RFC 7591 dynamic client registration).
     pub dynamic_registration: bool,
     /// Accept https URLs as `client_id` and fetch their metadata documents.
     pub client_id_metadata_documents: bool,
     /// Redirect URIs accepted beyond the built-in policy (exact; a trailing `*` makes a
     /// prefix). See [`DEFAULT_REDIRECT_ALLOWLIST`].
     pub extra_redirect_uris: Vec<String>,
+}
+
+impl Default for AuthSpec {
+    /// The spec format's defaults: issuer = public URL, password consent, tokens 1 h / 30 d,
+    /// refresh reuse grace [`REFRESH_REUSE_GRACE`], dynamic registration on, metadata
+    /// documents off, no extra redirect URIs, and no scopes (which [`OAuth::new`] refuses:
+    /// set at least one).
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            scopes: Vec::new(),
+            default_scopes: Vec::new(),
+            consent: Consent::Password,
+            access_ttl: Duration::from_secs(3600),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: REFRESH_REUSE_GRACE,
+            dynamic_registration: true,
+            client_id_metadata_documents: false,
+            extra_redirect_uris: Vec::new(),
+        }
+    }
+}
+
+/// What the OAuth half starts with: the spec's [`AuthSpec`] plus what the command line and
+/// environment decide (see [`crate::config::Config`]).
+#[derive(Clone)]
+pub struct OAuthConfig {
+    /// The spec's auth settings.
+    pub auth: AuthSpec,
+    /// The canonical public origin (`https://mcp.example.com`); every URL is derived from it.
+    pub public_url: String,
+    /// The MCP endpoint path (`/mcp`); the resource is `public_url + endpoint`.
+    pub endpoint: String,
+    /// The issuer, overriding `auth.issuer` (`--issuer`); see [`OAuthConfig::issuer`].
+    pub issuer: Option<String>,
+    /// The consent mode, overriding `auth.consent` (`--consent`); see
+    /// [`OAuthConfig::consent`].
+    pub consent: Option<Consent>,
     /// The consent password's hash, usually from [`PASSWORD_HASH_ENV`]; required with
     /// [`Consent::Password`].
     pub password_hash: Option<String>,
@@ -137,47 +178,46 @@ pub struct OAuthConfig {
 }
 
 impl OAuthConfig {
-    /// A configuration with the spec's defaults: endpoint `/mcp`, issuer = public URL, password
-    /// consent, tokens 1 h / 30 d, refresh reuse grace 120 s, dynamic registration on, metadata documents off, no scopes.
+    /// A configuration with the spec defaults of [`AuthSpec::default`], endpoint `/mcp`, no
+    /// overrides, no password hash and no extra origins.
     pub fn new(public_url: impl Into<String>) -> Self {
+        Self::with_auth(public_url, AuthSpec::default())
+    }
+
+    /// A configuration for `auth`, with endpoint `/mcp`, no overrides, no password hash and
+    /// no extra origins.
+    pub fn with_auth(public_url: impl Into<String>, auth: AuthSpec) -> Self {
         Self {
+            auth,
             public_url: public_url.into(),
             endpoint: "/mcp".into(),
             issuer: None,
-            scopes: Vec::new(),
-            default_scopes: Vec::new(),
-            consent: Consent::Password,
-            access_ttl: Duration::from_secs(3600),
-            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
-            refresh_reuse_grace: REFRESH_REUSE_GRACE,
-            dynamic_registration: true,
-            client_id_metadata_documents: false,
-            extra_redirect_uris: Vec::new(),
+            consent: None,
             password_hash: None,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
         }
+    }
+
+    /// The effective consent mode: the override, else the spec's.
+    pub fn consent(&self) -> Consent {
+        self.consent.unwrap_or(self.auth.consent)
+    }
+
+    /// The effective issuer: the override, else the spec's; `None` means the public URL.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref().or(self.auth.issuer.as_deref())
     }
 }
 
 impl std::fmt::Debug for OAuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthConfig")
+            .field("auth", &self.auth)
             .field("public_url", &self.public_url)
             .field("endpoint", &self.endpoint)
             .field("issuer", &self.issuer)
-            .field("scopes", &self.scopes)
-            .field("default_scopes", &self.default_scopes)
             .field("consent", &self.consent)
-            .field("access_ttl", &self.access_ttl)
-            .field("refresh_ttl", &self.refresh_ttl)
-            .field("refresh_reuse_grace", &self.refresh_reuse_grace)
-            .field("dynamic_registration", &self.dynamic_registration)
-            .field(
-                "client_id_metadata_documents",
-                &self.client_id_metadata_documents,
-            )
-            .field("extra_redirect_uris", &self.extra_redirect_uris)
             .field(
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "<set>"),
@@ -256,14 +296,10 @@ impl OAuth {
         store: Arc<dyn Store>,
         fetcher: Option<Arc<dyn MetadataFetcher>>,
     ) -> Result<Self, ConfigError> {
-        let urls = urls::Urls::new(
-            &config.public_url,
-            &config.endpoint,
-            config.issuer.as_deref(),
-        )
-        .map_err(ConfigError)?;
+        let urls = urls::Urls::new(&config.public_url, &config.endpoint, config.issuer())
+            .map_err(ConfigError)?;
         let mut resource_scopes = Vec::new();
-        for (name, _) in &config.scopes {
+        for (name, _) in &config.auth.scopes {
             if !scope::is_scope_token(name) {
                 return Err(ConfigError(format!(
                     "scope {name:?} is not a valid scope token (RFC 6749 §3.3)"
@@ -282,10 +318,11 @@ impl OAuth {
         if resource_scopes.is_empty() {
             return Err(ConfigError("at least one scope is required".into()));
         }
-        if config.default_scopes.is_empty() {
+        if config.auth.default_scopes.is_empty() {
             return Err(ConfigError("default_scopes must not be empty".into()));
         }
         if let Some(s) = config
+            .auth
             .default_scopes
             .iter()
             .find(|s| !resource_scopes.contains(s))
@@ -294,7 +331,7 @@ impl OAuth {
                 "default scope {s:?} is not one of the declared scopes"
             )));
         }
-        match config.consent {
+        match config.consent() {
             Consent::Auto if !urls.public_is_loopback => {
                 return Err(ConfigError(
                     "consent auto is only allowed with a loopback public url".into(),
@@ -315,22 +352,22 @@ impl OAuth {
             },
             Consent::Auto => {}
         }
-        if config.access_ttl.is_zero() && config.refresh_ttl.is_zero() {
+        if config.auth.access_ttl.is_zero() && config.auth.refresh_ttl.is_zero() {
             return Err(ConfigError("token lifetimes must not be zero".into()));
         }
-        if config.refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
+        if config.auth.refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
             return Err(ConfigError(format!(
                 "refresh reuse grace of {}s is over the maximum of {}s (10 minutes); 2 minutes covers client retries",
-                config.refresh_reuse_grace.as_secs(),
+                config.auth.refresh_reuse_grace.as_secs(),
                 MAX_REFRESH_REUSE_GRACE.as_secs()
             )));
         }
         let scopes = scope::ScopePolicy {
             resource_scopes,
-            default_scopes: config.default_scopes.clone(),
+            default_scopes: config.auth.default_scopes.clone(),
         };
-        let redirects = redirect::RedirectPolicy::new(&config.extra_redirect_uris);
-        let cimd = config.client_id_metadata_documents.then(|| {
+        let redirects = redirect::RedirectPolicy::new(&config.auth.extra_redirect_uris);
+        let cimd = config.auth.client_id_metadata_documents.then(|| {
             cimd::Resolver::new(
                 fetcher.unwrap_or_else(cimd::default_fetcher),
                 urls.public_is_loopback,
@@ -403,7 +440,7 @@ impl OAuth {
             .expose_headers([header::WWW_AUTHENTICATE]);
 
         let mut api = metadata::routes(urls);
-        if inner.config.dynamic_registration {
+        if inner.config.auth.dynamic_registration {
             api = api.route(&urls.route("/register"), post(register::register));
         } else {
             api = api.route(

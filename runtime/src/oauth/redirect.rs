@@ -25,7 +25,7 @@
 
 use url::Url;
 
-use super::urls::{is_loopback_host, is_loopback_url};
+use mcpgen_rules::{is_loopback_host, is_loopback_url};
 
 /// The redirect URIs of the clients mcpgen knows, accepted without configuration.
 pub const DEFAULT_REDIRECT_ALLOWLIST: &[&str] = &[

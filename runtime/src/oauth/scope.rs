@@ -1,44 +1,11 @@
-//! Scope grammar (RFC 6749 §3.3) and normalisation: the one place scope strings are parsed and
-//! joined, so no document, challenge or token response can carry an empty or padded scope.
+//! Scope grammar (RFC 6749 §3.3) and normalisation, from [`mcpgen_rules::scope`]: the one
+//! place scope strings are parsed and joined, so no document, challenge or token response can
+//! carry an empty or padded scope; and the server's scope policy.
 
 /// The scope every AS metadata document lists beside the spec's scopes, for refresh tokens.
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
-/// `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-pub fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-}
-
-/// Splits a requested `scope` on runs of whitespace, dropping empty tokens and duplicates
-/// (order kept). `"claudeai "`, `" offline_access"` and `"a\t b"` all parse cleanly.
-pub fn parse(raw: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for token in raw.split(|c: char| c.is_ascii_whitespace()) {
-        if !token.is_empty() && !out.iter().any(|t| t == token) {
-            out.push(token.to_owned());
-        }
-    }
-    out
-}
-
-/// Joins scope tokens with single spaces; callers only pass tokens that passed
-/// [`is_scope_token`], so the result always matches the RFC 6749 `scope` production.
-pub fn join<S: AsRef<str>>(scopes: &[S]) -> String {
-    let mut out = String::new();
-    for s in scopes {
-        let s = s.as_ref();
-        if s.is_empty() {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(s);
-    }
-    out
-}
+pub use mcpgen_rules::scope::{is_scope_token, join, parse};
 
 /// The scopes a server knows and the ones it grants by default.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -151,7 +151,11 @@ fn token_response(
 /// Until when a family revoked now must be remembered (unix seconds): until every token the
 /// grant issued so far has expired, access tokens included, whichever kind lives longer.
 fn revoked_until(inner: &Inner) -> u64 {
-    let longest = inner.config.refresh_ttl.max(inner.config.access_ttl);
+    let longest = inner
+        .config
+        .auth
+        .refresh_ttl
+        .max(inner.config.auth.access_ttl);
     now() + longest.as_secs()
 }
 
@@ -176,7 +180,7 @@ fn mint(
     resource: &str,
 ) -> Issued {
     let issued_at = now();
-    let expires_in = inner.config.access_ttl.as_secs();
+    let expires_in = inner.config.auth.access_ttl.as_secs();
     let access = random_token();
     let mut tokens = vec![NewToken {
         hash: secret_hash(&access),
@@ -206,7 +210,7 @@ fn mint(
                 resource: resource.to_owned(),
                 family: family.to_owned(),
                 issued_at,
-                expires_at: issued_at + inner.config.refresh_ttl.as_secs(),
+                expires_at: issued_at + inner.config.auth.refresh_ttl.as_secs(),
             },
         });
     }
@@ -384,7 +388,7 @@ async fn refresh_token(
         old_hash: hash,
         new_tokens: issued.tokens.clone(),
         now: now(),
-        grace: inner.config.refresh_reuse_grace.as_secs(),
+        grace: inner.config.auth.refresh_reuse_grace.as_secs(),
         keep_until: revoked_until(inner),
     };
     match inner

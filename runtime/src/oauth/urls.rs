@@ -1,57 +1,25 @@
 //! Every URL derived from the public URL and the issuer, the route paths they imply, and the
 //! resource (RFC 8707) comparison, so discovery, the challenge and audience checks agree.
 
-use std::net::{IpAddr, Ipv6Addr};
-
+use mcpgen_rules::BaseUrlError;
+use mcpgen_rules::base_url::{self, origin, without_trailing_slash};
+use mcpgen_rules::is_loopback_host;
 use url::Url;
 
-/// Whether `host` is loopback: `localhost`, 127.0.0.0/8, `[::1]`. Takes a host as the `url`
-/// crate prints it or as a `Host` header names it (without the port): IPv6 in brackets,
-/// case-insensitive. The one definition of loopback in the runtime: the Origin and Host
-/// guard, redirect URIs and the public URL checks all use it.
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match host.strip_prefix('[') {
-        Some(rest) => rest
-            .strip_suffix(']')
-            .and_then(|inner| inner.parse::<Ipv6Addr>().ok())
-            .is_some_and(|ip| ip.is_loopback()),
-        None => host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
-    }
-}
-
-/// Whether `url` is `http` or `https` on a loopback host.
-pub fn is_loopback_url(url: &str) -> bool {
-    Url::parse(url).is_ok_and(|u| {
-        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(is_loopback_host)
-    })
-}
-
-/// The URL without a trailing slash (`https://host/` becomes `https://host`).
-fn trimmed(u: &Url) -> String {
-    u.as_str().trim_end_matches('/').to_owned()
-}
-
-/// Parses a configured base URL: http(s), a host, no query or fragment, no credentials.
+/// Parses a configured base URL by [`mcpgen_rules::parse_base_url`]: http(s), a host, no
+/// query or fragment, no credentials, https unless loopback.
 pub(crate) fn parse_base(what: &str, raw: &str) -> Result<Url, String> {
-    let u = Url::parse(raw.trim()).map_err(|e| format!("{what} {raw:?} is not a url: {e}"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(format!("{what} {raw:?} must be an http(s) url with a host"));
-    }
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(format!("{what} {raw:?} must not have a query or fragment"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(format!("{what} must not carry credentials"));
-    }
-    if u.scheme() == "http" && !u.host_str().is_some_and(is_loopback_host) {
-        return Err(format!(
-            "{what} {raw:?} must use https (http only on loopback hosts)"
-        ));
-    }
-    Ok(u)
+    mcpgen_rules::parse_base_url(raw.trim()).map_err(|e| match e {
+        BaseUrlError::NotUrl(e) => format!("{what} {raw:?} is not a url: {e}"),
+        BaseUrlError::NotHttp => format!("{what} {raw:?} must be an http(s) url with a host"),
+        BaseUrlError::QueryOrFragment => {
+            format!("{what} {raw:?} must not have a query or fragment")
+        }
+        BaseUrlError::Credentials => format!("{what} must not carry credentials"),
+        BaseUrlError::InsecureHttp => {
+            format!("{what} {raw:?} must use https (http only on loopback hosts)")
+        }
+    })
 }
 
 /// The URLs and paths of one server.
@@ -79,8 +47,8 @@ impl Urls {
             Some(i) => parse_base("issuer", i)?,
             None => public.clone(),
         };
-        let origin = public.origin().ascii_serialization();
-        let base_path = public.path().trim_end_matches('/').to_owned();
+        let origin = origin(&public);
+        let base_path = base_url::base_path(&public).to_owned();
         let endpoint = endpoint.trim();
         if !endpoint.starts_with('/')
             || endpoint.contains(['?', '#', ' '])
@@ -90,15 +58,15 @@ impl Urls {
         }
         let endpoint = endpoint.trim_end_matches('/');
         let endpoint = if endpoint.is_empty() { "/" } else { endpoint }.to_owned();
-        let resource = format!("{}{}", trimmed(&public), endpoint)
+        let resource = format!("{}{}", without_trailing_slash(&public), endpoint)
             .trim_end_matches('/')
             .to_owned();
         Ok(Self {
             origin,
             base_path,
             resource,
-            issuer: trimmed(&issuer_url),
-            issuer_path: issuer_url.path().trim_end_matches('/').to_owned(),
+            issuer: without_trailing_slash(&issuer_url),
+            issuer_path: base_url::base_path(&issuer_url).to_owned(),
             public_is_loopback: public.host_str().is_some_and(is_loopback_host),
             endpoint,
         })
@@ -171,10 +139,10 @@ impl Urls {
         if u.fragment().is_some() || u.query().is_some() || !u.username().is_empty() {
             return false;
         }
-        if u.origin().ascii_serialization() != self.origin {
+        if origin(&u) != self.origin {
             return false;
         }
-        let path = u.path().trim_end_matches('/');
+        let path = base_url::base_path(&u);
         path.is_empty() || path == self.base_path || path == self.resource_path()
     }
 }
@@ -239,17 +207,10 @@ mod tests {
     }
 
     #[test]
-    fn loopback() {
-        assert!(is_loopback_host("localhost"));
-        assert!(is_loopback_host("127.0.0.1"));
-        assert!(is_loopback_host("127.1.2.3"));
-        assert!(is_loopback_host("[::1]"));
-        assert!(!is_loopback_host("10.0.0.1"));
-        assert!(!is_loopback_host("localhost.evil.com"));
-        assert!(is_loopback_host("LOCALHOST"));
-        assert!(!is_loopback_host("[127.0.0.1]"));
-        assert!(!is_loopback_host("[::1"));
-        assert!(!is_loopback_host("[::2]"));
+    fn plain_http_needs_loopback() {
         assert!(Urls::new("http://evil.com", "/mcp", None).is_err());
+        assert!(
+            Urls::new("http://127.0.0.1:8000", "/mcp", None).is_ok_and(|u| u.public_is_loopback)
+        );
     }
 }

@@ -34,13 +34,13 @@ pub fn is_scope_value(s: &str) -> bool {
 
 pub fn config(public_url: &str) -> OAuthConfig {
     let mut c = OAuthConfig::new(public_url);
-    c.scopes = vec![
+    c.auth.scopes = vec![
         ("claudeai".into(), "Use the server from Claude".into()),
         ("orders.read".into(), "Read orders".into()),
         ("orders.write".into(), "Change orders".into()),
     ];
-    c.default_scopes = vec!["claudeai".into()];
-    c.consent = Consent::Auto;
+    c.auth.default_scopes = vec!["claudeai".into()];
+    c.auth.consent = Consent::Auto;
     c
 }
 
