@@ -297,7 +297,7 @@ impl Server {
             },
             "listening"
         );
-        server::serve(self.router, listener, shutdown).await
+        server::serve_with(self.router, listener, self.config.limits, shutdown).await
     }
 }
 

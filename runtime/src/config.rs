@@ -14,6 +14,7 @@ use url::Url;
 
 use crate::app::App;
 use crate::oauth::{Consent, PASSWORD_HASH_ENV, is_password_hash};
+use crate::server::Limits;
 
 /// `--bind`.
 pub const BIND_ENV: &str = "MCPGEN_BIND";
@@ -27,6 +28,14 @@ pub const STORE_ENV: &str = "MCPGEN_STORE";
 pub const CONSENT_ENV: &str = "MCPGEN_CONSENT";
 /// `--log-format`.
 pub const LOG_FORMAT_ENV: &str = "MCPGEN_LOG_FORMAT";
+/// `--head-timeout`.
+pub const HEAD_TIMEOUT_ENV: &str = "MCPGEN_HEAD_TIMEOUT";
+/// `--body-timeout`.
+pub const BODY_TIMEOUT_ENV: &str = "MCPGEN_BODY_TIMEOUT";
+/// `--idle-timeout`.
+pub const IDLE_TIMEOUT_ENV: &str = "MCPGEN_IDLE_TIMEOUT";
+/// `--max-connections`.
+pub const MAX_CONNECTIONS_ENV: &str = "MCPGEN_MAX_CONNECTIONS";
 
 /// A configuration the server cannot start with, or a command line it cannot parse. The
 /// message is for people: one short lowercase line naming the value and the fix (clap's usage
@@ -82,6 +91,9 @@ pub struct Config {
     /// consent.
     pub password_hash: Option<String>,
     pub log_format: LogFormat,
+    /// Connection timeouts and cap (`--head-timeout`, `--body-timeout`, `--idle-timeout`,
+    /// `--max-connections`).
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +109,7 @@ impl std::fmt::Debug for Config {
                 &self.password_hash.as_ref().map(|_| "<set>"),
             )
             .field("log_format", &self.log_format)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -140,15 +153,38 @@ impl Config {
             pick_value(flag, name, var, env)
         };
 
-        let bind = pick(cli.bind, "--bind", BIND_ENV)
-            .unwrap_or_else(|| Given::spec(&app.bind, "the spec's bind"));
-        check_bind(&bind)?;
+        let bind_flag = pick(cli.bind, "--bind", BIND_ENV);
+        if let Some(g) = &bind_flag {
+            check_bind(g)?;
+        }
 
         let spec_public = normalize_url(&app.public_url);
-        let public = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV)
+        let public_flag = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV);
+        let public_moved = public_flag.is_some();
+        let public = public_flag
             .unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
         let public_url = check_base_url(&public, "--public-url")?;
         let loopback = crate::oauth::is_loopback_url(&public_url);
+
+        // Only `--public-url` moved to loopback (a production spec run locally): listen on
+        // loopback too, on the spec's port, rather than on every interface.
+        let bind = match bind_flag {
+            Some(g) => g,
+            None if public_moved && loopback && !is_loopback_bind(&app.bind) => {
+                let port = app.bind.rsplit_once(':').map_or("8080", |(_, p)| p);
+                let host = if public_url.contains("://[::1]") {
+                    "[::1]"
+                } else {
+                    "127.0.0.1"
+                };
+                Given::spec(
+                    &format!("{host}:{port}"),
+                    "the bind (loopback, as the public url is)",
+                )
+            }
+            None => Given::spec(&app.bind, "the spec's bind"),
+        };
+        check_bind(&bind)?;
 
         let store = pick(cli.store, "--store", STORE_ENV)
             .unwrap_or_else(|| Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default"));
@@ -165,6 +201,32 @@ impl Config {
                         g.from, g.value
                     )));
                 }
+            },
+        };
+
+        let limits = Limits {
+            head_timeout: seconds(pick(cli.head_timeout, "--head-timeout", HEAD_TIMEOUT_ENV))?
+                .unwrap_or(crate::server::DEFAULT_HEAD_TIMEOUT),
+            body_timeout: seconds(pick(cli.body_timeout, "--body-timeout", BODY_TIMEOUT_ENV))?
+                .unwrap_or(crate::server::DEFAULT_BODY_TIMEOUT),
+            idle_timeout: seconds(pick(cli.idle_timeout, "--idle-timeout", IDLE_TIMEOUT_ENV))?
+                .unwrap_or(crate::server::DEFAULT_IDLE_TIMEOUT),
+            max_connections: match pick(cli.max_connections, "--max-connections", MAX_CONNECTIONS_ENV)
+            {
+                None => None,
+                Some(g) => Some(
+                    g.value
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| {
+                            StartError(format!(
+                                "{} {:?} is not a number of connections: use e.g. 1000",
+                                g.from, g.value
+                            ))
+                        })?,
+                ),
             },
         };
 
@@ -186,6 +248,15 @@ impl Config {
                     g.from
                 )));
             }
+            if !is_loopback_bind(&bind.value) {
+                return Err(StartError(format!(
+                    "{} {:?} listens beyond loopback, and this server has no auth (auth: none): \
+                     use --bind 127.0.0.1:{}",
+                    bind.from,
+                    bind.value,
+                    bind_port(&bind.value)
+                )));
+            }
             return Ok(Self {
                 bind: bind.value,
                 public_url,
@@ -194,6 +265,7 @@ impl Config {
                 consent: None,
                 password_hash: None,
                 log_format,
+                limits,
             });
         };
 
@@ -236,6 +308,20 @@ impl Config {
                  use --consent password"
             )));
         }
+        if consent == Consent::Auto && !is_loopback_bind(&bind.value) {
+            let how = consent_flag
+                .as_ref()
+                .map_or("consent auto (from the spec)".to_owned(), |g| {
+                    format!("{} auto", g.from)
+                });
+            return Err(StartError(format!(
+                "{how} approves every request, and {} {:?} listens beyond loopback: use --bind \
+                 127.0.0.1:{} or --consent password",
+                bind.from,
+                bind.value,
+                bind_port(&bind.value)
+            )));
+        }
         let password_hash = match consent {
             Consent::Auto => None,
             Consent::Password => {
@@ -265,6 +351,7 @@ impl Config {
             consent: Some(consent),
             password_hash,
             log_format,
+            limits,
         })
     }
 }
@@ -300,6 +387,36 @@ fn pick_value(
         value,
         from: var.to_owned(),
     })
+}
+
+/// Whether every address `bind` (`host:port`) listens on is loopback: a loopback IP, or the
+/// name `localhost`. Any other name could resolve beyond loopback.
+fn is_loopback_bind(bind: &str) -> bool {
+    let bind = bind.trim();
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    bind.rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
+/// The port of a `host:port` bind, for a suggested fix.
+fn bind_port(bind: &str) -> &str {
+    bind.trim().rsplit_once(':').map_or("8080", |(_, p)| p)
+}
+
+/// A whole number of seconds, 1 to 86400 (a day).
+fn seconds(g: Option<Given>) -> Result<Option<std::time::Duration>, StartError> {
+    let Some(g) = g else { return Ok(None) };
+    let v = g.value.trim();
+    let v = v.strip_suffix('s').unwrap_or(v);
+    match v.parse::<u64>() {
+        Ok(n @ 1..=86_400) => Ok(Some(std::time::Duration::from_secs(n))),
+        _ => Err(StartError(format!(
+            "{} {:?} is not a timeout in seconds: use a whole number from 1 to 86400, e.g. 30",
+            g.from, g.value
+        ))),
+    }
 }
 
 /// `host:port`, where host is an IP address or a name and port a number (0 = any free port).
@@ -424,6 +541,14 @@ struct Cli {
     consent: Option<String>,
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    #[arg(long, value_name = "SECONDS")]
+    head_timeout: Option<String>,
+    #[arg(long, value_name = "SECONDS")]
+    body_timeout: Option<String>,
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<String>,
+    #[arg(long, value_name = "N")]
+    max_connections: Option<String>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -496,6 +621,30 @@ fn cli_command(app: &App) -> clap::Command {
         .mut_arg("log_format", |a| {
             a.help(format!(
                 "Log format: text or json [env: {LOG_FORMAT_ENV}] [default: text]"
+            ))
+        })
+        .mut_arg("head_timeout", |a| {
+            a.help(format!(
+                "Seconds a request head may take to arrive; slower connections are closed \
+                 [env: {HEAD_TIMEOUT_ENV}] [default: 30]"
+            ))
+        })
+        .mut_arg("body_timeout", |a| {
+            a.help(format!(
+                "Seconds a request body may stall before the request is abandoned \
+                 [env: {BODY_TIMEOUT_ENV}] [default: 30]"
+            ))
+        })
+        .mut_arg("idle_timeout", |a| {
+            a.help(format!(
+                "Seconds an idle keep-alive connection stays open [env: {IDLE_TIMEOUT_ENV}] \
+                 [default: 120]"
+            ))
+        })
+        .mut_arg("max_connections", |a| {
+            a.help(format!(
+                "Most connections open at once; more wait until one closes \
+                 [env: {MAX_CONNECTIONS_ENV}] [default: the open file limit less 64]"
             ))
         })
 }
