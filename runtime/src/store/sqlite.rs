@@ -247,6 +247,44 @@ fn in_memory(path: &str) -> bool {
     path == ":memory:" || path.contains("mode=memory") || path.starts_with("file::memory:")
 }
 
+/// The store holds token hashes and client registrations: only its owner may read it. A
+/// missing database file is created 0600 first (SQLite gives its `-wal` and `-shm` files the
+/// database file's mode); an existing one, or its `-wal`/`-shm`, that others can read is
+/// logged as a warning with the fix.
+fn protect_file(path: &str) -> Result<(), StoreError> {
+    if in_memory(path) || path.starts_with("file:") {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(err(format!("cannot create {path}: {e}"))),
+        }
+        for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    file = ?file,
+                    mode = %format!("{mode:o}"),
+                    "store file is readable by other users: run chmod 600 on it"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Read-only connections for the bearer check: as many as the machine runs threads at once
 /// (at most 4), since each lookup holds one only for the lookup itself.
 fn open_readers(path: &str) -> Result<Vec<Connection>, StoreError> {
@@ -275,6 +313,7 @@ impl SqliteStore {
         let writer_path = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
             let path = writer_path;
+            protect_file(&path)?;
             let conn =
                 Connection::open(&path).map_err(|e| err(format!("cannot open {path}: {e}")))?;
             conn.busy_timeout(std::time::Duration::from_secs(5))
