@@ -393,6 +393,7 @@ fn serve_process(
             return start_error(&StartError(format!("cannot start the async runtime: {e}")));
         }
     };
+    server::raise_fd_limit();
     runtime.block_on(async move {
         let server = match Server::build(&app, &config, handler).await {
             Ok(s) => s,

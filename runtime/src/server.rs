@@ -302,9 +302,9 @@ impl Default for Limits {
     }
 }
 
-/// The soft limit on open file descriptors (`RLIMIT_NOFILE`), raised to the hard limit first:
-/// the common soft limit of 1024 is what an idle-socket flood exhausts. `None` when unlimited
-/// or unknown (not Unix).
+/// Raises the soft limit on open file descriptors (`RLIMIT_NOFILE`) to the hard limit, and
+/// returns it: the common soft limit of 1024 is what an idle-socket flood exhausts. `None`
+/// when unlimited or unknown (not Unix). [`crate::app::run`] calls it at start.
 pub fn raise_fd_limit() -> Option<u64> {
     #[cfg(unix)]
     {
@@ -321,6 +321,18 @@ pub fn raise_fd_limit() -> Option<u64> {
             }
         }
         limit.current
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The soft limit on open file descriptors; `None` when unlimited or unknown.
+fn fd_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
     }
     #[cfg(not(unix))]
     {
@@ -357,8 +369,7 @@ pub async fn serve_with<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let fd_limit = raise_fd_limit();
-    let cap = connection_cap(limits.max_connections, fd_limit);
+    let cap = connection_cap(limits.max_connections, fd_limit());
     if let Some(wanted) = limits.max_connections
         && wanted > cap
     {
