@@ -161,8 +161,8 @@ impl Config {
         let spec_public = normalize_url(&app.public_url);
         let public_flag = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV);
         let public_moved = public_flag.is_some();
-        let public = public_flag
-            .unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
+        let public =
+            public_flag.unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
         let public_url = check_base_url(&public, "--public-url")?;
         let loopback = crate::oauth::is_loopback_url(&public_url);
 
@@ -211,8 +211,11 @@ impl Config {
                 .unwrap_or(crate::server::DEFAULT_BODY_TIMEOUT),
             idle_timeout: seconds(pick(cli.idle_timeout, "--idle-timeout", IDLE_TIMEOUT_ENV))?
                 .unwrap_or(crate::server::DEFAULT_IDLE_TIMEOUT),
-            max_connections: match pick(cli.max_connections, "--max-connections", MAX_CONNECTIONS_ENV)
-            {
+            max_connections: match pick(
+                cli.max_connections,
+                "--max-connections",
+                MAX_CONNECTIONS_ENV,
+            ) {
                 None => None,
                 Some(g) => Some(
                     g.value

@@ -481,7 +481,9 @@ mod connection {
     impl Activity {
         fn lock(&self) -> std::sync::MutexGuard<'_, State> {
             // The state stays consistent under a panic: every update is one assignment.
-            self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+            self.state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
 
         fn on_read(&self) {
@@ -641,7 +643,10 @@ mod connection {
                         return Ok::<_, Infallible>(bad_request(why));
                     }
                     let mut req = req.map(|b| {
-                        Body::new(tower_http::timeout::TimeoutBody::new(limits.body_timeout, b))
+                        Body::new(tower_http::timeout::TimeoutBody::new(
+                            limits.body_timeout,
+                            b,
+                        ))
                     });
                     req.extensions_mut().insert(ConnectInfo(peer));
                     let res = match app.oneshot(req).await {
@@ -728,7 +733,10 @@ mod connection {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        h.insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        h.insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
         res
     }
 }

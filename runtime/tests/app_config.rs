@@ -452,7 +452,10 @@ fn auto_consent_and_auth_none_need_a_loopback_bind() {
     a.auth.as_mut().unwrap().issuer = None;
     a.auth.as_mut().unwrap().consent = Consent::Auto;
     let e = error_for(&a, &[], &[]);
-    assert!(e.contains("from the spec") && e.contains("beyond loopback"), "{e}");
+    assert!(
+        e.contains("from the spec") && e.contains("beyond loopback"),
+        "{e}"
+    );
 
     // Loopback binds are fine; password consent may listen anywhere (a container).
     for bind in ["127.0.0.1:0", "localhost:9", "[::1]:9", "127.1.2.3:9"] {
@@ -466,7 +469,12 @@ fn auto_consent_and_auth_none_need_a_loopback_bind() {
     let h = hash();
     let c = config_for(
         &app(),
-        &["--bind", "0.0.0.0:8080", "--public-url", "http://localhost:8080"],
+        &[
+            "--bind",
+            "0.0.0.0:8080",
+            "--public-url",
+            "http://localhost:8080",
+        ],
         &[("MCPGEN_PASSWORD_HASH", &h)],
     );
     assert_eq!(c.bind, "0.0.0.0:8080");

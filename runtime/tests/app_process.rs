@@ -279,7 +279,14 @@ fn json_logs() {
 /// Starts a loopback server with auto consent and `args`; returns it, its log lines and the
 /// address it listens on.
 fn start_local(args: &[&str]) -> (Child, mpsc::Receiver<String>, String) {
-    let mut all = vec!["--bind", "127.0.0.1:0", "--store", "memory", "--consent", "auto"];
+    let mut all = vec![
+        "--bind",
+        "127.0.0.1:0",
+        "--store",
+        "memory",
+        "--consent",
+        "auto",
+    ];
     all.extend_from_slice(args);
     let mut child = spawn(&all, &[("MCPGEN_PUBLIC_URL", "http://127.0.0.1:9")], false);
     let lines = stderr_lines(&mut child);
@@ -475,7 +482,10 @@ fn connection_cap_keeps_established_clients_served() {
         .skip(3)
         .take(2)
         .collect();
-    assert_eq!(files[0], files[1], "soft limit raised to the hard one: {limits}");
+    assert_eq!(
+        files[0], files[1],
+        "soft limit raised to the hard one: {limits}"
+    );
     assert_ne!(files[0], "128", "{limits}");
 
     let mut established = std::net::TcpStream::connect(&addr).expect("connect");

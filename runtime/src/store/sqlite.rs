@@ -268,7 +268,11 @@ fn protect_file(path: &str) -> Result<(), StoreError> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(err(format!("cannot create {path}: {e}"))),
         }
-        for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+        for file in [
+            path.to_owned(),
+            format!("{path}-wal"),
+            format!("{path}-shm"),
+        ] {
             let Ok(meta) = std::fs::metadata(&file) else {
                 continue;
             };
