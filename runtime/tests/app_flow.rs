@@ -485,6 +485,7 @@ async fn public_url_with_a_path_moves_the_endpoint() {
 async fn auth_none_serves_without_tokens() {
     let mut a = app();
     a.public_url = LOCAL.into();
+    a.bind = "127.0.0.1:8000".into();
     a.auth = None;
     let config = config_for(&a, &[], &[]);
     let s = Server::build(&a, &config, Handler::new())

@@ -266,7 +266,7 @@ fn protect_file(path: &str) -> Result<(), StoreError> {
         {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(err(format!("cannot create {path}: {e}"))),
+            Err(e) => return Err(err(format!("cannot open {path}: {e}"))),
         }
         for file in [
             path.to_owned(),
