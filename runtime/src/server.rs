@@ -317,7 +317,7 @@ pub fn raise_fd_limit() -> Option<u64> {
             };
             match setrlimit(Resource::Nofile, raised) {
                 Ok(()) => limit = getrlimit(Resource::Nofile),
-                Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+                Err(e) => tracing::debug!(error = %e, "cannot raise the open file limit"),
             }
         }
         limit.current
