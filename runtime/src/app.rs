@@ -271,7 +271,7 @@ impl Server {
             },
             "listening"
         );
-        server::serve(self.router, listener, shutdown).await
+        server::serve_with(self.router, listener, self.config.limits, shutdown).await
     }
 }
 
@@ -367,6 +367,7 @@ fn serve_process(
             return start_error(&StartError(format!("cannot start the async runtime: {e}")));
         }
     };
+    server::raise_fd_limit();
     runtime.block_on(async move {
         let server = match Server::build(&app, &config, handler).await {
             Ok(s) => s,

@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::app::App;
 use crate::oauth::{Consent, PASSWORD_HASH_ENV, is_password_hash};
+use crate::server::Limits;
 
 /// `--bind`.
 pub const BIND_ENV: &str = "MCPGEN_BIND";
@@ -31,6 +32,14 @@ pub const CONSENT_ENV: &str = "MCPGEN_CONSENT";
 pub const LOG_FORMAT_ENV: &str = "MCPGEN_LOG_FORMAT";
 /// `--trusted-proxies`.
 pub const TRUSTED_PROXIES_ENV: &str = "MCPGEN_TRUSTED_PROXIES";
+/// `--head-timeout`.
+pub const HEAD_TIMEOUT_ENV: &str = "MCPGEN_HEAD_TIMEOUT";
+/// `--body-timeout`.
+pub const BODY_TIMEOUT_ENV: &str = "MCPGEN_BODY_TIMEOUT";
+/// `--idle-timeout`.
+pub const IDLE_TIMEOUT_ENV: &str = "MCPGEN_IDLE_TIMEOUT";
+/// `--max-connections`.
+pub const MAX_CONNECTIONS_ENV: &str = "MCPGEN_MAX_CONNECTIONS";
 
 /// A configuration the server cannot start with, or a command line it cannot parse. The
 /// message is for people: one short lowercase line naming the value and the fix (clap's usage
@@ -90,6 +99,9 @@ pub struct Config {
     /// the per-address limits; empty: those headers are ignored. See
     /// [`OAuthConfig::trusted_proxies`](crate::oauth::OAuthConfig::trusted_proxies).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connection timeouts and cap (`--head-timeout`, `--body-timeout`, `--idle-timeout`,
+    /// `--max-connections`).
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for Config {
@@ -106,6 +118,7 @@ impl std::fmt::Debug for Config {
             )
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -149,15 +162,38 @@ impl Config {
             pick_value(flag, name, var, env)
         };
 
-        let bind = pick(cli.bind, "--bind", BIND_ENV)
-            .unwrap_or_else(|| Given::spec(&app.bind, "the spec's bind"));
-        check_bind(&bind)?;
+        let bind_flag = pick(cli.bind, "--bind", BIND_ENV);
+        if let Some(g) = &bind_flag {
+            check_bind(g)?;
+        }
 
         let spec_public = normalize_url(&app.public_url);
-        let public = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV)
-            .unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
+        let public_flag = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV);
+        let public_moved = public_flag.is_some();
+        let public =
+            public_flag.unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
         let public_url = check_base_url(&public, "--public-url")?;
         let loopback = crate::oauth::is_loopback_url(&public_url);
+
+        // Only `--public-url` moved to loopback (a production spec run locally): listen on
+        // loopback too, on the spec's port, rather than on every interface.
+        let bind = match bind_flag {
+            Some(g) => g,
+            None if public_moved && loopback && !is_loopback_bind(&app.bind) => {
+                let port = app.bind.rsplit_once(':').map_or("8080", |(_, p)| p);
+                let host = if public_url.contains("://[::1]") {
+                    "[::1]"
+                } else {
+                    "127.0.0.1"
+                };
+                Given::spec(
+                    &format!("{host}:{port}"),
+                    "the bind (loopback, as the public url is)",
+                )
+            }
+            None => Given::spec(&app.bind, "the spec's bind"),
+        };
+        check_bind(&bind)?;
 
         let store = pick(cli.store, "--store", STORE_ENV)
             .unwrap_or_else(|| Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default"));
@@ -192,6 +228,35 @@ impl Config {
             })?,
         };
 
+        let limits = Limits {
+            head_timeout: seconds(pick(cli.head_timeout, "--head-timeout", HEAD_TIMEOUT_ENV))?
+                .unwrap_or(crate::server::DEFAULT_HEAD_TIMEOUT),
+            body_timeout: seconds(pick(cli.body_timeout, "--body-timeout", BODY_TIMEOUT_ENV))?
+                .unwrap_or(crate::server::DEFAULT_BODY_TIMEOUT),
+            idle_timeout: seconds(pick(cli.idle_timeout, "--idle-timeout", IDLE_TIMEOUT_ENV))?
+                .unwrap_or(crate::server::DEFAULT_IDLE_TIMEOUT),
+            max_connections: match pick(
+                cli.max_connections,
+                "--max-connections",
+                MAX_CONNECTIONS_ENV,
+            ) {
+                None => None,
+                Some(g) => Some(
+                    g.value
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| {
+                            StartError(format!(
+                                "{} {:?} is not a number of connections: use e.g. 1000",
+                                g.from, g.value
+                            ))
+                        })?,
+                ),
+            },
+        };
+
         let consent_flag = pick(cli.consent, "--consent", CONSENT_ENV);
         let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
 
@@ -210,6 +275,15 @@ impl Config {
                     g.from
                 )));
             }
+            if !is_loopback_bind(&bind.value) {
+                return Err(StartError(format!(
+                    "{} {:?} listens beyond loopback, and this server has no auth (auth: none): \
+                     use --bind 127.0.0.1:{}",
+                    bind.from,
+                    bind.value,
+                    bind_port(&bind.value)
+                )));
+            }
             return Ok(Self {
                 bind: bind.value,
                 public_url,
@@ -219,6 +293,7 @@ impl Config {
                 password_hash: None,
                 log_format,
                 trusted_proxies,
+                limits,
             });
         };
 
@@ -261,6 +336,20 @@ impl Config {
                  use --consent password"
             )));
         }
+        if consent == Consent::Auto && !is_loopback_bind(&bind.value) {
+            let how = consent_flag
+                .as_ref()
+                .map_or("consent auto (from the spec)".to_owned(), |g| {
+                    format!("{} auto", g.from)
+                });
+            return Err(StartError(format!(
+                "{how} approves every request, and {} {:?} listens beyond loopback: use --bind \
+                 127.0.0.1:{} or --consent password",
+                bind.from,
+                bind.value,
+                bind_port(&bind.value)
+            )));
+        }
         let password_hash = match consent {
             Consent::Auto => None,
             Consent::Password => {
@@ -291,6 +380,7 @@ impl Config {
             password_hash,
             log_format,
             trusted_proxies,
+            limits,
         })
     }
 }
@@ -326,6 +416,36 @@ fn pick_value(
         value,
         from: var.to_owned(),
     })
+}
+
+/// Whether every address `bind` (`host:port`) listens on is loopback: a loopback IP, or the
+/// name `localhost`. Any other name could resolve beyond loopback.
+fn is_loopback_bind(bind: &str) -> bool {
+    let bind = bind.trim();
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    bind.rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
+/// The port of a `host:port` bind, for a suggested fix.
+fn bind_port(bind: &str) -> &str {
+    bind.trim().rsplit_once(':').map_or("8080", |(_, p)| p)
+}
+
+/// A whole number of seconds, 1 to 86400 (a day).
+fn seconds(g: Option<Given>) -> Result<Option<std::time::Duration>, StartError> {
+    let Some(g) = g else { return Ok(None) };
+    let v = g.value.trim();
+    let v = v.strip_suffix('s').unwrap_or(v);
+    match v.parse::<u64>() {
+        Ok(n @ 1..=86_400) => Ok(Some(std::time::Duration::from_secs(n))),
+        _ => Err(StartError(format!(
+            "{} {:?} is not a timeout in seconds: use a whole number from 1 to 86400, e.g. 30",
+            g.from, g.value
+        ))),
+    }
 }
 
 /// `host:port`, where host is an IP address or a name and port a number (0 = any free port).
@@ -446,6 +566,14 @@ struct Cli {
     log_format: Option<String>,
     #[arg(long, value_name = "CIDR,...")]
     trusted_proxies: Option<String>,
+    #[arg(long, value_name = "SECONDS")]
+    head_timeout: Option<String>,
+    #[arg(long, value_name = "SECONDS")]
+    body_timeout: Option<String>,
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<String>,
+    #[arg(long, value_name = "N")]
+    max_connections: Option<String>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -525,6 +653,30 @@ fn cli_command(app: &App) -> clap::Command {
                 "Reverse proxies (comma-separated CIDR blocks or addresses) whose \
                  X-Forwarded-For or Forwarded header names the client for the per-address \
                  limits [env: {TRUSTED_PROXIES_ENV}] [default: none: the headers are ignored]"
+            ))
+        })
+        .mut_arg("head_timeout", |a| {
+            a.help(format!(
+                "Seconds a request head may take to arrive; slower connections are closed \
+                 [env: {HEAD_TIMEOUT_ENV}] [default: 30]"
+            ))
+        })
+        .mut_arg("body_timeout", |a| {
+            a.help(format!(
+                "Seconds a request body may stall before the request is abandoned \
+                 [env: {BODY_TIMEOUT_ENV}] [default: 30]"
+            ))
+        })
+        .mut_arg("idle_timeout", |a| {
+            a.help(format!(
+                "Seconds an idle keep-alive connection stays open [env: {IDLE_TIMEOUT_ENV}] \
+                 [default: 120]"
+            ))
+        })
+        .mut_arg("max_connections", |a| {
+            a.help(format!(
+                "Most connections open at once; more wait until one closes \
+                 [env: {MAX_CONNECTIONS_ENV}] [default: the open file limit less 64]"
             ))
         })
 }

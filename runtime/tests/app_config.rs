@@ -191,6 +191,7 @@ fn auto_consent_on_a_public_url_is_refused() {
     // The spec's auto consent is refused once --public-url leaves loopback.
     let mut local = app();
     local.public_url = "http://127.0.0.1:8000".into();
+    local.bind = "127.0.0.1:8000".into();
     local.auth.as_mut().unwrap().issuer = None;
     local.auth.as_mut().unwrap().consent = Consent::Auto;
     assert_eq!(config_for(&local, &[], &[]).consent, Some(Consent::Auto));
@@ -436,8 +437,142 @@ fn trusted_proxies_from_flag_or_environment() {
 fn no_auth() -> App {
     let mut a = app();
     a.public_url = "http://127.0.0.1:8000".into();
+    a.bind = "127.0.0.1:8000".into();
     a.auth = None;
     a
+}
+
+/// Auto consent approves anyone who can connect, and `auth: none` asks nothing: both only
+/// listen where nobody else can connect.
+#[test]
+fn auto_consent_and_auth_none_need_a_loopback_bind() {
+    // Only --public-url moved to loopback: the spec's 0.0.0.0:8080 follows it.
+    let c = config_for(
+        &app(),
+        &["--public-url", "http://127.0.0.1:8123", "--consent", "auto"],
+        &[],
+    );
+    assert_eq!(c.bind, "127.0.0.1:8080");
+    let c = config_for(
+        &app(),
+        &["--consent", "auto"],
+        &[("MCPGEN_PUBLIC_URL", "http://[::1]:8123")],
+    );
+    assert_eq!(c.bind, "[::1]:8080");
+
+    // Every interface, said out loud, is refused with auto consent.
+    for (args, vars, named) in [
+        (
+            vec!["--bind", "0.0.0.0:8080"],
+            vec![("MCPGEN_CONSENT", "auto")],
+            "--bind",
+        ),
+        (
+            vec!["--consent", "auto"],
+            vec![("MCPGEN_BIND", "[::]:9000")],
+            "MCPGEN_BIND",
+        ),
+        (
+            vec!["--bind", "mcp.internal:8080", "--consent", "auto"],
+            vec![],
+            "--bind",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--public-url", "http://localhost:8123"]);
+        let e = error_for(&app(), &args, &vars);
+        assert_style(&e);
+        assert!(e.contains("beyond loopback") && e.contains(named), "{e}");
+        assert!(e.contains("--bind 127.0.0.1:"), "{e}");
+    }
+    // The spec's own auto consent with the spec's own bind on every interface.
+    let mut a = app();
+    a.public_url = "http://127.0.0.1:8000".into();
+    a.auth.as_mut().unwrap().issuer = None;
+    a.auth.as_mut().unwrap().consent = Consent::Auto;
+    let e = error_for(&a, &[], &[]);
+    assert!(
+        e.contains("from the spec") && e.contains("beyond loopback"),
+        "{e}"
+    );
+
+    // Loopback binds are fine; password consent may listen anywhere (a container).
+    for bind in ["127.0.0.1:0", "localhost:9", "[::1]:9", "127.1.2.3:9"] {
+        let c = config_for(
+            &app(),
+            &["--bind", bind, "--public-url", "http://127.0.0.1:1"],
+            &[("MCPGEN_CONSENT", "auto")],
+        );
+        assert_eq!(c.bind, bind);
+    }
+    let h = hash();
+    let c = config_for(
+        &app(),
+        &[
+            "--bind",
+            "0.0.0.0:8080",
+            "--public-url",
+            "http://localhost:8080",
+        ],
+        &[("MCPGEN_PASSWORD_HASH", &h)],
+    );
+    assert_eq!(c.bind, "0.0.0.0:8080");
+
+    // auth: none, the same.
+    let mut open = no_auth();
+    open.bind = "0.0.0.0:8000".into();
+    let e = error_for(&open, &[], &[]);
+    assert_style(&e);
+    assert!(
+        e.contains("auth: none") && e.contains("beyond loopback") && e.contains("the spec's bind"),
+        "{e}"
+    );
+    let e = error_for(&no_auth(), &["--bind", "0.0.0.0:8000"], &[]);
+    assert!(e.contains("--bind \"0.0.0.0:8000\""), "{e}");
+    assert_eq!(
+        config_for(&open, &["--public-url", "http://localhost:8000"], &[]).bind,
+        "127.0.0.1:8000"
+    );
+}
+
+#[test]
+fn connection_limits_from_flags_and_environment() {
+    use std::time::Duration;
+    let args = ["--public-url", "http://127.0.0.1:1", "--consent", "auto"];
+    let c = config_for(&app(), &args, &[]);
+    assert_eq!(c.limits.head_timeout, Duration::from_secs(30));
+    assert_eq!(c.limits.body_timeout, Duration::from_secs(30));
+    assert_eq!(c.limits.idle_timeout, Duration::from_secs(120));
+    assert_eq!(c.limits.max_connections, None);
+
+    let mut with = args.to_vec();
+    with.extend(["--head-timeout", "2", "--max-connections", "50"]);
+    let c = config_for(
+        &app(),
+        &with,
+        &[
+            ("MCPGEN_HEAD_TIMEOUT", "9"),
+            ("MCPGEN_BODY_TIMEOUT", "3s"),
+            ("MCPGEN_IDLE_TIMEOUT", "4"),
+        ],
+    );
+    assert_eq!(c.limits.head_timeout, Duration::from_secs(2));
+    assert_eq!(c.limits.body_timeout, Duration::from_secs(3));
+    assert_eq!(c.limits.idle_timeout, Duration::from_secs(4));
+    assert_eq!(c.limits.max_connections, Some(50));
+
+    for (flag, value, what) in [
+        ("--head-timeout", "0", "timeout in seconds"),
+        ("--idle-timeout", "1.5", "timeout in seconds"),
+        ("--body-timeout", "999999", "timeout in seconds"),
+        ("--max-connections", "0", "number of connections"),
+    ] {
+        let mut with = args.to_vec();
+        with.extend([flag, value]);
+        let e = error_for(&app(), &with, &[]);
+        assert_style(&e);
+        assert!(e.starts_with(flag) && e.contains(what), "{e}");
+    }
 }
 
 #[test]

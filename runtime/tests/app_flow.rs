@@ -485,6 +485,7 @@ async fn public_url_with_a_path_moves_the_endpoint() {
 async fn auth_none_serves_without_tokens() {
     let mut a = app();
     a.public_url = LOCAL.into();
+    a.bind = "127.0.0.1:8000".into();
     a.auth = None;
     let config = config_for(&a, &[], &[]);
     let s = Server::build(&a, &config, Handler::new())
@@ -705,6 +706,72 @@ async fn serves_on_a_socket_and_shuts_down_gracefully() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the listener is closed"
     );
+}
+
+/// Shutdown stops accepting, closes idle keep-alive connections, and lets a request in
+/// flight (its body still arriving) finish with its answer.
+#[tokio::test]
+async fn shutdown_drains_requests_in_flight() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let config = config_for(
+        &app(),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--public-url",
+            LOCAL,
+            "--consent",
+            "auto",
+            "--store",
+            "memory",
+        ],
+        &[],
+    );
+    let server = Server::build(&app(), &config, Handler::new())
+        .await
+        .expect("builds");
+    let listener = server.listen().await.expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let body = r#"{"redirect_uris":["http://127.0.0.1:3000/callback"],"client_name":"drain"}"#;
+    let mut busy = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /register HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    busy.write_all(head.as_bytes()).await.expect("write");
+    // 100 Continue: the handler is reading the body, so the request is in flight.
+    let mut buf = vec![0u8; 25];
+    busy.read_exact(&mut buf).await.expect("100 continue");
+    assert!(buf.starts_with(b"HTTP/1.1 100 Continue\r\n"), "{buf:?}");
+
+    stop.send(()).expect("server still running");
+    let mut none = [0u8; 1];
+    let n = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut none))
+        .await
+        .expect("the idle connection is closed at shutdown");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+
+    busy.write_all(body.as_bytes())
+        .await
+        .expect("rest of the body");
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(10), busy.read_to_string(&mut reply))
+        .await
+        .expect("the answer comes")
+        .expect("read");
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    let result = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("shuts down once drained")
+        .expect("task does not panic");
+    assert!(result.is_ok(), "{result:?}");
 }
 
 #[tokio::test]

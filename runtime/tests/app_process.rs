@@ -647,3 +647,283 @@ fn request_values_cannot_forge_json_log_lines() {
     assert_eq!(issued, 1, "{lines:#?}");
     assert!(lines.iter().any(|l| l.contains("FORGED")), "{lines:#?}");
 }
+
+/// Starts a loopback server with auto consent and `args`; returns it, its log lines and the
+/// address it listens on.
+fn start_local(args: &[&str]) -> (Child, mpsc::Receiver<String>, String) {
+    let mut all = vec![
+        "--bind",
+        "127.0.0.1:0",
+        "--store",
+        "memory",
+        "--consent",
+        "auto",
+    ];
+    all.extend_from_slice(args);
+    let mut child = spawn(&all, &[("MCPGEN_PUBLIC_URL", "http://127.0.0.1:9")], false);
+    let lines = stderr_lines(&mut child);
+    let addr = listening_addr(&lines);
+    (child, lines, addr)
+}
+
+fn listening_addr(lines: &mpsc::Receiver<String>) -> String {
+    let line = wait_for(lines, "listening");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .expect("addr in the log line")
+        .to_owned()
+}
+
+/// Sends `request` as is and reads the reply until the server closes the connection.
+fn raw(addr: &str, request: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the server has closed `s` (end of stream or reset), waiting up to `within`.
+fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            // Whatever the server answers first, it must then close.
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Reads one `Content-Length` response off a keep-alive connection.
+fn read_response(s: &mut std::net::TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                return text;
+            }
+        }
+        let n = s.read(&mut buf).expect("a response");
+        assert!(n > 0, "closed before a whole response: {text:?}");
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn healthz_request(addr: &str) -> String {
+    format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n")
+}
+
+/// Slowloris: 50 connections each sending a request head a byte at a time are closed once
+/// the head timeout (2 s here, 30 s by default) passes, and a normal client is served while
+/// they hang on.
+#[test]
+fn slow_clients_are_closed_while_others_are_served() {
+    let (child, _lines, addr) = start_local(&["--head-timeout", "2"]);
+    let head = healthz_request(&addr).into_bytes();
+    let mut slow: Vec<(std::net::TcpStream, usize)> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+            s.write_all(&head[..1]).expect("first byte");
+            (s, 1)
+        })
+        .collect();
+
+    let reply = http_get(&addr, "/healthz");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    // Keep trickling (the pace of the attack, not a synchronisation) until every slow
+    // connection is closed; the bound is well under the 30 s default.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut open = slow.len();
+    while open > 0 && std::time::Instant::now() < deadline {
+        open = 0;
+        for (s, sent) in &mut slow {
+            if *sent == usize::MAX {
+                continue;
+            }
+            if closed_within(s, Duration::from_millis(5)) {
+                *sent = usize::MAX;
+                continue;
+            }
+            if *sent < head.len() - 1 && s.write_all(&head[*sent..=*sent]).is_ok() {
+                *sent += 1;
+            }
+            open += 1;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(open, 0, "slow connections still open after 20 s");
+    let reply = http_get(&addr, "/healthz");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    terminate(&child);
+}
+
+/// A request body that stops arriving is abandoned after the body timeout, and the
+/// connection closed; an idle keep-alive connection is closed after the idle timeout.
+#[test]
+fn stalled_bodies_and_idle_connections_are_closed() {
+    let (child, _lines, addr) = start_local(&["--body-timeout", "1", "--idle-timeout", "1"]);
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        s,
+        "POST /register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{\"redirect_uris\""
+    )
+    .expect("write");
+    assert!(
+        closed_within(&mut s, Duration::from_secs(15)),
+        "a stalled body holds its connection"
+    );
+
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    s.write_all(healthz_request(&addr).as_bytes())
+        .expect("write");
+    let reply = read_response(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        closed_within(&mut s, Duration::from_secs(15)),
+        "an idle keep-alive connection stays open"
+    );
+    terminate(&child);
+}
+
+/// With the connection cap reached, the established client keeps being served and a new one
+/// waits for a free slot. The soft descriptor limit is raised to the hard one at start.
+#[cfg(target_os = "linux")]
+#[test]
+fn connection_cap_keeps_established_clients_served() {
+    // Start with a low soft limit, as a shell's `ulimit -n 1024` would.
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nofile=128:")
+        .arg(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "child", "--nocapture", "--test-threads=1", "-q"])
+        .env_clear()
+        .env(
+            CHILD_ARGS,
+            serde_json::to_string(&[
+                "--bind",
+                "127.0.0.1:0",
+                "--store",
+                "memory",
+                "--consent",
+                "auto",
+                "--max-connections",
+                "4",
+            ])
+            .expect("json"),
+        )
+        .env("MCPGEN_PUBLIC_URL", "http://127.0.0.1:9")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn prlimit");
+    let lines = stderr_lines(&mut child);
+    let addr = listening_addr(&lines);
+
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("limits");
+    let files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open files line")
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect();
+    assert_eq!(
+        files[0], files[1],
+        "soft limit raised to the hard one: {limits}"
+    );
+    assert_ne!(files[0], "128", "{limits}");
+
+    let mut established = std::net::TcpStream::connect(&addr).expect("connect");
+    established
+        .write_all(healthz_request(&addr).as_bytes())
+        .expect("write");
+    assert!(read_response(&mut established).starts_with("HTTP/1.1 200"));
+    let mut idle: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    // The fifth connection is in the listen backlog, not served.
+    let mut waiting = std::net::TcpStream::connect(&addr).expect("connect");
+    waiting
+        .write_all(healthz_request(&addr).as_bytes())
+        .expect("write");
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    assert!(
+        waiting.read(&mut buf).is_err(),
+        "served beyond the connection cap"
+    );
+    // The established client is served meanwhile.
+    for _ in 0..3 {
+        established
+            .write_all(healthz_request(&addr).as_bytes())
+            .expect("write");
+        assert!(read_response(&mut established).starts_with("HTTP/1.1 200"));
+    }
+    // A slot frees: the waiting client is served.
+    drop(idle.pop());
+    assert!(read_response(&mut waiting).starts_with("HTTP/1.1 200"));
+    terminate(&child);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
+
+/// RFC 9112 §3.2: a request with two `Host` headers, or (HTTP/1.1) none, gets 400; so does an
+/// absolute-form target naming another host than `Host` (§3.2.2), which would let one check
+/// read one host and another check the other.
+#[test]
+fn host_header_edge_cases_get_400() {
+    let (child, _lines, addr) = start_local(&[]);
+    let bad = [
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nHost: {addr}\r\n\r\n"),
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nHost: evil.example\r\n\r\n"),
+        "GET /healthz HTTP/1.1\r\n\r\n".to_owned(),
+        format!("GET http://evil.example/healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+        format!("GET http://{addr}/healthz HTTP/1.1\r\nHost: evil.example\r\n\r\n"),
+        "GET /healthz HTTP/1.1\r\nHost: user@127.0.0.1\r\n\r\n".to_owned(),
+    ];
+    for request in &bad {
+        let reply = raw(&addr, request);
+        assert!(reply.starts_with("HTTP/1.1 400"), "{request:?} -> {reply}");
+    }
+    let good = [
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        format!("GET http://{addr}/healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        "GET /healthz HTTP/1.0\r\n\r\n".to_owned(),
+    ];
+    for request in &good {
+        let reply = raw(&addr, request);
+        assert!(
+            reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"),
+            "{request:?} -> {reply}"
+        );
+    }
+    terminate(&child);
+}

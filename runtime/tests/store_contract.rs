@@ -630,6 +630,28 @@ async fn sqlite_store_contract() {
     }
 }
 
+/// Token hashes and registrations are for the server's user only: the database file and its
+/// `-wal` and `-shm` are created 0600, whatever the umask lets through.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = temp_db();
+    let url = format!("sqlite:{}", path.display());
+    let store = store::open(&url).await.unwrap();
+    let mut modes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        let meta = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        modes.push((suffix, meta.permissions().mode() & 0o777));
+    }
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    assert_eq!(modes, [("", 0o600), ("-wal", 0o600), ("-shm", 0o600)]);
+}
+
 /// The bearer lookup reads on its own connections: a revocation through another replica on
 /// the same file (or through this one) is seen by the very next lookup, never a cached answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

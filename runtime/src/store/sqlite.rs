@@ -250,6 +250,56 @@ fn in_memory(path: &str) -> bool {
     path == ":memory:" || path.contains("mode=memory") || path.starts_with("file::memory:")
 }
 
+/// The store holds token hashes and client registrations: only its owner may read it. A
+/// missing database file is created 0600 first (SQLite gives its `-wal` and `-shm` files the
+/// database file's mode); an existing one, or its `-wal`/`-shm`, that others can read is
+/// logged as a warning with the fix.
+fn protect_file(path: &str) -> Result<(), StoreError> {
+    if in_memory(path) || path.starts_with("file:") {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(err(format!("cannot open {path}: {e}"))),
+        }
+        for (file, mode) in open_to_others(path) {
+            tracing::warn!(
+                file = ?file,
+                mode = %format!("{mode:o}"),
+                "store file is open to other users: run chmod 600 on it"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The database file, `-wal` and `-shm` that exist with permissions for the group or others,
+/// with their mode bits.
+#[cfg(unix)]
+fn open_to_others(path: &str) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    [
+        path.to_owned(),
+        format!("{path}-wal"),
+        format!("{path}-shm"),
+    ]
+    .into_iter()
+    .filter_map(|file| {
+        let mode = std::fs::metadata(&file).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some((file, mode))
+    })
+    .collect()
+}
+
 /// Read-only connections for the bearer check: as many as the machine runs threads at once
 /// (at most 4), since each lookup holds one only for the lookup itself.
 fn open_readers(path: &str) -> Result<Vec<Connection>, StoreError> {
@@ -278,6 +328,7 @@ impl SqliteStore {
         let writer_path = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
             let path = writer_path;
+            protect_file(&path)?;
             let conn =
                 Connection::open(&path).map_err(|e| err(format!("cannot open {path}: {e}")))?;
             conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -581,5 +632,31 @@ impl Store for SqliteStore {
             tx.commit().map_err(err)?;
             Ok(n as u64)
         })
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// An existing store file others can read is reported (and logged by `protect_file`),
+    /// and left as it is: its mode is the operator's to change.
+    #[test]
+    fn existing_readable_files_are_reported() {
+        let dir = std::env::temp_dir().join(format!("mcpgen-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db");
+        let path = path.to_str().unwrap();
+        std::fs::write(path, b"").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let wal = format!("{path}-wal");
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let found = super::open_to_others(path);
+        super::protect_file(path).unwrap();
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(found, [(path.to_owned(), 0o644)]);
+        assert_eq!(mode, 0o644);
     }
 }
