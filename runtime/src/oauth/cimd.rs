@@ -581,3 +581,59 @@ impl Inner {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+
+    /// Lookups that time out keep their place until `getaddrinfo` really returns, so a
+    /// slow-DNS host holds at most `MAX_LOOKUPS_IN_FLIGHT` blocking threads; one more lookup
+    /// fails at once instead of taking another thread.
+    /// Lets the blocked lookups return when dropped, also when an assertion failed (the
+    /// runtime waits for its blocking threads before the test ends).
+    struct Release(Arc<(Mutex<bool>, Condvar)>);
+
+    impl Drop for Release {
+        fn drop(&mut self) {
+            *self.0.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            self.0.1.notify_all();
+        }
+    }
+
+    /// Lookups that time out keep their place until `getaddrinfo` really returns, so a
+    /// slow-DNS host holds at most `MAX_LOOKUPS_IN_FLIGHT` blocking threads; one more lookup
+    /// fails at once instead of taking another thread.
+    #[tokio::test]
+    async fn slow_dns_holds_at_most_the_lookup_cap_of_blocking_threads() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let _release = Release(Arc::clone(&gate));
+        let mut f = HttpsFetcher::default();
+        let (s, g) = (Arc::clone(&started), Arc::clone(&gate));
+        f.lookup = Arc::new(move |_, _| {
+            s.fetch_add(1, Ordering::SeqCst);
+            let (open, cv) = &*g;
+            let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
+            while !*open {
+                open = cv.wait(open).unwrap_or_else(|e| e.into_inner());
+            }
+            Err(std::io::ErrorKind::TimedOut.into())
+        });
+        for i in 0..MAX_LOOKUPS_IN_FLIGHT {
+            let url = Url::parse(&format!("https://slow{i}.example/meta")).unwrap();
+            // The caller gives up; the lookup goes on.
+            let gave_up = tokio::time::timeout(Duration::from_millis(20), f.fetch(&url, false));
+            assert!(gave_up.await.is_err(), "lookup {i} answered");
+        }
+        let url = Url::parse("https://slow.example/meta").unwrap();
+        // Bounded so that a lookup taking a thread shows as a failure, not a hang.
+        let e = tokio::time::timeout(Duration::from_secs(10), f.fetch(&url, false))
+            .await
+            .expect("a lookup past the cap fails at once")
+            .unwrap_err();
+        assert!(e.contains("too many client_id host lookups"), "{e}");
+        assert_eq!(started.load(Ordering::SeqCst), MAX_LOOKUPS_IN_FLIGHT);
+    }
+}
