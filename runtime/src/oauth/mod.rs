@@ -47,7 +47,7 @@ pub use self::cimd::{
 pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
 pub use self::limit::{MAX_TRACKED_SOURCES, REGISTRATION_BURST, REGISTRATIONS_PER_MINUTE};
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
-pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS};
+pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
 pub use self::urls::is_loopback_url;
 
 /// The environment variable a generated server reads the consent password hash from (format:
