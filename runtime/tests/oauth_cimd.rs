@@ -200,17 +200,26 @@ async fn a_stale_document_is_used_only_for_a_bounded_time() {
         ..Fake::default()
     });
     let s = server(LOCAL, Arc::clone(&fake));
-    assert!(has_code(&authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await));
+    assert!(has_code(
+        &authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await
+    ));
     *fake.fail_after.lock().unwrap() = Some(Duration::ZERO);
     tokio::time::advance(CACHE_TTL + Duration::from_secs(1)).await;
     let r = authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await;
-    assert!(has_code(&r), "stale copy used during an outage: {}", r.text());
+    assert!(
+        has_code(&r),
+        "stale copy used during an outage: {}",
+        r.text()
+    );
     tokio::time::advance(MAX_STALENESS).await;
     let r = authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
     assert_eq!(r.json()["error"], "invalid_client");
     let d = r.json()["error_description"].as_str().unwrap().to_owned();
-    assert!(d.contains("expired") && d.contains("the host is down"), "{d}");
+    assert!(
+        d.contains("expired") && d.contains("the host is down"),
+        "{d}"
+    );
 }
 
 /// While a refetch hangs, other requests use the cached copy instead of each waiting for a
@@ -222,7 +231,9 @@ async fn a_failing_refetch_is_not_repeated_by_every_request() {
         ..Fake::default()
     });
     let s = server(LOCAL, Arc::clone(&fake));
-    assert!(has_code(&authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await));
+    assert!(has_code(
+        &authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await
+    ));
     // The host now hangs until the fetch times out.
     *fake.fail_after.lock().unwrap() = Some(Duration::from_secs(60));
     tokio::time::advance(CACHE_TTL + Duration::from_secs(1)).await;
@@ -265,7 +276,9 @@ async fn many_document_urls_do_not_evict_a_client_in_use() {
         let r = authorize(&s.router, other, "https://attacker.example/cb", &[]).await;
         assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
     }
-    assert!(has_code(&authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await));
+    assert!(has_code(
+        &authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await
+    ));
     assert_eq!(
         fake.calls.load(Ordering::SeqCst),
         others.len() + 1,
@@ -291,7 +304,13 @@ async fn fetches_in_flight_are_capped() {
     while fake.calls.load(Ordering::SeqCst) < MAX_FETCHES_IN_FLIGHT {
         tokio::task::yield_now().await;
     }
-    let r = authorize(&s.router, "https://slow.example/one-more", CLAUDE_CALLBACK, &[]).await;
+    let r = authorize(
+        &s.router,
+        "https://slow.example/one-more",
+        CLAUDE_CALLBACK,
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let d = r.json()["error_description"].as_str().unwrap().to_owned();
     assert!(d.contains("too many") && d.contains("retry"), "{d}");
@@ -306,7 +325,13 @@ async fn fetches_in_flight_are_capped() {
 async fn a_public_server_fetches_only_from_port_443() {
     let fake = Arc::new(Fake::default());
     let s = server("https://mcp.example.com", Arc::clone(&fake));
-    let r = authorize(&s.router, "https://claude.ai:8443/meta", CLAUDE_CALLBACK, &[]).await;
+    let r = authorize(
+        &s.router,
+        "https://claude.ai:8443/meta",
+        CLAUDE_CALLBACK,
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let d = r.json()["error_description"].as_str().unwrap().to_owned();
     assert!(d.contains("443"), "{d}");

@@ -10,13 +10,14 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
 use hashlink::LruCache;
+use http_body_util::{BodyExt as _, Empty, Limited};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -328,12 +329,8 @@ impl Entry {
     }
 }
 
-/// What the cache says about a URL.
-enum Cached {
-    Done(Result<ClientRecord, String>),
-    /// Fetch it, holding this lock.
-    Fetch(Arc<tokio::sync::Mutex<()>>),
-}
+/// What the cache says about a URL: an answer, or fetch it holding this lock.
+type Cached = ControlFlow<Result<ClientRecord, String>, Arc<tokio::sync::Mutex<()>>>;
 
 /// Whether a `client_id` is a metadata document URL: https with a host and a path.
 pub(crate) fn is_document_url(id: &str) -> bool {
@@ -480,16 +477,18 @@ impl Resolver {
         let entry = Self::entry(&mut cache, id);
         let now = Instant::now();
         if let Some(c) = entry.fresh(now) {
-            return Cached::Done(Ok(c.clone()));
+            return ControlFlow::Break(Ok(c.clone()));
         }
         if let Some(why) = entry.recent_failure(now) {
-            return Cached::Done(entry.stale_or(now, why));
+            return ControlFlow::Break(entry.stale_or(now, why));
         }
         if waited {
-            // The fetch waited for ended without an answer (cancelled).
-            return Cached::Done(entry.stale_or(now, "metadata document fetch timed out"));
+            // The fetch waited for ended without an answer (cancelled, or over the cap).
+            return ControlFlow::Break(
+                entry.stale_or(now, "metadata document could not be fetched; retry shortly"),
+            );
         }
-        Cached::Fetch(Arc::clone(&entry.fetching))
+        ControlFlow::Continue(Arc::clone(&entry.fetching))
     }
 
     fn stale_or(&self, id: &str, why: &str) -> Result<ClientRecord, String> {
@@ -500,8 +499,8 @@ impl Resolver {
     async fn resolve(&self, id: &str, redirects: &RedirectPolicy) -> Result<ClientRecord, String> {
         let url = check_url(id, self.allow_private)?;
         let lock = match self.cached(id, false) {
-            Cached::Done(answer) => return answer,
-            Cached::Fetch(lock) => lock,
+            ControlFlow::Break(answer) => return answer,
+            ControlFlow::Continue(lock) => lock,
         };
         let _fetching = match Arc::clone(&lock).try_lock_owned() {
             Ok(guard) => guard,
@@ -513,13 +512,13 @@ impl Resolver {
                 }
                 let _ = tokio::time::timeout(FETCH_TIMEOUT, lock.lock_owned()).await;
                 return match self.cached(id, true) {
-                    Cached::Done(answer) => answer,
-                    Cached::Fetch(_) => Err("metadata document fetch timed out".into()),
+                    ControlFlow::Break(answer) => answer,
+                    ControlFlow::Continue(_) => Err("metadata document fetch timed out".into()),
                 };
             }
         };
         // A fetch that ended between the look and the lock answered already.
-        if let Cached::Done(answer) = self.cached(id, false) {
+        if let ControlFlow::Break(answer) = self.cached(id, false) {
             return answer;
         }
         let Ok(_permit) = Arc::clone(&self.fetches).try_acquire_owned() else {
