@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 use mcpgen_runtime::oauth::{
-    Consent, FetchFuture, HttpsFetcher, MAX_DOCUMENT_BYTES, MetadataFetcher, OAuth, hash_password,
-    is_public_ip,
+    CACHE_TTL, Consent, FetchFuture, HttpsFetcher, MAX_CACHED_DOCUMENTS, MAX_DOCUMENT_BYTES,
+    MAX_FETCHES_IN_FLIGHT, MAX_STALENESS, MetadataFetcher, OAuth, hash_password, is_public_ip,
 };
 use mcpgen_runtime::store::{MemoryStore, Store};
 use oauth_common::*;
@@ -25,6 +25,9 @@ struct Fake {
     calls: AtomicUsize,
     docs: Vec<(String, Vec<u8>)>,
     delay: Option<Duration>,
+    /// When set, every fetch waits this long and then fails (the document was deleted, the
+    /// host is down).
+    fail_after: std::sync::Mutex<Option<Duration>>,
 }
 
 impl MetadataFetcher for Fake {
@@ -33,6 +36,11 @@ impl MetadataFetcher for Fake {
         Box::pin(async move {
             if let Some(d) = self.delay {
                 tokio::time::sleep(d).await;
+            }
+            let fail_after = *self.fail_after.lock().unwrap();
+            if let Some(d) = fail_after {
+                tokio::time::sleep(d).await;
+                return Err("the host is down".to_owned());
             }
             self.docs
                 .iter()
@@ -193,6 +201,157 @@ async fn slow_and_oversized_documents_are_refused() {
             .unwrap()
             .contains("timed out")
     );
+}
+
+fn has_code(r: &Reply) -> bool {
+    r.location_param("code").is_some()
+}
+
+/// A deleted document stops working: the cached copy is used while refetching fails, but
+/// only up to `MAX_STALENESS` past its expiry; then the client is refused.
+#[tokio::test(start_paused = true)]
+async fn a_stale_document_is_used_only_for_a_bounded_time() {
+    let fake = Arc::new(Fake {
+        docs: vec![(CLAUDE_CIMD.into(), doc(CLAUDE_CIMD, CLAUDE_CALLBACK))],
+        ..Fake::default()
+    });
+    let s = server(LOCAL, Arc::clone(&fake));
+    assert!(has_code(
+        &authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await
+    ));
+    *fake.fail_after.lock().unwrap() = Some(Duration::ZERO);
+    tokio::time::advance(CACHE_TTL + Duration::from_secs(1)).await;
+    let r = authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await;
+    assert!(
+        has_code(&r),
+        "stale copy used during an outage: {}",
+        r.text()
+    );
+    tokio::time::advance(MAX_STALENESS).await;
+    let r = authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_client");
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(
+        d.contains("expired") && d.contains("the host is down"),
+        "{d}"
+    );
+}
+
+/// While a refetch hangs, other requests use the cached copy instead of each waiting for a
+/// fetch of their own, and a failed refetch is not retried by every following request.
+#[tokio::test(start_paused = true)]
+async fn a_failing_refetch_is_not_repeated_by_every_request() {
+    let fake = Arc::new(Fake {
+        docs: vec![(CLAUDE_CIMD.into(), doc(CLAUDE_CIMD, CLAUDE_CALLBACK))],
+        ..Fake::default()
+    });
+    let s = server(LOCAL, Arc::clone(&fake));
+    assert!(has_code(
+        &authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await
+    ));
+    // The host now hangs until the fetch times out.
+    *fake.fail_after.lock().unwrap() = Some(Duration::from_secs(60));
+    tokio::time::advance(CACHE_TTL + Duration::from_secs(1)).await;
+    let replies = futures_util::future::join_all(
+        (0..5).map(|_| authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[])),
+    )
+    .await;
+    assert!(replies.iter().all(has_code));
+    let r = authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await;
+    assert!(has_code(&r), "{}", r.text());
+    assert_eq!(
+        fake.calls.load(Ordering::SeqCst),
+        2,
+        "one first fetch, one refetch for six requests"
+    );
+}
+
+/// A flood of other document URLs does not flush a client in use from the cache.
+#[tokio::test]
+async fn many_document_urls_do_not_evict_a_client_in_use() {
+    let others: Vec<String> = (0..MAX_CACHED_DOCUMENTS + 100)
+        .map(|i| format!("https://attacker.example/c/{i}"))
+        .collect();
+    let mut docs = vec![(CLAUDE_CIMD.to_owned(), doc(CLAUDE_CIMD, CLAUDE_CALLBACK))];
+    docs.extend(
+        others
+            .iter()
+            .map(|u| (u.clone(), doc(u, "https://attacker.example/cb"))),
+    );
+    let fake = Arc::new(Fake {
+        docs,
+        ..Fake::default()
+    });
+    let s = server(LOCAL, Arc::clone(&fake));
+    for (i, other) in others.iter().enumerate() {
+        if i % 100 == 0 {
+            let r = authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await;
+            assert!(has_code(&r), "{}", r.text());
+        }
+        let r = authorize(&s.router, other, "https://attacker.example/cb", &[]).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    }
+    assert!(has_code(
+        &authorize(&s.router, CLAUDE_CIMD, CLAUDE_CALLBACK, &[]).await
+    ));
+    assert_eq!(
+        fake.calls.load(Ordering::SeqCst),
+        others.len() + 1,
+        "claude.ai's document was fetched once"
+    );
+}
+
+/// At most `MAX_FETCHES_IN_FLIGHT` documents are fetched at once; one more is refused at once.
+#[tokio::test(start_paused = true)]
+async fn fetches_in_flight_are_capped() {
+    let fake = Arc::new(Fake::default());
+    *fake.fail_after.lock().unwrap() = Some(Duration::from_secs(60));
+    let s = Arc::new(server(LOCAL, Arc::clone(&fake)));
+    let hanging: Vec<_> = (0..MAX_FETCHES_IN_FLIGHT)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let id = format!("https://slow.example/c/{i}");
+                authorize(&s.router, &id, CLAUDE_CALLBACK, &[]).await
+            })
+        })
+        .collect();
+    while fake.calls.load(Ordering::SeqCst) < MAX_FETCHES_IN_FLIGHT {
+        tokio::task::yield_now().await;
+    }
+    let r = authorize(
+        &s.router,
+        "https://slow.example/one-more",
+        CLAUDE_CALLBACK,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains("too many") && d.contains("retry"), "{d}");
+    assert_eq!(fake.calls.load(Ordering::SeqCst), MAX_FETCHES_IN_FLIGHT);
+    for h in hanging {
+        assert_eq!(h.await.unwrap().status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// A public server fetches documents on port 443 only.
+#[tokio::test]
+async fn a_public_server_fetches_only_from_port_443() {
+    let fake = Arc::new(Fake::default());
+    let s = server("https://mcp.example.com", Arc::clone(&fake));
+    let r = authorize(
+        &s.router,
+        "https://claude.ai:8443/meta",
+        CLAUDE_CALLBACK,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains("443"), "{d}");
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]

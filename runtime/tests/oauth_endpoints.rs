@@ -10,10 +10,12 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use mcpgen_runtime::auth::Principal;
 use mcpgen_runtime::oauth::{
-    Consent, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, OAuth, OAuthConfig, REGISTRATION_BURST,
-    UNUSED_CLIENT_TTL, hash_password, secret_hash,
+    Consent, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS, OAuth, OAuthConfig,
+    REGISTRATION_BURST, UNUSED_CLIENT_TTL, hash_password, secret_hash,
 };
-use mcpgen_runtime::store::{MemoryStore, NewToken, Store, TokenKind, TokenRecord, TokenState};
+use mcpgen_runtime::store::{
+    ClientRecord, MemoryStore, NewToken, Store, TokenKind, TokenRecord, TokenState,
+};
 use oauth_common::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -577,6 +579,85 @@ async fn redirect_uri_count_and_metadata_size_are_capped() {
     assert_eq!(r.json()["error"], "invalid_client_metadata");
     let d = r.json()["error_description"].as_str().unwrap().to_owned();
     assert!(d.contains(&MAX_CLIENT_METADATA_BYTES.to_string()), "{d}");
+}
+
+/// Real registrations take well under 1 KiB; one of about 5 KiB is refused, while the
+/// largest real shape (VS Code's four redirect URIs, a name, a software id) still fits.
+#[tokio::test]
+async fn client_metadata_is_capped_at_4_kib() {
+    let s = local();
+    let contacts: Vec<String> = (0..8)
+        .map(|i| format!("{i}-{}@example.com", "x".repeat(600)))
+        .collect();
+    let r = post_json(
+        &s.router,
+        "/register",
+        &json!({"redirect_uris": [CLAUDE_CALLBACK], "contacts": contacts, "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_client_metadata");
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains("4096"), "{d}");
+    let r = post_json(
+        &s.router,
+        "/register",
+        &json!({
+            "client_name": "Visual Studio Code - Insiders",
+            "redirect_uris": [
+                "https://insiders.vscode.dev/redirect",
+                "https://vscode.dev/redirect",
+                "http://127.0.0.1/",
+                "http://127.0.0.1:33418/"
+            ],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "client_secret_post",
+            "software_id": "vscode",
+            "client_uri": "https://code.visualstudio.com/"
+        }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+}
+
+fn waiting_client(i: usize) -> ClientRecord {
+    ClientRecord {
+        client_id: format!("waiting-{i}"),
+        secret_hash: None,
+        token_endpoint_auth_method: "none".into(),
+        redirect_uris: vec![CLAUDE_CALLBACK.into()],
+        grant_types: vec!["authorization_code".into()],
+        client_name: None,
+        client_id_issued_at: 0,
+        metadata: Default::default(),
+    }
+}
+
+/// Past `MAX_UNUSED_CLIENTS` clients that never completed a grant, registration answers 503
+/// with `Retry-After`; a client completing a grant frees its place.
+#[tokio::test]
+async fn registration_pauses_when_too_many_clients_never_signed_in() {
+    let s = local();
+    let later = u64::MAX / 2;
+    for i in 0..MAX_UNUSED_CLIENTS as usize {
+        s.store
+            .put_client(&waiting_client(i), Some(later))
+            .await
+            .unwrap();
+    }
+    let body = claude_body("none");
+    let r = post_json(&s.router, "/register", &body).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(r.json()["error"], "temporarily_unavailable");
+    let d = r.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(d.contains(&MAX_UNUSED_CLIENTS.to_string()), "{d}");
+    assert!(!r.header("retry-after").is_empty());
+    // A granted client is not counted.
+    s.store.client_granted("waiting-0").await.unwrap();
+    let r = post_json(&s.router, "/register", &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = post_json(&s.router, "/register", &body).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
 }
 
 #[tokio::test]

@@ -138,6 +138,86 @@ async fn client_expiry(s: &dyn Store, p: &str) {
     assert_eq!(s.get_client(&fresh.client_id).await.unwrap(), None);
 }
 
+/// How many clients wait for their first grant now, as `put_unused_client` counts them: one
+/// less than the smallest cap under which one more is stored (then removed again by a purge).
+/// Found by probing, so the test holds on a Redis other runs share.
+async fn unused_count(s: &dyn Store, p: &str) -> u64 {
+    let probe = client(format!("{p}-probe"));
+    for cap in 0.. {
+        if s.put_unused_client(&probe, now() + 1, now(), cap)
+            .await
+            .unwrap()
+        {
+            // Expires at once: not counted any more, purged below.
+            s.put_client(&probe, Some(now() - 1)).await.unwrap();
+            s.purge_expired(now()).await.unwrap();
+            return cap - 1;
+        }
+        assert_eq!(s.get_client(&probe.client_id).await.unwrap(), None);
+    }
+    unreachable!()
+}
+
+/// `put_unused_client` stores a client only while fewer than the cap wait for their first
+/// grant; granted and expired clients are not counted; concurrent registrations, also through
+/// several replicas, never pass the cap together.
+async fn unused_client_cap(stores: &[Arc<dyn Store>], p: &str) {
+    let s = &*stores[0];
+    let base = unused_count(s, p).await;
+    let later = now() + 600;
+    let a = client(format!("{p}-cap-a"));
+    assert!(
+        s.put_unused_client(&a, later, now(), base + 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_client(&a.client_id).await.unwrap(), Some(a.clone()));
+    let b = client(format!("{p}-cap-b"));
+    assert!(
+        !s.put_unused_client(&b, later, now(), base + 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_client(&b.client_id).await.unwrap(), None);
+    // A grant frees the place.
+    s.client_granted(&a.client_id).await.unwrap();
+    assert!(
+        s.put_unused_client(&b, later, now(), base + 1)
+            .await
+            .unwrap()
+    );
+    // A client past its expiry (not yet purged) is not counted either.
+    let gone = client(format!("{p}-cap-gone"));
+    s.put_client(&gone, Some(now() - 1)).await.unwrap();
+    let c = client(format!("{p}-cap-c"));
+    assert!(
+        s.put_unused_client(&c, later, now(), base + 2)
+            .await
+            .unwrap()
+    );
+    // Now base + 2 wait: 20 registrations at once under a cap of base + 7 store exactly 5.
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let s = Arc::clone(&stores[i % stores.len()]);
+            let c = client(format!("{p}-cap-many-{i}"));
+            tokio::spawn(async move { s.put_unused_client(&c, later, now(), base + 7).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for t in tasks {
+        stored += usize::from(t.await.unwrap().unwrap());
+    }
+    assert_eq!(stored, 5);
+    // Leave nothing counted behind for later runs on a shared store.
+    for i in 0..20 {
+        s.client_granted(&format!("{p}-cap-many-{i}"))
+            .await
+            .unwrap();
+    }
+    s.client_granted(&b.client_id).await.unwrap();
+    s.client_granted(&c.client_id).await.unwrap();
+}
+
 fn code(family: &str, expires_at: u64) -> CodeRecord {
     CodeRecord {
         client_id: "client-1".into(),
@@ -608,6 +688,7 @@ async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     concurrent_refreshes(&[Arc::clone(&s)], &p).await;
     purge(&*s, &p, expires_keys).await;
     client_expiry(&*s, &p).await;
+    unused_client_cap(&[Arc::clone(&s)], &p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -896,6 +977,11 @@ async fn redis_store_contract() {
         .filter(|r| matches!(r, Redemption::Fresh(_)))
         .count();
     assert_eq!(fresh, 1);
+    unused_client_cap(
+        &[Arc::clone(&s), Arc::clone(&other)],
+        &format!("{p}-replicas"),
+    )
+    .await;
     concurrent_refreshes(&[s, other], &format!("{p}-replicas")).await;
 }
 

@@ -1,17 +1,26 @@
 //! Client ID metadata documents (MCP 2025-11-25 and later): an https `client_id` names a JSON
 //! document describing the client, fetched with a timeout and a size cap, never from private
-//! addresses (unless the server itself is loopback), validated, and cached.
+//! addresses or other ports than 443 (unless the server itself is loopback), validated, and
+//! cached.
+//!
+//! Bounded: at most [`MAX_CACHED_DOCUMENTS`] cached (least recently used evicted, unusable
+//! ones first), [`MAX_FETCHES_IN_FLIGHT`] fetches and [`MAX_LOOKUPS_IN_FLIGHT`] DNS lookups
+//! at once, one fetch per URL at a time, and a cached document is used at most
+//! [`MAX_STALENESS`] past its [`CACHE_TTL`] while it cannot be fetched again.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hashlink::LruCache;
 use http_body_util::{BodyExt as _, Empty, Limited};
 use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_rustls::rustls;
 use url::Url;
 
@@ -25,9 +34,27 @@ use crate::store::ClientRecord;
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// Time allowed for one fetch, connection included.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a fetched document is used before it is fetched again; a stale one is still
-/// used when the refetch fails (claude.ai's metadata endpoint has had outages).
+/// How long a fetched document is used before it is fetched again.
 pub const CACHE_TTL: Duration = Duration::from_secs(3600);
+/// How long past [`CACHE_TTL`] a document is still used while fetching it again fails
+/// (claude.ai's metadata endpoint has had outages): 10 minutes. Past that the client is
+/// refused (`invalid_client`), so a deleted or broken document stops working at most
+/// 70 minutes after it was last fetched.
+pub const MAX_STALENESS: Duration = Duration::from_secs(600);
+/// How long a failed fetch is remembered: until then, requests for that URL use the stale
+/// copy (within [`MAX_STALENESS`]) or get the same error at once, without fetching again.
+pub const FAILED_FETCH_TTL: Duration = Duration::from_secs(30);
+/// Most documents (and remembered failures) cached. When full, entries no longer usable go
+/// first, then the least recently used one: a flood of new URLs cannot flush a busy client.
+pub const MAX_CACHED_DOCUMENTS: usize = 1024;
+/// Most document fetches in flight at once, across all URLs; past it a request without a
+/// usable cached copy is refused at once (`invalid_client`, "retry shortly").
+pub const MAX_FETCHES_IN_FLIGHT: usize = 8;
+/// Most DNS lookups of document hosts in flight at once. A lookup runs on tokio's blocking
+/// pool (shared with the consent-password checks) and cannot be cancelled, so it counts
+/// until it really ends, even after its fetch timed out: slow DNS can hold at most this many
+/// blocking threads. Past it, a fetch fails at once.
+pub const MAX_LOOKUPS_IN_FLIGHT: usize = 4;
 
 /// A future returned by [`MetadataFetcher::fetch`].
 pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'a>>;
@@ -35,7 +62,8 @@ pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> 
 /// Fetches a metadata document. Implementations must not follow redirects, must honour
 /// [`FETCH_TIMEOUT`] and [`MAX_DOCUMENT_BYTES`], and, unless `allow_private`, must refuse
 /// to connect to an address that is not public (see [`is_public_ip`]) after resolving the
-/// host, so DNS cannot smuggle a private target past the URL check.
+/// host, so DNS cannot smuggle a private target past the URL check. The caller has already
+/// checked the URL (https, port 443 unless `allow_private`).
 pub trait MetadataFetcher: Send + Sync + 'static {
     fn fetch<'a>(&'a self, url: &'a Url, allow_private: bool) -> FetchFuture<'a>;
 }
@@ -91,10 +119,16 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
     }
 }
 
+/// Resolves a host and port on a blocking thread (`getaddrinfo`).
+type Lookup = Arc<dyn Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync>;
+
 /// The default fetcher: HTTP/1.1 over TLS (rustls, the Mozilla roots), one request, no
-/// redirects, the address checked after resolution and before connecting.
+/// redirects, the address checked after resolution and before connecting, at most
+/// [`MAX_LOOKUPS_IN_FLIGHT`] DNS lookups at once.
 pub struct HttpsFetcher {
     tls: Option<Arc<rustls::ClientConfig>>,
+    lookup: Lookup,
+    lookups: Arc<Semaphore>,
 }
 
 impl Default for HttpsFetcher {
@@ -117,7 +151,30 @@ impl HttpsFetcher {
         .with_safe_default_protocol_versions()
         .ok()
         .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()));
-        Self { tls }
+        Self {
+            tls,
+            lookup: Arc::new(|host, port| {
+                std::net::ToSocketAddrs::to_socket_addrs(&(host, port)).map(Iterator::collect)
+            }),
+            lookups: Arc::new(Semaphore::new(MAX_LOOKUPS_IN_FLIGHT)),
+        }
+    }
+
+    /// Resolves `host` on the blocking pool. The permit moves into the blocking task, so a
+    /// lookup still running after its caller gave up (timeout) keeps counting.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let permit = Arc::clone(&self.lookups)
+            .try_acquire_owned()
+            .map_err(|_| "too many client_id host lookups in progress; retry shortly".to_owned())?;
+        let (lookup, host) = (Arc::clone(&self.lookup), host.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            lookup(&host, port)
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| "cannot resolve the client_id host".to_owned())
     }
 
     /// Tests only: the default fetcher that also trusts `root_der` (a DER certificate) as a
@@ -136,13 +193,7 @@ impl HttpsFetcher {
         let tls = self.tls.clone().ok_or("tls is unavailable")?;
         let port = url.port_or_known_default().unwrap_or(443);
         let (name, addrs): (String, Vec<std::net::SocketAddr>) = match url.host() {
-            Some(url::Host::Domain(d)) => (
-                d.to_owned(),
-                tokio::net::lookup_host((d, port))
-                    .await
-                    .map_err(|_| "cannot resolve the client_id host".to_owned())?
-                    .collect(),
-            ),
+            Some(url::Host::Domain(d)) => (d.to_owned(), self.resolve(d, port).await?),
             Some(url::Host::Ipv4(ip)) => (ip.to_string(), vec![(ip, port).into()]),
             Some(url::Host::Ipv6(ip)) => (ip.to_string(), vec![(ip, port).into()]),
             None => return Err("client_id url has no host".into()),
@@ -214,8 +265,73 @@ pub(crate) fn default_fetcher() -> Arc<dyn MetadataFetcher> {
 pub(crate) struct Resolver {
     fetcher: Arc<dyn MetadataFetcher>,
     allow_private: bool,
-    cache: Mutex<HashMap<String, (ClientRecord, u64)>>,
+    cache: Mutex<LruCache<String, Entry>>,
+    fetches: Arc<Semaphore>,
 }
+
+/// What is known about one document URL.
+struct Entry {
+    /// The last document fetched and validated, and when.
+    document: Option<(ClientRecord, Instant)>,
+    /// The last failed fetch since then: why, and when.
+    failure: Option<(String, Instant)>,
+    /// Held while the URL is fetched: one fetch per URL at a time.
+    fetching: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Entry {
+    fn new() -> Self {
+        Self {
+            document: None,
+            failure: None,
+            fetching: Arc::default(),
+        }
+    }
+
+    fn fresh(&self, now: Instant) -> Option<&ClientRecord> {
+        self.document
+            .as_ref()
+            .filter(|(_, at)| now < *at + CACHE_TTL)
+            .map(|(c, _)| c)
+    }
+
+    /// The document if it is at most [`MAX_STALENESS`] past its expiry.
+    fn usable(&self, now: Instant) -> Option<&ClientRecord> {
+        self.document
+            .as_ref()
+            .filter(|(_, at)| now < *at + CACHE_TTL + MAX_STALENESS)
+            .map(|(c, _)| c)
+    }
+
+    fn recent_failure(&self, now: Instant) -> Option<&str> {
+        self.failure
+            .as_ref()
+            .filter(|(_, at)| now < *at + FAILED_FETCH_TTL)
+            .map(|(why, _)| why.as_str())
+    }
+
+    /// Nothing worth keeping: no usable document, no failure to remember, no fetch running.
+    fn unusable(&self, now: Instant) -> bool {
+        self.usable(now).is_none()
+            && self.recent_failure(now).is_none()
+            && Arc::strong_count(&self.fetching) == 1
+    }
+
+    /// The stale document, or why there is none.
+    fn stale_or(&self, now: Instant, why: &str) -> Result<ClientRecord, String> {
+        match (self.usable(now), &self.document) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, Some(_)) => Err(format!(
+                "the cached metadata document expired over {} minutes ago and cannot be fetched again: {why}",
+                MAX_STALENESS.as_secs() / 60
+            )),
+            (None, None) => Err(why.to_owned()),
+        }
+    }
+}
+
+/// What the cache says about a URL: an answer, or fetch it holding this lock.
+type Cached = ControlFlow<Result<ClientRecord, String>, Arc<tokio::sync::Mutex<()>>>;
 
 /// Whether a `client_id` is a metadata document URL: https with a host and a path.
 pub(crate) fn is_document_url(id: &str) -> bool {
@@ -250,6 +366,10 @@ fn check_url(id: &str, allow_private: bool) -> Result<Url, String> {
             return Err("client_id url points at a private address".into());
         }
         _ => {}
+    }
+    // 443 only: a document URL must not reach other services of a public host.
+    if !allow_private && u.port().is_some() {
+        return Err("client_id url must use the default https port (443)".into());
     }
     Ok(u)
 }
@@ -337,26 +457,86 @@ impl Resolver {
         Self {
             fetcher,
             allow_private,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(LruCache::new(MAX_CACHED_DOCUMENTS)),
+            fetches: Arc::new(Semaphore::new(MAX_FETCHES_IN_FLIGHT)),
         }
     }
 
-    fn cached(&self, id: &str) -> Option<(ClientRecord, u64)> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<String, Entry>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entry for `id` (marked most recently used), created when missing. When the cache
+    /// is full, entries no longer usable go first, then the least recently used.
+    fn entry<'c>(cache: &'c mut LruCache<String, Entry>, id: &str) -> &'c mut Entry {
+        if !cache.contains_key(id) {
+            if cache.len() >= cache.capacity() {
+                let now = Instant::now();
+                cache.retain(|_, e| !e.unusable(now));
+            }
+            // Evicts the least recently used entry when still full.
+            cache.insert(id.to_owned(), Entry::new());
+        }
+        cache.get_mut(id).expect("inserted above")
+    }
+
+    /// Answers from the cache when it can. `waited`: the caller waited for another request's
+    /// fetch, so it does not fetch again.
+    fn cached(&self, id: &str, waited: bool) -> Cached {
+        let mut cache = self.cache();
+        let entry = Self::entry(&mut cache, id);
+        let now = Instant::now();
+        if let Some(c) = entry.fresh(now) {
+            return ControlFlow::Break(Ok(c.clone()));
+        }
+        if let Some(why) = entry.recent_failure(now) {
+            return ControlFlow::Break(entry.stale_or(now, why));
+        }
+        if waited {
+            // The fetch waited for ended without an answer (cancelled, or over the cap).
+            return ControlFlow::Break(
+                entry.stale_or(now, "metadata document could not be fetched; retry shortly"),
+            );
+        }
+        ControlFlow::Continue(Arc::clone(&entry.fetching))
+    }
+
+    fn stale_or(&self, id: &str, why: &str) -> Result<ClientRecord, String> {
+        let mut cache = self.cache();
+        Self::entry(&mut cache, id).stale_or(Instant::now(), why)
     }
 
     async fn resolve(&self, id: &str, redirects: &RedirectPolicy) -> Result<ClientRecord, String> {
         let url = check_url(id, self.allow_private)?;
-        let cached = self.cached(id);
-        if let Some((record, fetched_at)) = &cached
-            && now() < fetched_at.saturating_add(CACHE_TTL.as_secs())
-        {
-            return Ok(record.clone());
+        let lock = match self.cached(id, false) {
+            ControlFlow::Break(answer) => return answer,
+            ControlFlow::Continue(lock) => lock,
+        };
+        let _fetching = match Arc::clone(&lock).try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => {
+                // Another request is fetching this URL: use the stale copy, or wait for that
+                // fetch (it ends within its timeout) and take its outcome.
+                if let Ok(stale) = self.stale_or(id, "") {
+                    return Ok(stale);
+                }
+                let _ = tokio::time::timeout(FETCH_TIMEOUT, lock.lock_owned()).await;
+                return match self.cached(id, true) {
+                    ControlFlow::Break(answer) => answer,
+                    ControlFlow::Continue(_) => Err("metadata document fetch timed out".into()),
+                };
+            }
+        };
+        // A fetch that ended between the look and the lock answered already.
+        if let ControlFlow::Break(answer) = self.cached(id, false) {
+            return answer;
         }
+        let Ok(_permit) = Arc::clone(&self.fetches).try_acquire_owned() else {
+            return self.stale_or(
+                id,
+                "too many metadata documents are being fetched; retry shortly",
+            );
+        };
         let fetched =
             tokio::time::timeout(FETCH_TIMEOUT, self.fetcher.fetch(&url, self.allow_private))
                 .await
@@ -368,21 +548,23 @@ impl Resolver {
                         parse_document(id, &body, redirects)
                     }
                 });
-        match (fetched, cached) {
-            (Ok(record), _) => {
-                let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-                // Bounded: an attacker can make us fetch many URLs, not grow memory forever.
-                if cache.len() >= 1024 {
-                    cache.clear();
-                }
-                cache.insert(id.to_owned(), (record.clone(), now()));
+        let mut cache = self.cache();
+        let entry = Self::entry(&mut cache, id);
+        let now = Instant::now();
+        match fetched {
+            Ok(record) => {
+                entry.document = Some((record.clone(), now));
+                entry.failure = None;
                 Ok(record)
             }
-            (Err(e), Some((stale, _))) => {
-                tracing::warn!(target: "mcpgen::oauth", client_id = ?id, error = ?e, "using a stale client metadata document");
-                Ok(stale)
+            Err(e) => {
+                let answer = entry.stale_or(now, &e);
+                if answer.is_ok() {
+                    tracing::warn!(target: "mcpgen::oauth", client_id = ?id, error = ?e, "using a stale client metadata document");
+                }
+                entry.failure = Some((e, now));
+                answer
             }
-            (Err(e), None) => Err(e),
         }
     }
 }
@@ -406,5 +588,61 @@ impl Inner {
             tracing::error!(target: "mcpgen::oauth", error = ?e, "store failure reading a client");
             OAuthError::server_error()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+
+    /// Lookups that time out keep their place until `getaddrinfo` really returns, so a
+    /// slow-DNS host holds at most `MAX_LOOKUPS_IN_FLIGHT` blocking threads; one more lookup
+    /// fails at once instead of taking another thread.
+    /// Lets the blocked lookups return when dropped, also when an assertion failed (the
+    /// runtime waits for its blocking threads before the test ends).
+    struct Release(Arc<(Mutex<bool>, Condvar)>);
+
+    impl Drop for Release {
+        fn drop(&mut self) {
+            *self.0.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            self.0.1.notify_all();
+        }
+    }
+
+    /// Lookups that time out keep their place until `getaddrinfo` really returns, so a
+    /// slow-DNS host holds at most `MAX_LOOKUPS_IN_FLIGHT` blocking threads; one more lookup
+    /// fails at once instead of taking another thread.
+    #[tokio::test]
+    async fn slow_dns_holds_at_most_the_lookup_cap_of_blocking_threads() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let _release = Release(Arc::clone(&gate));
+        let mut f = HttpsFetcher::default();
+        let (s, g) = (Arc::clone(&started), Arc::clone(&gate));
+        f.lookup = Arc::new(move |_, _| {
+            s.fetch_add(1, Ordering::SeqCst);
+            let (open, cv) = &*g;
+            let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
+            while !*open {
+                open = cv.wait(open).unwrap_or_else(|e| e.into_inner());
+            }
+            Err(std::io::ErrorKind::TimedOut.into())
+        });
+        for i in 0..MAX_LOOKUPS_IN_FLIGHT {
+            let url = Url::parse(&format!("https://slow{i}.example/meta")).unwrap();
+            // The caller gives up; the lookup goes on.
+            let gave_up = tokio::time::timeout(Duration::from_millis(20), f.fetch(&url, false));
+            assert!(gave_up.await.is_err(), "lookup {i} answered");
+        }
+        let url = Url::parse("https://slow.example/meta").unwrap();
+        // Bounded so that a lookup taking a thread shows as a failure, not a hang.
+        let e = tokio::time::timeout(Duration::from_secs(10), f.fetch(&url, false))
+            .await
+            .expect("a lookup past the cap fails at once")
+            .unwrap_err();
+        assert!(e.contains("too many client_id host lookups"), "{e}");
+        assert_eq!(started.load(Ordering::SeqCst), MAX_LOOKUPS_IN_FLIGHT);
     }
 }

@@ -40,8 +40,9 @@ use crate::mcp::guard::{self, OriginPolicy};
 use crate::store::Store;
 
 pub use self::cimd::{
-    CACHE_TTL, FETCH_TIMEOUT, FetchFuture, HttpsFetcher, MAX_DOCUMENT_BYTES, MetadataFetcher,
-    is_public_ip,
+    CACHE_TTL, FAILED_FETCH_TTL, FETCH_TIMEOUT, FetchFuture, HttpsFetcher, MAX_CACHED_DOCUMENTS,
+    MAX_DOCUMENT_BYTES, MAX_FETCHES_IN_FLIGHT, MAX_LOOKUPS_IN_FLIGHT, MAX_STALENESS,
+    MetadataFetcher, is_public_ip,
 };
 pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
 pub use self::limit::{
@@ -50,7 +51,7 @@ pub use self::limit::{
     REGISTRATIONS_PER_MINUTE, parse_trusted_proxies,
 };
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
-pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS};
+pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
 pub use mcpgen_rules::is_loopback_url;
 
 /// The environment variable a generated server reads the consent password hash from (format:

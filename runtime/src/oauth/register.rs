@@ -9,8 +9,8 @@
 //!
 //! Open registration is bounded: a rate limit per source address (see [`super::limit`]), at
 //! most [`MAX_REDIRECT_URIS`] redirect URIs and [`MAX_CLIENT_METADATA_BYTES`] of stored
-//! metadata per client, and clients that never complete a grant are purged after
-//! [`super::UNUSED_CLIENT_TTL`].
+//! metadata per client, at most [`MAX_UNUSED_CLIENTS`] clients waiting for their first grant,
+//! and clients that never complete a grant are purged after [`super::UNUSED_CLIENT_TTL`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,8 +34,16 @@ use crate::store::ClientRecord;
 pub const MAX_REDIRECT_URIS: usize = 20;
 
 /// Most bytes of metadata kept per client: the stored record as JSON (name, redirect URIs,
-/// contacts and the other echoed fields). Real registrations take well under 1 KiB.
-pub const MAX_CLIENT_METADATA_BYTES: usize = 16 * 1024;
+/// contacts and the other echoed fields). Real registrations take well under 1 KiB (Claude's
+/// with one redirect URI about 400 bytes, Cursor's three and VS Code's four under 700), so
+/// 4 KiB leaves room to spare while bounding what an unused client costs.
+pub const MAX_CLIENT_METADATA_BYTES: usize = 4 * 1024;
+
+/// Most registered clients waiting for their first grant, across all replicas: past it,
+/// registration answers 503 until some complete a grant or expire (after
+/// [`super::UNUSED_CLIENT_TTL`]). Clients that completed a grant are never counted. With
+/// [`MAX_CLIENT_METADATA_BYTES`], this bounds what open registration can store to 40 MiB.
+pub const MAX_UNUSED_CLIENTS: u64 = 10_000;
 
 pub(crate) const AUTH_METHODS: &[&str] = &["none", "client_secret_post", "client_secret_basic"];
 const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
@@ -247,6 +255,9 @@ fn response_body(client: &ClientRecord, secret: Option<&str>) -> Value {
     Value::Object(m)
 }
 
+/// How long a client refused for [`MAX_UNUSED_CLIENTS`] is told to wait.
+const FULL_RETRY_AFTER: u64 = 600;
+
 /// 429 with `Retry-After` (RFC 6585 §4) for a source over the registration limit.
 fn too_many(wait: std::time::Duration) -> Response {
     let secs = wait.as_secs().max(1);
@@ -292,9 +303,35 @@ pub(crate) async fn register(
     let expires_at = client
         .client_id_issued_at
         .saturating_add(UNUSED_CLIENT_TTL.as_secs());
-    if let Err(e) = inner.store.put_client(&client, Some(expires_at)).await {
-        tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store client");
-        return OAuthError::server_error().into_response();
+    match inner
+        .store
+        .put_unused_client(&client, expires_at, now(), MAX_UNUSED_CLIENTS)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(
+                target: "mcpgen::oauth",
+                decision = "register_full",
+                source = ?source,
+                max_unused_clients = MAX_UNUSED_CLIENTS,
+            );
+            let mut res = OAuthError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                format!(
+                    "registration is paused: {MAX_UNUSED_CLIENTS} registered clients have not signed in yet; retry later"
+                ),
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(FULL_RETRY_AFTER));
+            return res;
+        }
+        Err(e) => {
+            tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store client");
+            return OAuthError::server_error().into_response();
+        }
     }
     tracing::info!(
         target: "mcpgen::oauth",

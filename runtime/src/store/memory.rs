@@ -63,6 +63,28 @@ impl Store for MemoryStore {
         }))
     }
 
+    fn put_unused_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: u64,
+        now: u64,
+        max_unused: u64,
+    ) -> StoreFuture<'a, bool> {
+        ready(self.with(|i| {
+            let unused = i
+                .clients
+                .values()
+                .filter(|(_, e)| e.is_some_and(|e| e > now))
+                .count();
+            if unused as u64 >= max_unused {
+                return false;
+            }
+            i.clients
+                .insert(client.client_id.clone(), (client.clone(), Some(expires_at)));
+            true
+        }))
+    }
+
     fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>> {
         ready(self.with(|i| i.clients.get(client_id).map(|(c, _)| c.clone())))
     }

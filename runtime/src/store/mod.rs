@@ -250,6 +250,18 @@ pub trait Store: Send + Sync + 'static {
         client: &'a ClientRecord,
         expires_at: Option<u64>,
     ) -> StoreFuture<'a, ()>;
+    /// Stores a newly registered client that a purge removes at `expires_at` (Unix seconds)
+    /// unless it completes a grant, but only while fewer than `max_unused` clients are waiting
+    /// for their first grant: stored with an expiry after `now`, not granted. Answers whether
+    /// it was stored. Counting and writing are one atomic step (one lock, one statement, one
+    /// script), so replicas registering at once cannot together pass the cap.
+    fn put_unused_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: u64,
+        now: u64,
+        max_unused: u64,
+    ) -> StoreFuture<'a, bool>;
     fn get_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<ClientRecord>>;
     /// Records that the client completed a grant (redeemed an authorization code): it no
     /// longer expires. Does nothing for an unknown client (a metadata-document client is

@@ -100,6 +100,15 @@ return 'rotated'
 /// The sorted set of clients that expire unless granted (member: client id, score: expiry).
 const UNUSED_CLIENTS: &str = "mcpgen:clients_unused";
 
+/// Stores client KEYS[1] (data ARGV[1]) as unused until ARGV[2] in KEYS[2] (member ARGV[5]),
+/// unless KEYS[2] already holds ARGV[4] clients expiring after ARGV[3]; returns 1 if stored.
+const PUT_UNUSED_CLIENT: &str = r#"
+if redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[3], '+inf') >= tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+return 1
+"#;
+
 /// Deletes up to ARGV[3] clients from KEYS[1] that expired by ARGV[1]; returns how many.
 const PURGE_CLIENTS: &str = r#"
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -239,6 +248,32 @@ impl Store for RedisStore {
             let mut c = self.conn();
             let _: () = pipe.query_async(&mut c).await.map_err(err)?;
             Ok(())
+        })
+    }
+
+    fn put_unused_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: u64,
+        now: u64,
+        max_unused: u64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let stored: i64 = redis::cmd("EVAL")
+                .arg(PUT_UNUSED_CLIENT)
+                .arg(2)
+                .arg(key("client", &client.client_id))
+                .arg(UNUSED_CLIENTS)
+                .arg(to_json(client)?)
+                .arg(expires_at)
+                .arg(now)
+                .arg(max_unused)
+                .arg(&client.client_id)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(stored == 1)
         })
     }
 

@@ -420,6 +420,30 @@ impl Store for SqliteStore {
         })
     }
 
+    fn put_unused_client<'a>(
+        &'a self,
+        client: &'a ClientRecord,
+        expires_at: u64,
+        now: u64,
+        max_unused: u64,
+    ) -> StoreFuture<'a, bool> {
+        let id = client.client_id.clone();
+        let data = to_json(client);
+        let (expires, now, max) = (int(expires_at), int(now), int(max_unused));
+        // One statement: SQLite runs one writer at a time, so the count cannot go stale
+        // before the insert, on this connection or another replica's.
+        self.run(move |c| {
+            let stored = exec(
+                c,
+                "INSERT OR REPLACE INTO mcpgen_clients (client_id, data, expires_at) \
+                 SELECT ?1, ?2, ?3 \
+                 WHERE (SELECT COUNT(*) FROM mcpgen_clients WHERE expires_at > ?4) < ?5",
+                params![id, data?, expires, now, max],
+            )?;
+            Ok(stored > 0)
+        })
+    }
+
     fn client_granted<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, ()> {
         let id = client_id.to_owned();
         self.run(move |c| {
