@@ -17,6 +17,7 @@ pub mod model;
 pub mod naming;
 pub mod parse;
 pub mod spec;
+pub mod types;
 pub mod validate;
 pub mod write;
 

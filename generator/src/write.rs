@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use similar::TextDiff;
 
-use crate::emit::{Files, GENERATED_MARKER, Ownership};
+use crate::emit::{Files, GENERATED_MARKER, Ownership, checksum_matches};
 
 /// What to do with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub enum Action {
     Keep,
     /// A generated path holds a file mcpgen did not write: refuse rather than overwrite it.
     Foreign,
+    /// A generated file edited by hand since (its checksum no longer matches): refuse rather
+    /// than lose the edit.
+    Edited,
 }
 
 /// The action for each file of a crate, in path order.
@@ -32,7 +35,10 @@ pub fn plan(files: &Files, on_disk: impl Fn(&str) -> Option<String>) -> Vec<(Str
                 (Some(_), Ownership::User) => Action::Keep,
                 (Some(old), Ownership::Generated) if old == file.contents => Action::Unchanged,
                 (Some(old), Ownership::Generated) if old.contains(GENERATED_MARKER) => {
-                    Action::Update
+                    match checksum_matches(&old) {
+                        Some(false) => Action::Edited,
+                        Some(true) | None => Action::Update,
+                    }
                 }
                 (Some(_), Ownership::Generated) => Action::Foreign,
             };
