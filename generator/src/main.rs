@@ -320,6 +320,12 @@ fn build(
         Err(_) => name.clone(),
     };
     let options = Options { spec_path, runtime };
+    if !emit::rustfmt_available() {
+        eprintln!(
+            "warning: rustfmt was not found, so the generated Rust is not laid out as `cargo fmt` \
+             would: install it with `rustup component add rustfmt` (or set RUSTFMT)"
+        );
+    }
     let files = emit::generate(&model, &options);
     let read = |rel: &str| std::fs::read_to_string(out.join(rel)).ok();
     let plan = write::plan(&files, read);

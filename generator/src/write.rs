@@ -144,4 +144,38 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn generated_files_edited_by_hand_are_found() {
+        let model = crate::load(
+            b"mcpgen: 1\nname: n\nversion: 0.1.0\nserver: { public_url: 'http://127.0.0.1:9' }\nauth: none\ntools: []\n",
+        )
+        .unwrap();
+        let options = crate::emit::Options {
+            spec_path: "n.yaml".into(),
+            runtime: crate::emit::RuntimeDep::Registry,
+        };
+        let files = crate::emit::generate(&model, &options);
+        let main = files["src/main.rs"].contents.clone();
+        assert_eq!(checksum_matches(&main), Some(true));
+        let edited = main.replace("fn main()", "fn main() /* mine */");
+        assert_eq!(checksum_matches(&edited), Some(false));
+        // Written by an older mcpgen: no checksum to go by, so it is simply regenerated.
+        let first = main.lines().next().unwrap();
+        let old_header = &first[..first.find(" (checksum").unwrap()];
+        let older = main.replacen(first, old_header, 1);
+        assert_eq!(checksum_matches(&older), None);
+
+        let on_disk = |path: &str| match path {
+            "src/main.rs" => Some(edited.clone()),
+            "src/tools.rs" => Some(older.clone()),
+            "src/lib.rs" => files.get(path).map(|f| f.contents.clone()),
+            _ => None,
+        };
+        let plan = plan(&files, on_disk);
+        let action = |p: &str| plan.iter().find(|(path, _)| path == p).unwrap().1.clone();
+        assert_eq!(action("src/main.rs"), Action::Edited);
+        assert_eq!(action("src/tools.rs"), Action::Update);
+        assert_eq!(action("src/lib.rs"), Action::Unchanged);
+    }
 }

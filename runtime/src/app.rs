@@ -346,7 +346,22 @@ where
     Err: std::fmt::Display,
 {
     let env = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
-    let command = match Config::parse(&app, std::env::args_os(), &env) {
+    run_setup_with(app, setup, std::env::args_os(), env)
+}
+
+/// [`run_setup`] with the command line (program name first) and the environment given, as
+/// [`run_with`] is to [`run`].
+pub fn run_setup_with<H, F, Fut, Err, I, T, E>(app: App, setup: F, args: I, env: E) -> ExitCode
+where
+    H: ToolHandler,
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = Result<H, Err>>,
+    Err: std::fmt::Display,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+    E: Fn(&str) -> Option<String>,
+{
+    let command = match Config::parse(&app, args, &env) {
         Ok(c) => c,
         Err(e) => return start_error(&e),
     };

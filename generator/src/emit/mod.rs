@@ -156,7 +156,7 @@ pub fn checksum_matches(contents: &str) -> Option<bool> {
 /// One line naming the generator and the spec; nothing from the clock or the machine.
 pub fn header(options: &Options) -> String {
     format!(
-        "{GENERATED_MARKER} {GENERATOR_VERSION} from {} {}; do not edit: change the spec and run `mcpgen build`",
+        "{GENERATED_MARKER} {GENERATOR_VERSION} from {}; do not edit: change the spec and run `mcpgen build` {}",
         options.spec_path,
         checksum_field(CHECKSUM_PLACEHOLDER),
     )
