@@ -213,7 +213,8 @@ fn space_items(code: &str) -> String {
     let mut prev: Option<&str> = None;
     for line in code.lines() {
         if let Some(p) = prev {
-            let item_ended = p == "}" || (p.ends_with(';') && !p.starts_with(' '));
+            let item_ended =
+                p == "}" || ((p.ends_with(';') || p.ends_with("{}")) && !p.starts_with(' '));
             let docs_ended = p.starts_with("//!") && !line.starts_with("//!");
             let starts_item = !line.is_empty() && !line.starts_with([' ', '}', ')']);
             // Imports stay together, one group per kind: std, the runtime, then this crate.
