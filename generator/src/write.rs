@@ -158,6 +158,8 @@ mod tests {
         let files = crate::emit::generate(&model, &options);
         let main = files["src/main.rs"].contents.clone();
         assert_eq!(checksum_matches(&main), Some(true));
+        // A checkout with `\r\n` line ends is not an edit.
+        assert_eq!(checksum_matches(&main.replace('\n', "\r\n")), Some(true));
         let edited = main.replace("fn main()", "fn main() /* mine */");
         assert_eq!(checksum_matches(&edited), Some(false));
         // Written by an older mcpgen: no checksum to go by, so it is simply regenerated.

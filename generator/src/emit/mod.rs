@@ -142,6 +142,8 @@ fn checksum(contents: &str) -> String {
 /// matches, `Some(false)` when it was edited after, `None` when its header has no checksum
 /// (written by an older mcpgen, or not by mcpgen at all).
 pub fn checksum_matches(contents: &str) -> Option<bool> {
+    // A checkout that turned `\n` into `\r\n` (git's autocrlf) is not an edit.
+    let contents = &contents.replace("\r\n", "\n");
     let header = contents.lines().find(|l| l.contains(GENERATED_MARKER))?;
     let start = header.find("(checksum ")? + "(checksum ".len();
     let recorded = header.get(start..start + CHECKSUM_PLACEHOLDER.len())?;
