@@ -18,6 +18,7 @@ pub mod naming;
 pub mod parse;
 pub mod spec;
 pub mod text;
+pub mod types;
 pub mod validate;
 pub mod write;
 

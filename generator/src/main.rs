@@ -320,6 +320,12 @@ fn build(
         Err(_) => name.clone(),
     };
     let options = Options { spec_path, runtime };
+    if !emit::rustfmt_available() {
+        eprintln!(
+            "warning: rustfmt was not found, so the generated Rust is not laid out as `cargo fmt` \
+             would: install it with `rustup component add rustfmt` (or set RUSTFMT)"
+        );
+    }
     let files = emit::generate(&model, &options);
     let read = |rel: &str| std::fs::read_to_string(out.join(rel)).ok();
     let plan = write::plan(&files, read);
@@ -330,13 +336,25 @@ fn build(
         .filter(|(_, a)| *a == Action::Foreign)
         .map(|(p, _)| p)
         .collect();
-    if !foreign.is_empty() {
-        for path in foreign {
-            eprintln!(
-                "error: `{}` was not written by mcpgen; move it away, or build into another --out",
-                shown(path)
-            );
-        }
+    let edited: Vec<&String> = plan
+        .iter()
+        .filter(|(_, a)| *a == Action::Edited)
+        .map(|(p, _)| p)
+        .collect();
+    for path in &foreign {
+        eprintln!(
+            "error: `{}` was not written by mcpgen; move it away, or build into another --out",
+            shown(path)
+        );
+    }
+    for path in &edited {
+        eprintln!(
+            "error: `{}` was edited by hand, and mcpgen would overwrite the edit: move your \
+             change to src/handlers.rs or the spec, or delete the file to regenerate it",
+            shown(path)
+        );
+    }
+    if !foreign.is_empty() || !edited.is_empty() {
         return ExitCode::from(1);
     }
 
@@ -375,7 +393,7 @@ fn build(
                 written += 1;
             }
             Action::Unchanged | Action::Keep => unchanged += 1,
-            Action::Foreign => {}
+            Action::Foreign | Action::Edited => {}
         }
     }
     println!(
@@ -388,16 +406,30 @@ fn build(
         .any(|(p, a)| p == "src/handlers.rs" && *a == Action::Keep)
     {
         let handlers = read("src/handlers.rs").unwrap_or_default();
-        let missing = emit::missing_handlers(&model, &handlers);
-        if !missing.is_empty() {
-            eprintln!(
-                "note: `{}` lacks {} method{} of the spec's tools; add to `impl Tools for Handlers`:",
-                shown("src/handlers.rs"),
-                missing.len(),
-                if missing.len() == 1 { "" } else { "s" }
-            );
-            for sig in missing {
-                eprintln!("    {sig}");
+        // A file that does not parse is the compiler's to explain.
+        if let Some(user) = emit::read_user_file(&handlers) {
+            if !user.has_new {
+                eprintln!(
+                    "error: `{}` lacks `Handlers::new`, which `src/main.rs` now calls to build \
+                     your handlers at start; add:\n\n{}\n",
+                    shown("src/handlers.rs"),
+                    emit::constructor(user.unit_struct)
+                );
+            }
+            let missing = emit::missing_handlers(&model, &user);
+            if !missing.is_empty() {
+                eprintln!(
+                    "note: `{}` lacks {} method{} of the spec's tools; add to `impl Tools for Handlers`:",
+                    shown("src/handlers.rs"),
+                    missing.len(),
+                    if missing.len() == 1 { "" } else { "s" }
+                );
+                for sig in missing {
+                    eprintln!("    {sig}");
+                }
+            }
+            if !user.has_new {
+                return ExitCode::from(1);
             }
         }
     }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::naming;
 use crate::spec::{self, AuthSetting, Consent, Handler, Lint, ProtocolVersion, Spec};
+use crate::types::TypeSpace;
 use crate::validate::parse_duration;
 use mcpgen_rules::base_url;
 use mcpgen_rules::is_loopback_url;
@@ -16,6 +17,8 @@ pub struct Model {
     pub name: String,
     /// `<name>-mcp`: the crate and binary.
     pub crate_name: String,
+    /// `<name>_mcp`: the crate's library as `main.rs` names it.
+    pub lib_name: String,
     pub version: String,
     pub title: String,
     pub description: Option<String>,
@@ -36,6 +39,8 @@ pub struct Model {
     /// `None` for `auth: none`.
     pub auth: Option<AuthModel>,
     pub tools: Vec<ToolModel>,
+    /// The Rust types of the `rust` tools' inputs and outputs, nested ones included.
+    pub types: TypeSpace,
     /// Warnings the spec silences (`allow`), sorted, without repeats.
     pub allow: Vec<Lint>,
 }
@@ -70,6 +75,12 @@ pub struct ToolModel {
     pub ident: String,
     /// PascalCase: the prefix of its input and output types.
     pub type_name: String,
+    /// The input type (in `tools.rs`) of a `rust` tool; `None` for a template.
+    pub input_type: Option<String>,
+    /// The output type of a `rust` tool with an output schema.
+    pub output_type: Option<String>,
+    /// The field of `Dispatch` that holds a template tool's compiled template.
+    pub template_field: Option<String>,
     pub title: String,
     pub description: String,
     /// Scopes a token needs for this tool (resolved from `default_scopes` when unset).
@@ -193,14 +204,16 @@ impl Model {
             .as_ref()
             .map(|a| a.default_scopes.clone())
             .unwrap_or_default();
-        let tools = spec
+        let mut tools: Vec<ToolModel> = spec
             .tools
             .iter()
             .map(|t| tool(t, &default_scopes))
             .collect();
+        let types = name_types(&mut tools);
         Model {
             name: spec.name.clone(),
             crate_name: format!("{}-mcp", spec.name),
+            lib_name: format!("{}_mcp", spec.name.replace('-', "_")),
             version: spec.version.clone(),
             title: spec.title.clone().unwrap_or_else(|| title_from(&spec.name)),
             description: spec.description.clone(),
@@ -219,6 +232,7 @@ impl Model {
             protocol_versions,
             auth,
             tools,
+            types,
             allow: {
                 let mut allow = spec.allow.clone();
                 allow.sort();
@@ -227,6 +241,67 @@ impl Model {
             },
         }
     }
+}
+
+/// Names `tools.rs` defines or imports besides the tool types, and the prelude's types, so
+/// no tool type can shadow them.
+pub const RESERVED_TYPE_NAMES: &[&str] = &[
+    "Tools",
+    "Dispatch",
+    "Handlers",
+    "ToolContext",
+    "ToolError",
+    "ToolResult",
+    "ToolHandler",
+    "BoxFuture",
+    "Template",
+    "Deserialize",
+    "Serialize",
+    "DeserializeOwned",
+    "Value",
+    "Map",
+    "BTreeMap",
+    "String",
+    "Vec",
+    "Option",
+    "Box",
+    "Result",
+];
+
+/// Names every tool's types (in spec order, so names never depend on anything else) and its
+/// template field.
+fn name_types(tools: &mut [ToolModel]) -> TypeSpace {
+    let mut space = TypeSpace::new(RESERVED_TYPE_NAMES);
+    for t in tools {
+        match t.handler {
+            Handler::Rust => {
+                t.input_type = Some(space.root_struct(
+                    &t.input,
+                    &format!("{}Input", t.type_name),
+                    vec![
+                        format!("Arguments of `{}`.", t.name),
+                        String::new(),
+                        format!("Handled by [`Tools::{}`].", t.ident),
+                    ],
+                ));
+                t.output_type = t.output.as_ref().map(|schema| {
+                    space.root_struct(
+                        schema,
+                        &format!("{}Output", t.type_name),
+                        vec![
+                            format!("Structured result of `{}`.", t.name),
+                            String::new(),
+                            format!("Returned by [`Tools::{}`].", t.ident),
+                        ],
+                    )
+                });
+            }
+            Handler::Template => {
+                t.template_field = Some(format!("{}_template", t.ident.trim_end_matches('_')));
+            }
+        }
+    }
+    space
 }
 
 fn ttl(s: Option<&str>, default: u64) -> u64 {
@@ -249,6 +324,9 @@ fn tool(t: &spec::Tool, default_scopes: &[String]) -> ToolModel {
     ToolModel {
         ident: naming::snake(&t.name),
         type_name: naming::pascal(&t.name),
+        input_type: None,
+        output_type: None,
+        template_field: None,
         name: t.name.clone(),
         description: t.description.clone(),
         scopes,

@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use similar::TextDiff;
 
-use crate::emit::{Files, GENERATED_MARKER, Ownership};
+use crate::emit::{Files, GENERATED_MARKER, Ownership, checksum_matches};
 
 /// What to do with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub enum Action {
     Keep,
     /// A generated path holds a file mcpgen did not write: refuse rather than overwrite it.
     Foreign,
+    /// A generated file edited by hand since (its checksum no longer matches): refuse rather
+    /// than lose the edit.
+    Edited,
 }
 
 /// The action for each file of a crate, in path order.
@@ -32,7 +35,10 @@ pub fn plan(files: &Files, on_disk: impl Fn(&str) -> Option<String>) -> Vec<(Str
                 (Some(_), Ownership::User) => Action::Keep,
                 (Some(old), Ownership::Generated) if old == file.contents => Action::Unchanged,
                 (Some(old), Ownership::Generated) if old.contains(GENERATED_MARKER) => {
-                    Action::Update
+                    match checksum_matches(&old) {
+                        Some(false) => Action::Edited,
+                        Some(true) | None => Action::Update,
+                    }
                 }
                 (Some(_), Ownership::Generated) => Action::Foreign,
             };
@@ -137,5 +143,41 @@ mod tests {
                 ("h".to_string(), Action::Keep),
             ]
         );
+    }
+
+    #[test]
+    fn generated_files_edited_by_hand_are_found() {
+        let model = crate::load(
+            b"mcpgen: 1\nname: n\nversion: 0.1.0\nserver: { public_url: 'http://127.0.0.1:9' }\nauth: none\ntools: []\n",
+        )
+        .unwrap();
+        let options = crate::emit::Options {
+            spec_path: "n.yaml".into(),
+            runtime: crate::emit::RuntimeDep::Registry,
+        };
+        let files = crate::emit::generate(&model, &options);
+        let main = files["src/main.rs"].contents.clone();
+        assert_eq!(checksum_matches(&main), Some(true));
+        // A checkout with `\r\n` line ends is not an edit.
+        assert_eq!(checksum_matches(&main.replace('\n', "\r\n")), Some(true));
+        let edited = main.replace("fn main()", "fn main() /* mine */");
+        assert_eq!(checksum_matches(&edited), Some(false));
+        // Written by an older mcpgen: no checksum to go by, so it is simply regenerated.
+        let first = main.lines().next().unwrap();
+        let old_header = &first[..first.find(" (checksum").unwrap()];
+        let older = main.replacen(first, old_header, 1);
+        assert_eq!(checksum_matches(&older), None);
+
+        let on_disk = |path: &str| match path {
+            "src/main.rs" => Some(edited.clone()),
+            "src/tools.rs" => Some(older.clone()),
+            "src/lib.rs" => files.get(path).map(|f| f.contents.clone()),
+            _ => None,
+        };
+        let plan = plan(&files, on_disk);
+        let action = |p: &str| plan.iter().find(|(path, _)| path == p).unwrap().1.clone();
+        assert_eq!(action("src/main.rs"), Action::Edited);
+        assert_eq!(action("src/tools.rs"), Action::Update);
+        assert_eq!(action("src/lib.rs"), Action::Unchanged);
     }
 }

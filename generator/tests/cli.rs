@@ -260,3 +260,105 @@ fn help_and_version() {
         format!("mcpgen {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Builds `specs/medtainer.yaml` into a fresh temporary crate; returns the crate's folder.
+fn fresh_medtainer(tag: &str) -> std::path::PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("mcpgen-cli-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        repo.join("specs/medtainer.yaml"),
+        dir.join("medtainer.yaml"),
+    )
+    .unwrap();
+    let out = build_in(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    dir
+}
+
+fn build_in(dir: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcpgen"))
+        .args(["build", "medtainer.yaml", "--out", "medtainer-mcp"])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// A hand edit to a generated file is refused, naming the file and what to do, instead of
+/// being overwritten; deleting the file regenerates it.
+#[test]
+fn build_refuses_generated_files_edited_by_hand() {
+    let dir = fresh_medtainer("edited");
+    let main = dir.join("medtainer-mcp/src/main.rs");
+    let generated = std::fs::read_to_string(&main).unwrap();
+    let edited = generated.replace("fn main()", "// set up the pool here\nfn main()");
+    std::fs::write(&main, &edited).unwrap();
+    for extra in [&[][..], &["--check"][..]] {
+        let out = build_in(&dir, extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "error: `medtainer-mcp/src/main.rs` was edited by hand, and mcpgen would overwrite \
+             the edit: move your change to src/handlers.rs or the spec, or delete the file to \
+             regenerate it\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&main).unwrap(),
+            edited,
+            "the edit was kept"
+        );
+    }
+    std::fs::remove_file(&main).unwrap();
+    let out = build_in(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&main).unwrap(), generated);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `handlers.rs` written before handlers were built by `Handlers::new` gets the exact code
+/// to add; missing methods are found from the parsed file, not from its text.
+#[test]
+fn build_says_what_an_old_handlers_file_lacks() {
+    let dir = fresh_medtainer("old-handlers");
+    let path = dir.join("medtainer-mcp/src/handlers.rs");
+    let stub = std::fs::read_to_string(&path).unwrap();
+    // Today's stub without the constructor, as older mcpgen wrote it, and with
+    // `get_inventory` removed but still named in a comment.
+    let start = stub.find("impl Handlers {").unwrap();
+    let end = start + stub[start..].find("\n}\n").unwrap() + 3;
+    let mut old = stub.clone();
+    old.replace_range(start..end, "");
+    let start = old.find("    async fn get_inventory(").unwrap();
+    let end = start + old[start..].find("\n    }\n").unwrap() + 7;
+    old.replace_range(start..end, "    // TODO: fn get_inventory(&self, ...)\n");
+    std::fs::write(&path, &old).unwrap();
+
+    let out = build_in(&dir, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "error: `medtainer-mcp/src/handlers.rs` lacks `Handlers::new`, which `src/main.rs` \
+             now calls to build your handlers at start; add:\n\nimpl Handlers {\n    pub async \
+             fn new(\n        config: &mcpgen_runtime::config::Config,\n    ) -> Result<Self, \
+             Box<dyn std::error::Error + Send + Sync>> {\n        let _ = config;\n        \
+             Ok(Self)\n    }\n}\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "    async fn get_inventory(&self, input: GetInventoryInput, ctx: ToolContext) -> \
+             Result<GetInventoryOutput, ToolError>\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        old,
+        "user code untouched"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

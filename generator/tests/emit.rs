@@ -105,3 +105,112 @@ proptest! {
         prop_assert!(parsed.is_ok(), "{}", parsed.unwrap_err());
     }
 }
+
+/// The tool a changed line belongs to: the last tool named (in snake or Pascal case) at or
+/// before it; lines of punctuation alone belong to no tool.
+fn owner<'a>(lines: &[&str], at: usize, tools: &'a [(String, String)]) -> Option<&'a str> {
+    lines[..=at].iter().rev().find_map(|line| {
+        tools
+            .iter()
+            .filter(|(snake, pascal)| {
+                line.contains(snake.as_str()) || line.contains(pascal.as_str())
+            })
+            .map(|(snake, _)| snake.as_str())
+            .max_by_key(|s| s.len())
+    })
+}
+
+/// Review diffs stay small: a spec that gains a tool and changes one tool's scopes changes
+/// only the lines about those two tools in every generated file (no reflowed neighbours).
+#[test]
+fn regenerating_after_a_spec_change_touches_only_the_changed_tools() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let old_spec = std::fs::read_to_string(repo.join("specs/medtainer.yaml")).unwrap();
+    let cancel = "    scopes: [claudeai, orders.write]\n    annotations: { read_only: false, destructive: true";
+    assert!(old_spec.contains(cancel), "cancel_order's scopes moved");
+    let new_spec = old_spec.replacen(
+        cancel,
+        "    scopes: [claudeai, orders.write, customers.read]\n    annotations: { read_only: false, destructive: true",
+        1,
+    ) + "  - name: check_stock_alerts\n    description: Products below their reorder level.\n    scopes: [claudeai, catalog.read]\n    input:\n      type: object\n      properties:\n        warehouse: { type: string, description: Only this warehouse }\n";
+    let options = Options {
+        spec_path: "../specs/medtainer.yaml".into(),
+        runtime: RuntimeDep::Registry,
+    };
+    let old_model = mcpgen::load(old_spec.as_bytes()).unwrap();
+    let new_model = mcpgen::load(new_spec.as_bytes()).unwrap();
+    let old = emit::generate(&old_model, &options);
+    let new = emit::generate(&new_model, &options);
+    let tools: Vec<(String, String)> = new_model
+        .tools
+        .iter()
+        .map(|t| (t.name.clone(), t.type_name.clone()))
+        .collect();
+    let changed_tools = ["cancel_order", "check_stock_alerts"];
+    let mut stray = Vec::new();
+    let mut touched = 0;
+    for (path, file) in &new {
+        if file.ownership == emit::Ownership::User {
+            continue;
+        }
+        let before = &old[path].contents;
+        // The header's checksum changes with any byte of the file.
+        let skip_header = |text: &str| {
+            text.split_once('\n')
+                .map_or(String::new(), |(_, b)| b.to_owned())
+        };
+        let (before, after) = (skip_header(before), skip_header(&file.contents));
+        let before_lines: Vec<&str> = before.lines().collect();
+        let after_lines: Vec<&str> = after.lines().collect();
+        let diff = similar::TextDiff::from_lines(&before, &after);
+        // Runs of consecutive changed lines; a run that names only changed tools is about them
+        // (a new tool's doc comment comes before its name).
+        let mut runs: Vec<Vec<(similar::ChangeTag, &str, Option<&str>)>> = vec![Vec::new()];
+        for change in diff.iter_all_changes() {
+            let (lines, index) = match change.tag() {
+                similar::ChangeTag::Equal => {
+                    runs.push(Vec::new());
+                    continue;
+                }
+                similar::ChangeTag::Delete => (&before_lines, change.old_index().unwrap()),
+                similar::ChangeTag::Insert => (&after_lines, change.new_index().unwrap()),
+            };
+            touched += 1;
+            runs.last_mut().unwrap().push((
+                change.tag(),
+                lines[index],
+                owner(lines, index, &tools),
+            ));
+        }
+        for run in runs.iter().filter(|r| !r.is_empty()) {
+            let named: Vec<&str> = run
+                .iter()
+                .flat_map(|(_, line, _)| {
+                    tools
+                        .iter()
+                        .filter(|(snake, pascal)| {
+                            line.contains(snake.as_str()) || line.contains(pascal.as_str())
+                        })
+                        .map(|(snake, _)| snake.as_str())
+                })
+                .collect();
+            let run_is_theirs =
+                !named.is_empty() && named.iter().all(|t| changed_tools.contains(t));
+            for (tag, line, owner) in run {
+                let punctuation = line.trim().chars().all(|c| "{}()[],;".contains(c));
+                let ok = punctuation
+                    || run_is_theirs
+                    || owner.is_some_and(|t| changed_tools.contains(&t));
+                if !ok {
+                    stray.push(format!("{path}: {tag:?} {line:?}"));
+                }
+            }
+        }
+    }
+    assert!(touched > 0, "the change shows in the generated files");
+    assert!(
+        stray.is_empty(),
+        "lines about unchanged tools changed:\n{}",
+        stray.join("\n")
+    );
+}

@@ -114,3 +114,46 @@ fn build_check_agrees_with_the_golden_crate() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every generated Rust file, and the `handlers.rs` stub, is as `rustfmt --edition 2024` would
+/// leave it: a team's `cargo fmt --check` passes on the crate, and `cargo fmt` does not make
+/// `mcpgen build --check` fail.
+#[test]
+fn golden_crates_are_left_unchanged_by_rustfmt() {
+    let mut changed = Vec::new();
+    let golden = repo().join("tests/golden");
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(&golden)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    crates.sort();
+    assert!(!crates.is_empty());
+    for dir in crates {
+        let rust: Vec<String> = files_in(&dir)
+            .into_iter()
+            .filter(|f| f.ends_with(".rs"))
+            .collect();
+        assert!(rust.iter().any(|f| f == "src/handlers.rs"), "{dir:?}");
+        for rel in rust {
+            let out = std::process::Command::new("rustfmt")
+                .args(["--edition", "2024", "--check"])
+                .arg(dir.join(&rel))
+                .current_dir(&dir)
+                .output()
+                .expect("rustfmt runs (rustup component add rustfmt)");
+            if !out.status.success() {
+                changed.push(format!(
+                    "{}/{rel}:\n{}",
+                    dir.display(),
+                    String::from_utf8_lossy(&out.stdout)
+                ));
+            }
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "rustfmt changes generated files:\n{}",
+        changed.join("\n")
+    );
+}

@@ -146,3 +146,95 @@ fn hosted_client_origins_default_narrow_or_off() {
         Some(vec!["https://claude.ai".to_owned()])
     );
 }
+
+/// The model names every Rust item the emitters print: tool types, nested types, handler
+/// methods and template fields, so no later stage decides a name.
+#[test]
+fn the_model_carries_every_rust_name() {
+    let m = load(MINIMAL);
+    let get = &m.tools[0];
+    assert_eq!(get.input_type.as_deref(), Some("GetOrderInput"));
+    assert_eq!(get.output_type, None);
+    assert_eq!(get.template_field, None);
+    let put = &m.tools[1];
+    assert_eq!(
+        put.input_type, None,
+        "a template reads its arguments as JSON"
+    );
+    assert_eq!(put.template_field.as_deref(), Some("put_order_template"));
+    let names: Vec<&str> = m.types.defs.iter().map(|d| d.name()).collect();
+    assert_eq!(names, ["GetOrderInput"]);
+}
+
+const TYPED: &str = r##"mcpgen: 1
+name: typed
+version: 0.1.0
+server: { public_url: "http://127.0.0.1:9000" }
+auth: none
+tools:
+  - name: find
+    description: Find.
+    input:
+      type: object
+      $defs:
+        prio: { type: string, enum: [low, high] }
+      properties:
+        limit: { type: integer, default: 10 }
+        ratio: { type: number, default: -0.5 }
+        exact: { type: boolean, default: false }
+        sort: { type: string, enum: [name, date], default: date }
+        label: { type: string, default: "any" }
+        tags: { type: array, items: { type: string }, default: [] }
+        first: { $ref: "#/$defs/prio" }
+        second: { $ref: "#/$defs/prio" }
+        near:
+          type: object
+          properties:
+            lat: { type: number }
+      required: [first]
+"##;
+
+/// A property with a default is its plain type, filled by serde with the schema's default
+/// (the value the runtime fills into the arguments); a `$ref` used twice is one type; a nested
+/// type without a description is documented from where it sits.
+#[test]
+fn defaults_live_in_the_types_and_each_definition_is_one_type() {
+    use mcpgen::types::{DefaultValue, Presence, RustType, TypeDef};
+    let m = load(TYPED);
+    let names: Vec<&str> = m.types.defs.iter().map(|d| d.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "FindInput",
+            "FindInputSort",
+            "FindInputPrio",
+            "FindInputNear"
+        ]
+    );
+    let TypeDef::Struct { fields, .. } = &m.types.defs[0] else {
+        panic!("a struct");
+    };
+    let field = |name: &str| fields.iter().find(|f| f.ident == name).unwrap();
+    let default = |name: &str| match &field(name).presence {
+        Presence::Default { value, .. } => Some(value.clone()),
+        _ => None,
+    };
+    assert_eq!(field("limit").ty, RustType::I64);
+    assert_eq!(default("limit"), Some(DefaultValue::I64(10)));
+    assert_eq!(default("ratio"), Some(DefaultValue::F64(-0.5)));
+    assert_eq!(default("exact"), Some(DefaultValue::Bool(false)));
+    assert_eq!(
+        default("sort"),
+        Some(DefaultValue::Variant("FindInputSort".into(), "Date".into()))
+    );
+    assert_eq!(default("label"), Some(DefaultValue::String("any".into())));
+    // A default no literal of the type holds stays an `Option`, its default named in the docs.
+    assert_eq!(field("tags").presence, Presence::Optional);
+    assert!(field("tags").doc.contains(&"Default: `[]`.".to_owned()));
+    assert_eq!(field("first").ty, RustType::Named("FindInputPrio".into()));
+    assert_eq!(field("second").ty, field("first").ty);
+    let TypeDef::Struct { doc, .. } = &m.types.defs[3] else {
+        panic!("a struct");
+    };
+    assert_eq!(doc, &["The `near` property of [`FindInput`]."]);
+}

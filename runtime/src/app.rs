@@ -308,6 +308,71 @@ where
     }
 }
 
+/// [`run`] for handlers that are built at start, once the configuration is known: `setup`
+/// gets the effective [`Config`] (the environment is the process's own) and runs inside the
+/// async runtime, after logging is set up and before the store is opened. Its error ends the
+/// process as a start-up error: `error: cannot set up the tool handlers: {error}`, exit code 2.
+pub fn run_setup<H, F, Fut, Err>(app: App, setup: F) -> ExitCode
+where
+    H: ToolHandler,
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = Result<H, Err>>,
+    Err: std::fmt::Display,
+{
+    let env = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
+    run_setup_with(app, setup, std::env::args_os(), env)
+}
+
+/// [`run_setup`] with the command line (program name first) and the environment given, as
+/// [`run_with`] is to [`run`].
+pub fn run_setup_with<H, F, Fut, Err, I, T, E>(app: App, setup: F, args: I, env: E) -> ExitCode
+where
+    H: ToolHandler,
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = Result<H, Err>>,
+    Err: std::fmt::Display,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+    E: Fn(&str) -> Option<String>,
+{
+    let command = match Config::parse(&app, args, &env) {
+        Ok(c) => c,
+        Err(e) => return start_error(&e),
+    };
+    match command {
+        Command::Print(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::HashPassword => hash_password(app.name),
+        Command::Serve(config) => {
+            if let Err(e) = init_tracing(config.log_format, env("RUST_LOG").as_deref()) {
+                return start_error(&e);
+            }
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    return start_error(&StartError(format!(
+                        "cannot start the async runtime: {e}"
+                    )));
+                }
+            };
+            let handler = match runtime.block_on(setup(config.clone())) {
+                Ok(h) => h,
+                Err(e) => {
+                    return start_error(&StartError(format!(
+                        "cannot set up the tool handlers: {e}"
+                    )));
+                }
+            };
+            serve_on(&runtime, app, config, handler)
+        }
+    }
+}
+
 fn start_error(e: &StartError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
@@ -367,6 +432,15 @@ fn serve_process(
             return start_error(&StartError(format!("cannot start the async runtime: {e}")));
         }
     };
+    serve_on(&runtime, app, config, handler)
+}
+
+fn serve_on(
+    runtime: &tokio::runtime::Runtime,
+    app: App,
+    config: Config,
+    handler: impl ToolHandler,
+) -> ExitCode {
     server::raise_fd_limit();
     runtime.block_on(async move {
         let server = match Server::build(&app, &config, handler).await {

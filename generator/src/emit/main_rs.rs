@@ -10,13 +10,28 @@ use crate::spec::Consent;
 
 fn opt_string(s: Option<&str>) -> TokenStream {
     match s {
-        Some(s) => quote!(::std::option::Option::Some(#s.into())),
-        None => quote!(::std::option::Option::None),
+        Some(s) => quote!(Some(#s.into())),
+        None => quote!(None),
+    }
+}
+
+/// A `Vec` built from an array, which formatters lay out (they cannot reach into `vec![]`).
+fn vec_of(items: impl IntoIterator<Item = TokenStream>) -> TokenStream {
+    let items: Vec<TokenStream> = items.into_iter().collect();
+    if items.is_empty() {
+        quote!(Vec::new())
+    } else {
+        quote!(Vec::from([#(#items),*]))
     }
 }
 
 fn strings(items: &[String]) -> TokenStream {
-    quote!(::std::vec![#(#items.into()),*])
+    vec_of(items.iter().map(|s| quote!(#s.into())))
+}
+
+fn secs(n: u64) -> TokenStream {
+    let lit = proc_macro2::Literal::u64_unsuffixed(n);
+    quote!(Duration::from_secs(#lit))
 }
 
 /// A JSON Schema as a pretty-printed string literal: readable in review, parsed once at start.
@@ -43,7 +58,7 @@ pub fn raw_string(text: &str) -> TokenStream {
 }
 
 pub fn tokens(model: &Model) -> TokenStream {
-    let lib = format_ident!("{}", model.crate_name.replace('-', "_"));
+    let lib = format_ident!("{}", model.lib_name);
     let crate_name = &model.crate_name;
     let name = &model.name;
     let version = &model.version;
@@ -55,55 +70,42 @@ pub fn tokens(model: &Model) -> TokenStream {
     let bind = &model.bind;
     let origins = strings(&model.allowed_origins);
     let hosted = match &model.hosted_client_origins {
-        None => quote!(::std::option::Option::None),
+        None => quote!(None),
         Some(list) => {
             let list = strings(list);
-            quote!(::std::option::Option::Some(#list))
+            quote!(Some(#list))
         }
     };
-    let versions = model.protocol_versions.iter().map(|v| {
+    let versions = vec_of(model.protocol_versions.iter().map(|v| {
         let variant = format_ident!("V{}", v.as_str().replace('-', "_"));
-        quote!(::mcpgen_runtime::mcp::ProtocolVersion::#variant)
-    });
+        quote!(ProtocolVersion::#variant)
+    }));
 
-    let mut schema_consts = Vec::new();
-    let tools = model.tools.iter().map(|t| {
+    // One struct literal per tool, in spec order: a change to one tool changes its lines only.
+    let tools = vec_of(model.tools.iter().map(|t| {
         let name = &t.name;
         let title = opt_string(Some(&t.title));
         let description = &t.description;
-        let input_const = format_ident!("{}_INPUT", t.ident.trim_end_matches('_').to_uppercase());
-        let input_lit = schema_literal(&t.input);
-        let input_doc = format!(" Input schema of `{}`.", t.name);
-        schema_consts.push(quote! {
-            #[doc = #input_doc]
-            const #input_const: &str = #input_lit;
-        });
+        let input = schema_literal(&t.input);
         let output = match &t.output {
             Some(schema) => {
-                let output_const =
-                    format_ident!("{}_OUTPUT", t.ident.trim_end_matches('_').to_uppercase());
-                let output_lit = schema_literal(schema);
-                let output_doc = format!(" Output schema of `{}`.", t.name);
-                schema_consts.push(quote! {
-                    #[doc = #output_doc]
-                    const #output_const: &str = #output_lit;
-                });
-                quote!(::std::option::Option::Some(schema(#output_const)))
+                let lit = schema_literal(schema);
+                quote!(Some(schema(#lit)))
             }
-            None => quote!(::std::option::Option::None),
+            None => quote!(None),
         };
         let a = &t.annotations;
         let (read_only, destructive, idempotent, open_world) =
             (a.read_only, a.destructive, a.idempotent, a.open_world);
         let scopes = strings(&t.scopes);
         quote! {
-            ::mcpgen_runtime::tools::ToolDef {
+            ToolDef {
                 name: #name.into(),
                 title: #title,
                 description: #description.into(),
-                input_schema: schema(#input_const),
+                input_schema: schema(#input),
                 output_schema: #output,
-                annotations: ::mcpgen_runtime::tools::Annotations {
+                annotations: Annotations {
                     read_only: #read_only,
                     destructive: #destructive,
                     idempotent: #idempotent,
@@ -112,40 +114,39 @@ pub fn tokens(model: &Model) -> TokenStream {
                 scopes: #scopes,
             }
         }
-    });
-    let tools: Vec<TokenStream> = tools.collect();
+    }));
 
     let auth = match &model.auth {
-        None => quote!(::std::option::Option::None),
+        None => quote!(None),
         Some(a) => {
             let issuer = if a.issuer == model.public_url {
                 // Follows `--public-url`, as an issuer equal to the public URL must.
-                quote!(::std::option::Option::None)
+                quote!(None)
             } else {
                 opt_string(Some(&a.issuer))
             };
-            let scopes = a.scopes.iter().map(|s| {
+            let scopes = vec_of(a.scopes.iter().map(|s| {
                 let (n, d) = (&s.name, &s.description);
                 quote!((#n.into(), #d.into()))
-            });
+            }));
             let default_scopes = strings(&a.default_scopes);
             let consent = match a.consent {
-                Consent::Password => quote!(::mcpgen_runtime::oauth::Consent::Password),
-                Consent::Auto => quote!(::mcpgen_runtime::oauth::Consent::Auto),
+                Consent::Password => quote!(Consent::Password),
+                Consent::Auto => quote!(Consent::Auto),
             };
-            let (access, refresh) = (a.access_ttl_secs, a.refresh_ttl_secs);
-            let grace = a.refresh_reuse_grace_secs;
+            let (access, refresh) = (secs(a.access_ttl_secs), secs(a.refresh_ttl_secs));
+            let grace = secs(a.refresh_reuse_grace_secs);
             let (dynamic, cimd) = (a.dynamic_registration, a.client_id_metadata_documents);
             let redirects = strings(&a.extra_redirect_uris);
             quote! {
-                ::std::option::Option::Some(::mcpgen_runtime::app::AuthSpec {
+                Some(AuthSpec {
                     issuer: #issuer,
-                    scopes: ::std::vec![#(#scopes),*],
+                    scopes: #scopes,
                     default_scopes: #default_scopes,
                     consent: #consent,
-                    access_ttl: ::std::time::Duration::from_secs(#access),
-                    refresh_ttl: ::std::time::Duration::from_secs(#refresh),
-                    refresh_reuse_grace: ::std::time::Duration::from_secs(#grace),
+                    access_ttl: #access,
+                    refresh_ttl: #refresh,
+                    refresh_reuse_grace: #grace,
                     dynamic_registration: #dynamic,
                     client_id_metadata_documents: #cimd,
                     extra_redirect_uris: #redirects,
@@ -153,42 +154,77 @@ pub fn tokens(model: &Model) -> TokenStream {
             }
         }
     };
+    let auth_uses = model.auth.is_some().then(|| {
+        quote! {
+            use std::time::Duration;
+            use mcpgen_runtime::oauth::Consent;
+        }
+    });
+
+    let app_use = if model.auth.is_some() {
+        quote!(
+            use mcpgen_runtime::app::{self, App, AuthSpec};
+        )
+    } else {
+        quote!(
+            use mcpgen_runtime::app::{self, App};
+        )
+    };
 
     quote! {
-        //! Wires the spec's constants and your handlers into the runtime.
+        //! Wires the spec's constants and your handlers into the runtime. Each tool's input and
+        //! output types, and the handler method it calls, are in `tools.rs` under its name.
 
-        #(#schema_consts)*
+        use std::process::ExitCode;
 
-        /// Parses a schema above; they are generated from the validated spec.
-        fn schema(json: &str) -> ::mcpgen_runtime::serde_json::Value {
-            ::mcpgen_runtime::serde_json::from_str(json).expect("mcpgen writes valid JSON Schemas")
+        #auth_uses
+        #app_use
+        use mcpgen_runtime::mcp::ProtocolVersion;
+        use mcpgen_runtime::serde_json::{self, Value};
+        use mcpgen_runtime::tools::{Annotations, ServerInfo, ToolDef};
+
+        use #lib::handlers::Handlers;
+        use #lib::tools::Dispatch;
+
+        /// Parses a schema below; they are generated from the validated spec.
+        fn schema(json: &str) -> Value {
+            serde_json::from_str(json).expect("mcpgen writes valid JSON Schemas")
+        }
+
+        /// The spec's tools, in its order.
+        fn tools() -> Vec<ToolDef> {
+            #tools
         }
 
         /// The server as the spec describes it; flags and environment adjust it at start.
-        fn app() -> ::mcpgen_runtime::app::App {
-            ::mcpgen_runtime::app::App {
+        fn app() -> App {
+            App {
                 name: #crate_name,
-                info: ::mcpgen_runtime::tools::ServerInfo {
+                info: ServerInfo {
                     name: #name.into(),
                     version: #version.into(),
                     title: #title,
                     description: #description,
                     instructions: #instructions,
-                    website_url: ::std::option::Option::None,
+                    website_url: None,
                 },
-                tools: ::std::vec![#(#tools),*],
+                tools: tools(),
                 public_url: #public_url.into(),
                 endpoint: #endpoint.into(),
                 bind: #bind.into(),
                 allowed_origins: #origins,
                 hosted_client_origins: #hosted,
-                protocol_versions: ::std::vec![#(#versions),*],
+                protocol_versions: #versions,
                 auth: #auth,
             }
         }
 
-        fn main() -> ::std::process::ExitCode {
-            ::mcpgen_runtime::app::run(app(), #lib::tools::Dispatch::new(#lib::handlers::Handlers))
+        /// Builds your handlers with the effective configuration (`Handlers::new` in
+        /// `src/handlers.rs`), then serves until SIGINT or SIGTERM.
+        fn main() -> ExitCode {
+            app::run_setup(app(), |config| async move {
+                Handlers::new(&config).await.map(Dispatch::new)
+            })
         }
     }
 }

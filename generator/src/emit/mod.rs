@@ -56,7 +56,8 @@ pub struct File {
 /// The crate's files by path relative to its root, in a stable order.
 pub type Files = BTreeMap<String, File>;
 
-/// Every file of the generated crate.
+/// Every file of the generated crate. Each generated file's header carries a checksum of the
+/// file (see [`checksum_matches`]), so a hand edit is found before it would be overwritten.
 pub fn generate(model: &Model, options: &Options) -> Files {
     let header = header(options);
     let mut files = Files::new();
@@ -109,27 +110,102 @@ pub fn generate(model: &Model, options: &Options) -> Files {
         rust_file("", handlers_rs::tokens(model)),
         Ownership::User,
     );
+    for file in files.values_mut() {
+        if file.ownership == Ownership::Generated {
+            let sum = checksum(&file.contents);
+            file.contents = file.contents.replacen(
+                &checksum_field(CHECKSUM_PLACEHOLDER),
+                &checksum_field(&sum),
+                1,
+            );
+        }
+    }
     files
+}
+
+/// Stands for the checksum while it is computed.
+const CHECKSUM_PLACEHOLDER: &str = "0000000000000000";
+
+fn checksum_field(sum: &str) -> String {
+    format!("(checksum {sum})")
+}
+
+/// The first 16 hex digits of the SHA-256 of a file with its checksum replaced by the
+/// placeholder.
+fn checksum(contents: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(contents.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a generated file on disk is as mcpgen wrote it: `Some(true)` when its checksum
+/// matches, `Some(false)` when it was edited after, `None` when its header has no checksum
+/// (written by an older mcpgen, or not by mcpgen at all).
+pub fn checksum_matches(contents: &str) -> Option<bool> {
+    // A checkout that turned `\n` into `\r\n` (git's autocrlf) is not an edit.
+    let contents = &contents.replace("\r\n", "\n");
+    let header = contents.lines().find(|l| l.contains(GENERATED_MARKER))?;
+    let start = header.find("(checksum ")? + "(checksum ".len();
+    let recorded = header.get(start..start + CHECKSUM_PLACEHOLDER.len())?;
+    let unsummed = contents.replacen(
+        &checksum_field(recorded),
+        &checksum_field(CHECKSUM_PLACEHOLDER),
+        1,
+    );
+    Some(checksum(&unsummed) == recorded)
 }
 
 /// One line naming the generator and the spec; nothing from the clock or the machine.
 pub fn header(options: &Options) -> String {
     format!(
-        "{GENERATED_MARKER} {GENERATOR_VERSION} from {}; do not edit: change the spec and run `mcpgen build`",
-        options.spec_path
+        "{GENERATED_MARKER} {GENERATOR_VERSION} from {}; do not edit: change the spec and run `mcpgen build` {}",
+        options.spec_path,
+        checksum_field(CHECKSUM_PLACEHOLDER),
     )
 }
 
-/// Formats tokens as a Rust file, with the header as its first line.
+/// Formats tokens as a Rust file, with the header as its first line: prettyplease, then
+/// rustfmt (edition 2024, default settings), so `cargo fmt` leaves the files as they are.
 fn rust_file(header: &str, tokens: TokenStream) -> String {
     // The tokens come from `quote!` in this crate; a parse failure is a generator bug.
     let file: syn::File = syn::parse2(tokens).expect("generated tokens are a valid Rust file");
     let body = space_items(&prettyplease::unparse(&file));
+    let body = rustfmt(&body).unwrap_or(body);
     if header.is_empty() {
         body
     } else {
         format!("// {header}\n{body}")
     }
+}
+
+/// Whether `rustfmt` can be run; without it generated Rust is prettyplease's layout, which
+/// `cargo fmt` would change (the binary warns).
+pub fn rustfmt_available() -> bool {
+    rustfmt("fn main() {}\n").is_some()
+}
+
+/// Runs `rustfmt --edition 2024` (or `$RUSTFMT`) over code, from the temporary directory so
+/// no project's `rustfmt.toml` applies; `None` when it cannot be run or fails.
+fn rustfmt(code: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let program = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    let mut child = Command::new(program)
+        .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    let input = code.to_owned();
+    // Written from another thread: rustfmt may fill its stdout pipe before reading all input.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().ok()?;
+    let written = writer.join().ok()?.is_ok();
+    let text = String::from_utf8(output.stdout).ok()?;
+    (output.status.success() && written && !text.is_empty()).then_some(text)
 }
 
 /// A blank line between top-level items (and after the module docs), which prettyplease
@@ -139,10 +215,16 @@ fn space_items(code: &str) -> String {
     let mut prev: Option<&str> = None;
     for line in code.lines() {
         if let Some(p) = prev {
-            let item_ended = p == "}" || (p.ends_with(';') && !p.starts_with(' '));
+            let item_ended =
+                p == "}" || ((p.ends_with(';') || p.ends_with("{}")) && !p.starts_with(' '));
             let docs_ended = p.starts_with("//!") && !line.starts_with("//!");
             let starts_item = !line.is_empty() && !line.starts_with([' ', '}', ')']);
-            if starts_item && (item_ended || docs_ended) {
+            // Imports stay together, one group per kind: std, the runtime, then this crate.
+            let same_imports = match (use_group(p), use_group(line)) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            };
+            if starts_item && (item_ended || docs_ended) && !same_imports {
                 out.push('\n');
             }
         }
@@ -153,14 +235,22 @@ fn space_items(code: &str) -> String {
     out
 }
 
-/// The Rust methods `src/handlers.rs` must define for a model, as `fn name` prefixes; used to
-/// tell the user which are missing after the spec gained a tool.
-pub fn missing_handlers(model: &Model, handlers_rs: &str) -> Vec<String> {
-    model
-        .tools
-        .iter()
-        .filter(|t| t.handler == crate::spec::Handler::Rust)
-        .filter(|t| !handlers_rs.contains(&format!("fn {}(", t.ident)))
-        .map(|t| handlers_rs::signature(model, t))
-        .collect()
+pub use handlers_rs::{UserHandlers, constructor, read_user_file};
+
+/// Which group a `use` line's import belongs to: 0 std, 1 the runtime, 2 anything else.
+fn use_group(line: &str) -> Option<u8> {
+    let path = line.strip_prefix("use ")?;
+    Some(if path.starts_with("std::") {
+        0
+    } else if path.starts_with("mcpgen_runtime::") {
+        1
+    } else {
+        2
+    })
+}
+
+/// The methods `src/handlers.rs` lacks for a model's `rust` tools, as signatures to add to
+/// `impl Tools for Handlers`; used to tell the user what to write after the spec gained a tool.
+pub fn missing_handlers(model: &Model, user: &UserHandlers) -> Vec<String> {
+    handlers_rs::missing_methods(model, user)
 }

@@ -26,6 +26,15 @@ const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA="
 
 pub struct Handlers;
 
+impl Handlers {
+    /// Nothing to set up: the conformance tools share no state.
+    pub async fn new(
+        _config: &mcpgen_runtime::config::Config,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+}
+
 impl Tools for Handlers {
     async fn test_image_content(
         &self,

@@ -1,20 +1,31 @@
 //! Your tool handlers. mcpgen created this file once and never overwrites it: it is
 //! yours. When the spec gains a tool, `mcpgen build` names the method to add here.
 
+use mcpgen_runtime::config::Config;
 use mcpgen_runtime::tools::{ToolContext, ToolError, ToolResult};
 
 use crate::tools::{
-    Tools, ListRepositoriesInput, GetRepositoryInput, GetRepositoryOutput,
-    SearchCodeInput, ReadFileInput, ListCommitsInput, CreateBranchInput,
-    OpenMergeRequestInput, ListIssuesInput, GetIssueInput, GetIssueOutput,
-    CreateIssueInput, UpdateIssueInput, CommentOnIssueInput, ListPipelinesInput,
-    GetJobLogInput, RunPipelineInput, CancelPipelineInput, ListEnvironmentsInput,
-    DeployInput, RollbackInput, CreateReleaseInput, ListMembersInput, AddWebhookInput,
-    DeleteBranchInput,
+    AddWebhookInput, CancelPipelineInput, CommentOnIssueInput, CreateBranchInput, CreateIssueInput,
+    CreateReleaseInput, DeleteBranchInput, DeployInput, GetIssueInput, GetIssueOutput,
+    GetJobLogInput, GetRepositoryInput, GetRepositoryOutput, ListCommitsInput,
+    ListEnvironmentsInput, ListIssuesInput, ListMembersInput, ListPipelinesInput,
+    ListRepositoriesInput, OpenMergeRequestInput, ReadFileInput, RollbackInput, RunPipelineInput,
+    SearchCodeInput, Tools, UpdateIssueInput,
 };
 
-/// Implements the spec's `rust` tools.
+/// Implements the spec's `rust` tools. Give it fields for what they share (a database
+/// pool, an HTTP client, ...) and build them in [`Handlers::new`].
 pub struct Handlers;
+
+impl Handlers {
+    /// Called once at start, with the effective configuration (the environment is the
+    /// process's own), before the server listens. An error stops the server:
+    /// `error: cannot set up the tool handlers: {error}`, exit code 2.
+    pub async fn new(config: &Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let _ = config;
+        Ok(Self)
+    }
+}
 
 impl Tools for Handlers {
     async fn list_repositories(
@@ -71,7 +82,9 @@ impl Tools for Handlers {
         ctx: ToolContext,
     ) -> Result<ToolResult, ToolError> {
         let _ = (input, ctx);
-        Err(ToolError::new("`open_merge_request` is not implemented yet"))
+        Err(ToolError::new(
+            "`open_merge_request` is not implemented yet",
+        ))
     }
     async fn list_issues(
         &self,
@@ -153,11 +166,7 @@ impl Tools for Handlers {
         let _ = (input, ctx);
         Err(ToolError::new("`list_environments` is not implemented yet"))
     }
-    async fn deploy(
-        &self,
-        input: DeployInput,
-        ctx: ToolContext,
-    ) -> Result<ToolResult, ToolError> {
+    async fn deploy(&self, input: DeployInput, ctx: ToolContext) -> Result<ToolResult, ToolError> {
         let _ = (input, ctx);
         Err(ToolError::new("`deploy` is not implemented yet"))
     }
