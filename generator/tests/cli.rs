@@ -362,3 +362,82 @@ fn build_says_what_an_old_handlers_file_lacks() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A property renamed in `properties` but not in `required` (or the reverse typo) leaves a
+/// tool no call can satisfy and no Rust field to read: `check` refuses it, located at the
+/// name in `required`, also inside nested objects.
+#[test]
+fn check_refuses_required_names_missing_from_properties() {
+    let dir = std::env::temp_dir().join(format!("mcpgen-cli-{}-required", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("shop.yaml");
+    std::fs::write(
+        &path,
+        "mcpgen: 1
+name: shop
+version: 0.1.0
+server: { public_url: https://shop.example.com }
+auth:
+  scopes: { shop: { description: Use the shop } }
+tools:
+  - name: find_items
+    description: Find items.
+    input:
+      type: object
+      properties:
+        q: { type: string }
+        filter: { type: object, properties: { color: { type: string } }, required: [colour] }
+      required: [query]
+      additionalProperties: false
+",
+    )
+    .unwrap();
+    let spec = path.to_str().unwrap();
+    let out = mcpgen(&["check", spec]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: `required` names `query`, which is not in `properties`\n"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("--> {spec}:15:18")), "{err}");
+    assert!(
+        err.contains("error: `required` names `colour`, which is not in `properties`\n"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `color`?"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// After the spec gains a tool, the note names every type the new method uses, so pasting
+/// what it says into `src/handlers.rs` compiles.
+#[test]
+fn build_note_for_a_new_tool_names_the_types_to_import() {
+    let dir = fresh_medtainer("new-tool");
+    let spec = dir.join("medtainer.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let text = text.replace(
+        "  - name: get_customer\n",
+        "  - name: list_orders
+    description: Recent orders of a customer.
+    scopes: [claudeai, orders.read]
+    input: { type: object, properties: { customer_id: { type: string } }, required: [customer_id] }
+  - name: get_customer\n",
+    );
+    std::fs::write(&spec, text).unwrap();
+    let out = build_in(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "    async fn list_orders(&self, input: ListOrdersInput, ctx: ToolContext) -> \
+             Result<ToolResult, ToolError>\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("and import what it uses: `use crate::tools::ListOrdersInput;`\n"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
