@@ -174,6 +174,7 @@ impl Checker<'_> {
             }
         }
         self.property_idents(pointer, schema);
+        self.required_declared(pointer, schema);
         self.keywords(pointer, schema);
         // Unresolvable references are found here, where their position is known; the
         // validator below would only say that one of them failed.
@@ -256,6 +257,49 @@ impl Checker<'_> {
             }
         }
         found
+    }
+
+    /// Names in an object's `required` that its `properties` do not declare: a property
+    /// renamed in one place and not the other. The generated type has no field for it, and
+    /// with `additionalProperties: false` no call can satisfy the schema. Objects whose
+    /// undeclared properties have a schema (`patternProperties`, `additionalProperties: {..}`)
+    /// may require them, and so may a schema that declares no object of its own (a branch
+    /// `- required: [id]` of an `anyOf` names the enclosing object's properties).
+    pub(super) fn required_declared(&mut self, pointer: &str, schema: &Value) {
+        for (at, obj) in subschemas(pointer, schema) {
+            let Some(required) = obj.get("required").and_then(Value::as_array) else {
+                continue;
+            };
+            let is_object = obj.contains_key("properties")
+                || obj.get("type").and_then(Value::as_str) == Some("object");
+            if !is_object
+                || obj.contains_key("patternProperties")
+                || obj.get("additionalProperties").is_some_and(Value::is_object)
+            {
+                continue;
+            }
+            let declared: Vec<&str> = obj
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            for (i, name) in required.iter().enumerate() {
+                let Some(name) = name.as_str() else { continue };
+                if declared.contains(&name) {
+                    continue;
+                }
+                self.at_value(
+                    &format!("{at}/required/{i}"),
+                    format!("`required` names `{name}`, which is not in `properties`"),
+                );
+                match nearest(name, declared.iter().copied()) {
+                    Some(near) => self.help(format!("did you mean `{near}`?")),
+                    None => self.help(format!(
+                        "declare `{name}` under `properties`, or remove it from `required`"
+                    )),
+                }
+            }
+        }
     }
 
     /// Property names of one object that become the same Rust field name.
