@@ -417,6 +417,7 @@ fn build(
                 );
             }
             let missing = emit::missing_handlers(&model, &user);
+            let missing_len = missing.len();
             if !missing.is_empty() {
                 eprintln!(
                     "note: `{}` lacks {} method{} of the spec's tools; add to `impl Tools for Handlers`:",
@@ -427,6 +428,13 @@ fn build(
                 for sig in missing {
                     eprintln!("    {sig}");
                 }
+                let types = emit::missing_handler_types(&model, &user);
+                let used = match types.as_slice() {
+                    [one] => one.clone(),
+                    many => format!("{{{}}}", many.join(", ")),
+                };
+                let what = if missing_len == 1 { "it uses" } else { "they use" };
+                eprintln!("and import what {what}: `use crate::tools::{used};`");
             }
             if !user.has_new {
                 return ExitCode::from(1);

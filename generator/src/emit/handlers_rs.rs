@@ -78,6 +78,20 @@ pub fn missing_methods(model: &Model, user: &UserHandlers) -> Vec<String> {
         .collect()
 }
 
+/// The `crate::tools` types the missing methods name (inputs, then typed outputs), which the
+/// user's file may not import yet.
+pub fn missing_types(model: &Model, user: &UserHandlers) -> Vec<String> {
+    let mut types = Vec::new();
+    for (t, input, output) in rust_tools(model) {
+        if user.methods.contains(&t.ident) {
+            continue;
+        }
+        types.push(input.to_string());
+        types.extend(output.map(|o| o.to_string()));
+    }
+    types
+}
+
 pub fn tokens(model: &Model) -> TokenStream {
     let rust_tools = rust_tools(model);
     let mut imports: Vec<proc_macro2::Ident> = vec![format_ident!("Tools")];

@@ -249,6 +249,12 @@ fn use_group(line: &str) -> Option<u8> {
     })
 }
 
+/// The `crate::tools` types named by the methods [`missing_handlers`] returns, for the
+/// `use` line the user adds with them.
+pub fn missing_handler_types(model: &Model, user: &UserHandlers) -> Vec<String> {
+    handlers_rs::missing_types(model, user)
+}
+
 /// The methods `src/handlers.rs` lacks for a model's `rust` tools, as signatures to add to
 /// `impl Tools for Handlers`; used to tell the user what to write after the spec gained a tool.
 pub fn missing_handlers(model: &Model, user: &UserHandlers) -> Vec<String> {
