@@ -499,3 +499,39 @@ fn old_spec_from_git() {
     );
     assert!(!dir.join("x").exists());
 }
+
+/// An argument removed from an input schema that accepts other properties is not refused: a
+/// caller that still sends it is answered, without it taking effect. The message says so, as
+/// `review` is otherwise text only; with `additionalProperties: false` it is breaking.
+#[test]
+fn an_argument_removed_from_an_open_schema_says_what_callers_see() {
+    let report = change(&[(
+        "        sku: { type: string }\n      required: [sku]",
+        "        sku: { type: string }\n        gift: { type: boolean }\n      required: [sku]",
+    )]);
+    let new = BASE.replacen(
+        "        sku: { type: string }\n      required: [sku]",
+        "        sku: { type: string }\n        gift: { type: boolean }\n      required: [sku]",
+        1,
+    );
+    assert_eq!(report.changes.len(), 1);
+    let removed = diff(&model(&new), &model(BASE));
+    assert_eq!(
+        only(&removed),
+        (Kind::Review, Some("order"), "/input/properties/gift")
+    );
+    assert_eq!(
+        removed.changes[0].message,
+        "argument `gift` removed: calls that still send it are answered as if it were absent"
+    );
+    let closed = |s: &str| s.replace("      required: [sku]\n", "      required: [sku]\n      additionalProperties: false\n");
+    let removed = diff(&model(&closed(&new)), &model(&closed(BASE)));
+    assert_eq!(
+        only(&removed),
+        (Kind::Breaking, Some("order"), "/input/properties/gift")
+    );
+    assert_eq!(
+        removed.changes[0].message,
+        "argument `gift` removed: calls that still send it are refused"
+    );
+}
