@@ -722,7 +722,12 @@ impl Differ {
                 Flow::Input => Kind::Review,
                 Flow::Output => Kind::Breaking,
             };
-            self.push(kind, pointer, format!("{noun} `{name}` removed"));
+            let effect = match (flow, kind) {
+                (Flow::Input, Kind::Breaking) => ": calls that still send it are refused",
+                (Flow::Input, _) => ": calls that still send it are answered as if it were absent",
+                (Flow::Output, _) => "",
+            };
+            self.push(kind, pointer, format!("{noun} `{name}` removed{effect}"));
         }
         for (name, _) in np.iter().filter(|(k, _)| !op.contains_key(*k)) {
             let pointer = format!("{at}/properties/{}", escape(name));

@@ -433,7 +433,11 @@ fn build(
                     [one] => one.clone(),
                     many => format!("{{{}}}", many.join(", ")),
                 };
-                let what = if missing_len == 1 { "it uses" } else { "they use" };
+                let what = if missing_len == 1 {
+                    "it uses"
+                } else {
+                    "they use"
+                };
                 eprintln!("and import what {what}: `use crate::tools::{used};`");
             }
             if !user.has_new {

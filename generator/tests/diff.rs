@@ -524,7 +524,12 @@ fn an_argument_removed_from_an_open_schema_says_what_callers_see() {
         removed.changes[0].message,
         "argument `gift` removed: calls that still send it are answered as if it were absent"
     );
-    let closed = |s: &str| s.replace("      required: [sku]\n", "      required: [sku]\n      additionalProperties: false\n");
+    let closed = |s: &str| {
+        s.replace(
+            "      required: [sku]\n",
+            "      required: [sku]\n      additionalProperties: false\n",
+        )
+    };
     let removed = diff(&model(&closed(&new)), &model(&closed(BASE)));
     assert_eq!(
         only(&removed),

@@ -274,7 +274,9 @@ impl Checker<'_> {
                 || obj.get("type").and_then(Value::as_str) == Some("object");
             if !is_object
                 || obj.contains_key("patternProperties")
-                || obj.get("additionalProperties").is_some_and(Value::is_object)
+                || obj
+                    .get("additionalProperties")
+                    .is_some_and(Value::is_object)
             {
                 continue;
             }
