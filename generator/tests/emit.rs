@@ -214,3 +214,28 @@ fn regenerating_after_a_spec_change_touches_only_the_changed_tools() {
         stray.join("\n")
     );
 }
+
+/// A described argument with a default: rustdoc joins consecutive `///` lines into one
+/// paragraph, so the default is its own paragraph, not glued to the description
+/// ("How many to return Default: `5`.").
+#[test]
+fn a_default_is_documented_in_its_own_paragraph() {
+    let yaml = spec(vec![json!({
+        "name": "list",
+        "description": "List.",
+        "input": {"type": "object", "properties": {
+            "limit": {"type": "integer", "description": "How many to return", "default": 5}
+        }}
+    })]);
+    let model = mcpgen::load(yaml.as_bytes()).unwrap();
+    let options = Options {
+        spec_path: "specs/odd.yaml".into(),
+        runtime: RuntimeDep::Registry,
+    };
+    let files = emit::generate(&model, &options);
+    let tools = &files["src/tools.rs"].contents;
+    assert!(
+        tools.contains("    /// How many to return\n    ///\n    /// Default: `5`.\n"),
+        "{tools}"
+    );
+}
