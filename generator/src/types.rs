@@ -181,6 +181,10 @@ impl TypeSpace {
                     Presence::Optional
                 };
                 if let Some(default) = default {
+                    // Its own paragraph: rustdoc joins consecutive lines.
+                    if !field_doc.is_empty() {
+                        field_doc.push(String::new());
+                    }
                     field_doc.push(format!("Default: `{default}`."));
                 }
                 fields.push(Field {
