@@ -191,7 +191,7 @@ impl Server {
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
                 };
-                let oauth = OAuth::new(oc, store).map_err(|e| StartError(e.0))?;
+                let oauth = OAuth::new(oc, store).map_err(|e| StartError(e.to_string()))?;
                 let resource = oauth.resource().to_owned();
                 let issuer = oauth.issuer().to_owned();
                 mcp = mcp.authenticator(oauth.authenticator());

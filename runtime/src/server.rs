@@ -227,9 +227,7 @@ impl McpServer {
 
 fn normalize_path(path: &str) -> Result<String, BuildError> {
     if !path.starts_with('/') {
-        return Err(BuildError(format!(
-            "endpoint path must start with '/': {path}"
-        )));
+        return Err(BuildError::EndpointPath { path: path.into() });
     }
     let trimmed = path.trim_end_matches('/');
     Ok(if trimmed.is_empty() {
