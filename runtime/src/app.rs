@@ -173,7 +173,7 @@ impl Server {
                     StartError(format!(
                         "cannot open store {}: {}: check --store",
                         config.store_display(),
-                        e.0
+                        e.detail()
                     ))
                 })?;
                 let oc = OAuthConfig {
