@@ -44,7 +44,7 @@ use mcpgen_rules::base_url;
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::config::{Command, Config, LogFormat, StartError};
+use crate::config::{CliAuth, CliSpec, Command, Config, LogFormat, StartError};
 use crate::oauth::{OAuth, OAuthConfig};
 
 use crate::mcp::ProtocolVersion;
@@ -83,6 +83,22 @@ pub struct App {
     pub protocol_versions: Vec<ProtocolVersion>,
     /// The OAuth settings; `None` is `auth: none`, only accepted with a loopback public URL.
     pub auth: Option<AuthSpec>,
+}
+
+impl<'a> From<&'a App> for CliSpec<'a> {
+    fn from(app: &'a App) -> Self {
+        CliSpec {
+            name: app.name,
+            about: app.info.title.as_deref().unwrap_or(&app.info.name),
+            version: &app.info.version,
+            bind: &app.bind,
+            public_url: &app.public_url,
+            auth: app.auth.as_ref().map(|a| CliAuth {
+                issuer: a.issuer.as_deref(),
+                consent: a.consent,
+            }),
+        }
+    }
 }
 
 /// One server, built and ready to listen: the merged router and the URLs it answers for.

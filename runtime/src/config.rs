@@ -14,7 +14,6 @@ use mcpgen_rules::BaseUrlError;
 use mcpgen_rules::base_url::without_trailing_slash;
 use url::Url;
 
-use crate::app::App;
 use crate::oauth::{Consent, PASSWORD_HASH_ENV, is_password_hash};
 use crate::server::Limits;
 
@@ -40,6 +39,35 @@ pub const BODY_TIMEOUT_ENV: &str = "MCPGEN_BODY_TIMEOUT";
 pub const IDLE_TIMEOUT_ENV: &str = "MCPGEN_IDLE_TIMEOUT";
 /// `--max-connections`.
 pub const MAX_CONNECTIONS_ENV: &str = "MCPGEN_MAX_CONNECTIONS";
+
+/// What the command line takes from the spec: the program's name, what `--help` and
+/// `--version` print, and the defaults the flags fall back to. `&App` converts into it, so
+/// this module needs nothing from the app module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliSpec<'a> {
+    /// The crate and binary name (`medtainer-mcp`): the program name in `--help` and errors,
+    /// and the default store file (`sqlite:<name>.sqlite3`).
+    pub name: &'a str,
+    /// What the server is, for `--help` (the spec's title, else its name).
+    pub about: &'a str,
+    /// What `--version` prints.
+    pub version: &'a str,
+    /// The spec's listen address (`host:port`), the default of `--bind`.
+    pub bind: &'a str,
+    /// The spec's public URL, the default of `--public-url`.
+    pub public_url: &'a str,
+    /// The spec's auth choices; `None` is `auth: none`.
+    pub auth: Option<CliAuth<'a>>,
+}
+
+/// The spec's auth choices the command line reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CliAuth<'a> {
+    /// The spec's issuer; `None`, or a URL equal to the public URL, means "the public URL".
+    pub issuer: Option<&'a str>,
+    /// The spec's consent mode, the default of `--consent`.
+    pub consent: Consent,
+}
 
 /// A configuration the server cannot start with, or a command line it cannot parse. The
 /// message is for people: one short lowercase line naming the value and the fix (clap's usage
@@ -298,13 +326,18 @@ impl Config {
     }
 
     /// Parses `args` (the program name first, as in [`std::env::args_os`]) and the `MCPGEN_*`
-    /// variables `env` returns, over `app`'s spec values.
-    pub fn parse<I, T, E>(app: &App, args: I, env: E) -> Result<Command, StartError>
+    /// variables `env` returns, over `app`'s spec values (an `&App`, or its [`CliSpec`]).
+    pub fn parse<'a, I, T, E>(
+        app: impl Into<CliSpec<'a>>,
+        args: I,
+        env: E,
+    ) -> Result<Command, StartError>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
         E: Fn(&str) -> Option<String>,
     {
+        let app = &app.into();
         let matches = match cli_command(app).try_get_matches_from(args) {
             Ok(m) => m,
             Err(e) => return clap_outcome(e),
@@ -317,7 +350,7 @@ impl Config {
     }
 
     fn resolve(
-        app: &App,
+        app: &CliSpec<'_>,
         cli: Cli,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, StartError> {
@@ -330,11 +363,11 @@ impl Config {
             check_bind(g)?;
         }
 
-        let spec_public = normalize_url(&app.public_url);
+        let spec_public = normalize_url(app.public_url);
         let public_flag = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV);
         let public_moved = public_flag.is_some();
         let public =
-            public_flag.unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
+            public_flag.unwrap_or_else(|| Given::spec(app.public_url, "the spec's public_url"));
         let public_url = check_base_url(&public, "--public-url")?;
         let loopback = crate::oauth::is_loopback_url(&public_url);
 
@@ -342,7 +375,7 @@ impl Config {
         // loopback too, on the spec's port, rather than on every interface.
         let bind = match bind_flag {
             Some(g) => g,
-            None if public_moved && loopback && !is_loopback_bind(&app.bind) => {
+            None if public_moved && loopback && !is_loopback_bind(app.bind) => {
                 let port = app.bind.rsplit_once(':').map_or("8080", |(_, p)| p);
                 let host = if public_url.contains("://[::1]") {
                     "[::1]"
@@ -354,7 +387,7 @@ impl Config {
                     "the bind (loopback, as the public url is)",
                 )
             }
-            None => Given::spec(&app.bind, "the spec's bind"),
+            None => Given::spec(app.bind, "the spec's bind"),
         };
         check_bind(&bind)?;
 
@@ -457,7 +490,7 @@ impl Config {
         // `--public-url`; a different one is the spec's choice and stays unless overridden.
         let issuer = match issuer_flag {
             Some(g) => Some(check_base_url(&g, "--issuer")?),
-            None => match &auth.issuer {
+            None => match auth.issuer {
                 Some(i) if normalize_url(i) != spec_public => {
                     let g = Given::spec(i, "the spec's issuer");
                     Some(check_base_url(&g, "--issuer")?)
@@ -739,17 +772,13 @@ enum Sub {
     HashPassword,
 }
 
-fn cli_command(app: &App) -> clap::Command {
-    let about = app
-        .info
-        .title
-        .clone()
-        .unwrap_or_else(|| app.info.name.clone());
+fn cli_command(app: &CliSpec<'_>) -> clap::Command {
+    let about = app.about;
     let issuer_default = app
         .auth
         .as_ref()
-        .and_then(|a| a.issuer.clone())
-        .filter(|i| normalize_url(i) != normalize_url(&app.public_url))
+        .and_then(|a| a.issuer.map(str::to_owned))
+        .filter(|i| normalize_url(i) != normalize_url(app.public_url))
         .unwrap_or_else(|| "the public url".into());
     let consent_default = match app.auth.as_ref().map(|a| a.consent) {
         Some(Consent::Auto) => "auto",
@@ -757,10 +786,10 @@ fn cli_command(app: &App) -> clap::Command {
         None => "none: auth is off",
     };
     Cli::command()
-        .name(app.name)
+        .name(app.name.to_owned())
         .disable_help_subcommand(true)
-        .bin_name(app.name)
-        .version(app.info.version.clone())
+        .bin_name(app.name.to_owned())
+        .version(app.version.to_owned())
         .about(format!("{about}: an MCP server generated by mcpgen"))
         .after_help(format!(
             "Consent with a password reads its hash from {PASSWORD_HASH_ENV} (create it with \
