@@ -44,7 +44,7 @@ use mcpgen_rules::base_url;
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::config::{Command, Config, LogFormat, StartError};
+use crate::config::{CliAuth, CliSpec, Command, Config, LogFormat, StartError};
 use crate::oauth::{OAuth, OAuthConfig};
 
 use crate::mcp::ProtocolVersion;
@@ -85,6 +85,22 @@ pub struct App {
     pub auth: Option<AuthSpec>,
 }
 
+impl<'a> From<&'a App> for CliSpec<'a> {
+    fn from(app: &'a App) -> Self {
+        CliSpec {
+            name: app.name,
+            about: app.info.title.as_deref().unwrap_or(&app.info.name),
+            version: &app.info.version,
+            bind: &app.bind,
+            public_url: &app.public_url,
+            auth: app.auth.as_ref().map(|a| CliAuth {
+                issuer: a.issuer.as_deref(),
+                consent: a.consent,
+            }),
+        }
+    }
+}
+
 /// One server, built and ready to listen: the merged router and the URLs it answers for.
 pub struct Server {
     router: Router,
@@ -112,15 +128,16 @@ impl Server {
         config: &Config,
         handler: impl ToolHandler,
     ) -> Result<Self, StartError> {
-        let public = Url::parse(&config.public_url)
-            .map_err(|_| StartError(format!("public url {:?} is not an url", config.public_url)))?;
+        let public = Url::parse(&config.public_url).map_err(|source| StartError::PublicUrl {
+            url: config.public_url.clone(),
+            source,
+        })?;
         let base_path = base_url::base_path(&public).to_owned();
         let endpoint = app.endpoint.trim().trim_end_matches('/');
         if !app.endpoint.trim().starts_with('/') {
-            return Err(StartError(format!(
-                "endpoint {:?} must be a path such as /mcp",
-                app.endpoint
-            )));
+            return Err(StartError::EndpointPath {
+                endpoint: app.endpoint.clone(),
+            });
         }
         let mcp_path = match format!("{base_path}{endpoint}") {
             p if p.is_empty() => "/".to_owned(),
@@ -139,9 +156,10 @@ impl Server {
             .iter()
             .find(|t| mcp_path == **t || mcp_path.starts_with(&format!("{t}/")))
         {
-            return Err(StartError(format!(
-                "endpoint {mcp_path} collides with {t}: choose another endpoint path"
-            )));
+            return Err(StartError::EndpointCollides {
+                path: mcp_path,
+                taken: t.clone(),
+            });
         }
 
         let origin = base_url::origin(&public);
@@ -169,12 +187,11 @@ impl Server {
                 (None, resource, None)
             }
             Some(auth) => {
-                let store = crate::store::open(&config.store).await.map_err(|e| {
-                    StartError(format!(
-                        "cannot open store {}: {}: check --store",
-                        config.store_display(),
-                        e.0
-                    ))
+                let store = crate::store::open(&config.store).await.map_err(|source| {
+                    StartError::OpenStore {
+                        store: config.store_display(),
+                        source,
+                    }
                 })?;
                 let oc = OAuthConfig {
                     // `Config::parse` resolved the spec's issuer against `--public-url` and
@@ -191,7 +208,7 @@ impl Server {
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
                 };
-                let oauth = OAuth::new(oc, store).map_err(|e| StartError(e.0))?;
+                let oauth = OAuth::new(oc, store).map_err(StartError::OAuth)?;
                 let resource = oauth.resource().to_owned();
                 let issuer = oauth.issuer().to_owned();
                 mcp = mcp.authenticator(oauth.authenticator());
@@ -199,9 +216,7 @@ impl Server {
             }
         };
 
-        let mut router = mcp
-            .try_router()
-            .map_err(|e| StartError(format!("invalid server description: {e}")))?;
+        let mut router = mcp.try_router().map_err(StartError::ServerDescription)?;
         if let Some(oauth) = oauth {
             router = router.merge(oauth.router());
         }
@@ -236,16 +251,12 @@ impl Server {
     /// Binds the configured address.
     pub async fn listen(&self) -> Result<TcpListener, StartError> {
         let bind = &self.config.bind;
-        TcpListener::bind(bind.as_str()).await.map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::AddrInUse => "the address is already in use".to_owned(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-                _ => e.to_string().to_lowercase(),
-            };
-            StartError(format!(
-                "cannot listen on {bind}: {why}: choose another with --bind"
-            ))
-        })
+        TcpListener::bind(bind.as_str())
+            .await
+            .map_err(|source| StartError::Listen {
+                bind: bind.clone(),
+                source,
+            })
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
@@ -355,17 +366,13 @@ where
             {
                 Ok(r) => r,
                 Err(e) => {
-                    return start_error(&StartError(format!(
-                        "cannot start the async runtime: {e}"
-                    )));
+                    return start_error(&StartError::Runtime(e));
                 }
             };
             let handler = match runtime.block_on(setup(config.clone())) {
                 Ok(h) => h,
                 Err(e) => {
-                    return start_error(&StartError(format!(
-                        "cannot set up the tool handlers: {e}"
-                    )));
+                    return start_error(&StartError::Setup(e.to_string()));
                 }
             };
             serve_on(&runtime, app, config, handler)
@@ -388,17 +395,14 @@ fn hash_password(name: &str) -> ExitCode {
     }
     let mut line = String::new();
     if let Err(e) = stdin.lock().read_line(&mut line) {
-        return start_error(&StartError(format!(
-            "cannot read a password from stdin: {e}"
-        )));
+        return start_error(&StartError::ReadPassword(e));
     }
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
     if password.is_empty() {
-        return start_error(&StartError(format!(
-            "no password on stdin: pipe one in, e.g. `printf %s \"$PASSWORD\" | {name} \
-             hash-password`"
-        )));
+        return start_error(&StartError::NoPassword {
+            name: name.to_owned(),
+        });
     }
     if password.chars().count() < 16 {
         eprintln!(
@@ -429,7 +433,7 @@ fn serve_process(
     {
         Ok(r) => r,
         Err(e) => {
-            return start_error(&StartError(format!("cannot start the async runtime: {e}")));
+            return start_error(&StartError::Runtime(e));
         }
     };
     serve_on(&runtime, app, config, handler)
@@ -467,10 +471,9 @@ pub fn init_tracing(format: LogFormat, rust_log: Option<&str>) -> Result<(), Sta
     use tracing_subscriber::EnvFilter;
     let filter = match rust_log.map(str::trim).filter(|f| !f.is_empty()) {
         None => EnvFilter::new("info"),
-        Some(f) => EnvFilter::try_new(f).map_err(|e| {
-            StartError(format!(
-                "RUST_LOG {f:?} is not a log filter ({e}): use e.g. info or mcpgen=debug"
-            ))
+        Some(f) => EnvFilter::try_new(f).map_err(|source| StartError::LogFilter {
+            filter: f.to_owned(),
+            source,
         })?,
     };
     // Colours only for a person at a terminal: escape codes garble collected log files.

@@ -14,7 +14,6 @@ use mcpgen_rules::BaseUrlError;
 use mcpgen_rules::base_url::without_trailing_slash;
 use url::Url;
 
-use crate::app::App;
 use crate::oauth::{Consent, PASSWORD_HASH_ENV, is_password_hash};
 use crate::server::Limits;
 
@@ -41,19 +40,211 @@ pub const IDLE_TIMEOUT_ENV: &str = "MCPGEN_IDLE_TIMEOUT";
 /// `--max-connections`.
 pub const MAX_CONNECTIONS_ENV: &str = "MCPGEN_MAX_CONNECTIONS";
 
+/// What the command line takes from the spec: the program's name, what `--help` and
+/// `--version` print, and the defaults the flags fall back to. `&App` converts into it, so
+/// this module needs nothing from the app module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliSpec<'a> {
+    /// The crate and binary name (`medtainer-mcp`): the program name in `--help` and errors,
+    /// and the default store file (`sqlite:<name>.sqlite3`).
+    pub name: &'a str,
+    /// What the server is, for `--help` (the spec's title, else its name).
+    pub about: &'a str,
+    /// What `--version` prints.
+    pub version: &'a str,
+    /// The spec's listen address (`host:port`), the default of `--bind`.
+    pub bind: &'a str,
+    /// The spec's public URL, the default of `--public-url`.
+    pub public_url: &'a str,
+    /// The spec's auth choices; `None` is `auth: none`.
+    pub auth: Option<CliAuth<'a>>,
+}
+
+/// The spec's auth choices the command line reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CliAuth<'a> {
+    /// The spec's issuer; `None`, or a URL equal to the public URL, means "the public URL".
+    pub issuer: Option<&'a str>,
+    /// The spec's consent mode, the default of `--consent`.
+    pub consent: Consent,
+}
+
 /// A configuration the server cannot start with, or a command line it cannot parse. The
 /// message is for people: one short lowercase line naming the value and the fix (clap's usage
 /// errors keep clap's own layout). The process exits with code 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartError(pub String);
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+///
+/// `from` fields name where a value came from (`--bind`, `MCPGEN_BIND`, `the spec's bind`)
+/// and `value` fields the value as given.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The command line does not parse; `message` is clap's, without its `error: ` prefix.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        #[source]
+        source: clap::Error,
+    },
+    /// `--bind` is not `host:port`.
+    #[error("{from} {value:?} is not host:port: use e.g. 0.0.0.0:8080 or 127.0.0.1:8080")]
+    Bind { from: String, value: String },
+    /// `--public-url` or `--issuer` (`flag`) is not a base URL; `why` says how.
+    #[error("{from} {value:?} {why}: set {flag} to a url like https://mcp.example.com")]
+    BaseUrl {
+        from: String,
+        value: String,
+        flag: String,
+        why: &'static str,
+        /// Set when the value does not parse as a URL at all.
+        #[source]
+        source: Option<url::ParseError>,
+    },
+    /// `--public-url` or `--issuer` uses http on a host that is not loopback.
+    #[error("{from} {value:?} uses http on a host that is not loopback: use https")]
+    HttpNotLoopback { from: String, value: String },
+    /// `--store` is not a store URL; `shown` is the URL without its password.
+    #[error("{from} {shown:?} {why}: {fix}")]
+    StoreUrl {
+        from: String,
+        shown: String,
+        why: &'static str,
+        fix: &'static str,
+    },
+    /// `--trusted-proxies` has an `entry` that is neither an IP address nor a CIDR block.
+    #[error(
+        "{from} entry {entry:?} is not an ip address or cidr block: use e.g. \
+         10.0.0.0/8,192.0.2.7"
+    )]
+    TrustedProxy { from: String, entry: String },
+    /// `--head-timeout`, `--body-timeout` or `--idle-timeout` is not a whole number of seconds
+    /// from 1 to 86400.
+    #[error(
+        "{from} {value:?} is not a timeout in seconds: use a whole number from 1 to 86400, e.g. 30"
+    )]
+    Timeout { from: String, value: String },
+    /// `--max-connections` is not a positive whole number.
+    #[error("{from} {value:?} is not a number of connections: use e.g. 1000")]
+    MaxConnections { from: String, value: String },
+    /// `--log-format` is neither `text` nor `json`.
+    #[error("{from} {value:?} is not a log format: use text or json")]
+    LogFormat { from: String, value: String },
+    /// `auth: none` with a public URL that is not loopback.
+    #[error(
+        "{from} {value:?} is not loopback, and this server has no auth (auth: none): \
+         use an http://127.0.0.1 or http://localhost url"
+    )]
+    NoAuthNotLoopback { from: String, value: String },
+    /// `auth: none` with a bind address that is not loopback; `port` is the bind's port, for
+    /// the suggested fix.
+    #[error(
+        "{from} {value:?} listens beyond loopback, and this server has no auth (auth: none): \
+         use --bind 127.0.0.1:{port}"
+    )]
+    NoAuthBind {
+        from: String,
+        value: String,
+        port: String,
+    },
+    /// An auth flag (`--consent`, `--issuer`) on a server with `auth: none`.
+    #[error("{from} is set, but this server has no auth (auth: none): unset it")]
+    NoAuthFlag { from: String },
+    /// `--consent` is neither `password` nor `auto`.
+    #[error("{from} {value:?} is not a consent mode: use password or auto")]
+    ConsentMode { from: String, value: String },
+    /// Consent `auto` with a public URL that is not loopback; `how` names where `auto` came
+    /// from.
+    #[error("{how} needs a loopback public url, and {public_url} is not: use --consent password")]
+    AutoConsentNotLoopback { how: String, public_url: String },
+    /// Consent `auto` with a bind address that is not loopback; `how` names where `auto` came
+    /// from and `port` is the bind's port, for the suggested fix.
+    #[error(
+        "{how} approves every request, and {from} {value:?} listens beyond loopback: use --bind \
+         127.0.0.1:{port} or --consent password"
+    )]
+    AutoConsentBind {
+        how: String,
+        from: String,
+        value: String,
+        port: String,
+    },
+    /// Consent `password` without a password hash; `name` is the program name.
+    #[error(
+        "consent password needs {env}: create it with `{name} hash-password`",
+        env = PASSWORD_HASH_ENV
+    )]
+    NoPasswordHash { name: String },
+    /// The password hash is not an argon2 PHC string; `name` is the program name.
+    #[error(
+        "{env} is not an argon2 password hash ($argon2id$...): create it with `{name} hash-password`",
+        env = PASSWORD_HASH_ENV
+    )]
+    BadPasswordHash { name: String },
+    /// The effective public URL does not parse.
+    #[error("public url {url:?} is not an url")]
+    PublicUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    /// The spec's endpoint is not a path.
+    #[error("endpoint {endpoint:?} must be a path such as /mcp")]
+    EndpointPath { endpoint: String },
+    /// The endpoint's path is one the server already serves (`taken`).
+    #[error("endpoint {path} collides with {taken}: choose another endpoint path")]
+    EndpointCollides { path: String, taken: String },
+    /// The store does not open; `store` is its URL without a password.
+    #[error("cannot open store {store}: {}: check --store", .source.detail())]
+    OpenStore {
+        store: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
+    /// The OAuth configuration is refused.
+    #[error("{0}")]
+    OAuth(#[from] crate::oauth::ConfigError),
+    /// The tools or the server description are refused.
+    #[error("invalid server description: {0}")]
+    ServerDescription(#[source] crate::mcp::BuildError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {bind}: {}: choose another with --bind", listen_why(.source))]
+    Listen {
+        bind: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `RUST_LOG` is not a log filter.
+    #[error("RUST_LOG {filter:?} is not a log filter ({source}): use e.g. info or mcpgen=debug")]
+    LogFilter {
+        filter: String,
+        #[source]
+        source: tracing_subscriber::filter::ParseError,
+    },
+    /// The async runtime does not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The tool handlers' set-up (`run_setup`) failed; the setup's error, as text (it is only
+    /// known to be `Display`).
+    #[error("cannot set up the tool handlers: {0}")]
+    Setup(String),
+    /// `hash-password` cannot read stdin.
+    #[error("cannot read a password from stdin: {0}")]
+    ReadPassword(#[source] std::io::Error),
+    /// `hash-password` read an empty line; `name` is the program name.
+    #[error(
+        "no password on stdin: pipe one in, e.g. `printf %s \"$PASSWORD\" | {name} \
+         hash-password`"
+    )]
+    NoPassword { name: String },
 }
 
-impl std::error::Error for StartError {}
+/// Why a listen address cannot be bound, in a few lowercase words.
+fn listen_why(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "the address is already in use".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
 
 /// How log lines are written (to stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,13 +326,18 @@ impl Config {
     }
 
     /// Parses `args` (the program name first, as in [`std::env::args_os`]) and the `MCPGEN_*`
-    /// variables `env` returns, over `app`'s spec values.
-    pub fn parse<I, T, E>(app: &App, args: I, env: E) -> Result<Command, StartError>
+    /// variables `env` returns, over `app`'s spec values (an `&App`, or its [`CliSpec`]).
+    pub fn parse<'a, I, T, E>(
+        app: impl Into<CliSpec<'a>>,
+        args: I,
+        env: E,
+    ) -> Result<Command, StartError>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
         E: Fn(&str) -> Option<String>,
     {
+        let app = &app.into();
         let matches = match cli_command(app).try_get_matches_from(args) {
             Ok(m) => m,
             Err(e) => return clap_outcome(e),
@@ -154,7 +350,7 @@ impl Config {
     }
 
     fn resolve(
-        app: &App,
+        app: &CliSpec<'_>,
         cli: Cli,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, StartError> {
@@ -167,11 +363,11 @@ impl Config {
             check_bind(g)?;
         }
 
-        let spec_public = normalize_url(&app.public_url);
+        let spec_public = normalize_url(app.public_url);
         let public_flag = pick(cli.public_url, "--public-url", PUBLIC_URL_ENV);
         let public_moved = public_flag.is_some();
         let public =
-            public_flag.unwrap_or_else(|| Given::spec(&app.public_url, "the spec's public_url"));
+            public_flag.unwrap_or_else(|| Given::spec(app.public_url, "the spec's public_url"));
         let public_url = check_base_url(&public, "--public-url")?;
         let loopback = crate::oauth::is_loopback_url(&public_url);
 
@@ -179,7 +375,7 @@ impl Config {
         // loopback too, on the spec's port, rather than on every interface.
         let bind = match bind_flag {
             Some(g) => g,
-            None if public_moved && loopback && !is_loopback_bind(&app.bind) => {
+            None if public_moved && loopback && !is_loopback_bind(app.bind) => {
                 let port = app.bind.rsplit_once(':').map_or("8080", |(_, p)| p);
                 let host = if public_url.contains("://[::1]") {
                     "[::1]"
@@ -191,7 +387,7 @@ impl Config {
                     "the bind (loopback, as the public url is)",
                 )
             }
-            None => Given::spec(&app.bind, "the spec's bind"),
+            None => Given::spec(app.bind, "the spec's bind"),
         };
         check_bind(&bind)?;
 
@@ -205,10 +401,10 @@ impl Config {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
                 _ => {
-                    return Err(StartError(format!(
-                        "{} {:?} is not a log format: use text or json",
-                        g.from, g.value
-                    )));
+                    return Err(StartError::LogFormat {
+                        from: g.from,
+                        value: g.value,
+                    });
                 }
             },
         };
@@ -220,11 +416,10 @@ impl Config {
         ) {
             None => Vec::new(),
             Some(g) => crate::oauth::parse_trusted_proxies(&g.value).map_err(|entry| {
-                StartError(format!(
-                    "{} entry {entry:?} is not an ip address or cidr block: use e.g. \
-                     10.0.0.0/8,192.0.2.7",
-                    g.from
-                ))
+                StartError::TrustedProxy {
+                    from: g.from.clone(),
+                    entry,
+                }
             })?,
         };
 
@@ -247,11 +442,9 @@ impl Config {
                         .parse::<usize>()
                         .ok()
                         .filter(|n| *n > 0)
-                        .ok_or_else(|| {
-                            StartError(format!(
-                                "{} {:?} is not a number of connections: use e.g. 1000",
-                                g.from, g.value
-                            ))
+                        .ok_or_else(|| StartError::MaxConnections {
+                            from: g.from.clone(),
+                            value: g.value.clone(),
                         })?,
                 ),
             },
@@ -263,26 +456,22 @@ impl Config {
         let Some(auth) = &app.auth else {
             // `auth: none` is only safe where nobody else can reach the server.
             if !loopback {
-                return Err(StartError(format!(
-                    "{} {:?} is not loopback, and this server has no auth (auth: none): \
-                     use an http://127.0.0.1 or http://localhost url",
-                    public.from, public.value
-                )));
+                return Err(StartError::NoAuthNotLoopback {
+                    from: public.from,
+                    value: public.value,
+                });
             }
             if let Some(g) = consent_flag.as_ref().or(issuer_flag.as_ref()) {
-                return Err(StartError(format!(
-                    "{} is set, but this server has no auth (auth: none): unset it",
-                    g.from
-                )));
+                return Err(StartError::NoAuthFlag {
+                    from: g.from.clone(),
+                });
             }
             if !is_loopback_bind(&bind.value) {
-                return Err(StartError(format!(
-                    "{} {:?} listens beyond loopback, and this server has no auth (auth: none): \
-                     use --bind 127.0.0.1:{}",
-                    bind.from,
-                    bind.value,
-                    bind_port(&bind.value)
-                )));
+                return Err(StartError::NoAuthBind {
+                    port: bind_port(&bind.value).to_owned(),
+                    from: bind.from,
+                    value: bind.value,
+                });
             }
             return Ok(Self {
                 bind: bind.value,
@@ -301,7 +490,7 @@ impl Config {
         // `--public-url`; a different one is the spec's choice and stays unless overridden.
         let issuer = match issuer_flag {
             Some(g) => Some(check_base_url(&g, "--issuer")?),
-            None => match &auth.issuer {
+            None => match auth.issuer {
                 Some(i) if normalize_url(i) != spec_public => {
                     let g = Given::spec(i, "the spec's issuer");
                     Some(check_base_url(&g, "--issuer")?)
@@ -318,10 +507,10 @@ impl Config {
                 "password" => Consent::Password,
                 "auto" => Consent::Auto,
                 _ => {
-                    return Err(StartError(format!(
-                        "{} {:?} is not a consent mode: use password or auto",
-                        g.from, g.value
-                    )));
+                    return Err(StartError::ConsentMode {
+                        from: g.from.clone(),
+                        value: g.value.clone(),
+                    });
                 }
             },
         };
@@ -331,10 +520,7 @@ impl Config {
                 .map_or("consent auto (from the spec)".to_owned(), |g| {
                     format!("{} auto", g.from)
                 });
-            return Err(StartError(format!(
-                "{how} needs a loopback public url, and {public_url} is not: \
-                 use --consent password"
-            )));
+            return Err(StartError::AutoConsentNotLoopback { how, public_url });
         }
         if consent == Consent::Auto && !is_loopback_bind(&bind.value) {
             let how = consent_flag
@@ -342,30 +528,25 @@ impl Config {
                 .map_or("consent auto (from the spec)".to_owned(), |g| {
                     format!("{} auto", g.from)
                 });
-            return Err(StartError(format!(
-                "{how} approves every request, and {} {:?} listens beyond loopback: use --bind \
-                 127.0.0.1:{} or --consent password",
-                bind.from,
-                bind.value,
-                bind_port(&bind.value)
-            )));
+            return Err(StartError::AutoConsentBind {
+                how,
+                port: bind_port(&bind.value).to_owned(),
+                from: bind.from,
+                value: bind.value,
+            });
         }
         let password_hash = match consent {
             Consent::Auto => None,
             Consent::Password => {
                 let Some(hash) = env(PASSWORD_HASH_ENV).filter(|h| !h.trim().is_empty()) else {
-                    return Err(StartError(format!(
-                        "consent password needs {PASSWORD_HASH_ENV}: create it with `{} \
-                         hash-password`",
-                        app.name
-                    )));
+                    return Err(StartError::NoPasswordHash {
+                        name: app.name.to_owned(),
+                    });
                 };
                 if !is_password_hash(&hash) {
-                    return Err(StartError(format!(
-                        "{PASSWORD_HASH_ENV} is not an argon2 password hash ($argon2id$...): create \
-                         it with `{} hash-password`",
-                        app.name
-                    )));
+                    return Err(StartError::BadPasswordHash {
+                        name: app.name.to_owned(),
+                    });
                 }
                 Some(hash.trim().to_owned())
             }
@@ -441,10 +622,10 @@ fn seconds(g: Option<Given>) -> Result<Option<std::time::Duration>, StartError> 
     let v = v.strip_suffix('s').unwrap_or(v);
     match v.parse::<u64>() {
         Ok(n @ 1..=86_400) => Ok(Some(std::time::Duration::from_secs(n))),
-        _ => Err(StartError(format!(
-            "{} {:?} is not a timeout in seconds: use a whole number from 1 to 86400, e.g. 30",
-            g.from, g.value
-        ))),
+        _ => Err(StartError::Timeout {
+            from: g.from,
+            value: g.value,
+        }),
     }
 }
 
@@ -464,31 +645,33 @@ fn check_bind(g: &Given) -> Result<(), StartError> {
     if ok {
         Ok(())
     } else {
-        Err(StartError(format!(
-            "{} {:?} is not host:port: use e.g. 0.0.0.0:8080 or 127.0.0.1:8080",
-            g.from, g.value
-        )))
+        Err(StartError::Bind {
+            from: g.from.clone(),
+            value: g.value.clone(),
+        })
     }
 }
 
 /// A public URL or issuer: http(s) with a host, no query, fragment or credentials, http only
 /// on loopback. Returned without a trailing slash, as every derived URL is built from it.
 fn check_base_url(g: &Given, flag: &str) -> Result<String, StartError> {
-    let bad = |why: &str| {
-        StartError(format!(
-            "{} {:?} {why}: set {flag} to a url like https://mcp.example.com",
-            g.from, g.value
-        ))
+    let bad_because = |why: &'static str, source: Option<url::ParseError>| StartError::BaseUrl {
+        from: g.from.clone(),
+        value: g.value.clone(),
+        flag: flag.to_owned(),
+        why,
+        source,
     };
+    let bad = |why: &'static str| bad_because(why, None);
     let u = mcpgen_rules::parse_base_url(g.value.trim()).map_err(|e| match e {
-        BaseUrlError::NotUrl(_) => bad("is not a url"),
+        BaseUrlError::NotUrl(e) => bad_because("is not a url", Some(e)),
         BaseUrlError::NotHttp => bad("is not an http(s) url with a host"),
         BaseUrlError::QueryOrFragment => bad("has a query or fragment"),
         BaseUrlError::Credentials => bad("carries credentials"),
-        BaseUrlError::InsecureHttp => StartError(format!(
-            "{} {:?} uses http on a host that is not loopback: use https",
-            g.from, g.value
-        )),
+        BaseUrlError::InsecureHttp => StartError::HttpNotLoopback {
+            from: g.from.clone(),
+            value: g.value.clone(),
+        },
     })?;
     Ok(without_trailing_slash(&u))
 }
@@ -529,7 +712,12 @@ fn check_store(g: &Given) -> Result<(), StartError> {
     } else {
         ("is not a store", forms)
     };
-    Err(StartError(format!("{} {shown:?} {why}: {fix}", g.from)))
+    Err(StartError::StoreUrl {
+        from: g.from.clone(),
+        shown,
+        why,
+        fix,
+    })
 }
 
 /// A store URL with any password removed.
@@ -584,17 +772,13 @@ enum Sub {
     HashPassword,
 }
 
-fn cli_command(app: &App) -> clap::Command {
-    let about = app
-        .info
-        .title
-        .clone()
-        .unwrap_or_else(|| app.info.name.clone());
+fn cli_command(app: &CliSpec<'_>) -> clap::Command {
+    let about = app.about;
     let issuer_default = app
         .auth
         .as_ref()
-        .and_then(|a| a.issuer.clone())
-        .filter(|i| normalize_url(i) != normalize_url(&app.public_url))
+        .and_then(|a| a.issuer.map(str::to_owned))
+        .filter(|i| normalize_url(i) != normalize_url(app.public_url))
         .unwrap_or_else(|| "the public url".into());
     let consent_default = match app.auth.as_ref().map(|a| a.consent) {
         Some(Consent::Auto) => "auto",
@@ -602,10 +786,10 @@ fn cli_command(app: &App) -> clap::Command {
         None => "none: auth is off",
     };
     Cli::command()
-        .name(app.name)
+        .name(app.name.to_owned())
         .disable_help_subcommand(true)
-        .bin_name(app.name)
-        .version(app.info.version.clone())
+        .bin_name(app.name.to_owned())
+        .version(app.version.to_owned())
         .about(format!("{about}: an MCP server generated by mcpgen"))
         .after_help(format!(
             "Consent with a password reads its hash from {PASSWORD_HASH_ENV} (create it with \
@@ -698,5 +882,8 @@ fn clap_outcome(e: clap::Error) -> Result<Command, StartError> {
 fn usage_error(e: clap::Error) -> StartError {
     let text = e.render().to_string();
     let text = text.trim_end();
-    StartError(text.strip_prefix("error: ").unwrap_or(text).to_owned())
+    StartError::Usage {
+        message: text.strip_prefix("error: ").unwrap_or(text).to_owned(),
+        source: e,
+    }
 }

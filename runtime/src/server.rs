@@ -12,8 +12,9 @@ use axum::routing::{any, get};
 use crate::auth::{Authenticator, NoAuth};
 use crate::mcp::catalog::{Catalog, CatalogOptions};
 use crate::mcp::endpoint::DEFAULT_MAX_RESPONSE;
-use crate::mcp::endpoint::{self, Endpoint};
+use crate::mcp::endpoint::Endpoint;
 use crate::mcp::guard::{HOSTED_CLIENT_ORIGINS, OriginPolicy};
+use crate::mcp::http;
 use crate::mcp::{BuildError, ProtocolVersion, Versions};
 use crate::tools::{
     BoxFuture, ServerInfo, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult,
@@ -199,9 +200,9 @@ impl McpServer {
             max_response: self.max_response,
             versions: self.versions,
         });
-        let mut router = Router::new().route(&path, any(endpoint::handle));
+        let mut router = Router::new().route(&path, any(http::handle));
         if path != "/" {
-            router = router.route(&format!("{path}/"), any(endpoint::handle));
+            router = router.route(&format!("{path}/"), any(http::handle));
         }
         let mut router = router.with_state(state);
         if self.healthz {
@@ -226,9 +227,7 @@ impl McpServer {
 
 fn normalize_path(path: &str) -> Result<String, BuildError> {
     if !path.starts_with('/') {
-        return Err(BuildError(format!(
-            "endpoint path must start with '/': {path}"
-        )));
+        return Err(BuildError::EndpointPath { path: path.into() });
     }
     let trimmed = path.trim_end_matches('/');
     Ok(if trimmed.is_empty() {

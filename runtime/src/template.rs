@@ -51,16 +51,24 @@ impl std::fmt::Debug for Template {
 
 /// A template that does not compile. Generated servers only see this for a template edited
 /// by hand after `mcpgen build` validated it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateError(pub String);
-
-impl std::fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// The template engine could not be set up for the tool, or could not load its template.
+    #[error("template of tool {tool}: {source}")]
+    Engine {
+        tool: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    /// The template's syntax is wrong.
+    #[error("template of tool {tool} does not compile: {source}")]
+    Compile {
+        tool: String,
+        #[source]
+        source: minijinja::Error,
+    },
 }
-
-impl std::error::Error for TemplateError {}
 
 impl Template {
     /// Compiles `source` as the template of tool `name`.
@@ -74,14 +82,23 @@ impl Template {
         let syntax = SyntaxConfig::builder()
             .keep_trailing_newline(true)
             .build()
-            .map_err(|e| TemplateError(format!("template of tool {name}: {e}")))?;
+            .map_err(|source| TemplateError::Engine {
+                tool: name.to_owned(),
+                source,
+            })?;
         env.set_syntax(syntax);
         env.add_template_owned(name.to_owned(), source.to_owned())
-            .map_err(|e| TemplateError(format!("template of tool {name} does not compile: {e}")))?;
+            .map_err(|source| TemplateError::Compile {
+                tool: name.to_owned(),
+                source,
+            })?;
         let needs = {
             let tmpl = env
                 .get_template(name)
-                .map_err(|e| TemplateError(format!("template of tool {name}: {e}")))?;
+                .map_err(|source| TemplateError::Engine {
+                    tool: name.to_owned(),
+                    source,
+                })?;
             let globals: BTreeSet<&str> = env.globals().map(|(k, _)| k).collect();
             tmpl.undeclared_variables(false)
                 .into_iter()

@@ -532,10 +532,14 @@ async fn build_errors_are_start_errors() {
         .await
         .expect_err("no such directory");
     assert!(
-        e.0.starts_with("cannot open store sqlite:/nonexistent-dir/x/y.sqlite3"),
+        e.to_string()
+            .starts_with("cannot open store sqlite:/nonexistent-dir/x/y.sqlite3"),
         "{e}"
     );
-    assert!(e.0.contains("--store") && !e.0.contains('\n'), "{e}");
+    assert!(
+        e.to_string().contains("--store") && !e.to_string().contains('\n'),
+        "{e}"
+    );
 
     // An endpoint that would collide with the OAuth or health routes: an error, not a panic.
     for endpoint in ["/token", "/healthz", "/register/mcp"] {
@@ -556,7 +560,7 @@ async fn build_errors_are_start_errors() {
         let e = Server::build(&a, &config, Handler::new())
             .await
             .expect_err(endpoint);
-        assert!(e.0.contains("collides"), "{endpoint}: {e}");
+        assert!(e.to_string().contains("collides"), "{endpoint}: {e}");
     }
 
     // A description the OAuth half refuses (no scopes).
@@ -577,7 +581,7 @@ async fn build_errors_are_start_errors() {
     let e = Server::build(&a, &config, Handler::new())
         .await
         .expect_err("no scopes");
-    assert!(e.0.contains("scope"), "{e}");
+    assert!(e.to_string().contains("scope"), "{e}");
 
     // Two tools with one name.
     let mut a = app();
@@ -598,7 +602,10 @@ async fn build_errors_are_start_errors() {
     let e = Server::build(&a, &config, Handler::new())
         .await
         .expect_err("duplicate tool");
-    assert!(e.0.starts_with("invalid server description"), "{e}");
+    assert!(
+        e.to_string().starts_with("invalid server description"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -797,7 +804,7 @@ async fn an_address_in_use_is_a_start_error() {
         .expect("builds");
     let e = server.listen().await.expect_err("address taken");
     assert_eq!(
-        e.0,
+        e.to_string(),
         format!(
             "cannot listen on {addr}: the address is already in use: choose another with --bind"
         )

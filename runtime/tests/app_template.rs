@@ -143,10 +143,11 @@ fn other_render_errors_say_what_and_where() {
 fn a_template_that_does_not_compile_is_an_error() {
     let e = Template::new("broken", "{% if x %}unclosed").unwrap_err();
     assert!(
-        e.0.starts_with("template of tool broken does not compile"),
+        e.to_string()
+            .starts_with("template of tool broken does not compile"),
         "{e}"
     );
-    assert!(!e.0.contains('\n'), "{e}");
+    assert!(!e.to_string().contains('\n'), "{e}");
 }
 
 #[test]

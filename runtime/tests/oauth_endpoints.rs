@@ -213,14 +213,19 @@ fn start_up_overrides_replace_the_spec_settings() {
     assert_eq!(overridden.issuer(), "https://auth.staging.example.net");
 
     c.consent = None;
-    let e = OAuth::new(c, store).map(|_| ()).unwrap_err().0;
+    let e = OAuth::new(c, store).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("loopback"), "{e}");
 }
 
 #[test]
 fn bad_configurations_are_refused() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let try_new = |c: OAuthConfig| OAuth::new(c, Arc::clone(&store)).map(|_| ()).unwrap_err().0;
+    let try_new = |c: OAuthConfig| {
+        OAuth::new(c, Arc::clone(&store))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
 
     let mut c = config("https://mcp.example.com");
     c.auth.consent = Consent::Auto;

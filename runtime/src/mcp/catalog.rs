@@ -12,16 +12,30 @@ use super::version::ProtocolVersion;
 use crate::tools::{ServerInfo, ToolDef};
 
 /// Why a server description cannot be served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildError(pub String);
-
-impl std::fmt::Display for BuildError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two tools share a name.
+    #[error("tool `{tool}` is defined twice")]
+    DuplicateTool { tool: String },
+    /// A tool's input schema is not a JSON Schema.
+    #[error("tool `{tool}`: invalid input schema: {source}")]
+    InputSchema {
+        tool: String,
+        #[source]
+        source: Box<jsonschema::ValidationError<'static>>,
+    },
+    /// A tool's output schema is not a JSON Schema.
+    #[error("tool `{tool}`: invalid output schema: {source}")]
+    OutputSchema {
+        tool: String,
+        #[source]
+        source: Box<jsonschema::ValidationError<'static>>,
+    },
+    /// The endpoint path does not start with `/`.
+    #[error("endpoint path must start with '/': {path}")]
+    EndpointPath { path: String },
 }
-
-impl std::error::Error for BuildError {}
 
 pub(crate) struct CompiledTool {
     pub def: ToolDef,
@@ -59,14 +73,20 @@ impl Catalog {
         let mut compiled = Vec::with_capacity(tools.len());
         for (i, def) in tools.into_iter().enumerate() {
             if by_name.insert(def.name.clone(), i).is_some() {
-                return Err(BuildError(format!("tool `{}` is defined twice", def.name)));
+                return Err(BuildError::DuplicateTool { tool: def.name });
             }
             let input = jsonschema::validator_for(&def.input_schema).map_err(|e| {
-                BuildError(format!("tool `{}`: invalid input schema: {e}", def.name))
+                BuildError::InputSchema {
+                    tool: def.name.clone(),
+                    source: Box::new(e),
+                }
             })?;
             let output = match &def.output_schema {
                 Some(schema) => Some(jsonschema::validator_for(schema).map_err(|e| {
-                    BuildError(format!("tool `{}`: invalid output schema: {e}", def.name))
+                    BuildError::OutputSchema {
+                        tool: def.name.clone(),
+                        source: Box::new(e),
+                    }
                 })?),
                 None => None,
             };

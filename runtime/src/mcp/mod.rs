@@ -28,15 +28,30 @@
 //!   other servers also accept [`HOSTED_CLIENT_ORIGINS`]. A refusal is 403 with a -32600 body
 //!   naming the value and the spec key that allows it (`data: {"origin": ...}`).
 
+//!
+//! Modules, and the one way their imports go: `http` (the axum handler, HTTP checks, CORS)
+//! → `era` (which era serves a message) and `batch` (2025-03-26 batches and their caps)
+//! → `legacy` and `modern` (each era's methods) → `list` (`tools/list`) and `call`
+//! (`tools/call`) → `endpoint` (the shared `Endpoint` and `Reply`). `guard` checks Host and
+//! Origin (its policy is part of `Endpoint`); [`jsonrpc`] and [`version`] are used by the
+//! others and use none of them; `catalog` uses only `version`.
+
+mod batch;
 mod call;
 pub(crate) mod catalog;
 mod defaults;
 pub(crate) mod endpoint;
+mod era;
 pub(crate) mod guard;
+pub(crate) mod http;
 pub mod jsonrpc;
+mod legacy;
+mod list;
+mod modern;
 pub mod version;
 
+pub use batch::MAX_BATCH_MESSAGES;
 pub use catalog::BuildError;
-pub use endpoint::{DEFAULT_MAX_RESPONSE, MAX_BATCH_MESSAGES};
+pub use endpoint::DEFAULT_MAX_RESPONSE;
 pub use guard::HOSTED_CLIENT_ORIGINS;
 pub use version::{ProtocolVersion, Versions};

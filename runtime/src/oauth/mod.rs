@@ -230,16 +230,49 @@ impl std::fmt::Debug for OAuthConfig {
 }
 
 /// A configuration the server cannot start with; the message is for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The public url, endpoint path or issuer do not make the server's urls.
+    #[error("{0}")]
+    Urls(String),
+    /// A declared scope is not a scope token.
+    #[error("scope {scope:?} is not a valid scope token (RFC 6749 §3.3)")]
+    ScopeToken { scope: String },
+    /// `offline_access` is declared; the server adds it itself.
+    #[error("offline_access is added by the server; do not list it as a scope")]
+    OfflineAccessDeclared,
+    /// A scope is declared twice.
+    #[error("scope {scope:?} is listed twice")]
+    DuplicateScope { scope: String },
+    /// No scope is declared.
+    #[error("at least one scope is required")]
+    NoScopes,
+    /// `default_scopes` is empty.
+    #[error("default_scopes must not be empty")]
+    NoDefaultScopes,
+    /// A default scope is not declared.
+    #[error("default scope {scope:?} is not one of the declared scopes")]
+    UnknownDefaultScope { scope: String },
+    /// `consent: auto` on a server that is not loopback.
+    #[error("consent auto is only allowed with a loopback public url")]
+    AutoConsentNotLoopback,
+    /// `consent: password` without a password hash.
+    #[error("consent password needs a password hash in {env}", env = PASSWORD_HASH_ENV)]
+    MissingPasswordHash,
+    /// The password hash is not an argon2 PHC string.
+    #[error("{env} is not an argon2 password hash ($argon2id$...)", env = PASSWORD_HASH_ENV)]
+    BadPasswordHash,
+    /// Both token lifetimes are zero.
+    #[error("token lifetimes must not be zero")]
+    ZeroLifetimes,
+    /// The refresh reuse grace is over [`MAX_REFRESH_REUSE_GRACE`]; `grace_secs` in seconds.
+    #[error(
+        "refresh reuse grace of {grace_secs}s is over the maximum of {max}s (10 minutes); 2 minutes covers client retries",
+        max = MAX_REFRESH_REUSE_GRACE.as_secs()
+    )]
+    RefreshReuseGrace { grace_secs: u64 },
 }
-
-impl std::error::Error for ConfigError {}
 
 pub(crate) struct Inner {
     pub config: OAuthConfig,
@@ -298,29 +331,29 @@ impl OAuth {
         fetcher: Option<Arc<dyn MetadataFetcher>>,
     ) -> Result<Self, ConfigError> {
         let urls = urls::Urls::new(&config.public_url, &config.endpoint, config.issuer())
-            .map_err(ConfigError)?;
+            .map_err(ConfigError::Urls)?;
         let mut resource_scopes = Vec::new();
         for (name, _) in &config.auth.scopes {
             if !scope::is_scope_token(name) {
-                return Err(ConfigError(format!(
-                    "scope {name:?} is not a valid scope token (RFC 6749 §3.3)"
-                )));
+                return Err(ConfigError::ScopeToken {
+                    scope: name.clone(),
+                });
             }
             if name == scope::OFFLINE_ACCESS {
-                return Err(ConfigError(
-                    "offline_access is added by the server; do not list it as a scope".into(),
-                ));
+                return Err(ConfigError::OfflineAccessDeclared);
             }
             if resource_scopes.contains(name) {
-                return Err(ConfigError(format!("scope {name:?} is listed twice")));
+                return Err(ConfigError::DuplicateScope {
+                    scope: name.clone(),
+                });
             }
             resource_scopes.push(name.clone());
         }
         if resource_scopes.is_empty() {
-            return Err(ConfigError("at least one scope is required".into()));
+            return Err(ConfigError::NoScopes);
         }
         if config.auth.default_scopes.is_empty() {
-            return Err(ConfigError("default_scopes must not be empty".into()));
+            return Err(ConfigError::NoDefaultScopes);
         }
         if let Some(s) = config
             .auth
@@ -328,40 +361,30 @@ impl OAuth {
             .iter()
             .find(|s| !resource_scopes.contains(s))
         {
-            return Err(ConfigError(format!(
-                "default scope {s:?} is not one of the declared scopes"
-            )));
+            return Err(ConfigError::UnknownDefaultScope { scope: s.clone() });
         }
         match config.consent() {
             Consent::Auto if !urls.public_is_loopback => {
-                return Err(ConfigError(
-                    "consent auto is only allowed with a loopback public url".into(),
-                ));
+                return Err(ConfigError::AutoConsentNotLoopback);
             }
             Consent::Password => match &config.password_hash {
                 None => {
-                    return Err(ConfigError(format!(
-                        "consent password needs a password hash in {PASSWORD_HASH_ENV}"
-                    )));
+                    return Err(ConfigError::MissingPasswordHash);
                 }
                 Some(h) if !is_password_hash(h) => {
-                    return Err(ConfigError(format!(
-                        "{PASSWORD_HASH_ENV} is not an argon2 password hash ($argon2id$...)"
-                    )));
+                    return Err(ConfigError::BadPasswordHash);
                 }
                 Some(_) => {}
             },
             Consent::Auto => {}
         }
         if config.auth.access_ttl.is_zero() && config.auth.refresh_ttl.is_zero() {
-            return Err(ConfigError("token lifetimes must not be zero".into()));
+            return Err(ConfigError::ZeroLifetimes);
         }
         if config.auth.refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
-            return Err(ConfigError(format!(
-                "refresh reuse grace of {}s is over the maximum of {}s (10 minutes); 2 minutes covers client retries",
-                config.auth.refresh_reuse_grace.as_secs(),
-                MAX_REFRESH_REUSE_GRACE.as_secs()
-            )));
+            return Err(ConfigError::RefreshReuseGrace {
+                grace_secs: config.auth.refresh_reuse_grace.as_secs(),
+            });
         }
         let scopes = scope::ScopePolicy {
             resource_scopes,

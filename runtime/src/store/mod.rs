@@ -25,22 +25,87 @@ pub use self::sqlite::SqliteStore;
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A store failure (I/O, a broken connection, a corrupt row). Never carries a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// `sqlite:` without a path.
+    #[error("store: sqlite store needs a path: sqlite:PATH")]
+    NoSqlitePath,
+    /// `rediss://`, which is not supported.
+    #[error("store: rediss:// (tls) is not supported; use redis:// on a private network")]
+    RedisTls,
+    /// A store URL of another scheme. Only the scheme is kept: a store URL can carry a password.
+    #[error("store: unknown store scheme {scheme:?}: expected memory, sqlite:PATH or redis://HOST")]
+    UnknownScheme { scheme: String },
+    /// The SQLite database file cannot be opened.
+    #[error("store: sqlite: cannot open {path}: {source}")]
+    SqliteOpen {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The SQLite database file cannot be created with owner-only permissions.
+    #[error("store: sqlite: cannot open {path}: {source}")]
+    SqliteCreate {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A read-only connection to the SQLite database file cannot be opened.
+    #[error("store: sqlite: cannot open {path} for reading: {source}")]
+    SqliteOpenReader {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A SQLite statement failed.
+    #[error("store: sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The blocking task running a SQLite statement failed (it panicked or was cancelled).
+    #[error("store: sqlite: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A SQLite row does not decode.
+    #[error("store: sqlite: corrupt row: {0}")]
+    SqliteCorrupt(#[source] serde_json::Error),
+    /// The Redis URL does not parse. The client's error is dropped: it can quote the URL,
+    /// password included.
+    #[error("store: redis: invalid redis url")]
+    RedisUrl,
+    /// Redis did not answer the connection within 10 seconds.
+    #[error("store: redis: timed out connecting")]
+    RedisTimeout,
+    /// Redis refused the connection; `kind` is the client's error kind (the error itself can
+    /// quote the URL).
+    #[error("store: redis: cannot connect: {kind}")]
+    RedisConnect { kind: String },
+    /// A Redis command failed.
+    #[error("store: redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// A Redis script answered in a shape it never sends.
+    #[error("store: redis: unexpected script reply")]
+    RedisReply,
+    /// A Redis value does not decode.
+    #[error("store: redis: corrupt value: {0}")]
+    RedisCorrupt(#[source] serde_json::Error),
+    /// A record does not encode as JSON; `backend` is `sqlite` or `redis`.
+    #[error("store: {backend}: {source}")]
+    Encode {
+        backend: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
 
 impl StoreError {
-    pub(crate) fn new(what: impl std::fmt::Display) -> Self {
-        StoreError(what.to_string())
+    /// The message without its `store: ` prefix, for a message that names the store itself.
+    pub(crate) fn detail(&self) -> String {
+        let text = self.to_string();
+        match text.strip_prefix("store: ") {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        }
     }
 }
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "store: {}", self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// A registered OAuth client (RFC 7591).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,7 +364,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         .or_else(|| url.strip_prefix("sqlite:"))
     {
         if path.is_empty() {
-            return Err(StoreError::new("sqlite store needs a path: sqlite:PATH"));
+            return Err(StoreError::NoSqlitePath);
         }
         let store = SqliteStore::open(path).await?;
         return Ok(Arc::new(store));
@@ -309,13 +374,11 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         return Ok(Arc::new(store));
     }
     if url.starts_with("rediss://") {
-        return Err(StoreError::new(
-            "rediss:// (tls) is not supported; use redis:// on a private network",
-        ));
+        return Err(StoreError::RedisTls);
     }
     // Only the scheme is echoed: a store URL can carry a password.
     let scheme = url.split(':').next().unwrap_or("");
-    Err(StoreError::new(format!(
-        "unknown store scheme {scheme:?}: expected memory, sqlite:PATH or redis://HOST"
-    )))
+    Err(StoreError::UnknownScheme {
+        scheme: scheme.to_owned(),
+    })
 }

@@ -147,16 +147,19 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::new(format!("redis: {e}"))
+fn err(e: impl Into<StoreError>) -> StoreError {
+    e.into()
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(err)
+    serde_json::to_string(v).map_err(|source| StoreError::Encode {
+        backend: "redis",
+        source,
+    })
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| err(format!("corrupt value: {e}")))
+    serde_json::from_str(s).map_err(StoreError::RedisCorrupt)
 }
 
 fn key(kind: &str, id: &str) -> String {
@@ -167,14 +170,16 @@ impl RedisStore {
     /// Connects to `redis://HOST[:PORT][/DB]` and checks the server answers.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         // Errors from the client can quote the URL; report them without it.
-        let client = redis::Client::open(url).map_err(|_| err("invalid redis url"))?;
+        let client = redis::Client::open(url).map_err(|_| StoreError::RedisUrl)?;
         let mut conn = tokio::time::timeout(
             std::time::Duration::from_secs(10),
             client.get_connection_manager(),
         )
         .await
-        .map_err(|_| err("timed out connecting"))?
-        .map_err(|e| err(format!("cannot connect: {}", e.kind_str())))?;
+        .map_err(|_| StoreError::RedisTimeout)?
+        .map_err(|e| StoreError::RedisConnect {
+            kind: e.kind_str().to_owned(),
+        })?;
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await
@@ -374,7 +379,7 @@ impl Store for RedisStore {
                 .map_err(err)?;
             let Some(row) = row else { return Ok(None) };
             let [data, rotated_at, successor, revoked, fam, superseded] = row.as_slice() else {
-                return Err(err("unexpected script reply"));
+                return Err(StoreError::RedisReply);
             };
             let record: TokenRecord = from_json(data)?;
             let state = if revoked == "1" || fam == "1" {

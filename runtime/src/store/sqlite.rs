@@ -106,8 +106,8 @@ pub struct SqliteStore {
     readers: Arc<[Mutex<Connection>]>,
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::new(format!("sqlite: {e}"))
+fn err(e: impl Into<StoreError>) -> StoreError {
+    e.into()
 }
 
 /// SQLite integers are signed; times far in the future saturate instead of failing.
@@ -137,11 +137,14 @@ fn query_opt<T>(
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(err)
+    serde_json::to_string(v).map_err(|source| StoreError::Encode {
+        backend: "sqlite",
+        source,
+    })
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| err(format!("corrupt row: {e}")))
+    serde_json::from_str(s).map_err(StoreError::SqliteCorrupt)
 }
 
 struct TokenRow {
@@ -269,7 +272,12 @@ fn protect_file(path: &str) -> Result<(), StoreError> {
         {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(err(format!("cannot open {path}: {e}"))),
+            Err(source) => {
+                return Err(StoreError::SqliteCreate {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         }
         for (file, mode) in open_to_others(path) {
             tracing::warn!(
@@ -313,7 +321,10 @@ fn open_readers(path: &str) -> Result<Vec<Connection>, StoreError> {
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
                     | OpenFlags::SQLITE_OPEN_URI,
             )
-            .map_err(|e| err(format!("cannot open {path} for reading: {e}")))?;
+            .map_err(|source| StoreError::SqliteOpenReader {
+                path: path.to_owned(),
+                source,
+            })?;
             // No busy wait on these: a lookup that would wait goes to the blocking pool.
             conn.busy_timeout(std::time::Duration::ZERO).map_err(err)?;
             Ok(conn)
@@ -329,8 +340,10 @@ impl SqliteStore {
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
             let path = writer_path;
             protect_file(&path)?;
-            let conn =
-                Connection::open(&path).map_err(|e| err(format!("cannot open {path}: {e}")))?;
+            let conn = Connection::open(&path).map_err(|source| StoreError::SqliteOpen {
+                path: path.clone(),
+                source,
+            })?;
             conn.busy_timeout(std::time::Duration::from_secs(5))
                 .map_err(err)?;
             // WAL lets readers run beside the writer; NORMAL sync is durable across a process

@@ -150,7 +150,7 @@ pub fn config_for(app: &App, args: &[&str], vars: &[(&str, &str)]) -> Config {
 /// Like [`parse_for`], expecting a start-up error; returns its message.
 pub fn error_for(app: &App, args: &[&str], vars: &[(&str, &str)]) -> String {
     match parse_for(app, args, vars) {
-        Err(e) => e.0,
+        Err(e) => e.to_string(),
         other => panic!("expected a start-up error, got {other:?}"),
     }
 }
