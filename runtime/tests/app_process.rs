@@ -927,3 +927,85 @@ fn host_header_edge_cases_get_400() {
     }
     terminate(&child);
 }
+
+/// Request heads are buffered only up to a small size: 200 connections each sending a
+/// 400 KB head (under hyper's default buffer of about 400 KiB, which every open connection
+/// could fill: 8 GB at a cap of 20,000) get 431 and leave memory about where it was, while a
+/// head of a realistic size is served.
+#[test]
+fn large_request_heads_are_refused_in_bounded_memory() {
+    let (child, _lines, addr) = start_local(&["--head-timeout", "5"]);
+    let before = peak_rss_kib(&child);
+    let header = format!("X-Filler: {}\r\n", "a".repeat(8000));
+    let mut conns = Vec::new();
+    for _ in 0..200 {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.set_write_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let _ = write!(s, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n");
+        // Until the server refuses the head (or all of it is sent).
+        for _ in 0..50 {
+            if s.write_all(header.as_bytes()).is_err() {
+                break;
+            }
+        }
+        conns.push(s);
+    }
+    for s in &mut conns {
+        let reply = read_response(s);
+        assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    }
+    let peak = peak_rss_kib(&child);
+    assert!(
+        peak < before + 32 * 1024,
+        "peak memory went from {before} KiB to {peak} KiB"
+    );
+    // A head of a few KiB (a long cookie, a bearer token) is fine.
+    let reply = raw(
+        &addr,
+        &format!(
+            "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{header}{header}\r\n"
+        ),
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    terminate(&child);
+}
+
+/// SIGTERM stops the server even while a client keeps a request body trickling in (a byte
+/// within every body timeout): draining waits for requests in flight, but not for ever.
+#[test]
+fn a_trickling_body_does_not_hold_shutdown() {
+    let (mut child, lines, addr) = start_local(&["--head-timeout", "1", "--body-timeout", "1"]);
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        s,
+        "POST /register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 60000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .expect("write");
+    // The handler reads the body: the request is in flight.
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 25];
+    s.read_exact(&mut buf).expect("100 continue");
+    assert!(buf.starts_with(b"HTTP/1.1 100 Continue"), "{buf:?}");
+    s.write_all(b"{").expect("write");
+    terminate(&child);
+    wait_for(&lines, "shutting down");
+    // Keep the body coming, a byte every 200 ms (the pace of the attack), for up to 20 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut exited = None;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            exited = Some(status);
+            break;
+        }
+        let _ = s.write_all(b" ");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    assert!(
+        exited.is_some(),
+        "still running 20 s after SIGTERM with a trickling body"
+    );
+}
