@@ -268,6 +268,10 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time an idle keep-alive connection stays open: 120 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest request head (request line and headers) a connection buffers: 32 KiB, like
+/// common proxies' limits; a longer head gets 431. hyper's default (about 400 KiB) let every
+/// open connection hold that much: gigabytes at the connection cap.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// File descriptors kept free below the descriptor limit for everything that is not an
 /// accepted connection (the store, logs, outgoing metadata fetches): 64.
 pub const RESERVED_FDS: u64 = 64;
@@ -666,6 +670,7 @@ mod connection {
         let mut builder = hyper::server::conn::http1::Builder::new();
         // Timeouts are enforced here (see the module doc), not by hyper's header timer.
         builder.header_read_timeout(None);
+        builder.max_buf_size(super::MAX_HEAD_BYTES);
         let conn = builder.serve_connection(io, service);
         let mut conn = std::pin::pin!(conn);
         let mut stopping = false;
