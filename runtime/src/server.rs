@@ -356,7 +356,8 @@ fn connection_cap(wanted: Option<usize>, fd_limit: Option<u64>) -> usize {
 }
 
 /// Serves `app` (HTTP/1.1, hyper) on `listener` until `shutdown` completes, then stops
-/// accepting, lets in-flight requests finish and closes idle connections.
+/// accepting, lets in-flight requests finish (for at most the longer of the head and body
+/// timeouts, then their connections are closed) and closes idle connections.
 ///
 /// Accepted sockets get TCP_NODELAY: without it a small SSE event can wait 40 ms for a delayed
 /// ACK. Requests carry the peer address (`ConnectInfo<SocketAddr>`), which the registration
@@ -674,6 +675,10 @@ mod connection {
         let conn = builder.serve_connection(io, service);
         let mut conn = std::pin::pin!(conn);
         let mut stopping = false;
+        // Once stopping, in-flight requests get the longer of the head and body timeouts to
+        // finish: a body trickling in a byte per body timeout must not hold shutdown for ever.
+        let drain = tokio::time::sleep(std::time::Duration::ZERO);
+        let mut drain = std::pin::pin!(drain);
         loop {
             tokio::select! {
                 r = conn.as_mut() => {
@@ -689,6 +694,13 @@ mod connection {
                 _ = stop.changed(), if !stopping => {
                     stopping = true;
                     conn.as_mut().graceful_shutdown();
+                    drain
+                        .as_mut()
+                        .reset(Instant::now() + limits.head_timeout.max(limits.body_timeout));
+                }
+                () = drain.as_mut(), if stopping => {
+                    tracing::debug!(%peer, "closing connection: still busy at the end of the drain");
+                    return;
                 }
             }
         }
