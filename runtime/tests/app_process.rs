@@ -459,27 +459,27 @@ fn concurrent_wrong_passwords_are_counted_first_and_checked_a_few_at_a_time() {
 const FORGE: &str =
     "x\nFORGED decision=\"token_issued\" client_id=\"evil\"\r\u{1b}[2J\u{1b}]0;t\u{7}";
 
-/// Sends `FORGE` in the names and values of every OAuth and MCP input, then a real grant, and
+/// Sends `forge` in the names and values of every OAuth and MCP input, then a real grant, and
 /// returns the server's stderr lines.
-fn hostile_session(log_format: &str) -> Vec<String> {
+fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
     let (mut child, addr, lines) = password_server(&[], log_format);
     let a = addr.as_str();
     let client_id = register_client(a);
     // Registration: the name and the redirect URIs.
     let bad_client = serde_json::json!({
-        "client_name": FORGE,
-        "redirect_uris": [CALLBACK, format!("https://example.com/{FORGE}")],
+        "client_name": forge,
+        "redirect_uris": [CALLBACK, format!("https://example.com/{forge}")],
     });
     let json = [("Content-Type", "application/json")];
     request(a, "POST", "/register", &json, &bad_client.to_string());
-    let named = serde_json::json!({"client_name": FORGE, "redirect_uris": [CALLBACK]});
+    let named = serde_json::json!({"client_name": forge, "redirect_uris": [CALLBACK]});
     request(a, "POST", "/register", &json, &named.to_string());
     request(
         a,
         "POST",
         "/register",
         &json,
-        &format!("{{\"{}\": 1", FORGE.escape_default()),
+        &format!("{{\"{}\": 1", forge.escape_default()),
     );
 
     // Authorization: repeated names, every parameter's value, on GET and POST.
@@ -487,20 +487,20 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("response_type", "code"),
         ("client_id", client_id.as_str()),
         ("redirect_uri", CALLBACK),
-        ("state", FORGE),
+        ("state", forge),
         ("code_challenge", CHALLENGE),
         ("code_challenge_method", "S256"),
-        ("scope", FORGE),
-        ("resource", FORGE),
+        ("scope", forge),
+        ("resource", forge),
     ];
     let html = [
         ("Accept", "text/html"),
         ("Content-Type", "application/x-www-form-urlencoded"),
     ];
-    let mut variants = vec![form(&[(FORGE, "1"), (FORGE, "2")])];
+    let mut variants = vec![form(&[(forge, "1"), (forge, "2")])];
     for i in 0..valid.len() {
         let mut p = valid.to_vec();
-        p[i].1 = FORGE;
+        p[i].1 = forge;
         variants.push(form(&p));
     }
     for q in &variants {
@@ -514,7 +514,7 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("csrf", "c"),
         ("password", OWNER_PASSWORD),
         ("action", "approve"),
-        (FORGE, FORGE),
+        (forge, forge),
     ]);
     let (status, reply) = request(
         a,
@@ -544,7 +544,7 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("redirect_uri", CALLBACK),
         ("client_id", client_id.as_str()),
         ("code_verifier", VERIFIER),
-        (FORGE, FORGE),
+        (forge, forge),
     ];
     let ct = [("Content-Type", "application/x-www-form-urlencoded")];
     let (status, reply) = request(a, "POST", "/token", &ct, &form(&token_form));
@@ -574,10 +574,10 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("/token", &refresh[..]),
         ("/revoke", &revoke[..]),
     ] {
-        request(a, "POST", path, &ct, &form(&[(FORGE, "1"), (FORGE, "2")]));
+        request(a, "POST", path, &ct, &form(&[(forge, "1"), (forge, "2")]));
         for i in 0..base.len() {
             let mut p = base.to_vec();
-            p[i].1 = FORGE;
+            p[i].1 = forge;
             request(a, "POST", path, &ct, &form(&p));
         }
     }
@@ -592,12 +592,12 @@ fn hostile_session(log_format: &str) -> Vec<String> {
     ];
     let mcp_anon = &mcp[..3];
     for body in [
-        serde_json::json!({"jsonrpc": "2.0", "id": FORGE, "method": FORGE}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": FORGE, "arguments": {FORGE: FORGE}}}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": FORGE, FORGE: 1}}}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "greet", "arguments": {"order_id": FORGE, "name": FORGE}}}),
-        serde_json::json!([{"jsonrpc": "2.0", "id": 4, "method": FORGE}]),
-        serde_json::json!({"jsonrpc": "2.0", "method": FORGE, FORGE: FORGE}),
+        serde_json::json!({"jsonrpc": "2.0", "id": forge, "method": forge}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": forge, "arguments": {forge: forge}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": forge, forge: 1}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "greet", "arguments": {"order_id": forge, "name": forge}}}),
+        serde_json::json!([{"jsonrpc": "2.0", "id": 4, "method": forge}]),
+        serde_json::json!({"jsonrpc": "2.0", "method": forge, forge: forge}),
     ] {
         request(a, "POST", "/mcp", &mcp, &body.to_string());
         request(a, "POST", "/mcp", mcp_anon, &body.to_string());
@@ -609,7 +609,7 @@ fn hostile_session(log_format: &str) -> Vec<String> {
 
 #[test]
 fn request_values_cannot_forge_text_log_lines() {
-    let lines = hostile_session("text");
+    let lines = hostile_session("text", FORGE);
     for line in &lines {
         assert!(
             line.as_bytes().first().is_some_and(u8::is_ascii_digit)
@@ -634,7 +634,7 @@ fn request_values_cannot_forge_text_log_lines() {
 
 #[test]
 fn request_values_cannot_forge_json_log_lines() {
-    let lines = hostile_session("json");
+    let lines = hostile_session("json", FORGE);
     let mut issued = 0;
     for line in &lines {
         let v: serde_json::Value = serde_json::from_str(line)
@@ -1008,4 +1008,23 @@ fn a_trickling_body_does_not_hold_shutdown() {
         exited.is_some(),
         "still running 20 s after SIGTERM with a trickling body"
     );
+}
+
+/// A request cannot write a log line of unbounded length either: values are clipped, so a
+/// line stays far below the 16 KiB at which Docker, or 48 KiB at which journald, splits it
+/// into records of their own (the rest of a long value would then start a record).
+#[test]
+fn request_values_cannot_make_long_log_lines() {
+    let long = FORGE.repeat(80);
+    for format in ["text", "json"] {
+        let lines = hostile_session(format, &long);
+        for line in &lines {
+            assert!(
+                line.len() <= 4096,
+                "a log line of {} bytes: {}",
+                line.len(),
+                &line[..line.floor_char_boundary(300)]
+            );
+        }
+    }
 }
