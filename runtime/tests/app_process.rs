@@ -1028,3 +1028,51 @@ fn request_values_cannot_make_long_log_lines() {
         }
     }
 }
+
+/// Connects to `addr` from the loopback address `from` (any of 127.0.0.0/8 on Linux).
+#[cfg(target_os = "linux")]
+fn connect_from(from: &str, addr: &str) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let s = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind(format!("{from}:0").parse().expect("from"))
+            .expect("bind");
+        sock.connect(addr.parse().expect("addr"))
+            .await
+            .expect("connect")
+    });
+    let s = s.into_std().expect("std");
+    s.set_nonblocking(false).expect("blocking");
+    s
+}
+
+/// One source cannot hold every connection slot: with the cap taken by idle connections
+/// from one address (each closed only after the head timeout, then reopened by an attacker),
+/// a client from another address is still served at once, while those connections stay open.
+#[cfg(target_os = "linux")]
+#[test]
+fn one_source_cannot_take_every_connection_slot() {
+    let (child, _lines, addr) = start_local(&["--max-connections", "16", "--head-timeout", "30"]);
+    let mut hog: Vec<_> = (0..16).map(|_| connect_from("127.0.0.1", &addr)).collect();
+    let mut other = connect_from("127.0.0.2", &addr);
+    other
+        .write_all(healthz_request(&addr).as_bytes())
+        .expect("write");
+    let reply = read_response(&mut other);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Served while the hog still held its connections, not after they timed out.
+    let mut open = 0;
+    for s in &mut hog {
+        if !closed_within(s, Duration::from_millis(1)) {
+            open += 1;
+        }
+    }
+    assert!(
+        open > 0,
+        "served only once the other source's connections closed"
+    );
+    terminate(&child);
+}
