@@ -267,6 +267,10 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time an idle keep-alive connection stays open: 120 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest request head (request line and headers) a connection buffers: 32 KiB, like
+/// common proxies' limits; a longer head gets 431. hyper's default (about 400 KiB) let every
+/// open connection hold that much: gigabytes at the connection cap.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// File descriptors kept free below the descriptor limit for everything that is not an
 /// accepted connection (the store, logs, outgoing metadata fetches): 64.
 pub const RESERVED_FDS: u64 = 64;
@@ -351,7 +355,8 @@ fn connection_cap(wanted: Option<usize>, fd_limit: Option<u64>) -> usize {
 }
 
 /// Serves `app` (HTTP/1.1, hyper) on `listener` until `shutdown` completes, then stops
-/// accepting, lets in-flight requests finish and closes idle connections.
+/// accepting, lets in-flight requests finish (for at most the longer of the head and body
+/// timeouts, then their connections are closed) and closes idle connections.
 ///
 /// Accepted sockets get TCP_NODELAY: without it a small SSE event can wait 40 ms for a delayed
 /// ACK. Requests carry the peer address (`ConnectInfo<SocketAddr>`), which the registration
@@ -665,9 +670,14 @@ mod connection {
         let mut builder = hyper::server::conn::http1::Builder::new();
         // Timeouts are enforced here (see the module doc), not by hyper's header timer.
         builder.header_read_timeout(None);
+        builder.max_buf_size(super::MAX_HEAD_BYTES);
         let conn = builder.serve_connection(io, service);
         let mut conn = std::pin::pin!(conn);
         let mut stopping = false;
+        // Once stopping, in-flight requests get the longer of the head and body timeouts to
+        // finish: a body trickling in a byte per body timeout must not hold shutdown for ever.
+        let drain = tokio::time::sleep(std::time::Duration::ZERO);
+        let mut drain = std::pin::pin!(drain);
         loop {
             tokio::select! {
                 r = conn.as_mut() => {
@@ -683,6 +693,13 @@ mod connection {
                 _ = stop.changed(), if !stopping => {
                     stopping = true;
                     conn.as_mut().graceful_shutdown();
+                    drain
+                        .as_mut()
+                        .reset(Instant::now() + limits.head_timeout.max(limits.body_timeout));
+                }
+                () = drain.as_mut(), if stopping => {
+                    tracing::debug!(%peer, "closing connection: still busy at the end of the drain");
+                    return;
                 }
             }
         }

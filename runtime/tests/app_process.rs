@@ -459,27 +459,27 @@ fn concurrent_wrong_passwords_are_counted_first_and_checked_a_few_at_a_time() {
 const FORGE: &str =
     "x\nFORGED decision=\"token_issued\" client_id=\"evil\"\r\u{1b}[2J\u{1b}]0;t\u{7}";
 
-/// Sends `FORGE` in the names and values of every OAuth and MCP input, then a real grant, and
+/// Sends `forge` in the names and values of every OAuth and MCP input, then a real grant, and
 /// returns the server's stderr lines.
-fn hostile_session(log_format: &str) -> Vec<String> {
+fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
     let (mut child, addr, lines) = password_server(&[], log_format);
     let a = addr.as_str();
     let client_id = register_client(a);
     // Registration: the name and the redirect URIs.
     let bad_client = serde_json::json!({
-        "client_name": FORGE,
-        "redirect_uris": [CALLBACK, format!("https://example.com/{FORGE}")],
+        "client_name": forge,
+        "redirect_uris": [CALLBACK, format!("https://example.com/{forge}")],
     });
     let json = [("Content-Type", "application/json")];
     request(a, "POST", "/register", &json, &bad_client.to_string());
-    let named = serde_json::json!({"client_name": FORGE, "redirect_uris": [CALLBACK]});
+    let named = serde_json::json!({"client_name": forge, "redirect_uris": [CALLBACK]});
     request(a, "POST", "/register", &json, &named.to_string());
     request(
         a,
         "POST",
         "/register",
         &json,
-        &format!("{{\"{}\": 1", FORGE.escape_default()),
+        &format!("{{\"{}\": 1", forge.escape_default()),
     );
 
     // Authorization: repeated names, every parameter's value, on GET and POST.
@@ -487,20 +487,20 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("response_type", "code"),
         ("client_id", client_id.as_str()),
         ("redirect_uri", CALLBACK),
-        ("state", FORGE),
+        ("state", forge),
         ("code_challenge", CHALLENGE),
         ("code_challenge_method", "S256"),
-        ("scope", FORGE),
-        ("resource", FORGE),
+        ("scope", forge),
+        ("resource", forge),
     ];
     let html = [
         ("Accept", "text/html"),
         ("Content-Type", "application/x-www-form-urlencoded"),
     ];
-    let mut variants = vec![form(&[(FORGE, "1"), (FORGE, "2")])];
+    let mut variants = vec![form(&[(forge, "1"), (forge, "2")])];
     for i in 0..valid.len() {
         let mut p = valid.to_vec();
-        p[i].1 = FORGE;
+        p[i].1 = forge;
         variants.push(form(&p));
     }
     for q in &variants {
@@ -514,7 +514,7 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("csrf", "c"),
         ("password", OWNER_PASSWORD),
         ("action", "approve"),
-        (FORGE, FORGE),
+        (forge, forge),
     ]);
     let (status, reply) = request(
         a,
@@ -544,7 +544,7 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("redirect_uri", CALLBACK),
         ("client_id", client_id.as_str()),
         ("code_verifier", VERIFIER),
-        (FORGE, FORGE),
+        (forge, forge),
     ];
     let ct = [("Content-Type", "application/x-www-form-urlencoded")];
     let (status, reply) = request(a, "POST", "/token", &ct, &form(&token_form));
@@ -574,10 +574,10 @@ fn hostile_session(log_format: &str) -> Vec<String> {
         ("/token", &refresh[..]),
         ("/revoke", &revoke[..]),
     ] {
-        request(a, "POST", path, &ct, &form(&[(FORGE, "1"), (FORGE, "2")]));
+        request(a, "POST", path, &ct, &form(&[(forge, "1"), (forge, "2")]));
         for i in 0..base.len() {
             let mut p = base.to_vec();
-            p[i].1 = FORGE;
+            p[i].1 = forge;
             request(a, "POST", path, &ct, &form(&p));
         }
     }
@@ -592,12 +592,12 @@ fn hostile_session(log_format: &str) -> Vec<String> {
     ];
     let mcp_anon = &mcp[..3];
     for body in [
-        serde_json::json!({"jsonrpc": "2.0", "id": FORGE, "method": FORGE}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": FORGE, "arguments": {FORGE: FORGE}}}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": FORGE, FORGE: 1}}}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "greet", "arguments": {"order_id": FORGE, "name": FORGE}}}),
-        serde_json::json!([{"jsonrpc": "2.0", "id": 4, "method": FORGE}]),
-        serde_json::json!({"jsonrpc": "2.0", "method": FORGE, FORGE: FORGE}),
+        serde_json::json!({"jsonrpc": "2.0", "id": forge, "method": forge}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": forge, "arguments": {forge: forge}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": forge, forge: 1}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "greet", "arguments": {"order_id": forge, "name": forge}}}),
+        serde_json::json!([{"jsonrpc": "2.0", "id": 4, "method": forge}]),
+        serde_json::json!({"jsonrpc": "2.0", "method": forge, forge: forge}),
     ] {
         request(a, "POST", "/mcp", &mcp, &body.to_string());
         request(a, "POST", "/mcp", mcp_anon, &body.to_string());
@@ -609,7 +609,7 @@ fn hostile_session(log_format: &str) -> Vec<String> {
 
 #[test]
 fn request_values_cannot_forge_text_log_lines() {
-    let lines = hostile_session("text");
+    let lines = hostile_session("text", FORGE);
     for line in &lines {
         assert!(
             line.as_bytes().first().is_some_and(u8::is_ascii_digit)
@@ -634,7 +634,7 @@ fn request_values_cannot_forge_text_log_lines() {
 
 #[test]
 fn request_values_cannot_forge_json_log_lines() {
-    let lines = hostile_session("json");
+    let lines = hostile_session("json", FORGE);
     let mut issued = 0;
     for line in &lines {
         let v: serde_json::Value = serde_json::from_str(line)
@@ -925,5 +925,154 @@ fn host_header_edge_cases_get_400() {
             "{request:?} -> {reply}"
         );
     }
+    terminate(&child);
+}
+
+/// Request heads are buffered only up to a small size: 200 connections each sending a
+/// 400 KB head (under hyper's default buffer of about 400 KiB, which every open connection
+/// could fill: 8 GB at a cap of 20,000) get 431 and leave memory about where it was, while a
+/// head of a realistic size is served.
+#[test]
+fn large_request_heads_are_refused_in_bounded_memory() {
+    let (child, _lines, addr) = start_local(&["--head-timeout", "5"]);
+    let before = peak_rss_kib(&child);
+    let header = format!("X-Filler: {}\r\n", "a".repeat(8000));
+    let mut conns = Vec::new();
+    for _ in 0..200 {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.set_write_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let _ = write!(s, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n");
+        // Until the server refuses the head (or all of it is sent).
+        for _ in 0..50 {
+            if s.write_all(header.as_bytes()).is_err() {
+                break;
+            }
+        }
+        conns.push(s);
+    }
+    for s in &mut conns {
+        let reply = read_response(s);
+        assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    }
+    let peak = peak_rss_kib(&child);
+    assert!(
+        peak < before + 32 * 1024,
+        "peak memory went from {before} KiB to {peak} KiB"
+    );
+    // A head of a few KiB (a long cookie, a bearer token) is fine.
+    let reply = raw(
+        &addr,
+        &format!(
+            "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{header}{header}\r\n"
+        ),
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    terminate(&child);
+}
+
+/// SIGTERM stops the server even while a client keeps a request body trickling in (a byte
+/// within every body timeout): draining waits for requests in flight, but not for ever.
+#[test]
+fn a_trickling_body_does_not_hold_shutdown() {
+    let (mut child, lines, addr) = start_local(&["--head-timeout", "1", "--body-timeout", "1"]);
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        s,
+        "POST /register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 60000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .expect("write");
+    // The handler reads the body: the request is in flight.
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 25];
+    s.read_exact(&mut buf).expect("100 continue");
+    assert!(buf.starts_with(b"HTTP/1.1 100 Continue"), "{buf:?}");
+    s.write_all(b"{").expect("write");
+    terminate(&child);
+    wait_for(&lines, "shutting down");
+    // Keep the body coming, a byte every 200 ms (the pace of the attack), for up to 20 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut exited = None;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            exited = Some(status);
+            break;
+        }
+        let _ = s.write_all(b" ");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    assert!(
+        exited.is_some(),
+        "still running 20 s after SIGTERM with a trickling body"
+    );
+}
+
+/// A request cannot write a log line of unbounded length either: values are clipped, so a
+/// line stays far below the 16 KiB at which Docker, or 48 KiB at which journald, splits it
+/// into records of their own (the rest of a long value would then start a record).
+#[test]
+fn request_values_cannot_make_long_log_lines() {
+    let long = FORGE.repeat(80);
+    for format in ["text", "json"] {
+        let lines = hostile_session(format, &long);
+        for line in &lines {
+            assert!(
+                line.len() <= 4096,
+                "a log line of {} bytes: {}",
+                line.len(),
+                &line[..line.floor_char_boundary(300)]
+            );
+        }
+    }
+}
+
+/// Connects to `addr` from the loopback address `from` (any of 127.0.0.0/8 on Linux).
+#[cfg(target_os = "linux")]
+fn connect_from(from: &str, addr: &str) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let s = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind(format!("{from}:0").parse().expect("from"))
+            .expect("bind");
+        sock.connect(addr.parse().expect("addr"))
+            .await
+            .expect("connect")
+    });
+    let s = s.into_std().expect("std");
+    s.set_nonblocking(false).expect("blocking");
+    s
+}
+
+/// One source cannot hold every connection slot: with the cap taken by idle connections
+/// from one address (each closed only after the head timeout, then reopened by an attacker),
+/// a client from another address is still served at once, while those connections stay open.
+#[cfg(target_os = "linux")]
+#[test]
+fn one_source_cannot_take_every_connection_slot() {
+    let (child, _lines, addr) = start_local(&["--max-connections", "16", "--head-timeout", "30"]);
+    let mut hog: Vec<_> = (0..16).map(|_| connect_from("127.0.0.1", &addr)).collect();
+    let mut other = connect_from("127.0.0.2", &addr);
+    other
+        .write_all(healthz_request(&addr).as_bytes())
+        .expect("write");
+    let reply = read_response(&mut other);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Served while the hog still held its connections, not after they timed out.
+    let mut open = 0;
+    for s in &mut hog {
+        if !closed_within(s, Duration::from_millis(1)) {
+            open += 1;
+        }
+    }
+    assert!(
+        open > 0,
+        "served only once the other source's connections closed"
+    );
     terminate(&child);
 }

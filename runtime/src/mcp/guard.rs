@@ -181,7 +181,7 @@ impl Refused {
             target: "mcpgen::guard",
             decision = "refused",
             what = self.what,
-            value = ?self.value,
+            value = ?crate::oauth::clip(&self.value),
         );
         let mut r = Response::new(Body::from(body));
         *r.status_mut() = StatusCode::FORBIDDEN;

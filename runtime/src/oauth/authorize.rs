@@ -115,9 +115,9 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
-                client_id = ?client_id,
+                client_id = ?super::clip(&client_id),
                 error,
-                reason = ?description,
+                reason = ?super::clip(&description),
                 shown = "page",
             );
             page(
@@ -137,9 +137,9 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
-                client_id = ?client_id,
+                client_id = ?super::clip(&client_id),
                 error,
-                reason = ?description,
+                reason = ?super::clip(&description),
             );
             let mut pairs = vec![
                 ("error", error),

@@ -579,7 +579,7 @@ impl Inner {
             return match resolver.resolve(id, &self.redirects).await {
                 Ok(c) => Ok(Some(c)),
                 Err(why) => {
-                    tracing::info!(target: "mcpgen::oauth", decision = "client_document_refused", client_id = ?id, reason = ?why);
+                    tracing::info!(target: "mcpgen::oauth", decision = "client_document_refused", client_id = ?super::clip(id), reason = ?super::clip(&why));
                     Err(OAuthError::invalid_client(why))
                 }
             };

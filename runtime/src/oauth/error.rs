@@ -6,6 +6,24 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
+/// Longest text taken from a request that is logged, or echoed in an error description, in
+/// bytes: 512. Longer values (a 60 KB redirect URI) are cut, so one request writes log lines
+/// of bounded length, which Docker (16 KiB) and journald (48 KiB) never split into records
+/// of their own.
+pub(crate) const MAX_ECHOED: usize = 512;
+
+/// `s` cut to at most [`MAX_ECHOED`] bytes at a character boundary, ending in `…` when cut.
+pub(crate) fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= MAX_ECHOED {
+        return s.into();
+    }
+    let mut end = MAX_ECHOED - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end]).into()
+}
+
 /// An error answered as JSON `{"error", "error_description"}` with `Cache-Control: no-store`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OAuthError {
@@ -21,7 +39,7 @@ impl OAuthError {
         Self {
             status,
             error,
-            description: description.into(),
+            description: clip(&description.into()).into_owned(),
             basic_challenge: false,
         }
     }

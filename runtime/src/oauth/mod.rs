@@ -17,6 +17,7 @@ mod bearer;
 mod cimd;
 mod crypto;
 mod error;
+pub(crate) use error::clip;
 mod limit;
 mod metadata;
 mod redirect;
