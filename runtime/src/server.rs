@@ -354,6 +354,58 @@ fn connection_cap(wanted: Option<usize>, fd_limit: Option<u64>) -> usize {
     wanted.map_or(ceiling, |w| w.clamp(1, ceiling))
 }
 
+/// The most connections one source may hold at once: the cap less an eighth of it (at least
+/// one slot), so that a single address (an IPv6 /64 counts as one) filling the cap with idle
+/// sockets leaves room for everyone else instead of making them wait for a timeout. Behind a
+/// reverse proxy every client shares the proxy's address, so a deployment there can use at
+/// most this share of `--max-connections`.
+fn per_source_share(cap: usize) -> usize {
+    cap.saturating_sub((cap / 8).max(1)).max(1)
+}
+
+/// Whose connections count together: an IPv4 address, or an IPv6 /64 (one host usually holds
+/// a whole /64); an IPv4-mapped IPv6 address counts as its IPv4 address.
+fn source_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Open connections per source (see [`source_key`]); an entry goes when its last connection
+/// closes, so the map holds at most one entry per open connection.
+#[derive(Default)]
+struct SourceCounts(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+impl SourceCounts {
+    /// Counts one more connection of `key` unless it already holds `share`.
+    fn try_add(&self, key: std::net::IpAddr, share: usize) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(key).or_insert(0);
+        if *n >= share {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn remove(&self, key: std::net::IpAddr) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&key);
+            }
+        }
+    }
+}
+
 /// Serves `app` (HTTP/1.1, hyper) on `listener` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish (for at most the longer of the head and body
 /// timeouts, then their connections are closed) and closes idle connections.
@@ -363,7 +415,8 @@ fn connection_cap(wanted: Option<usize>, fd_limit: Option<u64>) -> usize {
 /// rate limit keys on. `limits` bounds what slow or idle clients hold (see [`Limits`]).
 /// Requests whose `Host` is missing (HTTP/1.1), repeated, invalid, or differs from an
 /// absolute-form target's authority get 400 and the connection is closed (RFC 9112 §3.2,
-/// §3.2.2).
+/// §3.2.2). One source holds at most [`per_source_share`] of the connection cap; a connection
+/// past its share is closed as soon as it is accepted.
 pub async fn serve_with<F>(
     app: Router,
     listener: tokio::net::TcpListener,
@@ -384,6 +437,8 @@ where
         );
     }
     let permits = Arc::new(tokio::sync::Semaphore::new(cap));
+    let share = per_source_share(cap);
+    let sources = Arc::new(SourceCounts::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -410,12 +465,20 @@ where
                 }
             }
         };
+        let source = source_key(peer.ip());
+        if !sources.try_add(source, share) {
+            // Closed at once: the slot goes back to everyone else.
+            drop(tcp);
+            continue;
+        }
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
         let conn = connection::serve(tcp, peer, app.clone(), limits, stop_rx.clone());
+        let sources = Arc::clone(&sources);
         tokio::spawn(async move {
             conn.await;
+            sources.remove(source);
             drop(permit);
         });
     }
@@ -801,5 +864,42 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             }
         }
         tracing::info!("shutting down");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    #[test]
+    fn one_source_leaves_an_eighth_of_the_cap_to_others() {
+        assert_eq!(per_source_share(1), 1);
+        assert_eq!(per_source_share(2), 1);
+        assert_eq!(per_source_share(16), 14);
+        assert_eq!(per_source_share(1000), 875);
+    }
+
+    #[test]
+    fn sources_are_ipv4_addresses_and_ipv6_64s() {
+        let key = |s: &str| source_key(s.parse::<IpAddr>().unwrap());
+        assert_eq!(key("192.0.2.7"), key("::ffff:192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
+
+    #[test]
+    fn counts_go_when_the_last_connection_closes() {
+        let counts = SourceCounts::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(counts.try_add(a, 2));
+        assert!(counts.try_add(a, 2));
+        assert!(!counts.try_add(a, 2));
+        counts.remove(a);
+        assert!(counts.try_add(a, 2));
+        counts.remove(a);
+        counts.remove(a);
+        assert!(counts.0.lock().unwrap().is_empty());
     }
 }

@@ -865,11 +865,14 @@ fn connection_cap_keeps_established_clients_served() {
         .write_all(healthz_request(&addr).as_bytes())
         .expect("write");
     assert!(read_response(&mut established).starts_with("HTTP/1.1 200"));
-    let mut idle: Vec<_> = (0..3)
-        .map(|_| std::net::TcpStream::connect(&addr).expect("connect"))
+    // From other addresses: one source may hold only part of the cap (see
+    // `one_source_cannot_take_every_connection_slot`).
+    let mut idle: Vec<_> = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        .iter()
+        .map(|ip| connect_from(ip, &addr))
         .collect();
     // The fifth connection is in the listen backlog, not served.
-    let mut waiting = std::net::TcpStream::connect(&addr).expect("connect");
+    let mut waiting = connect_from("127.0.0.5", &addr);
     waiting
         .write_all(healthz_request(&addr).as_bytes())
         .expect("write");
