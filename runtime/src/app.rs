@@ -305,18 +305,9 @@ where
     T: Into<std::ffi::OsString> + Clone,
     E: Fn(&str) -> Option<String>,
 {
-    let command = match Config::parse(&app, args, &env) {
-        Ok(c) => c,
-        Err(e) => return start_error(&e),
-    };
-    match command {
-        Command::Print(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Command::HashPassword => hash_password(app.name),
-        Command::Serve(config) => serve_process(app, config, handler, env("RUST_LOG")),
-    }
+    // A handler built beforehand is a setup that cannot fail.
+    let ready = |_: Config| async move { Ok::<_, std::convert::Infallible>(handler) };
+    run_setup_with(app, ready, args, env)
 }
 
 /// [`run`] for handlers that are built at start, once the configuration is known: `setup`
@@ -416,27 +407,6 @@ fn hash_password(name: &str) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-fn serve_process(
-    app: App,
-    config: Config,
-    handler: impl ToolHandler,
-    rust_log: Option<String>,
-) -> ExitCode {
-    if let Err(e) = init_tracing(config.log_format, rust_log.as_deref()) {
-        return start_error(&e);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            return start_error(&StartError::Runtime(e));
-        }
-    };
-    serve_on(&runtime, app, config, handler)
 }
 
 fn serve_on(
