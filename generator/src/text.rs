@@ -5,11 +5,7 @@
 //! (escape sequences), and a bidirectional control can make text display in an order other
 //! than the one it is read in (CVE-2021-42574, "Trojan Source").
 
-/// The Unicode bidirectional controls: ALM, LRM, RLM, LRE/RLE/PDF/LRO/RLO (U+202A–U+202E) and
-/// LRI/RLI/FSI/PDI (U+2066–U+2069) (Unicode Standard Annex #9, table 1).
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
+pub use mcpgen_rules::is_bidi_control;
 
 /// What is wrong with one character of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

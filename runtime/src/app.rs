@@ -469,24 +469,31 @@ fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Sen
     use tracing_subscriber::field::MakeExt as _;
     tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
         let raw = format!("{value:?}");
-        let mut escaped = String::with_capacity(raw.len());
+        let name = field.name();
+        // Most values hold nothing to escape: write them as they are.
+        if !raw.chars().any(mcpgen_rules::is_unsafe_char) {
+            return if name == "message" {
+                w.write_str(&raw)
+            } else {
+                write!(w, "{name}={raw}")
+            };
+        }
+        let mut escaped = String::with_capacity(raw.len() + 8);
         for c in raw.chars() {
             match c {
                 '\n' => escaped.push_str("\\n"),
                 '\r' => escaped.push_str("\\r"),
                 '\t' => escaped.push_str("\\t"),
-                c if c.is_control()
-                    || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-                {
+                c if mcpgen_rules::is_unsafe_char(c) => {
                     let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
                 }
                 c => escaped.push(c),
             }
         }
-        if field.name() == "message" {
+        if name == "message" {
             w.write_str(&escaped)
         } else {
-            write!(w, "{}={escaped}", field.name())
+            write!(w, "{name}={escaped}")
         }
     })
     .delimited(" ")

@@ -162,10 +162,7 @@ impl Report {
 /// that reorder what a reader sees are written as `\u{..}` escapes. A server's strings reach
 /// the report in messages and step outcomes; this is applied to all of them.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
+    let unsafe_char = mcpgen_rules::is_unsafe_char;
     if !text.chars().any(unsafe_char) {
         return text.into();
     }

@@ -65,10 +65,7 @@ const ECHOED: &[&str] = &[
 /// Standard Annex #9). Either would let a client make its name display as something else next
 /// to the redirect host on the consent page, or write escape sequences into a terminal.
 pub(crate) fn forbidden_char(text: &str) -> Option<char> {
-    text.chars().find(|&c| {
-        c.is_control()
-            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    })
+    text.chars().find(|&c| mcpgen_rules::is_unsafe_char(c))
 }
 
 /// Refuses `value` of the metadata field `field` when it holds a [`forbidden_char`]: the
