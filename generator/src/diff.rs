@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::{AnnotationsModel, Model, ToolModel};
+use crate::parse::push_pointer;
 
 /// What a change costs. Ordered from most to least severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -277,14 +278,14 @@ impl Differ {
                 for s in old_s.difference(&new_s) {
                     self.push(
                         Kind::Reconsent,
-                        format!("/auth/scopes/{}", escape(s)),
+                        push_pointer("/auth/scopes", s),
                         format!("scope `{s}` is removed: tokens holding it lose it"),
                     );
                 }
                 for s in new_s.difference(&old_s) {
                     self.push(
                         Kind::Compatible,
-                        format!("/auth/scopes/{}", escape(s)),
+                        push_pointer("/auth/scopes", s),
                         format!("scope `{s}` is added"),
                     );
                 }
@@ -295,7 +296,7 @@ impl Differ {
                     if os.description != ns.description {
                         self.push(
                             Kind::Review,
-                            format!("/auth/scopes/{}/description", escape(&os.name)),
+                            push_pointer("/auth/scopes", &os.name) + "/description",
                             format!(
                                 "the description of scope `{}` on the consent page changes",
                                 os.name
@@ -715,7 +716,7 @@ impl Differ {
             Flow::Output => "output property",
         };
         for (name, _) in op.iter().filter(|(k, _)| !np.contains_key(*k)) {
-            let pointer = format!("{at}/properties/{}", escape(name));
+            let pointer = push_pointer(&format!("{at}/properties"), name);
             let kind = match flow {
                 // Calls that still send it are refused by a closed schema, ignored otherwise.
                 Flow::Input if closed(n) => Kind::Breaking,
@@ -730,7 +731,7 @@ impl Differ {
             self.push(kind, pointer, format!("{noun} `{name}` removed{effect}"));
         }
         for (name, _) in np.iter().filter(|(k, _)| !op.contains_key(*k)) {
-            let pointer = format!("{at}/properties/{}", escape(name));
+            let pointer = push_pointer(&format!("{at}/properties"), name);
             if flow == Flow::Input && nr.contains(name) {
                 self.push(
                     Kind::Breaking,
@@ -754,7 +755,7 @@ impl Differ {
         }
         for (name, ov) in op {
             let Some(nv) = np.get(name) else { continue };
-            let pointer = format!("{at}/properties/{}", escape(name));
+            let pointer = push_pointer(&format!("{at}/properties"), name);
             match (or.contains(name), nr.contains(name)) {
                 (false, true) => self.push(
                     if flow == Flow::Input {
@@ -867,9 +868,4 @@ fn parent_name(at: &str) -> String {
         .unwrap_or("")
         .replace("~1", "/")
         .replace("~0", "~")
-}
-
-/// A JSON Pointer reference token (RFC 6901 §4).
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
