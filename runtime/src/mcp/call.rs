@@ -59,7 +59,7 @@ pub(crate) async fn call_tool(
         return Reply::Http(resp);
     }
 
-    let args = match params.remove("arguments") {
+    let mut args = match params.remove("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v) => v,
     };
@@ -87,8 +87,9 @@ pub(crate) async fn call_tool(
         ));
     }
 
-    let mut args = args;
-    super::defaults::apply(&tool.def.input_schema, &mut args);
+    if tool.fills_defaults {
+        super::defaults::apply(&tool.def.input_schema, &mut args);
+    }
 
     let progress_token = params
         .get("_meta")

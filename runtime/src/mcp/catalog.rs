@@ -41,6 +41,8 @@ pub(crate) struct CompiledTool {
     pub def: ToolDef,
     pub input: jsonschema::Validator,
     pub output: Option<jsonschema::Validator>,
+    /// The input schema states a `default` somewhere (see `mcp::defaults`).
+    pub fills_defaults: bool,
 }
 
 pub(crate) struct Catalog {
@@ -90,7 +92,13 @@ impl Catalog {
                 })?),
                 None => None,
             };
-            compiled.push(CompiledTool { def, input, output });
+            let fills_defaults = super::defaults::any(&def.input_schema);
+            compiled.push(CompiledTool {
+                def,
+                input,
+                output,
+                fills_defaults,
+            });
         }
 
         let supported_modern = Value::from(

@@ -14,6 +14,16 @@ use serde_json::Value;
 /// so a recursive definition cannot loop.
 const MAX_DEPTH: usize = 32;
 
+/// Whether `schema` states a `default` anywhere, so that [`apply`] can change arguments; the
+/// catalog asks once per tool, and calls of tools without defaults skip the walk.
+pub(crate) fn any(schema: &Value) -> bool {
+    match schema {
+        Value::Object(m) => m.contains_key("default") || m.values().any(any),
+        Value::Array(a) => a.iter().any(any),
+        _ => false,
+    }
+}
+
 /// Fills the defaults of `schema` (a tool's input schema, which is also the root `$ref`s resolve
 /// against) into `args`, in place.
 pub(crate) fn apply(schema: &Value, args: &mut Value) {
@@ -108,6 +118,16 @@ mod tests {
             ),
             json!({"lines": [{"sku": "a", "quantity": 1}, {"sku": "b", "quantity": 3}], "delivery": {"speed": "standard"}})
         );
+    }
+
+    #[test]
+    fn schemas_without_defaults_are_known_as_such() {
+        assert!(!any(
+            &json!({"type": "object", "properties": {"a": {"type": "string"}}})
+        ));
+        assert!(any(
+            &json!({"properties": {"a": {"items": [{"default": 1}]}}})
+        ));
     }
 
     #[test]
