@@ -668,8 +668,13 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     .expect("client thread")
 }
 
-#[tokio::test]
-async fn serves_on_a_socket_and_shuts_down_gracefully() {
+/// A loopback server with automatic consent, serving on a free port until `stop` is sent:
+/// its address, the sender that stops it, and the serving task.
+async fn serve_locally() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let config = config_for(
         &app(),
         &[
@@ -693,6 +698,12 @@ async fn serves_on_a_socket_and_shuts_down_gracefully() {
     let task = tokio::spawn(server.serve(listener, async move {
         let _ = stopped.await;
     }));
+    (addr, stop, task)
+}
+
+#[tokio::test]
+async fn serves_on_a_socket_and_shuts_down_gracefully() {
+    let (addr, stop, task) = serve_locally().await;
 
     let reply = http_get(addr, "/healthz").await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -720,29 +731,7 @@ async fn serves_on_a_socket_and_shuts_down_gracefully() {
 #[tokio::test]
 async fn shutdown_drains_requests_in_flight() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let config = config_for(
-        &app(),
-        &[
-            "--bind",
-            "127.0.0.1:0",
-            "--public-url",
-            LOCAL,
-            "--consent",
-            "auto",
-            "--store",
-            "memory",
-        ],
-        &[],
-    );
-    let server = Server::build(&app(), &config, Handler::new())
-        .await
-        .expect("builds");
-    let listener = server.listen().await.expect("binds");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.serve(listener, async move {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, task) = serve_locally().await;
 
     let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let body = r#"{"redirect_uris":["http://127.0.0.1:3000/callback"],"client_name":"drain"}"#;
