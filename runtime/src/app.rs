@@ -50,6 +50,7 @@ use crate::oauth::{OAuth, OAuthConfig};
 use crate::mcp::ProtocolVersion;
 /// Re-exported so a generated `main.rs` names everything [`App`] needs from this module.
 pub use crate::oauth::{AuthSpec, Consent};
+use crate::metrics::Metrics;
 use crate::server::{self, McpServer};
 use crate::tools::{ServerInfo, ToolDef, ToolHandler};
 
@@ -107,6 +108,8 @@ pub struct Server {
     config: Config,
     resource: String,
     issuer: Option<String>,
+    metrics: Metrics,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl std::fmt::Debug for Server {
@@ -146,7 +149,7 @@ impl Server {
 
         // Routes that would collide with the MCP endpoint; axum panics on overlapping routes,
         // so refuse them with a message instead.
-        let mut taken = vec!["/healthz".to_owned()];
+        let mut taken = vec!["/healthz".to_owned(), "/readyz".to_owned()];
         if app.auth.is_some() {
             for p in ["/register", "/token", "/revoke", "/authorize"] {
                 taken.push(format!("{base_path}{p}"));
@@ -168,8 +171,14 @@ impl Server {
             origins.push(origin);
         }
         let loopback = config.is_loopback();
+        let metrics = if config.metrics_bind.is_some() {
+            Metrics::enabled()
+        } else {
+            Metrics::default()
+        };
 
         let mut mcp = McpServer::new(app.info.clone(), app.tools.clone(), handler)
+            .metrics(metrics.clone())
             .endpoint(mcp_path)
             .allowed_origins(origins.clone())
             .protocol_versions(app.protocol_versions.iter().copied())
@@ -181,10 +190,10 @@ impl Server {
             mcp = mcp.allowed_hosts([host.to_owned()]);
         }
 
-        let (oauth, resource, issuer) = match &app.auth {
+        let (oauth, resource, issuer, store) = match &app.auth {
             None => {
                 let resource = format!("{}{endpoint}", config.public_url);
-                (None, resource, None)
+                (None, resource, None, None)
             }
             Some(auth) => {
                 let store = crate::store::open(&config.store).await.map_err(|source| {
@@ -207,12 +216,13 @@ impl Server {
                     password_hash: config.password_hash.clone(),
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
+                    metrics: metrics.clone(),
                 };
-                let oauth = OAuth::new(oc, store).map_err(StartError::OAuth)?;
+                let oauth = OAuth::new(oc, store.clone()).map_err(StartError::OAuth)?;
                 let resource = oauth.resource().to_owned();
                 let issuer = oauth.issuer().to_owned();
                 mcp = mcp.authenticator(oauth.authenticator());
-                (Some(oauth), resource, Some(issuer))
+                (Some(oauth), resource, Some(issuer), Some(store))
             }
         };
 
@@ -220,11 +230,17 @@ impl Server {
         if let Some(oauth) = oauth {
             router = router.merge(oauth.router());
         }
+        router = router.route(
+            "/readyz",
+            axum::routing::get(move || readyz(store.clone())),
+        );
         Ok(Self {
             router,
             config: config.clone(),
             resource,
             issuer,
+            metrics,
+            metrics_listener: None,
         })
     }
 
@@ -248,6 +264,28 @@ impl Server {
         &self.config
     }
 
+    /// The server's metrics (off unless `--metrics-bind` is set).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Binds the metrics address (`--metrics-bind`) when one is configured, for
+    /// [`serve`](Self::serve) to answer `GET /metrics` on; returns the bound address.
+    pub async fn listen_metrics(&mut self) -> Result<Option<std::net::SocketAddr>, StartError> {
+        let Some(bind) = &self.config.metrics_bind else {
+            return Ok(None);
+        };
+        let listener = TcpListener::bind(bind.as_str())
+            .await
+            .map_err(|source| StartError::MetricsListen {
+                bind: bind.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().ok();
+        self.metrics_listener = Some(listener);
+        Ok(addr)
+    }
+
     /// Binds the configured address.
     pub async fn listen(&self) -> Result<TcpListener, StartError> {
         let bind = &self.config.bind;
@@ -259,8 +297,10 @@ impl Server {
             })
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
-    /// Logs one line with where it listens and the URLs clients use.
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish;
+    /// also serves `GET /metrics` on the listener [`listen_metrics`](Self::listen_metrics)
+    /// bound, if any, until then. Logs one line with where it listens and the URLs clients
+    /// use.
     pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> std::io::Result<()>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -282,8 +322,91 @@ impl Server {
             },
             "listening"
         );
-        server::serve_with(self.router, listener, self.config.limits, shutdown).await
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        let metrics_server = self.metrics_listener.map(|l| {
+            let mut stop = stop_rx.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            tracing::info!(
+                target: "mcpgen::app",
+                addr = %l.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()),
+                "serving metrics at /metrics"
+            );
+            tokio::spawn(server::serve_with(
+                metrics_router(self.metrics.clone()),
+                l,
+                self.config.limits,
+                stopped,
+            ))
+        });
+        let served = server::serve_observed(
+            self.router,
+            listener,
+            self.config.limits,
+            self.metrics,
+            shutdown,
+        )
+        .await;
+        if let Some(m) = metrics_server {
+            // It stops with the main listener; a failure there is not the server's.
+            let _ = m.await;
+        }
+        served
     }
+}
+
+/// How long `/readyz` waits for the store to answer a ping: 2 s.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: 200 `ready` when the store answers a ping within [`READY_TIMEOUT`] (always,
+/// without a store), else 503 with `Retry-After`. `/healthz` stays liveness: it answers
+/// whatever the store does, so an orchestrator restarts a process only when it is stuck, and
+/// takes it out of rotation while its store is away.
+async fn readyz(store: Option<std::sync::Arc<dyn crate::store::Store>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let Some(store) = store else {
+        return "ready".into_response();
+    };
+    match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => "ready".into_response(),
+        failed => {
+            let why = match failed {
+                Ok(Err(e)) => e.detail(),
+                _ => format!("no answer within {} s", READY_TIMEOUT.as_secs()),
+            };
+            tracing::warn!(target: "mcpgen::app", why = %why, "not ready: the store does not answer");
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                [(http::header::RETRY_AFTER, "5")],
+                "not ready: the store does not answer\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The metrics listener's router: `GET /metrics` in the Prometheus text format.
+fn metrics_router(metrics: Metrics) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                    )],
+                    metrics.render().unwrap_or_default(),
+                )
+            }
+        }),
+    )
 }
 
 /// Runs a generated server: parses the command line and environment, sets up logging, and
@@ -421,10 +544,14 @@ fn serve_on(
             Ok(s) => s,
             Err(e) => return start_error(&e),
         };
+        let mut server = server;
         let listener = match server.listen().await {
             Ok(l) => l,
             Err(e) => return start_error(&e),
         };
+        if let Err(e) = server.listen_metrics().await {
+            return start_error(&e);
+        }
         match server.serve(listener, server::shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -39,6 +39,8 @@ pub const BODY_TIMEOUT_ENV: &str = "MCPGEN_BODY_TIMEOUT";
 pub const IDLE_TIMEOUT_ENV: &str = "MCPGEN_IDLE_TIMEOUT";
 /// `--max-connections`.
 pub const MAX_CONNECTIONS_ENV: &str = "MCPGEN_MAX_CONNECTIONS";
+/// `--metrics-bind`.
+pub const METRICS_BIND_ENV: &str = "MCPGEN_METRICS_BIND";
 
 /// What the command line takes from the spec: the program's name, what `--help` and
 /// `--version` print, and the defaults the flags fall back to. `&App` converts into it, so
@@ -212,6 +214,16 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The metrics address (`--metrics-bind`) cannot be bound.
+    #[error(
+        "cannot serve metrics on {bind}: {}: choose another with --metrics-bind",
+        listen_why(.source)
+    )]
+    MetricsListen {
+        bind: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// `RUST_LOG` is not a log filter.
     #[error("RUST_LOG {filter:?} is not a log filter ({source}): use e.g. info or mcpgen=debug")]
     LogFilter {
@@ -293,6 +305,9 @@ pub struct Config {
     /// Connection timeouts and cap (`--head-timeout`, `--body-timeout`, `--idle-timeout`,
     /// `--max-connections`).
     pub limits: Limits,
+    /// Where to serve Prometheus metrics (`host:port`, `--metrics-bind`); `None`: no
+    /// metrics listener, nothing recorded.
+    pub metrics_bind: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -310,6 +325,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
+            .field("metrics_bind", &self.metrics_bind)
             .finish()
     }
 }
@@ -450,6 +466,14 @@ impl Config {
             },
         };
 
+        let metrics_bind = match pick(cli.metrics_bind, "--metrics-bind", METRICS_BIND_ENV) {
+            None => None,
+            Some(g) => {
+                check_bind(&g)?;
+                Some(g.value.trim().to_owned())
+            }
+        };
+
         let consent_flag = pick(cli.consent, "--consent", CONSENT_ENV);
         let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
 
@@ -483,6 +507,7 @@ impl Config {
                 log_format,
                 trusted_proxies,
                 limits,
+                metrics_bind,
             });
         };
 
@@ -562,6 +587,7 @@ impl Config {
             log_format,
             trusted_proxies,
             limits,
+            metrics_bind,
         })
     }
 }
@@ -762,6 +788,8 @@ struct Cli {
     idle_timeout: Option<String>,
     #[arg(long, value_name = "N")]
     max_connections: Option<String>,
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_bind: Option<String>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -861,6 +889,11 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
             a.help(format!(
                 "Most connections open at once; more wait until one closes \
                  [env: {MAX_CONNECTIONS_ENV}] [default: the open file limit less 64]"
+            ))
+        })
+        .mut_arg("metrics_bind", |a| {
+            a.help(format!(
+                "Serve Prometheus metrics at http://HOST:PORT/metrics, on a listener of its own                  [env: {METRICS_BIND_ENV}] [default: off]"
             ))
         })
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod mcp;
+pub mod metrics;
 pub mod oauth;
 pub mod server;
 pub mod store;

@@ -16,6 +16,7 @@ use crate::mcp::endpoint::Endpoint;
 use crate::mcp::guard::{HOSTED_CLIENT_ORIGINS, OriginPolicy};
 use crate::mcp::http;
 use crate::mcp::{BuildError, ProtocolVersion, Versions};
+use crate::metrics::Metrics;
 use crate::tools::{
     BoxFuture, ServerInfo, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult,
 };
@@ -50,6 +51,7 @@ pub struct McpServer {
     cache_ttl: Duration,
     healthz: bool,
     versions: Versions,
+    metrics: Metrics,
 }
 
 impl McpServer {
@@ -76,6 +78,7 @@ impl McpServer {
             cache_ttl: Duration::from_secs(300),
             healthz: true,
             versions: Versions::ALL,
+            metrics: Metrics::default(),
         }
     }
 
@@ -166,6 +169,13 @@ impl McpServer {
         self
     }
 
+    /// Where the endpoint counts requests by method, tool and outcome (default: off). Give
+    /// the same [`Metrics`] to [`serve_observed`] and the OAuth server.
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// Serves only these protocol versions (none listed: all). `initialize` then negotiates
     /// among them, and requests for any other version get 400.
     pub fn protocol_versions(
@@ -199,6 +209,7 @@ impl McpServer {
             max_body: self.max_body,
             max_response: self.max_response,
             versions: self.versions,
+            metrics: self.metrics,
         });
         let mut router = Router::new().route(&path, any(http::handle));
         if path != "/" {
@@ -426,6 +437,20 @@ pub async fn serve_with<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    serve_observed(app, listener, limits, Metrics::default(), shutdown).await
+}
+
+/// [`serve_with`], counting open connections in `metrics` (`mcpgen_open_connections`).
+pub async fn serve_observed<F>(
+    app: Router,
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    metrics: Metrics,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let cap = connection_cap(limits.max_connections, fd_limit());
     if let Some(wanted) = limits.max_connections
         && wanted > cap
@@ -476,8 +501,10 @@ where
         }
         let conn = connection::serve(tcp, peer, app.clone(), limits, stop_rx.clone());
         let sources = Arc::clone(&sources);
+        let open = metrics.connection();
         tokio::spawn(async move {
             conn.await;
+            drop(open);
             sources.remove(source);
             drop(permit);
         });

@@ -799,3 +799,108 @@ async fn an_address_in_use_is_a_start_error() {
         )
     );
 }
+
+/// One series' value in a Prometheus text exposition; `None` when the series is absent.
+fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().expect("a number"))
+}
+
+#[tokio::test]
+async fn metrics_count_tool_calls_and_refused_tokens_on_their_own_listener() {
+    let config = config_for(
+        &app(),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--metrics-bind",
+            "127.0.0.1:0",
+            "--public-url",
+            LOCAL,
+            "--consent",
+            "auto",
+            "--store",
+            "memory",
+        ],
+        &[],
+    );
+    let mut server = Server::build(&app(), &config, Handler::new())
+        .await
+        .expect("builds");
+    let router = server.router();
+    let token = access_token(&router, None).await;
+    let r = rpc(
+        &router,
+        LOCAL_HOST,
+        "/mcp",
+        Some(&token),
+        call(1, "greet", json!({"order_id": "A-1", "name": "Ada"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = rpc(
+        &router,
+        LOCAL_HOST,
+        "/mcp",
+        Some("not-a-token"),
+        call(2, "greet", json!({"order_id": "A-1"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    let listener = server.listen().await.expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let metrics_addr = server
+        .listen_metrics()
+        .await
+        .expect("binds metrics")
+        .expect("a metrics address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    let reply = http_get(metrics_addr, "/metrics").await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("text/plain; version=0.0.4"), "{reply}");
+    let expect = [
+        (
+            r#"mcpgen_mcp_requests_total{method="tools/call",tool="greet",outcome="ok"}"#,
+            1.0,
+        ),
+        (
+            r#"mcpgen_mcp_request_duration_seconds_count{method="tools/call",tool="greet"}"#,
+            1.0,
+        ),
+        (
+            r#"mcpgen_oauth_refusals_total{endpoint="bearer",reason="unknown token"}"#,
+            1.0,
+        ),
+        ("mcpgen_oauth_registrations_total", 1.0),
+        ("mcpgen_oauth_codes_issued_total", 1.0),
+        (
+            r#"mcpgen_oauth_tokens_issued_total{grant_type="authorization_code"}"#,
+            1.0,
+        ),
+        ("mcpgen_store_errors_total", 0.0),
+        // The scrape's own connection is on the metrics listener, not counted here.
+        ("mcpgen_open_connections", 0.0),
+    ];
+    for (name, value) in expect {
+        assert_eq!(series(&reply, name), Some(value), "{name} in {reply}");
+    }
+    // The public listener does not serve metrics.
+    let public = http_get(addr, "/metrics").await;
+    assert!(!public.contains("mcpgen_"), "{public}");
+
+    stop.send(()).expect("server still running");
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("shuts down promptly")
+        .expect("task does not panic")
+        .expect("serves");
+    assert!(
+        tokio::net::TcpStream::connect(metrics_addr).await.is_err(),
+        "the metrics listener is closed"
+    );
+}

@@ -382,7 +382,7 @@ async fn request_logs_have_method_tool_status_and_no_bodies_or_tokens() {
     assert!(logs.contains("status=403"), "{logs}");
     assert!(logs.contains("duration_ms="), "{logs}");
     assert!(!logs.contains("SECRET-ARGUMENT"), "{logs}");
-    assert!(!logs.contains("admin\""), "a token leaked: {logs}");
+    assert!(!logs.contains("\"admin\""), "a token leaked: {logs}");
     assert!(!logs.to_ascii_lowercase().contains("bearer"), "{logs}");
 }
 
@@ -458,4 +458,104 @@ async fn schema_defaults_are_filled_in_before_the_handler_runs() {
     )
     .await;
     assert_eq!(args_seen(r), json!({"query": "bins", "limit": 3}));
+}
+
+/// The request line of a `tools/call` (the one with `mcp request`) of each request, in order.
+fn request_lines(logs: &str) -> Vec<&str> {
+    logs.lines().filter(|l| l.contains("mcp request")).collect()
+}
+
+#[tokio::test]
+async fn tool_call_lines_say_how_the_call_ended_and_who_made_it() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = authed_app();
+    let call = |name: &str, args: Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": args}})
+    };
+    let long_agent = format!("probe \"quoted\" {}", "x".repeat(2000));
+    let admin = [
+        ("authorization", "Bearer admin"),
+        ("user-agent", long_agent.as_str()),
+    ];
+    let cases: [(&[(&str, &str)], Value, u16, &str, &str); 7] = [
+        (&admin, call("echo", json!({"text": "hi"})), 200, "ok", "client-admin"),
+        (&admin, call("fail", json!({})), 200, "tool_error", "client-admin"),
+        (&admin, call("add", json!({"a": "one"})), 200, "invalid_arguments", "client-admin"),
+        (&admin, call("nope", json!({})), 200, "invalid_arguments", "client-admin"),
+        (
+            &[("authorization", "Bearer good")],
+            call("secret", json!({"n": 1})),
+            403,
+            "forbidden",
+            "client-good",
+        ),
+        (&admin, call("panics", json!({})), 200, "internal", "client-admin"),
+        (&admin, call("bad_output", json!({})), 200, "internal", "client-admin"),
+    ];
+    let mut ids = Vec::new();
+    for (headers, body, status, _, _) in &cases {
+        let r = post_json(&app, headers, body).await;
+        assert_eq!(r.status.as_u16(), *status, "{body}");
+        let id = r.headers["x-request-id"].to_str().expect("ascii").to_owned();
+        assert_eq!(id.len(), 16, "{id}");
+        ids.push(id);
+    }
+    let logs = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines = request_lines(&logs);
+    assert_eq!(lines.len(), cases.len(), "{logs}");
+    for (((_, body, status, outcome, client), id), line) in cases.iter().zip(&ids).zip(&lines) {
+        let name = body["params"]["name"].as_str().unwrap();
+        assert!(line.contains(&format!("request_id={id}")), "{line}");
+        assert!(line.contains(&format!("status={status}")), "{line}");
+        assert!(line.contains(&format!("outcome=\"{outcome}\"")), "{name}: {line}");
+        assert!(line.contains(&format!("client_id=\"{client}\"")), "{line}");
+        if name != "nope" {
+            assert!(line.contains(&format!("tool=\"{name}\"")), "{line}");
+        }
+    }
+    // The User-Agent is escaped and clipped like every request value.
+    let first = lines[0];
+    assert!(
+        first.contains(r#"user_agent="probe \"quoted\" xxx"#),
+        "{first}"
+    );
+    assert!(first.contains("…\""), "{first}");
+    assert!(first.len() < 1000, "{}", first.len());
+    // Request ids differ per request.
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+}
+
+#[tokio::test]
+async fn a_streamed_call_is_logged_when_it_ends_with_its_outcome() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let msgs = call(
+        &app(),
+        "2025-11-25",
+        json!({"name": "logs", "arguments": {}}),
+    )
+    .await
+    .sse_messages();
+    assert_eq!(msgs.len(), 3);
+    let logs = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines = request_lines(&logs);
+    assert_eq!(lines.len(), 1, "{logs}");
+    assert!(lines[0].contains("outcome=\"ok\""), "{}", lines[0]);
+    assert!(lines[0].contains("status=200"), "{}", lines[0]);
 }

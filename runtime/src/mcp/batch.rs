@@ -7,11 +7,13 @@ use http::StatusCode;
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
+use super::exchange::Message;
 use super::endpoint::{Endpoint, MCP_PROTOCOL_VERSION, Reply};
 use super::jsonrpc::{self, Incoming, Kind, code};
 use super::legacy::legacy;
 use super::version::ProtocolVersion;
 use crate::auth::Principal;
+use crate::metrics::McpMethod;
 
 /// Most messages in one 2025-03-26 batch. Batches exist for a handful of related requests;
 /// 50 is far above what a client sends (the SDKs send one message per POST), and bounds the
@@ -190,7 +192,10 @@ pub(super) async fn batch(
             continue;
         };
         let params = msg.params.take();
-        match legacy(ep, principal, id, &method, params, version, false, true).await {
+        let message = Message::begin();
+        let reply = legacy(ep, principal, id, &method, params, version, false, true).await;
+        message.done(McpMethod::from_name(&method));
+        match reply {
             Reply::Accepted => {}
             Reply::Json(_, body) => out.push(body),
             // A scope failure is an HTTP answer for the whole request.

@@ -16,9 +16,11 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::endpoint::{Endpoint, Reply};
+use super::exchange::ToolCall;
 use super::jsonrpc::{self, code};
 use super::version::ProtocolVersion;
 use crate::auth::Principal;
+use crate::metrics::Outcome;
 use crate::tools::{Content, LogLevel, Sink, ToolContext, ToolResult};
 
 /// How notifications may reach the client for this request.
@@ -40,22 +42,28 @@ pub(crate) async fn call_tool(
     version: ProtocolVersion,
     notify: Notify,
 ) -> Reply {
+    let mut call = ToolCall::begin();
     let Some(Value::Object(mut params)) = params else {
+        call.end(Outcome::InvalidArguments);
         return invalid_params(&id, "params must be an object with the tool name");
     };
     let Some(name) = params.get("name").and_then(Value::as_str) else {
+        call.end(Outcome::InvalidArguments);
         return invalid_params(&id, "params.name must be a string");
     };
     let Some(idx) = ep.catalog.tool(name) else {
+        call.end(Outcome::InvalidArguments);
         return invalid_params(&id, &format!("unknown tool: {name}"));
     };
     let tool = &ep.catalog.tools[idx];
     tracing::Span::current().record("tool", tool.def.name.as_str());
+    call.tool(&tool.label);
 
     // Scopes before arguments: a caller without the scope learns nothing about the schema,
     // and a client sees the 403 that drives step-up authorization.
     let required: Vec<&str> = tool.def.scopes.iter().map(String::as_str).collect();
     if let Err(resp) = ep.auth.authorize_tool(principal, &required) {
+        call.end(Outcome::Forbidden);
         return Reply::Http(resp);
     }
 
@@ -79,6 +87,7 @@ pub(crate) async fn call_tool(
             tool.def.name,
             problems.join("; ")
         );
+        call.end(Outcome::InvalidArguments);
         return Reply::json(result_response(
             &id,
             &error_result(message),
@@ -117,14 +126,18 @@ pub(crate) async fn call_tool(
         let outcome = AssertUnwindSafe(ep2.handler.call(&tool.def.name, args, ctx))
             .catch_unwind()
             .await;
-        let result = match outcome {
+        let (result, ended) = match outcome {
             Ok(Ok(result)) => check_output(tool, result),
-            Ok(Err(e)) => error_result(e.message().to_owned()),
+            Ok(Err(e)) => (error_result(e.message().to_owned()), Outcome::ToolError),
             Err(_) => {
                 tracing::error!(tool = %tool.def.name, "tool handler panicked");
-                error_result("the tool failed unexpectedly; try again later".to_owned())
+                (
+                    error_result("the tool failed unexpectedly; try again later".to_owned()),
+                    Outcome::Internal,
+                )
             }
         };
+        call.end(ended);
         result_response(&id, &result, version, &ep2.catalog.result_meta)
     };
     let mut run = Box::pin(run);
@@ -174,23 +187,35 @@ fn error_result(message: String) -> ToolResult {
 }
 
 /// Holds the server to its output schema: a result that breaks it is a server bug, reported
-/// to the model as a failed call rather than sent as data the client would reject.
-fn check_output(tool: &super::catalog::CompiledTool, result: ToolResult) -> ToolResult {
-    let Some(validator) = &tool.output else {
-        return result;
-    };
+/// to the model as a failed call rather than sent as data the client would reject. Also says
+/// how the call ended.
+fn check_output(
+    tool: &super::catalog::CompiledTool,
+    result: ToolResult,
+) -> (ToolResult, Outcome) {
     if result.is_error {
-        return result;
+        return (result, Outcome::ToolError);
     }
+    let Some(validator) = &tool.output else {
+        return (result, Outcome::Ok);
+    };
     match &result.structured_content {
-        Some(v) if validator.is_valid(v) => result,
+        Some(v) if validator.is_valid(v) => (result, Outcome::Ok),
         Some(_) => {
             tracing::error!(tool = %tool.def.name, "tool output does not match its output schema");
-            error_result("the tool produced output that does not match its output schema".into())
+            (
+                error_result(
+                    "the tool produced output that does not match its output schema".into(),
+                ),
+                Outcome::Internal,
+            )
         }
         None => {
             tracing::error!(tool = %tool.def.name, "tool returned no structured content");
-            error_result("the tool produced no structured output".into())
+            (
+                error_result("the tool produced no structured output".into()),
+                Outcome::Internal,
+            )
         }
     }
 }

@@ -43,6 +43,8 @@ pub(crate) struct CompiledTool {
     pub output: Option<jsonschema::Validator>,
     /// The input schema states a `default` somewhere (see `mcp::defaults`).
     pub fills_defaults: bool,
+    /// The tool's name as a metrics label, shared by every request rather than copied.
+    pub label: std::sync::Arc<str>,
 }
 
 pub(crate) struct Catalog {
@@ -94,6 +96,7 @@ impl Catalog {
             };
             let fills_defaults = super::defaults::any(&def.input_schema);
             compiled.push(CompiledTool {
+                label: def.name.as_str().into(),
                 def,
                 input,
                 output,

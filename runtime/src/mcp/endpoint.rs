@@ -37,6 +37,8 @@ pub(crate) struct Endpoint {
     pub max_response: usize,
     /// The protocol versions served.
     pub versions: Versions,
+    /// Where requests are counted (off unless the server has a metrics listener).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The answer to one message, before it becomes HTTP.

@@ -7,12 +7,14 @@ use http::StatusCode;
 use http::header::HeaderMap;
 use serde_json::Value;
 
+use super::exchange::Message;
 use super::endpoint::{Accept, Endpoint, MCP_PROTOCOL_VERSION, META_VERSION, Reply};
 use super::jsonrpc::{Incoming, Kind, code};
 use super::legacy::{legacy, legacy_unsupported};
 use super::modern::modern;
 use super::version::ProtocolVersion;
 use crate::auth::Principal;
+use crate::metrics::McpMethod;
 
 /// Which era serves a request.
 enum Era {
@@ -87,7 +89,8 @@ pub(super) async fn single(
     let params = msg.params.take();
     tracing::Span::current().record("method", &*method);
     let sse = accept != Accept::Json;
-    match select_era(&method, params.as_ref(), &parts.headers) {
+    let message = Message::begin();
+    let reply = match select_era(&method, params.as_ref(), &parts.headers) {
         // `initialize` negotiates its version from the body, so its header is not checked.
         Era::Legacy(v) if method != "initialize" && !ep.versions.contains(v) => {
             legacy_unsupported(ep, &id, v.as_str())
@@ -95,5 +98,7 @@ pub(super) async fn single(
         Era::Legacy(v) => legacy(ep, principal, id, &method, params, v, sse, false).await,
         Era::LegacyUnsupported(requested) => legacy_unsupported(ep, &id, &requested),
         Era::Modern => modern(ep, parts, principal, id, &method, params, sse).await,
-    }
+    };
+    message.done(McpMethod::from_name(&method));
+    reply
 }

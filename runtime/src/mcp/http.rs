@@ -21,30 +21,63 @@ use super::batch::batch;
 use super::call;
 use super::endpoint::{Accept, Endpoint, Reply};
 use super::era::single;
+use super::exchange::{Exchange, RequestId};
 use super::jsonrpc::{self, ParseFailure, code};
 use crate::auth::Principal;
+use crate::oauth::clip;
 
 /// Headers a browser client may read: the challenge and the MCP response headers.
-const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version";
+const EXPOSE_HEADERS: &str =
+    "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, X-Request-Id";
+
+/// The response header that carries the request's id (the `request_id` of its log line).
+static X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
 
 /// Axum handler for every HTTP method on the endpoint path.
 ///
-/// One log line per request: the span carries `method` and `tool` (and to every event inside
-/// it), the closing event `status` and `duration_ms`. The outcome is recorded on the event
-/// only: recording it on the span as well printed each field twice and cost about a tenth of
-/// the whole request in formatting (callgrind, `bench/run`).
+/// One log line per request, written when the request is over (for a streamed `tools/call`,
+/// when the stream ends): the span carries `request_id`, `method`, `tool`, `client_id`,
+/// `subject` and `user_agent` (and gives them to every event inside it), the closing event
+/// `status`, `outcome` (see [`Outcome`](crate::metrics::Outcome); the worst of a batch's
+/// messages) and `duration_ms`. The outcome is recorded on the event only: recording it on
+/// the span as well printed each field twice and cost about a tenth of the whole request in
+/// formatting (callgrind, `bench/run`). The request id is sent back in `X-Request-Id`, the
+/// header proxies and frameworks commonly use for it, so a user can quote the line to find.
 pub(crate) async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
-    let span = tracing::info_span!("mcp", method = Empty, tool = Empty);
-    let start = Instant::now();
-    let resp = process(&ep, req).instrument(span.clone()).await;
-    let status = resp.status().as_u16();
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, duration_ms = ms, "mcp request"));
+    let id = RequestId::random();
+    // `subject` stays empty until `Principal` carries who the token acts for.
+    let span = tracing::info_span!(
+        "mcp",
+        request_id = %id,
+        method = Empty,
+        tool = Empty,
+        client_id = Empty,
+        subject = Empty,
+        user_agent = Empty
+    );
+    let exchange = Arc::new(Exchange::new(
+        span.clone(),
+        Instant::now(),
+        ep.metrics.clone(),
+    ));
+    let mut resp = exchange
+        .clone()
+        .scope(process(&ep, req))
+        .instrument(span)
+        .await;
+    exchange.set_status(resp.status().as_u16());
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        resp.headers_mut().insert(&X_REQUEST_ID, v);
+    }
     resp
 }
 
 async fn process(ep: &Arc<Endpoint>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    if let Some(ua) = parts.headers.get(header::USER_AGENT) {
+        let ua = String::from_utf8_lossy(ua.as_bytes());
+        tracing::Span::current().record("user_agent", tracing::field::debug(clip(&ua)));
+    }
 
     // 1. Host and Origin: a rebinding page or a foreign site learns nothing, not even 401.
     // The 403 carries CORS headers and says which origin was refused and how to allow it.
@@ -68,6 +101,9 @@ async fn process(ep: &Arc<Endpoint>, req: Request) -> Response {
         Ok(p) => Arc::new(p),
         Err(resp) => return with_cors(resp, cors.as_ref()),
     };
+    if let Some(client) = &principal.client_id {
+        tracing::Span::current().record("client_id", tracing::field::debug(clip(client)));
+    }
 
     // 3. Everything else.
     let resp = serve_post(ep, &parts, body, &principal).await;

@@ -150,6 +150,8 @@ pub(crate) fn error_bytes(
     message: &str,
     data: Option<&Value>,
 ) -> Vec<u8> {
+    // Every JSON-RPC error the endpoint answers is built here: the one place that sees them all.
+    super::exchange::mark(crate::metrics::Outcome::ProtocolError);
     let resp = ErrorResponse {
         jsonrpc: "2.0",
         id,

@@ -34,7 +34,9 @@
 //! → `legacy` and `modern` (each era's methods) → `list` (`tools/list`) and `call`
 //! (`tools/call`) → `endpoint` (the shared `Endpoint` and `Reply`). `guard` checks Host and
 //! Origin (its policy is part of `Endpoint`); [`jsonrpc`] and [`version`] are used by the
-//! others and use none of them; `catalog` uses only `version`.
+//! others and use none of them but `exchange` (every JSON-RPC error marks the request's
+//! outcome); `catalog` uses only `version`. `exchange` holds what the log line and metrics of
+//! one request say, as a task-local every module can mark.
 
 mod batch;
 mod call;
@@ -42,6 +44,7 @@ pub(crate) mod catalog;
 mod defaults;
 pub(crate) mod endpoint;
 mod era;
+pub(crate) mod exchange;
 pub(crate) mod guard;
 pub(crate) mod http;
 pub mod jsonrpc;

@@ -89,6 +89,7 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
 fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
     match refusal {
         Refusal::Direct(e) => {
+            inner.config.metrics.refused("authorize", e.error);
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
@@ -112,6 +113,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
             description,
             client_id,
         } => {
+            inner.config.metrics.refused("authorize", error);
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
@@ -134,6 +136,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
             description,
             client_id,
         } => {
+            inner.config.metrics.refused("authorize", error);
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "authorize_refused",
@@ -282,9 +285,11 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
         expires_at: issued_at + CODE_TTL.as_secs(),
     };
     if let Err(e) = inner.store.put_code(&secret_hash(&code), &record).await {
+        inner.config.metrics.store_error();
         tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store authorization code");
         return OAuthError::server_error().into_response();
     }
+    inner.config.metrics.code_issued();
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "authorize_approved",
@@ -486,6 +491,7 @@ fn consent_refused(
     reason: &'static str,
     message: &str,
 ) -> Response {
+    inner.config.metrics.refused("consent", reason);
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "consent_refused",
@@ -691,6 +697,10 @@ fn cross_site_auto_consent(
     {
         return None;
     }
+    inner
+        .config
+        .metrics
+        .refused("authorize", "cross-site navigation with automatic consent");
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "authorize_refused",

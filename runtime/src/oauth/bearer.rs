@@ -60,6 +60,7 @@ impl BearerAuth {
 
     fn invalid(&self, reason: &'static str, prm: &str) -> Response {
         tracing::info!(target: "mcpgen::oauth", decision = "bearer_refused", reason);
+        self.inner.config.metrics.refused("bearer", reason);
         self.unauthorized(Some(("invalid_token", reason)), prm)
     }
 }
@@ -90,6 +91,7 @@ impl Authenticator for BearerAuth {
                         target: "mcpgen::oauth",
                         decision = "bearer_missing",
                     );
+                    self.inner.config.metrics.refused("bearer", "no token");
                     return Err(self.unauthorized(None, prm));
                 }
                 Some(Err(())) => return Err(self.invalid("malformed authorization header", prm)),
@@ -98,6 +100,7 @@ impl Authenticator for BearerAuth {
             let stored = match self.inner.store.get_token(&secret_hash(token)).await {
                 Ok(t) => t,
                 Err(e) => {
+                    self.inner.config.metrics.store_error();
                     tracing::error!(target: "mcpgen::oauth", error = ?e, "store failure checking a bearer token");
                     let mut res = (
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -167,6 +170,10 @@ impl Authenticator for BearerAuth {
             required = ?scope::join(required),
             challenge = ?needed,
         );
+        self.inner
+            .config
+            .metrics
+            .refused("tool", "insufficient_scope");
         let description = "the token lacks a scope this tool requires";
         let mut res = (
             StatusCode::FORBIDDEN,

@@ -177,6 +177,9 @@ pub struct OAuthConfig {
     /// consent password) count the right-most untrusted address of `X-Forwarded-For` (or
     /// `Forwarded`) instead. Empty (the default): forwarded headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where codes, tokens, refreshes, reuse, refusals, registrations and store errors are
+    /// counted (default: off); see [`crate::metrics`].
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl OAuthConfig {
@@ -198,6 +201,7 @@ impl OAuthConfig {
             password_hash: None,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 
@@ -226,6 +230,7 @@ impl std::fmt::Debug for OAuthConfig {
             )
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -526,7 +531,10 @@ impl Inner {
                     tracing::debug!(target: "mcpgen::oauth", removed = n, "purged expired rows")
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(target: "mcpgen::oauth", error = ?e, "purge failed"),
+                Err(e) => {
+                    inner.config.metrics.store_error();
+                    tracing::warn!(target: "mcpgen::oauth", error = ?e, "purge failed");
+                }
             }
         });
     }

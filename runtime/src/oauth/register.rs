@@ -277,6 +277,7 @@ pub(crate) async fn register(
     inner.maybe_purge();
     let source = source_ip(&parts, &inner.config.trusted_proxies);
     if let Err(wait) = inner.registrations.take(source, Instant::now()) {
+        inner.config.metrics.refused("register", "rate_limited");
         tracing::info!(
             target: "mcpgen::oauth",
             decision = "register_limited",
@@ -288,6 +289,7 @@ pub(crate) async fn register(
     let (client, secret) = match parse(&inner, &body) {
         Ok(parsed) => parsed,
         Err(e) => {
+            inner.config.metrics.refused("register", e.error);
             tracing::info!(
                 target: "mcpgen::oauth",
                 decision = "register_refused",
@@ -307,6 +309,7 @@ pub(crate) async fn register(
     {
         Ok(true) => {}
         Ok(false) => {
+            inner.config.metrics.refused("register", "too_many_unused_clients");
             tracing::warn!(
                 target: "mcpgen::oauth",
                 decision = "register_full",
@@ -326,10 +329,12 @@ pub(crate) async fn register(
             return res;
         }
         Err(e) => {
+            inner.config.metrics.store_error();
             tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store client");
             return OAuthError::server_error().into_response();
         }
     }
+    inner.config.metrics.registered();
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "register",

@@ -159,7 +159,8 @@ fn revoked_until(inner: &Inner) -> u64 {
     now() + longest.as_secs()
 }
 
-fn store_error(e: impl std::fmt::Display) -> OAuthError {
+fn store_error(inner: &Inner, e: impl std::fmt::Display) -> OAuthError {
+    inner.config.metrics.store_error();
     tracing::error!(target: "mcpgen::oauth", error = ?e.to_string(), "store failure at the token endpoint");
     OAuthError::server_error()
 }
@@ -254,7 +255,7 @@ async fn authorization_code(
         .store
         .redeem_code(&secret_hash(code))
         .await
-        .map_err(store_error)?
+        .map_err(|e| store_error(&inner, e))?
     {
         Redemption::Fresh(r) => r,
         Redemption::Replayed(r) => {
@@ -263,7 +264,8 @@ async fn authorization_code(
                 .store
                 .revoke_family(&r.family, revoked_until(inner))
                 .await
-                .map_err(store_error)?;
+                .map_err(|e| store_error(&inner, e))?;
+            inner.config.metrics.refused("token", "code_replayed");
             tracing::warn!(
                 target: "mcpgen::oauth",
                 decision = "code_replayed",
@@ -321,12 +323,14 @@ async fn authorization_code(
         .store
         .put_tokens(&issued.tokens)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| store_error(&inner, e))?;
     // The client completed a grant: it is kept past UNUSED_CLIENT_TTL. The tokens are issued
     // either way; should this fail, the client is purged later and registers again.
     if let Err(e) = inner.store.client_granted(&client.client_id).await {
+        inner.config.metrics.store_error();
         tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot record the client's grant");
     }
+    inner.config.metrics.tokens_issued("authorization_code");
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",
@@ -354,7 +358,7 @@ async fn refresh_token(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let hash = secret_hash(raw);
-    let stored = inner.store.get_token(&hash).await.map_err(store_error)?;
+    let stored = inner.store.get_token(&hash).await.map_err(|e| store_error(&inner, e))?;
     // Public clients may refresh without client_id (anthropics/claude-code#53021): the token
     // names its client.
     let owner = stored.as_ref().map(|t| t.record.client_id.clone());
@@ -395,12 +399,13 @@ async fn refresh_token(
         .store
         .rotate_refresh(&req)
         .await
-        .map_err(store_error)?
+        .map_err(|e| store_error(&inner, e))?
     {
         Rotation::Rotated => {}
         Rotation::Reused(reuse) => {
             // RFC 9700 §4.14.2: either the client kept a token it should have dropped, or the
             // token leaked; the grant is revoked either way, so the user signs in again.
+            inner.config.metrics.refresh_reused();
             tracing::warn!(
                 target: "mcpgen::oauth",
                 decision = "refresh_reused",
@@ -413,6 +418,7 @@ async fn refresh_token(
         }
         Rotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is not valid")),
     }
+    inner.config.metrics.tokens_issued("refresh_token");
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",
@@ -450,6 +456,7 @@ pub(crate) async fn token(
     }
     .await;
     result.unwrap_or_else(|e| {
+        inner.config.metrics.refused("token", e.error);
         tracing::info!(
             target: "mcpgen::oauth",
             decision = "token_refused",
@@ -477,7 +484,7 @@ pub(crate) async fn revoke(
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         let hash = secret_hash(raw);
-        let stored = inner.store.get_token(&hash).await.map_err(store_error)?;
+        let stored = inner.store.get_token(&hash).await.map_err(|e| store_error(&inner, e))?;
         let owner = stored.as_ref().map(|t| t.record.client_id.clone());
         let client = authenticate(&inner, &creds, owner.as_deref()).await?;
         if let Some(t) = stored.filter(|t| t.record.client_id == client.client_id) {
@@ -487,9 +494,9 @@ pub(crate) async fn revoke(
                         .store
                         .revoke_family(&t.record.family, revoked_until(&inner))
                         .await
-                        .map_err(store_error)?;
+                        .map_err(|e| store_error(&inner, e))?;
                 }
-                TokenKind::Access => inner.store.revoke_token(&hash).await.map_err(store_error)?,
+                TokenKind::Access => inner.store.revoke_token(&hash).await.map_err(|e| store_error(&inner, e))?,
             }
             tracing::info!(
                 target: "mcpgen::oauth",

@@ -226,6 +226,10 @@ impl Store for MemoryStore {
         }))
     }
 
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        ready(Ok(()))
+    }
+
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
         ready(self.with(|i| {
             let count = |i: &Inner| {

@@ -350,6 +350,11 @@ pub trait Store: Send + Sync + 'static {
     /// Removes expired codes, tokens, family revocations and clients that expired without a
     /// grant; returns how many rows went.
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64>;
+
+    /// Checks that the store answers, as cheaply as it can (Redis `PING`, SQLite `SELECT 1`);
+    /// `/readyz` calls it under a short timeout. An error means requests needing the store
+    /// would fail now.
+    fn ping(&self) -> StoreFuture<'_, ()>;
 }
 
 /// Opens a store from its URL: `memory`, `sqlite:PATH` (also `sqlite://PATH`), or

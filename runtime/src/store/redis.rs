@@ -460,6 +460,16 @@ impl Store for RedisStore {
         })
     }
 
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            redis::cmd("PING")
+                .query_async::<()>(&mut c)
+                .await
+                .map_err(err)
+        })
+    }
+
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
         // Codes and tokens carry their own expiry; only unused clients need deleting.
         Box::pin(async move {

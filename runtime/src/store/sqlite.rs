@@ -637,6 +637,13 @@ impl Store for SqliteStore {
         self.run(move |c| revoke_family(c, &family, keep_until))
     }
 
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.run(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(err)
+        })
+    }
+
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
         self.run(move |c| {
             let now = int(now);
