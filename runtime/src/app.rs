@@ -48,9 +48,9 @@ use crate::config::{CliAuth, CliSpec, Command, Config, LogFormat, StartError};
 use crate::oauth::{OAuth, OAuthConfig};
 
 use crate::mcp::ProtocolVersion;
+use crate::metrics::Metrics;
 /// Re-exported so a generated `main.rs` names everything [`App`] needs from this module.
 pub use crate::oauth::{AuthSpec, Consent};
-use crate::metrics::Metrics;
 use crate::server::{self, McpServer};
 use crate::tools::{ServerInfo, ToolDef, ToolHandler};
 
@@ -230,10 +230,7 @@ impl Server {
         if let Some(oauth) = oauth {
             router = router.merge(oauth.router());
         }
-        router = router.route(
-            "/readyz",
-            axum::routing::get(move || readyz(store.clone())),
-        );
+        router = router.route("/readyz", axum::routing::get(move || readyz(store.clone())));
         Ok(Self {
             router,
             config: config.clone(),
@@ -275,12 +272,13 @@ impl Server {
         let Some(bind) = &self.config.metrics_bind else {
             return Ok(None);
         };
-        let listener = TcpListener::bind(bind.as_str())
-            .await
-            .map_err(|source| StartError::MetricsListen {
-                bind: bind.clone(),
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(bind.as_str())
+                .await
+                .map_err(|source| StartError::MetricsListen {
+                    bind: bind.clone(),
+                    source,
+                })?;
         let addr = listener.local_addr().ok();
         self.metrics_listener = Some(listener);
         Ok(addr)
@@ -367,7 +365,9 @@ pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2)
 /// without a store), else 503 with `Retry-After`. `/healthz` stays liveness: it answers
 /// whatever the store does, so an orchestrator restarts a process only when it is stuck, and
 /// takes it out of rotation while its store is away.
-async fn readyz(store: Option<std::sync::Arc<dyn crate::store::Store>>) -> axum::response::Response {
+async fn readyz(
+    store: Option<std::sync::Arc<dyn crate::store::Store>>,
+) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     let Some(store) = store else {
         return "ready".into_response();

@@ -215,9 +215,10 @@ impl Metrics {
     pub fn enabled() -> Self {
         let mut registry = Registry::with_prefix("mcpgen");
         let requests = Family::<RequestLabels, Counter>::default();
-        let durations = Family::<DurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            duration_histogram,
-        );
+        let durations =
+            Family::<DurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            );
         let codes = Counter::default();
         let tokens = Family::<GrantLabels, Counter>::default();
         let refresh_reuse = Counter::default();
@@ -335,7 +336,10 @@ impl Metrics {
     /// A token response for `grant_type` (`authorization_code` or `refresh_token`).
     pub(crate) fn tokens_issued(&self, grant_type: &'static str) {
         if let Some(inner) = &self.0 {
-            inner.tokens.get_or_create(&GrantLabels { grant_type }).inc();
+            inner
+                .tokens
+                .get_or_create(&GrantLabels { grant_type })
+                .inc();
         }
     }
 

@@ -3,6 +3,7 @@
 //! moving every derived URL, start-up errors found while building, and one real socket.
 
 mod app_common;
+mod redis_common;
 
 use std::time::Duration;
 
@@ -903,4 +904,62 @@ async fn metrics_count_tool_calls_and_refused_tokens_on_their_own_listener() {
         tokio::net::TcpStream::connect(metrics_addr).await.is_err(),
         "the metrics listener is closed"
     );
+}
+
+/// `/readyz` until it answers `want`, asking at most 100 times 50 ms apart.
+async fn ready_becomes(router: &axum::Router, want: StatusCode) -> StatusCode {
+    let mut last = StatusCode::OK;
+    for _ in 0..100 {
+        last = get(router, LOCAL_HOST, "/readyz").await.status;
+        if last == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn readyz_follows_the_store_while_healthz_stays_up() {
+    let port = redis_common::free_port();
+    let redis = redis_common::start_on(port)
+        .await
+        .expect("redis-server starts");
+    let store = format!("redis://127.0.0.1:{port}");
+    let config = config_for(
+        &app(),
+        &[
+            "--public-url",
+            LOCAL,
+            "--consent",
+            "auto",
+            "--store",
+            &store,
+        ],
+        &[],
+    );
+    let server = Server::build(&app(), &config, Handler::new())
+        .await
+        .expect("builds");
+    let router = server.router();
+    let r = get(&router, LOCAL_HOST, "/readyz").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    drop(redis);
+    assert_eq!(
+        ready_becomes(&router, StatusCode::SERVICE_UNAVAILABLE).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let r = get(&router, LOCAL_HOST, "/readyz").await;
+    assert_eq!(r.header("retry-after"), "5");
+    // Liveness does not depend on the store.
+    assert_eq!(
+        get(&router, LOCAL_HOST, "/healthz").await.status,
+        StatusCode::OK
+    );
+
+    let _redis = redis_common::start_on(port)
+        .await
+        .expect("redis-server restarts");
+    assert_eq!(ready_becomes(&router, StatusCode::OK).await, StatusCode::OK);
 }

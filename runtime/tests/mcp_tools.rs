@@ -476,19 +476,41 @@ async fn tool_call_lines_say_how_the_call_ended_and_who_made_it() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let app = authed_app();
-    let call = |name: &str, args: Value| {
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": args}})
-    };
+    let call = |name: &str, args: Value| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": args}});
     let long_agent = format!("probe \"quoted\" {}", "x".repeat(2000));
     let admin = [
         ("authorization", "Bearer admin"),
         ("user-agent", long_agent.as_str()),
     ];
     let cases: [(&[(&str, &str)], Value, u16, &str, &str); 7] = [
-        (&admin, call("echo", json!({"text": "hi"})), 200, "ok", "client-admin"),
-        (&admin, call("fail", json!({})), 200, "tool_error", "client-admin"),
-        (&admin, call("add", json!({"a": "one"})), 200, "invalid_arguments", "client-admin"),
-        (&admin, call("nope", json!({})), 200, "invalid_arguments", "client-admin"),
+        (
+            &admin,
+            call("echo", json!({"text": "hi"})),
+            200,
+            "ok",
+            "client-admin",
+        ),
+        (
+            &admin,
+            call("fail", json!({})),
+            200,
+            "tool_error",
+            "client-admin",
+        ),
+        (
+            &admin,
+            call("add", json!({"a": "one"})),
+            200,
+            "invalid_arguments",
+            "client-admin",
+        ),
+        (
+            &admin,
+            call("nope", json!({})),
+            200,
+            "invalid_arguments",
+            "client-admin",
+        ),
         (
             &[("authorization", "Bearer good")],
             call("secret", json!({"n": 1})),
@@ -496,14 +518,29 @@ async fn tool_call_lines_say_how_the_call_ended_and_who_made_it() {
             "forbidden",
             "client-good",
         ),
-        (&admin, call("panics", json!({})), 200, "internal", "client-admin"),
-        (&admin, call("bad_output", json!({})), 200, "internal", "client-admin"),
+        (
+            &admin,
+            call("panics", json!({})),
+            200,
+            "internal",
+            "client-admin",
+        ),
+        (
+            &admin,
+            call("bad_output", json!({})),
+            200,
+            "internal",
+            "client-admin",
+        ),
     ];
     let mut ids = Vec::new();
     for (headers, body, status, _, _) in &cases {
         let r = post_json(&app, headers, body).await;
         assert_eq!(r.status.as_u16(), *status, "{body}");
-        let id = r.headers["x-request-id"].to_str().expect("ascii").to_owned();
+        let id = r.headers["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
         assert_eq!(id.len(), 16, "{id}");
         ids.push(id);
     }
@@ -514,7 +551,10 @@ async fn tool_call_lines_say_how_the_call_ended_and_who_made_it() {
         let name = body["params"]["name"].as_str().unwrap();
         assert!(line.contains(&format!("request_id={id}")), "{line}");
         assert!(line.contains(&format!("status={status}")), "{line}");
-        assert!(line.contains(&format!("outcome=\"{outcome}\"")), "{name}: {line}");
+        assert!(
+            line.contains(&format!("outcome=\"{outcome}\"")),
+            "{name}: {line}"
+        );
         assert!(line.contains(&format!("client_id=\"{client}\"")), "{line}");
         if name != "nope" {
             assert!(line.contains(&format!("tool=\"{name}\"")), "{line}");

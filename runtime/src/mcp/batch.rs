@@ -7,8 +7,8 @@ use http::StatusCode;
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
-use super::exchange::Message;
 use super::endpoint::{Endpoint, MCP_PROTOCOL_VERSION, Reply};
+use super::exchange::Message;
 use super::jsonrpc::{self, Incoming, Kind, code};
 use super::legacy::legacy;
 use super::version::ProtocolVersion;

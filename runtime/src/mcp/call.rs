@@ -189,10 +189,7 @@ fn error_result(message: String) -> ToolResult {
 /// Holds the server to its output schema: a result that breaks it is a server bug, reported
 /// to the model as a failed call rather than sent as data the client would reject. Also says
 /// how the call ended.
-fn check_output(
-    tool: &super::catalog::CompiledTool,
-    result: ToolResult,
-) -> (ToolResult, Outcome) {
+fn check_output(tool: &super::catalog::CompiledTool, result: ToolResult) -> (ToolResult, Outcome) {
     if result.is_error {
         return (result, Outcome::ToolError);
     }

@@ -7,8 +7,8 @@ use http::StatusCode;
 use http::header::HeaderMap;
 use serde_json::Value;
 
-use super::exchange::Message;
 use super::endpoint::{Accept, Endpoint, MCP_PROTOCOL_VERSION, META_VERSION, Reply};
+use super::exchange::Message;
 use super::jsonrpc::{Incoming, Kind, code};
 use super::legacy::{legacy, legacy_unsupported};
 use super::modern::modern;

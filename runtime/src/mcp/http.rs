@@ -27,8 +27,7 @@ use crate::auth::Principal;
 use crate::oauth::clip;
 
 /// Headers a browser client may read: the challenge and the MCP response headers.
-const EXPOSE_HEADERS: &str =
-    "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, X-Request-Id";
+const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, X-Request-Id";
 
 /// The response header that carries the request's id (the `request_id` of its log line).
 static X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");

@@ -309,7 +309,10 @@ pub(crate) async fn register(
     {
         Ok(true) => {}
         Ok(false) => {
-            inner.config.metrics.refused("register", "too_many_unused_clients");
+            inner
+                .config
+                .metrics
+                .refused("register", "too_many_unused_clients");
             tracing::warn!(
                 target: "mcpgen::oauth",
                 decision = "register_full",

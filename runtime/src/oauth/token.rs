@@ -358,7 +358,11 @@ async fn refresh_token(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let hash = secret_hash(raw);
-    let stored = inner.store.get_token(&hash).await.map_err(|e| store_error(&inner, e))?;
+    let stored = inner
+        .store
+        .get_token(&hash)
+        .await
+        .map_err(|e| store_error(&inner, e))?;
     // Public clients may refresh without client_id (anthropics/claude-code#53021): the token
     // names its client.
     let owner = stored.as_ref().map(|t| t.record.client_id.clone());
@@ -484,7 +488,11 @@ pub(crate) async fn revoke(
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         let hash = secret_hash(raw);
-        let stored = inner.store.get_token(&hash).await.map_err(|e| store_error(&inner, e))?;
+        let stored = inner
+            .store
+            .get_token(&hash)
+            .await
+            .map_err(|e| store_error(&inner, e))?;
         let owner = stored.as_ref().map(|t| t.record.client_id.clone());
         let client = authenticate(&inner, &creds, owner.as_deref()).await?;
         if let Some(t) = stored.filter(|t| t.record.client_id == client.client_id) {
@@ -496,7 +504,11 @@ pub(crate) async fn revoke(
                         .await
                         .map_err(|e| store_error(&inner, e))?;
                 }
-                TokenKind::Access => inner.store.revoke_token(&hash).await.map_err(|e| store_error(&inner, e))?,
+                TokenKind::Access => inner
+                    .store
+                    .revoke_token(&hash)
+                    .await
+                    .map_err(|e| store_error(&inner, e))?,
             }
             tracing::info!(
                 target: "mcpgen::oauth",

@@ -638,10 +638,7 @@ impl Store for SqliteStore {
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
-        self.run(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(err)
-        })
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(err))
     }
 
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {

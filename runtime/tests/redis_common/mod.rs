@@ -15,7 +15,7 @@ impl Drop for RedisChild {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -30,6 +30,13 @@ pub async fn redis_url() -> Option<(String, Option<RedisChild>)> {
         return Some((url, None));
     }
     let port = free_port();
+    let child = start_on(port).await?;
+    Some((format!("redis://127.0.0.1:{port}"), Some(child)))
+}
+
+/// Starts a redis-server on `port` (loopback, nothing saved) and waits until it accepts
+/// connections; `None` when it cannot be started.
+pub async fn start_on(port: u16) -> Option<RedisChild> {
     let child = Command::new("redis-server")
         .args([
             "--port",
@@ -46,13 +53,12 @@ pub async fn redis_url() -> Option<(String, Option<RedisChild>)> {
         .spawn()
         .ok()?;
     let child = RedisChild(child);
-    let url = format!("redis://127.0.0.1:{port}");
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return Some((url, Some(child)));
+            return Some(child);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
