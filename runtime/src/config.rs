@@ -269,6 +269,9 @@ pub enum LogFormat {
 }
 
 /// What the command line asks for.
+// Built once per process and matched at once: boxing the configuration would only add a
+// pointer for callers to follow.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run the server with this configuration.

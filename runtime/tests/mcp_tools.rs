@@ -460,6 +460,8 @@ async fn schema_defaults_are_filled_in_before_the_handler_runs() {
     assert_eq!(args_seen(r), json!({"query": "bins", "limit": 3}));
 }
 
+type Header<'a> = (&'a str, &'a str);
+
 /// The request line of a `tools/call` (the one with `mcp request`) of each request, in order.
 fn request_lines(logs: &str) -> Vec<&str> {
     logs.lines().filter(|l| l.contains("mcp request")).collect()
@@ -482,7 +484,8 @@ async fn tool_call_lines_say_how_the_call_ended_and_who_made_it() {
         ("authorization", "Bearer admin"),
         ("user-agent", long_agent.as_str()),
     ];
-    let cases: [(&[(&str, &str)], Value, u16, &str, &str); 7] = [
+    // (headers, request, status, outcome, client id)
+    let cases: [(&[Header], Value, u16, &str, &str); 7] = [
         (
             &admin,
             call("echo", json!({"text": "hi"})),

@@ -255,7 +255,7 @@ async fn authorization_code(
         .store
         .redeem_code(&secret_hash(code))
         .await
-        .map_err(|e| store_error(&inner, e))?
+        .map_err(|e| store_error(inner, e))?
     {
         Redemption::Fresh(r) => r,
         Redemption::Replayed(r) => {
@@ -264,7 +264,7 @@ async fn authorization_code(
                 .store
                 .revoke_family(&r.family, revoked_until(inner))
                 .await
-                .map_err(|e| store_error(&inner, e))?;
+                .map_err(|e| store_error(inner, e))?;
             inner.config.metrics.refused("token", "code_replayed");
             tracing::warn!(
                 target: "mcpgen::oauth",
@@ -323,7 +323,7 @@ async fn authorization_code(
         .store
         .put_tokens(&issued.tokens)
         .await
-        .map_err(|e| store_error(&inner, e))?;
+        .map_err(|e| store_error(inner, e))?;
     // The client completed a grant: it is kept past UNUSED_CLIENT_TTL. The tokens are issued
     // either way; should this fail, the client is purged later and registers again.
     if let Err(e) = inner.store.client_granted(&client.client_id).await {
@@ -362,7 +362,7 @@ async fn refresh_token(
         .store
         .get_token(&hash)
         .await
-        .map_err(|e| store_error(&inner, e))?;
+        .map_err(|e| store_error(inner, e))?;
     // Public clients may refresh without client_id (anthropics/claude-code#53021): the token
     // names its client.
     let owner = stored.as_ref().map(|t| t.record.client_id.clone());
@@ -403,7 +403,7 @@ async fn refresh_token(
         .store
         .rotate_refresh(&req)
         .await
-        .map_err(|e| store_error(&inner, e))?
+        .map_err(|e| store_error(inner, e))?
     {
         Rotation::Rotated => {}
         Rotation::Reused(reuse) => {
