@@ -1,4 +1,4 @@
-//! The generated crate's non-Rust files, from the minijinja templates in `templates/`.
+//! The generated crate's non-Rust files, from the minijinja templates in `generator/templates/`.
 
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde::Serialize;
@@ -7,10 +7,10 @@ use super::{Options, RuntimeDep};
 use crate::model::Model;
 use crate::spec::{Consent, Handler};
 
-const CARGO_TOML: &str = include_str!("../../../templates/Cargo.toml.j2");
-const README: &str = include_str!("../../../templates/README.md.j2");
-const DOCKERFILE: &str = include_str!("../../../templates/Dockerfile.j2");
-const GITIGNORE: &str = include_str!("../../../templates/gitignore.j2");
+const CARGO_TOML: &str = include_str!("../../templates/Cargo.toml.j2");
+const README: &str = include_str!("../../templates/README.md.j2");
+const DOCKERFILE: &str = include_str!("../../templates/Dockerfile.j2");
+const GITIGNORE: &str = include_str!("../../templates/gitignore.j2");
 
 /// Renders one embedded template. Templates are the generator's own, so a failure is a bug in
 /// them, caught by the golden tests, never a problem with the user's spec.
