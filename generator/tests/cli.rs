@@ -229,7 +229,12 @@ fn runtime_dependency_is_by_version_or_relative_path() {
     let dir = std::fs::canonicalize(&dir).unwrap();
     let spec = repo.join("specs/local-notes.yaml");
     let dependency = |out: &Path, extra: &[&str]| {
-        let mut args = vec!["build", spec.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "build",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let built = Command::new(env!("CARGO_BIN_EXE_mcpgen"))
             .args(&args)

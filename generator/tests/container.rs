@@ -242,7 +242,10 @@ fn dockerfile_builds_from_exactly_what_it_copies() {
     assert_eq!(stages.len(), 2, "a build and a run stage");
     let (build, run) = (&stages[0], &stages[1]);
     let image = |stage: &[Instruction]| stage[0].args.split_whitespace().next().unwrap().to_owned();
-    assert!(image(build).starts_with("rust:1.95-slim-bookworm"), "{build:?}");
+    assert!(
+        image(build).starts_with("rust:1.95-slim-bookworm"),
+        "{build:?}"
+    );
     assert_eq!(image(run), "debian:bookworm-slim");
     let workdir = |stage: &[Instruction]| {
         stage
@@ -272,7 +275,10 @@ fn dockerfile_builds_from_exactly_what_it_copies() {
         .current_dir(&build_dir)
         .env("CARGO_TARGET_DIR", target_dir())
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
-        .env("PATH", path_with(Path::new(env!("CARGO")).parent().unwrap()))
+        .env(
+            "PATH",
+            path_with(Path::new(env!("CARGO")).parent().unwrap()),
+        )
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -287,7 +293,10 @@ fn dockerfile_builds_from_exactly_what_it_copies() {
     let binary = from_build.args.split_whitespace().nth(1).unwrap();
     let binary = build_dir.join(binary.strip_prefix("/src/").expect("under WORKDIR /src"));
     let version = Command::new(&binary).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout), "medtainer-mcp 0.1.0\n");
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        "medtainer-mcp 0.1.0\n"
+    );
 
     // Not root; the SQLite file on the volume; the binary checks its own health.
     let user = run.iter().rfind(|i| i.keyword == "USER").expect("USER");
@@ -362,7 +371,11 @@ fn the_build_is_locked_exactly_when_a_lock_is_committed() {
             .env("PATH", path_with(&bin))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(dir.join("dist/local-notes-mcp").is_file());
         (
             std::fs::read_to_string(dir.join("cargo-args")).unwrap(),
@@ -428,10 +441,8 @@ fn compose_file_runs_two_replicas_on_one_redis_behind_one_port() {
             .map(|p| p.as_str().unwrap())
             .collect();
         assert_eq!(published, ["8080:8080"], "{stem}: one published port");
-        let replicas: Vec<(&String, &serde_json::Value)> = services
-            .iter()
-            .filter(|(_, s)| s["build"] == ".")
-            .collect();
+        let replicas: Vec<(&String, &serde_json::Value)> =
+            services.iter().filter(|(_, s)| s["build"] == ".").collect();
         assert_eq!(replicas.len(), 2, "{stem}: two replicas of this crate");
         let proxy = &services["proxy"];
         let command: Vec<&str> = proxy["command"]
@@ -442,7 +453,9 @@ fn compose_file_runs_two_replicas_on_one_redis_behind_one_port() {
             .collect();
         for (name, _) in &replicas {
             assert!(
-                command.windows(2).any(|w| w == ["--to", &format!("{name}:8080")]),
+                command
+                    .windows(2)
+                    .any(|w| w == ["--to", &format!("{name}:8080")]),
                 "{stem}: the proxy does not reach {name}: {command:?}"
             );
         }
@@ -462,6 +475,11 @@ fn compose_file_runs_two_replicas_on_one_redis_behind_one_port() {
                 "{stem} {name}"
             );
         }
-        assert!(services["redis"]["image"].as_str().unwrap().starts_with("redis:"));
+        assert!(
+            services["redis"]["image"]
+                .as_str()
+                .unwrap()
+                .starts_with("redis:")
+        );
     }
 }
