@@ -217,6 +217,60 @@ fn build_check_passes_from_any_directory_with_any_spelling() {
     }
 }
 
+/// The generated Cargo.toml depends on the runtime by version, as a registry serves it; with
+/// `--runtime-path`, however spelled (absolute here), by a path relative to the crate, never
+/// an absolute one, so the crate and the checkout it points into can move together.
+#[test]
+fn runtime_dependency_is_by_version_or_relative_path() {
+    let repo = std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")).unwrap();
+    let dir = std::env::temp_dir().join(format!("mcpgen-cli-{}-runtime-dep", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = std::fs::canonicalize(&dir).unwrap();
+    let spec = repo.join("specs/local-notes.yaml");
+    let dependency = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let built = Command::new(env!("CARGO_BIN_EXE_mcpgen"))
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+        let manifest = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
+        manifest
+            .lines()
+            .find(|l| l.starts_with("mcpgen-runtime ="))
+            .expect("the runtime dependency")
+            .to_owned()
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        dependency(&dir.join("registry"), &[]),
+        format!("mcpgen-runtime = \"{version}\"")
+    );
+    let runtime = repo.join("runtime");
+    let out = dir.join("deep/er/crate");
+    let line = dependency(&out, &["--runtime-path", runtime.to_str().unwrap()]);
+    let relative = mcpgen::write::relative_path(&out, &runtime);
+    assert!(relative.starts_with("../"), "{relative}");
+    assert_eq!(
+        line,
+        format!("mcpgen-runtime = {{ path = \"{relative}\", version = \"{version}\" }}")
+    );
+    assert!(
+        std::fs::canonicalize(out.join(&relative)).unwrap() == runtime,
+        "{relative} from {} is not the runtime",
+        out.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn unreadable_file_exits_2() {
     let out = mcpgen(&["check", "specs/medtainer.yaml", "specs/no-such-file.yaml"]);

@@ -58,7 +58,7 @@ fn odd_names_become_valid_rust() {
                "handler": "template", "template": "line\r\nwith\ta \"# and \"## and {{ x | default('-') }}"}),
     ];
     let n = emitted_rust_parses(&spec(tools)).unwrap();
-    assert_eq!(n, 8);
+    assert_eq!(n, 10);
 }
 
 proptest! {

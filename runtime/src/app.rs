@@ -38,6 +38,7 @@
 use std::future::Future;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::Router;
 use mcpgen_rules::base_url;
@@ -470,6 +471,7 @@ where
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(app.name),
+        Command::Healthcheck(config) => healthcheck(&config.bind),
         Command::Serve(config) => {
             if let Err(e) = init_tracing(config.log_format, env("RUST_LOG").as_deref()) {
                 return start_error(&e);
@@ -530,6 +532,71 @@ fn hash_password(name: &str) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// How long `healthcheck` waits to connect, and then for the answer.
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `healthcheck`: `GET /healthz` on `bind` (an unspecified address, `0.0.0.0` or `[::]`, is
+/// reached on the loopback address of its family), with `Host` naming that loopback address
+/// so a loopback server's `Host` check lets it through. Exit 0 on a 200, 1 otherwise, with
+/// one `error:` line naming the address (Docker's `HEALTHCHECK` contract: 0 healthy,
+/// 1 unhealthy).
+fn healthcheck(bind: &str) -> ExitCode {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+    let addrs: Vec<std::net::SocketAddr> = match bind.to_socket_addrs() {
+        Ok(a) => a
+            .map(|mut a| {
+                if a.ip().is_unspecified() {
+                    a.set_ip(match a.ip() {
+                        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                    });
+                }
+                a
+            })
+            .collect(),
+        Err(e) => {
+            eprintln!("error: cannot resolve the bind address {bind:?}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut last = format!("the bind address {bind:?} names no address");
+    for addr in addrs {
+        match healthz_status(addr) {
+            Ok(200) => return ExitCode::SUCCESS,
+            Ok(status) => last = format!("http://{addr}/healthz answered {status}"),
+            Err(e) => last = format!("cannot reach http://{addr}/healthz: {e}"),
+        }
+    }
+    eprintln!("error: {last}");
+    ExitCode::FAILURE
+}
+
+/// The status code of `GET /healthz` at `addr` (HTTP/1.1, one request, connection closed).
+fn healthz_status(addr: std::net::SocketAddr) -> std::io::Result<u16> {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, HEALTHCHECK_TIMEOUT)?;
+    stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT))?;
+    stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT))?;
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: mcpgen-healthcheck\r\n\
+         Connection: close\r\n\r\n"
+    )?;
+    // The status line is all that is needed: `HTTP/1.1 200 OK`.
+    let mut line = String::new();
+    std::io::BufReader::new(stream.take(256)).read_line(&mut line)?;
+    line.split(' ')
+        .nth(1)
+        .filter(|_| line.starts_with("HTTP/"))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not an HTTP status line: {:?}", line.trim_end()),
+            )
+        })
 }
 
 fn serve_on(

@@ -278,6 +278,9 @@ pub enum Command {
     Serve(Config),
     /// `hash-password`: read a password from stdin, print its hash.
     HashPassword,
+    /// `healthcheck`: `GET /healthz` on the address this configuration listens on, and exit 0
+    /// on 200, 1 otherwise (a container's `HEALTHCHECK`, with no HTTP client in the image).
+    Healthcheck(Config),
     /// `--help` or `--version`: print this text to stdout and exit 0.
     Print(String),
 }
@@ -364,6 +367,9 @@ impl Config {
         let cli = Cli::from_arg_matches(&matches).map_err(usage_error)?;
         if let Some(Sub::HashPassword) = cli.command {
             return Ok(Command::HashPassword);
+        }
+        if let Some(Sub::Healthcheck) = cli.command {
+            return Self::resolve(app, cli, &env).map(Command::Healthcheck);
         }
         Self::resolve(app, cli, &env).map(Command::Serve)
     }
@@ -801,6 +807,9 @@ struct Cli {
 enum Sub {
     /// Read a password from stdin and print its hash, for MCPGEN_PASSWORD_HASH.
     HashPassword,
+    /// Check that the server configured by the same flags and environment answers /healthz;
+    /// exit 0 if it does, 1 if not (for a container HEALTHCHECK).
+    Healthcheck,
 }
 
 fn cli_command(app: &CliSpec<'_>) -> clap::Command {

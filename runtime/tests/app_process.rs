@@ -1079,3 +1079,40 @@ fn one_source_cannot_take_every_connection_slot() {
     );
     terminate(&child);
 }
+
+/// `healthcheck` is what a container's `HEALTHCHECK` runs (slim images have no HTTP client):
+/// with the server's own environment it reaches the server through the unspecified bind
+/// address on loopback and exits 0, and once the server is gone it exits 1 naming the address.
+#[test]
+fn healthcheck_subcommand_follows_the_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = format!("0.0.0.0:{port}");
+    let hash = mcpgen_runtime::oauth::hash_password("a long random password for tests");
+    let env = [
+        ("MCPGEN_BIND", bind.as_str()),
+        ("MCPGEN_PUBLIC_URL", "https://mcp.example.org"),
+        ("MCPGEN_STORE", "memory"),
+        ("MCPGEN_PASSWORD_HASH", hash.as_str()),
+    ];
+    let mut server = spawn(&[], &env, false);
+    let lines = stderr_lines(&mut server);
+    wait_for(&lines, "listening");
+
+    let (code, _, stderr) = finish(spawn(&["healthcheck"], &env, false));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr, "");
+
+    terminate(&server);
+    assert_eq!(server.wait().expect("wait").code(), Some(0));
+    let (code, _, stderr) = finish(spawn(&["healthcheck"], &env, false));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot reach http://127.0.0.1:{port}/healthz: "
+        )),
+        "{stderr}"
+    );
+}

@@ -91,6 +91,16 @@ pub fn generate(model: &Model, options: &Options) -> Files {
         Ownership::Generated,
     );
     add(
+        ".dockerignore",
+        templates::dockerignore(&header),
+        Ownership::Generated,
+    );
+    add(
+        "compose.yaml",
+        templates::compose(model, &header),
+        Ownership::Generated,
+    );
+    add(
         "src/lib.rs",
         rust_file(&header, lib_rs::tokens(model)),
         Ownership::Generated,

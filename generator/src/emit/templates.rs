@@ -1,4 +1,4 @@
-//! The generated crate's non-Rust files, from the minijinja templates in `templates/`.
+//! The generated crate's non-Rust files, from the minijinja templates in `generator/templates/`.
 
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde::Serialize;
@@ -7,16 +7,20 @@ use super::{Options, RuntimeDep};
 use crate::model::Model;
 use crate::spec::{Consent, Handler};
 
-const CARGO_TOML: &str = include_str!("../../../templates/Cargo.toml.j2");
-const README: &str = include_str!("../../../templates/README.md.j2");
-const DOCKERFILE: &str = include_str!("../../../templates/Dockerfile.j2");
-const GITIGNORE: &str = include_str!("../../../templates/gitignore.j2");
+const CARGO_TOML: &str = include_str!("../../templates/Cargo.toml.j2");
+const README: &str = include_str!("../../templates/README.md.j2");
+const DOCKERFILE: &str = include_str!("../../templates/Dockerfile.j2");
+const GITIGNORE: &str = include_str!("../../templates/gitignore.j2");
+const DOCKERIGNORE: &str = include_str!("../../templates/dockerignore.j2");
+const COMPOSE: &str = include_str!("../../templates/compose.yaml.j2");
 
 /// Renders one embedded template. Templates are the generator's own, so a failure is a bug in
 /// them, caught by the golden tests, never a problem with the user's spec.
 fn render(name: &str, source: &str, ctx: minijinja::Value) -> String {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // None of the files is HTML, and a `.yaml` name would otherwise quote every value as JSON.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     let syntax = minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
         .build()
@@ -116,6 +120,10 @@ pub fn readme(model: &Model, options: &Options, header: &str) -> String {
             auth => minijinja::Value::from(minijinja::value::Serde(&auth)),
             tools => minijinja::Value::from(minijinja::value::Serde(&tools)),
             has_rust_tools => model.tools.iter().any(|t| t.handler == Handler::Rust),
+            runtime_path => match &options.runtime {
+                RuntimeDep::Registry => None,
+                RuntimeDep::Path(path) => Some(path.as_str()),
+            },
         },
     )
 }
@@ -124,7 +132,19 @@ pub fn dockerfile(model: &Model, header: &str) -> String {
     render(
         "Dockerfile",
         DOCKERFILE,
-        context! { header, crate_name => &model.crate_name },
+        context! { header, crate_name => &model.crate_name, auth => model.auth.is_some() },
+    )
+}
+
+pub fn dockerignore(header: &str) -> String {
+    render(".dockerignore", DOCKERIGNORE, context! { header })
+}
+
+pub fn compose(model: &Model, header: &str) -> String {
+    render(
+        "compose.yaml",
+        COMPOSE,
+        context! { header, crate_name => &model.crate_name, auth => model.auth.is_some() },
     )
 }
 
