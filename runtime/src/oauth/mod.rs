@@ -20,9 +20,11 @@ mod error;
 pub(crate) use error::clip;
 mod limit;
 mod metadata;
+pub mod pages;
 mod redirect;
 mod register;
 pub mod scope;
+pub mod session;
 mod token;
 pub(crate) mod urls;
 
@@ -53,6 +55,7 @@ pub use self::limit::{
 };
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
+pub use self::session::{OPERATOR_SUBJECT, SESSION_TTL};
 pub use mcpgen_rules::is_loopback_url;
 
 /// The environment variable a generated server reads the consent password hash from (format:
@@ -177,6 +180,12 @@ pub struct OAuthConfig {
     /// consent password) count the right-most untrusted address of `X-Forwarded-For` (or
     /// `Forwarded`) instead. Empty (the default): forwarded headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The server's title, shown on the sign-in, consent and error pages; `None`: the public
+    /// host.
+    pub title: Option<String>,
+    /// Scopes required by a tool that may change or destroy data (`destructiveHint` true and
+    /// `readOnlyHint` false): the consent page marks them.
+    pub destructive_scopes: Vec<String>,
 }
 
 impl OAuthConfig {
@@ -198,6 +207,8 @@ impl OAuthConfig {
             password_hash: None,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            title: None,
+            destructive_scopes: Vec::new(),
         }
     }
 
@@ -226,6 +237,8 @@ impl std::fmt::Debug for OAuthConfig {
             )
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("title", &self.title)
+            .field("destructive_scopes", &self.destructive_scopes)
             .finish()
     }
 }
@@ -286,6 +299,8 @@ pub(crate) struct Inner {
     last_purge: AtomicU64,
     pub password_attempts: limit::PasswordLimiter,
     pub registrations: limit::RegistrationLimiter,
+    /// The store's server key that signs sign-in cookies, read once.
+    pub session_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 /// The authorization server and resource-server check of one MCP server. Cheap to clone.
@@ -411,6 +426,7 @@ impl OAuth {
                 last_purge: AtomicU64::new(0),
                 password_attempts: limit::PasswordLimiter::default(),
                 registrations: limit::RegistrationLimiter::default(),
+                session_key: tokio::sync::OnceCell::new(),
             }),
         })
     }
