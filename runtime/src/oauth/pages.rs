@@ -91,18 +91,26 @@ pub struct PersonView {
 pub enum SignInView {
     /// One shared server password.
     Password,
-    /// A username and a password of an account kept by the server; `username` refills the
-    /// field after a failed attempt.
-    Users { username: Option<String> },
-    /// A button that sends the person to an upstream OpenID provider, named `provider`, at
-    /// `href`.
-    Upstream { provider: String, href: String },
+    /// A username and a password of an account kept by the server.
+    Users {
+        /// Refills the username field after a failed attempt.
+        username: Option<String>,
+    },
+    /// A button that sends the person to an upstream OpenID provider.
+    Upstream {
+        /// The provider's name on the button.
+        provider: String,
+        /// Where the button leads (the provider's authorization request).
+        href: String,
+    },
 }
 
 /// A hidden form field carried from the authorization request to its approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HiddenField {
+    /// The parameter's name (`client_id`, `state`, `csrf`, ...).
     pub name: String,
+    /// Its value, as received (the template escapes it).
     pub value: String,
 }
 
@@ -112,10 +120,12 @@ pub struct HiddenField {
 pub struct ConsentPage {
     /// The server's title.
     pub server: String,
+    /// The application asking.
     pub client: ClientView,
     /// The host the authorization code will be sent to (the redirect URI's host, or its
     /// scheme for a private-use URI scheme).
     pub redirect_host: String,
+    /// The scopes the code will carry, in the server's order.
     pub scopes: Vec<ScopeView>,
     /// Who is signed in; `None` when the person must sign in on this page.
     pub signed_in: Option<PersonView>,
