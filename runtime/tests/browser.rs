@@ -11,6 +11,7 @@
 
 mod oauth_common;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,8 @@ const PASSWORD: &str = "correct horse battery staple";
 const STATE: &str = "browser-state-1";
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let runtime = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    runtime.parent().map(PathBuf::from).unwrap_or(runtime)
 }
 
 fn artifacts() -> PathBuf {
@@ -77,7 +79,12 @@ fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
         "CI is set but the browser test cannot run: missing {}",
         missing.join(", ")
     );
-    eprintln!("browser: skipped, missing {}", missing.join(", "));
+    // Straight to stderr, past the test harness's capture, so a skip is seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "browser: skipped, missing {}",
+        missing.join(", ")
+    );
     None
 }
 
@@ -222,7 +229,11 @@ async fn a_person_signs_in_and_allows_in_chromium() {
         let bytes = std::fs::read(shot).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{}", shot.display());
     }
-    eprintln!("browser: screenshots in {}", out.display());
+    let _ = writeln!(
+        std::io::stderr(),
+        "browser: screenshots in {}",
+        out.display()
+    );
 }
 
 /// Runs `cmd` to its end (killed after two minutes): exit code, stdout, stderr.
