@@ -485,3 +485,57 @@ async fn automatic_consent_refuses_cross_site_navigations() {
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+/// The consent page of a generated server names it by its title and marks the scopes of the
+/// tools that may change or destroy data (`destructiveHint` true, not read-only), learnt from
+/// the tool catalog.
+#[tokio::test]
+async fn the_consent_page_names_the_server_and_marks_destructive_tools_scopes() {
+    let mut a = app();
+    let echo = a.tools.iter_mut().find(|t| t.name == "echo").unwrap();
+    echo.annotations.read_only = false;
+    echo.annotations.destructive = true;
+    let router = public(&a).await;
+    let callback = "https://claude.ai/api/mcp/auth_callback";
+    let r = send(
+        &router,
+        Request::post("/register")
+            .header(header::HOST, PUBLIC_HOST)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"client_name": "Claude", "redirect_uris": [callback], "token_endpoint_auth_method": "none"})
+                    .to_string(),
+            ))
+            .expect("request"),
+    )
+    .await;
+    let client_id = r.json()["client_id"].as_str().unwrap().to_owned();
+    let uri = format!(
+        "/authorize?{}",
+        form(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", callback),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("scope", "claudeai orders.read"),
+        ])
+    );
+    let r = get(&router, PUBLIC_HOST, &uri).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let html = r.text();
+    assert!(
+        html.contains("<title>Sign in · MedTainer</title>"),
+        "{html}"
+    );
+    let items: Vec<&str> = html.split("<li>").skip(1).collect();
+    let marked = |scope: &str| {
+        items
+            .iter()
+            .find(|li| li.contains(&format!("<code>{scope}</code>")))
+            .unwrap_or_else(|| panic!("{scope} in {html}"))
+            .contains("can change or delete data")
+    };
+    assert!(marked("orders.read"));
+    assert!(!marked("claudeai"));
+}

@@ -20,9 +20,11 @@ mod error;
 pub(crate) use error::clip;
 mod limit;
 mod metadata;
+pub mod pages;
 mod redirect;
 mod register;
 pub mod scope;
+pub mod session;
 mod token;
 pub(crate) mod urls;
 
@@ -53,6 +55,7 @@ pub use self::limit::{
 };
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
+pub use self::session::{OPERATOR_SUBJECT, SESSION_TTL};
 pub use mcpgen_rules::is_loopback_url;
 
 /// The environment variable a generated server reads the consent password hash from (format:
@@ -180,6 +183,12 @@ pub struct OAuthConfig {
     /// Where codes, tokens, refreshes, reuse, refusals, registrations and store errors are
     /// counted (default: off); see [`crate::metrics`].
     pub metrics: crate::metrics::Metrics,
+    /// The server's title, shown on the sign-in, consent and error pages; `None`: the public
+    /// host.
+    pub title: Option<String>,
+    /// Scopes required by a tool that may change or destroy data (`destructiveHint` true and
+    /// `readOnlyHint` false): the consent page marks them.
+    pub destructive_scopes: Vec<String>,
 }
 
 impl OAuthConfig {
@@ -202,6 +211,8 @@ impl OAuthConfig {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             metrics: crate::metrics::Metrics::default(),
+            title: None,
+            destructive_scopes: Vec::new(),
         }
     }
 
@@ -231,6 +242,8 @@ impl std::fmt::Debug for OAuthConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics", &self.metrics)
+            .field("title", &self.title)
+            .field("destructive_scopes", &self.destructive_scopes)
             .finish()
     }
 }
@@ -291,6 +304,8 @@ pub(crate) struct Inner {
     last_purge: AtomicU64,
     pub password_attempts: limit::PasswordLimiter,
     pub registrations: limit::RegistrationLimiter,
+    /// The store's server key that signs sign-in cookies, read once.
+    pub session_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 /// The authorization server and resource-server check of one MCP server. Cheap to clone.
@@ -416,6 +431,7 @@ impl OAuth {
                 last_purge: AtomicU64::new(0),
                 password_attempts: limit::PasswordLimiter::default(),
                 registrations: limit::RegistrationLimiter::default(),
+                session_key: tokio::sync::OnceCell::new(),
             }),
         })
     }
