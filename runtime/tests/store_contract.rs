@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
-    self, ClientRecord, CodeRecord, MemoryStore, NewToken, Redemption, Reuse, RotateRequest,
+    self, ClientRecord, ClientRemoval, CodeRecord, GrantFilter, MemoryStore, NewToken, Redemption, Reuse, RotateRequest,
     Rotation, Store, TokenKind, TokenRecord, TokenState,
 };
 use redis_common::redis_url;
@@ -678,6 +678,138 @@ async fn purge(s: &dyn Store, p: &str, expires_keys: bool) {
     assert!(s.get_token(&live).await.unwrap().is_some());
 }
 
+fn grant_token(kind: TokenKind, client: &str, family: &str, issued_at: u64) -> TokenRecord {
+    TokenRecord {
+        client_id: client.into(),
+        issued_at,
+        ..token(kind, family, issued_at + 3600)
+    }
+}
+
+fn by_client(id: &str) -> GrantFilter {
+    GrantFilter {
+        client_id: Some(id.into()),
+    }
+}
+
+/// The administrative view: grants are listed per client and in all, with their first issue,
+/// last refresh and expiry; revoking a client's grants or the client itself refuses its
+/// tokens at once and leaves other clients' grants alone; `last_used` moves when recorded.
+async fn administration(s: &dyn Store, p: &str) {
+    let (a, b) = (format!("{p}-adm-a"), format!("{p}-adm-b"));
+    for id in [&a, &b] {
+        s.put_client(&client(id.clone()), None).await.unwrap();
+    }
+    let t0 = now() - 100;
+    let (fa1, fa2, fb) = (format!("{p}-fa1"), format!("{p}-fa2"), format!("{p}-fb"));
+    s.put_tokens(&[
+        new(format!("{fa1}-at"), grant_token(TokenKind::Access, &a, &fa1, t0)),
+        new(format!("{fa1}-rt"), grant_token(TokenKind::Refresh, &a, &fa1, t0)),
+    ])
+    .await
+    .unwrap();
+    s.put_tokens(&[new(
+        format!("{fa2}-at"),
+        grant_token(TokenKind::Access, &a, &fa2, t0 + 1),
+    )])
+    .await
+    .unwrap();
+    s.put_tokens(&[new(
+        format!("{fb}-at"),
+        grant_token(TokenKind::Access, &b, &fb, t0 + 2),
+    )])
+    .await
+    .unwrap();
+    // A refresh writes into the grant: refreshed_at and expiry move, issued_at stays.
+    let mut req = rotate(&format!("{fa1}-rt"), &format!("{fa1}-r2"), &fa1, GRACE);
+    for t in &mut req.new_tokens {
+        t.record.client_id = a.clone();
+    }
+    let (refreshed_at, refreshed_exp) = (
+        req.new_tokens[0].record.issued_at,
+        req.new_tokens[0].record.expires_at,
+    );
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+
+    let grants = s.list_grants(&by_client(&a), now()).await.unwrap();
+    let families: Vec<&str> = grants.iter().map(|g| g.family.as_str()).collect();
+    assert_eq!(families, [fa1.as_str(), fa2.as_str()]);
+    assert_eq!(grants[0].client_id, a);
+    assert_eq!(grants[0].issued_at, t0);
+    assert_eq!(grants[0].refreshed_at, Some(refreshed_at), "{grants:?} {t0}");
+    assert_eq!(grants[0].expires_at, refreshed_exp.max(t0 + 3600));
+    assert_eq!(grants[0].scopes, ["claudeai", "orders.read"]);
+    assert_eq!(grants[1].refreshed_at, None);
+    let all = s.list_grants(&GrantFilter::default(), now()).await.unwrap();
+    for f in [&fa1, &fa2, &fb] {
+        assert!(all.iter().any(|g| g.family == *f), "{f} in {all:?}");
+    }
+    // Expired grants are not live.
+    assert!(
+        s.list_grants(&by_client(&a), t0 + 100_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    s.client_used(&a, t0 + 50).await.unwrap();
+    s.client_used(&format!("{p}-nobody"), t0).await.unwrap();
+    let listed = s.list_clients(now()).await.unwrap();
+    let row = |id: &str| listed.iter().find(|c| c.client.client_id == id).cloned();
+    let ra = row(&a).expect("client a listed");
+    assert_eq!((ra.last_used, ra.grants), (Some(t0 + 50), 2));
+    let rb = row(&b).expect("client b listed");
+    assert_eq!((rb.last_used, rb.grants), (None, 1));
+    assert!(row(&format!("{p}-nobody")).is_none());
+
+    // Revoking one client's grants: its tokens are refused, the other client's are not.
+    assert_eq!(s.revoke_grants(&by_client(&a), now()).await.unwrap(), 2);
+    for t in [format!("{fa1}-at"), format!("{fa1}-r2-access"), format!("{fa2}-at")] {
+        assert_eq!(state(s, &t).await, Some(TokenState::Revoked), "{t}");
+    }
+    assert_eq!(state(s, &format!("{fb}-at")).await, Some(TokenState::Active));
+    assert!(s.list_grants(&by_client(&a), now()).await.unwrap().is_empty());
+    assert_eq!(s.revoke_grants(&by_client(&a), now()).await.unwrap(), 0);
+
+    // Removing a client deletes it and revokes its grants.
+    assert_eq!(
+        s.remove_client(&b, now()).await.unwrap(),
+        ClientRemoval {
+            found: true,
+            grants: 1
+        }
+    );
+    assert_eq!(state(s, &format!("{fb}-at")).await, Some(TokenState::Revoked));
+    assert_eq!(s.get_client(&b).await.unwrap(), None);
+    let listed = s.list_clients(now()).await.unwrap();
+    assert!(listed.iter().all(|c| c.client.client_id != b));
+    assert_eq!(
+        s.remove_client(&b, now()).await.unwrap(),
+        ClientRemoval {
+            found: false,
+            grants: 0
+        }
+    );
+}
+
+/// Revoking every grant: each live one is revoked (other runs sharing a Redis may add theirs
+/// to the count), and none is left.
+async fn revoke_all(s: &dyn Store, p: &str) {
+    let fam = format!("{p}-all");
+    let c = format!("{p}-all-client");
+    s.put_tokens(&[new(
+        format!("{fam}-at"),
+        grant_token(TokenKind::Access, &c, &fam, now()),
+    )])
+    .await
+    .unwrap();
+    let n = s.revoke_grants(&GrantFilter::default(), now()).await.unwrap();
+    assert!(n >= 1, "revoked {n}");
+    assert_eq!(state(s, &format!("{fam}-at")).await, Some(TokenState::Revoked));
+    let left = s.list_grants(&GrantFilter::default(), now()).await.unwrap();
+    assert!(left.iter().all(|g| g.family != fam), "{left:?}");
+}
+
 async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     let p = run_id();
     clients(&*s, &p).await;
@@ -689,6 +821,8 @@ async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     purge(&*s, &p, expires_keys).await;
     client_expiry(&*s, &p).await;
     unused_client_cap(&[Arc::clone(&s)], &p).await;
+    administration(&*s, &p).await;
+    revoke_all(&*s, &p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1164,4 +1298,122 @@ async fn siblings_of_one_refresh_token_are_bounded() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+/// A file written before grants were kept: its tokens' grants are listed (from one pass over
+/// the tokens at open), can be revoked, and its clients take a last use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_grants_of_an_earlier_version_are_listed() {
+    let path = temp_db();
+    let issued = now() - 50;
+    let old = client("old-client".into());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE mcpgen_clients (client_id TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at INTEGER);
+             CREATE TABLE mcpgen_tokens (
+                hash TEXT PRIMARY KEY, data TEXT NOT NULL, family TEXT NOT NULL,
+                expires_at INTEGER NOT NULL, rotated_at INTEGER, successor TEXT,
+                revoked INTEGER NOT NULL DEFAULT 0, parent TEXT,
+                superseded INTEGER NOT NULL DEFAULT 0);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO mcpgen_clients (client_id, data) VALUES (?1, ?2)",
+            rusqlite::params![old.client_id, serde_json::to_string(&old).unwrap()],
+        )
+        .unwrap();
+        for (hash, kind, at) in [
+            ("o-at", TokenKind::Access, issued),
+            ("o-rt", TokenKind::Refresh, issued),
+            ("o-at2", TokenKind::Access, issued + 10),
+        ] {
+            let record = grant_token(kind, "old-client", "old-fam", at);
+            c.execute(
+                "INSERT INTO mcpgen_tokens (hash, data, family, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    hash,
+                    serde_json::to_string(&record).unwrap(),
+                    "old-fam",
+                    record.expires_at as i64
+                ],
+            )
+            .unwrap();
+        }
+    }
+    let s = store::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    let grants = s.list_grants(&by_client("old-client"), now()).await.unwrap();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    let g = &grants[0];
+    assert_eq!(
+        (g.family.as_str(), g.issued_at, g.refreshed_at, g.expires_at),
+        ("old-fam", issued, Some(issued + 10), issued + 10 + 3600)
+    );
+    s.client_used("old-client", issued + 20).await.unwrap();
+    let clients = s.list_clients(now()).await.unwrap();
+    assert_eq!(
+        clients
+            .iter()
+            .map(|c| (c.client.client_id.as_str(), c.last_used, c.grants))
+            .collect::<Vec<_>>(),
+        [("old-client", Some(issued + 20), 1)]
+    );
+    assert_eq!(s.revoke_grants(&GrantFilter::default(), now()).await.unwrap(), 1);
+    assert_eq!(state(&*s, "o-rt").await, Some(TokenState::Revoked));
+    drop(s);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A Redis written before the administrative indexes: its clients and grants are found (one
+/// SCAN, once), listed and revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_data_of_an_earlier_version_is_indexed() {
+    let Some((url, _child)) = redis_url().await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Redis: set MCPGEN_TEST_REDIS_URL or install redis-server"
+        );
+        eprintln!("skipped: no MCPGEN_TEST_REDIS_URL and no redis-server on PATH");
+        return;
+    };
+    let s = store::open(&url).await.unwrap();
+    let p = run_id();
+    let (id, fam) = (format!("{p}-old-client"), format!("{p}-old-fam"));
+    s.put_client(&client(id.clone()), None).await.unwrap();
+    s.put_tokens(&[new(
+        format!("{fam}-at"),
+        grant_token(TokenKind::Access, &id, &fam, now()),
+    )])
+    .await
+    .unwrap();
+    // What an earlier version left: the records without the indexes.
+    let mut c = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg("mcpgen:clients")
+        .arg("mcpgen:grants")
+        .arg("mcpgen:admin_indexed")
+        .arg(format!("mcpgen:grant:{fam}"))
+        .arg(format!("mcpgen:client_grants:{id}"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let clients = s.list_clients(now()).await.unwrap();
+    let row = clients.iter().find(|c| c.client.client_id == id);
+    assert_eq!(row.map(|c| c.grants), Some(1), "{clients:?}");
+    assert_eq!(
+        s.remove_client(&id, now()).await.unwrap(),
+        ClientRemoval {
+            found: true,
+            grants: 1
+        }
+    );
+    assert_eq!(state(&*s, &format!("{fam}-at")).await, Some(TokenState::Revoked));
 }

@@ -159,6 +159,14 @@ fn revoked_until(inner: &Inner) -> u64 {
     now() + longest.as_secs()
 }
 
+/// Records when the client was last issued tokens (for `clients list`): once per token
+/// response, never per bearer check. The tokens are issued either way.
+async fn note_client_used(inner: &Inner, client_id: &str) {
+    if let Err(e) = inner.store.client_used(client_id, now()).await {
+        tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot record the client's last use");
+    }
+}
+
 fn store_error(e: impl std::fmt::Display) -> OAuthError {
     tracing::error!(target: "mcpgen::oauth", error = ?e.to_string(), "store failure at the token endpoint");
     OAuthError::server_error()
@@ -327,6 +335,7 @@ async fn authorization_code(
     if let Err(e) = inner.store.client_granted(&client.client_id).await {
         tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot record the client's grant");
     }
+    note_client_used(inner, &client.client_id).await;
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",
@@ -413,6 +422,7 @@ async fn refresh_token(
         }
         Rotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is not valid")),
     }
+    note_client_used(inner, &client.client_id).await;
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",

@@ -274,6 +274,52 @@ pub struct RotateRequest {
     pub keep_until: u64,
 }
 
+/// A stored client as the administrative listing shows it (`clients list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSummary {
+    pub client: ClientRecord,
+    /// When a token was last issued to the client or refreshed by it (unix seconds; see
+    /// [`Store::client_used`]); `None` if never since it registered (or since the store was
+    /// upgraded to keep it).
+    pub last_used: Option<u64>,
+    /// How many of the client's grants are live (see [`GrantSummary`]).
+    pub grants: u64,
+}
+
+/// A grant: the tokens of one family (every token issued from one authorization code and
+/// its refreshes; see [`CodeRecord::family`]). A grant is live until its last token expires or
+/// the family is revoked; the administrative methods only ever report live grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSummary {
+    pub family: String,
+    pub client_id: String,
+    /// The scopes granted (those of its first tokens; a refresh never widens them).
+    pub scopes: Vec<String>,
+    /// When the first token was issued (unix seconds).
+    pub issued_at: u64,
+    /// When tokens were last written into it by a refresh (unix seconds); `None` if never.
+    pub refreshed_at: Option<u64>,
+    /// When its last token expires (unix seconds).
+    pub expires_at: u64,
+}
+
+/// Which live grants an administrative listing or revocation covers: those matching every
+/// field that is set; all of them when none is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    pub client_id: Option<String>,
+}
+
+/// The outcome of [`Store::remove_client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRemoval {
+    /// Whether a stored client was deleted (`false`: no such client was registered; a client
+    /// identified by a metadata document URL is never stored, its grants are still revoked).
+    pub found: bool,
+    /// How many live grants of the client were revoked.
+    pub grants: u64,
+}
+
 /// OAuth state. Every method is safe to call concurrently from several replicas.
 ///
 /// Contract (checked by `tests/store_contract.rs` against every back end):
@@ -350,6 +396,31 @@ pub trait Store: Send + Sync + 'static {
     /// Removes expired codes, tokens, family revocations and clients that expired without a
     /// grant; returns how many rows went.
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64>;
+
+    // Administration (the `clients`, `grants` and `tokens` subcommands). Grants are kept as
+    // tokens are written ([`Store::put_tokens`], [`Store::rotate_refresh`]): listing them
+    // reads an index, never every token.
+
+    /// Records that a token was issued to the client or refreshed by it at `at` (unix
+    /// seconds), for [`ClientSummary::last_used`]. Called once per token response, never
+    /// per bearer check. Does nothing for an unknown client.
+    fn client_used<'a>(&'a self, client_id: &'a str, at: u64) -> StoreFuture<'a, ()>;
+    /// Every stored client, with its live grants at `now` counted, by registration time.
+    fn list_clients(&self, now: u64) -> StoreFuture<'_, Vec<ClientSummary>>;
+    /// The live grants at `now` that `filter` selects, by issue time.
+    fn list_grants<'a>(
+        &'a self,
+        filter: &'a GrantFilter,
+        now: u64,
+    ) -> StoreFuture<'a, Vec<GrantSummary>>;
+    /// Revokes the live grants at `now` that `filter` selects, as
+    /// [`Store::revoke_family`] does (every token of each, refused by the next lookup on
+    /// every replica); returns how many were revoked.
+    fn revoke_grants<'a>(&'a self, filter: &'a GrantFilter, now: u64) -> StoreFuture<'a, u64>;
+    /// Deletes the client (it can no longer authenticate, refresh or be listed) and revokes
+    /// its live grants at `now`, in that order, so no refresh slips in between.
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64)
+    -> StoreFuture<'a, ClientRemoval>;
 }
 
 /// Opens a store from its URL: `memory`, `sqlite:PATH` (also `sqlite://PATH`), or
@@ -381,4 +452,64 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     Err(StoreError::UnknownScheme {
         scheme: scheme.to_owned(),
     })
+}
+
+/// What a write of tokens tells a grant: per family among `tokens`, its client, scopes (the
+/// refresh token's, which keep the whole grant when the access token's were narrowed), the
+/// earliest issue time and the latest expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GrantWrite {
+    pub family: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+impl GrantWrite {
+    /// The grant as first written.
+    pub(crate) fn into_summary(self) -> GrantSummary {
+        GrantSummary {
+            family: self.family,
+            client_id: self.client_id,
+            scopes: self.scopes,
+            issued_at: self.issued_at,
+            refreshed_at: None,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+pub(crate) fn grant_writes(tokens: &[NewToken]) -> Vec<GrantWrite> {
+    let mut writes: Vec<GrantWrite> = Vec::new();
+    for t in tokens {
+        let r = &t.record;
+        match writes.iter_mut().find(|w| w.family == r.family) {
+            Some(w) => {
+                w.issued_at = w.issued_at.min(r.issued_at);
+                w.expires_at = w.expires_at.max(r.expires_at);
+                if r.kind == TokenKind::Refresh {
+                    w.scopes.clone_from(&r.scopes);
+                }
+            }
+            None => writes.push(GrantWrite {
+                family: r.family.clone(),
+                client_id: r.client_id.clone(),
+                scopes: r.scopes.clone(),
+                issued_at: r.issued_at,
+                expires_at: r.expires_at,
+            }),
+        }
+    }
+    writes
+}
+
+/// The order of `clients list`: by registration, then id.
+pub(crate) fn client_order(a: &ClientRecord, b: &ClientRecord) -> std::cmp::Ordering {
+    (a.client_id_issued_at, &a.client_id).cmp(&(b.client_id_issued_at, &b.client_id))
+}
+
+/// The order of `grants list`: by issue time, then family.
+pub(crate) fn grant_order(a: &GrantSummary, b: &GrantSummary) -> std::cmp::Ordering {
+    (a.issued_at, &a.family).cmp(&(b.issued_at, &b.family))
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
+    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
     Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
@@ -84,7 +84,96 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
          CREATE INDEX IF NOT EXISTS mcpgen_clients_expires ON mcpgen_clients (expires_at);",
     )
     .map_err(err)?;
+    if !has_column("mcpgen_clients", "last_used")? {
+        tx.execute_batch("ALTER TABLE mcpgen_clients ADD COLUMN last_used INTEGER")
+            .map_err(err)?;
+    }
+    let has_grants: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mcpgen_grants'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    if has_grants == 0 {
+        // The grants of tokens written before the table existed, in one pass over them.
+        tx.execute_batch(GRANTS_SCHEMA).map_err(err)?;
+        tx.execute_batch(
+            "INSERT INTO mcpgen_grants (family, client_id, scopes, issued_at, refreshed_at, expires_at)
+             SELECT family, json_extract(data, '$.client_id'), json_extract(data, '$.scopes'),
+                 min(json_extract(data, '$.issued_at')),
+                 nullif(max(json_extract(data, '$.issued_at')), min(json_extract(data, '$.issued_at'))),
+                 max(expires_at)
+             FROM mcpgen_tokens GROUP BY family",
+        )
+        .map_err(err)?;
+    }
     tx.commit().map_err(err)
+}
+
+/// One row per grant (token family), written as its tokens are, so the administrative
+/// commands list and revoke grants without reading every token. `scopes` is a JSON array;
+/// times are unix seconds.
+const GRANTS_SCHEMA: &str = "
+CREATE TABLE mcpgen_grants (
+    family TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    subject TEXT,
+    scopes TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    refreshed_at INTEGER,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX mcpgen_grants_client ON mcpgen_grants (client_id);
+CREATE INDEX mcpgen_grants_subject ON mcpgen_grants (subject) WHERE subject IS NOT NULL;
+CREATE INDEX mcpgen_grants_expires ON mcpgen_grants (expires_at);
+";
+
+/// Records tokens written into their grants: a new family starts a grant, a later write
+/// (a refresh) moves its `refreshed_at` and extends its expiry.
+fn upsert_grants(conn: &Connection, tokens: &[NewToken]) -> Result<(), StoreError> {
+    for w in super::grant_writes(tokens) {
+        exec(
+            conn,
+            "INSERT INTO mcpgen_grants (family, client_id, scopes, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (family) DO UPDATE SET issued_at = min(issued_at, excluded.issued_at),
+                 refreshed_at = nullif(max(coalesce(refreshed_at, issued_at), excluded.issued_at),
+                     min(issued_at, excluded.issued_at)),
+                 expires_at = max(expires_at, excluded.expires_at)",
+            params![
+                w.family,
+                w.client_id,
+                to_json(&w.scopes)?,
+                int(w.issued_at),
+                int(w.expires_at)
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The live grants `?1` (now) and `?2` (client id, or NULL for every client) select.
+const LIVE_GRANTS: &str = "FROM mcpgen_grants g WHERE g.expires_at > ?1
+    AND (?2 IS NULL OR g.client_id = ?2)
+    AND NOT EXISTS (SELECT 1 FROM mcpgen_revoked_families f WHERE f.family = g.family)";
+
+/// Revokes the live grants `filter` selects, each remembered until its last token expires;
+/// returns how many.
+fn revoke_grants(conn: &Connection, filter: &GrantFilter, now: u64) -> Result<u64, StoreError> {
+    let n = exec(
+        conn,
+        &format!(
+            "INSERT INTO mcpgen_revoked_families (family, keep_until) SELECT g.family, g.expires_at \
+             {LIVE_GRANTS} ON CONFLICT (family) DO UPDATE SET keep_until = max(keep_until, excluded.keep_until)"
+        ),
+        params![int(now), filter.client_id],
+    )?;
+    Ok(n as u64)
+}
+
+fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
 }
 
 /// SQLite: one read-write connection behind a mutex, on which every write runs on the blocking
@@ -526,6 +615,7 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction().map_err(err)?;
             insert_tokens(&tx, &tokens, None)?;
+            upsert_grants(&tx, &tokens)?;
             tx.commit().map_err(err)
         })
     }
@@ -615,6 +705,7 @@ impl Store for SqliteStore {
                 )?;
             }
             insert_tokens(&tx, &req.new_tokens, Some(&req.old_hash))?;
+            upsert_grants(&tx, &req.new_tokens)?;
             tx.commit().map_err(err)?;
             Ok(Rotation::Rotated)
         })
@@ -666,8 +757,128 @@ impl Store for SqliteStore {
                     params![now],
                 )
                 .map_err(err)?;
+            n += tx
+                .execute(
+                    "DELETE FROM mcpgen_grants WHERE expires_at <= ?1",
+                    params![now],
+                )
+                .map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(n as u64)
+        })
+    }
+
+    fn client_used<'a>(&'a self, client_id: &'a str, at: u64) -> StoreFuture<'a, ()> {
+        let id = client_id.to_owned();
+        self.run(move |c| {
+            exec(
+                c,
+                "UPDATE mcpgen_clients SET last_used = ?2 WHERE client_id = ?1",
+                params![id, int(at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_clients(&self, now: u64) -> StoreFuture<'_, Vec<ClientSummary>> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT c.data, c.last_used,
+                         (SELECT count(*) {LIVE_GRANTS} AND g.client_id = c.client_id)
+                     FROM mcpgen_clients c"
+                ))
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![int(now), None::<String>], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(err)?;
+            let mut list = Vec::new();
+            for row in rows {
+                let (data, last_used, grants) = row.map_err(err)?;
+                list.push(ClientSummary {
+                    client: from_json(&data)?,
+                    last_used: last_used.map(u64_of),
+                    grants: u64_of(grants),
+                });
+            }
+            list.sort_by(|a, b| super::client_order(&a.client, &b.client));
+            Ok(list)
+        })
+    }
+
+    fn list_grants<'a>(
+        &'a self,
+        filter: &'a GrantFilter,
+        now: u64,
+    ) -> StoreFuture<'a, Vec<GrantSummary>> {
+        let filter = filter.clone();
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT g.family, g.client_id, g.scopes, g.issued_at, g.refreshed_at, g.expires_at
+                     {LIVE_GRANTS} ORDER BY g.issued_at, g.family"
+                ))
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![int(now), filter.client_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })
+                .map_err(err)?;
+            let mut list = Vec::new();
+            for row in rows {
+                let (family, client_id, scopes, issued, refreshed, expires) = row.map_err(err)?;
+                list.push(GrantSummary {
+                    family,
+                    client_id,
+                    scopes: from_json(&scopes)?,
+                    issued_at: u64_of(issued),
+                    refreshed_at: refreshed.map(u64_of),
+                    expires_at: u64_of(expires),
+                });
+            }
+            Ok(list)
+        })
+    }
+
+    fn revoke_grants<'a>(&'a self, filter: &'a GrantFilter, now: u64) -> StoreFuture<'a, u64> {
+        let filter = filter.clone();
+        self.run(move |c| revoke_grants(c, &filter, now))
+    }
+
+    fn remove_client<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: u64,
+    ) -> StoreFuture<'a, ClientRemoval> {
+        let id = client_id.to_owned();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let found = exec(
+                &tx,
+                "DELETE FROM mcpgen_clients WHERE client_id = ?1",
+                params![id],
+            )? > 0;
+            let filter = GrantFilter {
+                client_id: Some(id),
+            };
+            let grants = revoke_grants(&tx, &filter, now)?;
+            tx.commit().map_err(err)?;
+            Ok(ClientRemoval { found, grants })
         })
     }
 }
