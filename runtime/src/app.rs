@@ -347,6 +347,7 @@ where
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(app.name),
+        Command::Admin(admin) => crate::admin::run(&admin, app.name),
         Command::Serve(config) => {
             if let Err(e) = init_tracing(config.log_format, env("RUST_LOG").as_deref()) {
                 return start_error(&e);
@@ -371,7 +372,7 @@ where
     }
 }
 
-fn start_error(e: &StartError) -> ExitCode {
+pub(crate) fn start_error(e: &StartError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
 }

@@ -235,6 +235,13 @@ pub enum StartError {
          hash-password`"
     )]
     NoPassword { name: String },
+    /// An administrative command (`command`) on the `memory` store, which lives inside one
+    /// server process and is gone when it ends; `from` names where the store came from.
+    #[error(
+        "{command} acts on a shared store, and {from} is memory (inside each server process): \
+         use --store sqlite:PATH or --store redis://HOST, as the servers do"
+    )]
+    AdminOnMemory { command: String, from: String },
 }
 
 /// Why a listen address cannot be bound, in a few lowercase words.
@@ -263,6 +270,8 @@ pub enum Command {
     Serve(Config),
     /// `hash-password`: read a password from stdin, print its hash.
     HashPassword,
+    /// `clients ...`, `grants ...` or `tokens revoke ...`: act on the configured store.
+    Admin(crate::admin::Admin),
     /// `--help` or `--version`: print this text to stdout and exit 0.
     Print(String),
 }
@@ -343,8 +352,12 @@ impl Config {
             Err(e) => return clap_outcome(e),
         };
         let cli = Cli::from_arg_matches(&matches).map_err(usage_error)?;
-        if let Some(Sub::HashPassword) = cli.command {
-            return Ok(Command::HashPassword);
+        match cli.command {
+            Some(Sub::HashPassword) => return Ok(Command::HashPassword),
+            Some(Sub::Clients(c)) => return admin(app, cli.store, c.into(), &env),
+            Some(Sub::Grants(c)) => return admin(app, cli.store, c.into(), &env),
+            Some(Sub::Tokens(c)) => return admin(app, cli.store, c.into(), &env),
+            None => {}
         }
         Self::resolve(app, cli, &env).map(Command::Serve)
     }
@@ -566,6 +579,34 @@ impl Config {
     }
 }
 
+/// An administrative command: only the store is read (flag, environment, default), so it
+/// runs with whatever else the servers' environment holds or lacks.
+fn admin<'a>(
+    app: &CliSpec<'a>,
+    store: Option<String>,
+    command: crate::admin::AdminCommand,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, StartError> {
+    let store = pick_value(store, "--store", STORE_ENV, env)
+        .unwrap_or_else(|| Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default"));
+    check_store(&store)?;
+    if matches!(store.value.trim(), "memory" | "memory:") {
+        let from = if store.from == "default" {
+            "the store".to_owned()
+        } else {
+            store.from
+        };
+        return Err(StartError::AdminOnMemory {
+            command: command.name().to_owned(),
+            from,
+        });
+    }
+    Ok(Command::Admin(crate::admin::Admin {
+        store: store.value,
+        command,
+    }))
+}
+
 /// A value and where it came from, so an error can name the flag or variable to change.
 struct Given {
     value: String,
@@ -721,7 +762,7 @@ fn check_store(g: &Given) -> Result<(), StartError> {
 }
 
 /// A store URL with any password removed.
-fn redact_store(raw: &str) -> String {
+pub(crate) fn redact_store(raw: &str) -> String {
     let raw = raw.trim();
     if raw.starts_with("redis://") || raw.starts_with("rediss://") {
         if let Ok(mut u) = Url::parse(raw) {
@@ -746,7 +787,7 @@ struct Cli {
     public_url: Option<String>,
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
-    #[arg(long, value_name = "STORE")]
+    #[arg(long, value_name = "STORE", global = true)]
     store: Option<String>,
     #[arg(long, value_name = "MODE")]
     consent: Option<String>,
@@ -770,6 +811,15 @@ struct Cli {
 enum Sub {
     /// Read a password from stdin and print its hash, for MCPGEN_PASSWORD_HASH.
     HashPassword,
+    /// List or revoke registered OAuth clients (in the store every replica shares).
+    #[command(subcommand)]
+    Clients(crate::admin::ClientsCli),
+    /// List live grants: the tokens one sign-in issued, with their refreshes.
+    #[command(subcommand)]
+    Grants(crate::admin::GrantsCli),
+    /// Revoke grants: their tokens are refused by the next request on every replica.
+    #[command(subcommand)]
+    Tokens(crate::admin::TokensCli),
 }
 
 fn cli_command(app: &CliSpec<'_>) -> clap::Command {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
-    self, ClientRecord, ClientRemoval, CodeRecord, GrantFilter, MemoryStore, NewToken, Redemption, Reuse, RotateRequest,
-    Rotation, Store, TokenKind, TokenRecord, TokenState,
+    self, ClientRecord, ClientRemoval, CodeRecord, GrantFilter, MemoryStore, NewToken, Redemption,
+    Reuse, RotateRequest, Rotation, Store, TokenKind, TokenRecord, TokenState,
 };
 use redis_common::redis_url;
 
@@ -703,8 +703,14 @@ async fn administration(s: &dyn Store, p: &str) {
     let t0 = now() - 100;
     let (fa1, fa2, fb) = (format!("{p}-fa1"), format!("{p}-fa2"), format!("{p}-fb"));
     s.put_tokens(&[
-        new(format!("{fa1}-at"), grant_token(TokenKind::Access, &a, &fa1, t0)),
-        new(format!("{fa1}-rt"), grant_token(TokenKind::Refresh, &a, &fa1, t0)),
+        new(
+            format!("{fa1}-at"),
+            grant_token(TokenKind::Access, &a, &fa1, t0),
+        ),
+        new(
+            format!("{fa1}-rt"),
+            grant_token(TokenKind::Refresh, &a, &fa1, t0),
+        ),
     ])
     .await
     .unwrap();
@@ -736,7 +742,11 @@ async fn administration(s: &dyn Store, p: &str) {
     assert_eq!(families, [fa1.as_str(), fa2.as_str()]);
     assert_eq!(grants[0].client_id, a);
     assert_eq!(grants[0].issued_at, t0);
-    assert_eq!(grants[0].refreshed_at, Some(refreshed_at), "{grants:?} {t0}");
+    assert_eq!(
+        grants[0].refreshed_at,
+        Some(refreshed_at),
+        "{grants:?} {t0}"
+    );
     assert_eq!(grants[0].expires_at, refreshed_exp.max(t0 + 3600));
     assert_eq!(grants[0].scopes, ["claudeai", "orders.read"]);
     assert_eq!(grants[1].refreshed_at, None);
@@ -764,11 +774,23 @@ async fn administration(s: &dyn Store, p: &str) {
 
     // Revoking one client's grants: its tokens are refused, the other client's are not.
     assert_eq!(s.revoke_grants(&by_client(&a), now()).await.unwrap(), 2);
-    for t in [format!("{fa1}-at"), format!("{fa1}-r2-access"), format!("{fa2}-at")] {
+    for t in [
+        format!("{fa1}-at"),
+        format!("{fa1}-r2-access"),
+        format!("{fa2}-at"),
+    ] {
         assert_eq!(state(s, &t).await, Some(TokenState::Revoked), "{t}");
     }
-    assert_eq!(state(s, &format!("{fb}-at")).await, Some(TokenState::Active));
-    assert!(s.list_grants(&by_client(&a), now()).await.unwrap().is_empty());
+    assert_eq!(
+        state(s, &format!("{fb}-at")).await,
+        Some(TokenState::Active)
+    );
+    assert!(
+        s.list_grants(&by_client(&a), now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.revoke_grants(&by_client(&a), now()).await.unwrap(), 0);
 
     // Removing a client deletes it and revokes its grants.
@@ -779,7 +801,10 @@ async fn administration(s: &dyn Store, p: &str) {
             grants: 1
         }
     );
-    assert_eq!(state(s, &format!("{fb}-at")).await, Some(TokenState::Revoked));
+    assert_eq!(
+        state(s, &format!("{fb}-at")).await,
+        Some(TokenState::Revoked)
+    );
     assert_eq!(s.get_client(&b).await.unwrap(), None);
     let listed = s.list_clients(now()).await.unwrap();
     assert!(listed.iter().all(|c| c.client.client_id != b));
@@ -803,9 +828,15 @@ async fn revoke_all(s: &dyn Store, p: &str) {
     )])
     .await
     .unwrap();
-    let n = s.revoke_grants(&GrantFilter::default(), now()).await.unwrap();
+    let n = s
+        .revoke_grants(&GrantFilter::default(), now())
+        .await
+        .unwrap();
     assert!(n >= 1, "revoked {n}");
-    assert_eq!(state(s, &format!("{fam}-at")).await, Some(TokenState::Revoked));
+    assert_eq!(
+        state(s, &format!("{fam}-at")).await,
+        Some(TokenState::Revoked)
+    );
     let left = s.list_grants(&GrantFilter::default(), now()).await.unwrap();
     assert!(left.iter().all(|g| g.family != fam), "{left:?}");
 }
@@ -1344,7 +1375,10 @@ async fn sqlite_grants_of_an_earlier_version_are_listed() {
     let s = store::open(&format!("sqlite:{}", path.display()))
         .await
         .unwrap();
-    let grants = s.list_grants(&by_client("old-client"), now()).await.unwrap();
+    let grants = s
+        .list_grants(&by_client("old-client"), now())
+        .await
+        .unwrap();
     assert_eq!(grants.len(), 1, "{grants:?}");
     let g = &grants[0];
     assert_eq!(
@@ -1360,7 +1394,12 @@ async fn sqlite_grants_of_an_earlier_version_are_listed() {
             .collect::<Vec<_>>(),
         [("old-client", Some(issued + 20), 1)]
     );
-    assert_eq!(s.revoke_grants(&GrantFilter::default(), now()).await.unwrap(), 1);
+    assert_eq!(
+        s.revoke_grants(&GrantFilter::default(), now())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(state(&*s, "o-rt").await, Some(TokenState::Revoked));
     drop(s);
     for suffix in ["", "-wal", "-shm"] {
@@ -1415,5 +1454,8 @@ async fn redis_data_of_an_earlier_version_is_indexed() {
             grants: 1
         }
     );
-    assert_eq!(state(&*s, &format!("{fam}-at")).await, Some(TokenState::Revoked));
+    assert_eq!(
+        state(&*s, &format!("{fam}-at")).await,
+        Some(TokenState::Revoked)
+    );
 }

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{
-    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary,
+    MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store, StoreError,
+    StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
 #[derive(Debug, Default)]
@@ -341,11 +342,7 @@ impl Store for MemoryStore {
         ready(self.with(|i| revoke_live(i, filter, now)))
     }
 
-    fn remove_client<'a>(
-        &'a self,
-        client_id: &'a str,
-        now: u64,
-    ) -> StoreFuture<'a, ClientRemoval> {
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64) -> StoreFuture<'a, ClientRemoval> {
         ready(self.with(|i| {
             let found = i.clients.remove(client_id).is_some();
             i.last_used.remove(client_id);

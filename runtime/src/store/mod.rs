@@ -419,8 +419,7 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_grants<'a>(&'a self, filter: &'a GrantFilter, now: u64) -> StoreFuture<'a, u64>;
     /// Deletes the client (it can no longer authenticate, refresh or be listed) and revokes
     /// its live grants at `now`, in that order, so no refresh slips in between.
-    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64)
-    -> StoreFuture<'a, ClientRemoval>;
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64) -> StoreFuture<'a, ClientRemoval>;
 }
 
 /// Opens a store from its URL: `memory`, `sqlite:PATH` (also `sqlite://PATH`), or

@@ -8,8 +8,9 @@
 use redis::aio::ConnectionManager;
 
 use super::{
-    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenRecord, TokenState,
+    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary,
+    MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store, StoreError,
+    StoreFuture, StoredToken, TokenRecord, TokenState,
 };
 
 const PREFIX: &str = "mcpgen:";
@@ -80,7 +81,9 @@ const UPSERT_GRANT: &str = concat!(
 /// token may have, the grant write of the new tokens (family, client id, scopes, issued at,
 /// expires at; see [`upsert_grant_lua`]), then per new token: hash, data, kind, family,
 /// expires_at.
-const ROTATE: &str = concat!(upsert_grant_lua!(), r#"
+const ROTATE: &str = concat!(
+    upsert_grant_lua!(),
+    r#"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 local grace = tonumber(ARGV[3])
@@ -147,7 +150,8 @@ while ARGV[i] do
 end
 if ARGV[7] ~= '' then upsert_grant(prefix, ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[2]) end
 return 'rotated'
-"#);
+"#
+);
 
 /// The sorted set of clients that expire unless granted (member: client id, score: expiry).
 const UNUSED_CLIENTS: &str = "mcpgen:clients_unused";
@@ -324,7 +328,11 @@ impl RedisStore {
             return Ok(());
         }
         let client_prefix = key("client", "");
-        for chunk in self.scan_keys(&format!("{client_prefix}*")).await?.chunks(ADMIN_BATCH) {
+        for chunk in self
+            .scan_keys(&format!("{client_prefix}*"))
+            .await?
+            .chunks(ADMIN_BATCH)
+        {
             let mut pipe = redis::pipe();
             for k in chunk {
                 pipe.cmd("GET").arg(k);
@@ -345,7 +353,11 @@ impl RedisStore {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        for chunk in self.scan_keys(&format!("{token_prefix}*")).await?.chunks(ADMIN_BATCH) {
+        for chunk in self
+            .scan_keys(&format!("{token_prefix}*"))
+            .await?
+            .chunks(ADMIN_BATCH)
+        {
             let mut pipe = redis::pipe();
             for k in chunk {
                 pipe.cmd("HGET").arg(k).arg("data");
@@ -409,8 +421,13 @@ impl RedisStore {
             let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await.map_err(err)?;
             let revoked: Vec<bool> = revoked_pipe.query_async(&mut c).await.map_err(err)?;
             for ((f, fields), revoked) in chunk.iter().zip(&rows).zip(revoked) {
-                let [Some(client_id), Some(scopes), Some(issued), refreshed, Some(expires)] =
-                    fields.as_slice()
+                let [
+                    Some(client_id),
+                    Some(scopes),
+                    Some(issued),
+                    refreshed,
+                    Some(expires),
+                ] = fields.as_slice()
                 else {
                     continue;
                 };
@@ -830,7 +847,12 @@ impl Store for RedisStore {
             for g in &all {
                 *grants.entry(g.client_id.as_str()).or_default() += 1;
             }
-            let ids: Vec<String> = self.zscan(CLIENTS).await?.into_iter().map(|(id, _)| id).collect();
+            let ids: Vec<String> = self
+                .zscan(CLIENTS)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
             let mut c = self.conn();
             let mut list = Vec::new();
             for chunk in ids.chunks(ADMIN_BATCH) {
@@ -870,11 +892,7 @@ impl Store for RedisStore {
         })
     }
 
-    fn remove_client<'a>(
-        &'a self,
-        client_id: &'a str,
-        now: u64,
-    ) -> StoreFuture<'a, ClientRemoval> {
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64) -> StoreFuture<'a, ClientRemoval> {
         Box::pin(async move {
             let mut pipe = redis::pipe();
             pipe.atomic();

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary,
+    MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store, StoreError,
+    StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
 };
 
 const SCHEMA: &str = "
@@ -858,11 +859,7 @@ impl Store for SqliteStore {
         self.run(move |c| revoke_grants(c, &filter, now))
     }
 
-    fn remove_client<'a>(
-        &'a self,
-        client_id: &'a str,
-        now: u64,
-    ) -> StoreFuture<'a, ClientRemoval> {
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64) -> StoreFuture<'a, ClientRemoval> {
         let id = client_id.to_owned();
         self.run(move |c| {
             let tx = c
