@@ -449,3 +449,102 @@ async fn tokens_revoke_all_on_redis_is_refused_by_every_replica() {
     .expect("join");
     assert_eq!(result, [401, 401, 401, 401]);
 }
+
+/// The commands read only the store, from the flag (before or after the command), then
+/// `MCPGEN_STORE`, then the default file; nothing else the server needs (a password hash, a
+/// public URL) is asked for.
+#[test]
+fn admin_commands_parse_with_the_store_alone() {
+    use mcpgen_runtime::admin::{Admin, AdminCommand};
+    use mcpgen_runtime::config::Command as Cmd;
+    use mcpgen_runtime::store::GrantFilter;
+    let admin = |store: &str, command| {
+        Cmd::Admin(Admin {
+            store: store.into(),
+            command,
+        })
+    };
+    let list = AdminCommand::ClientsList { json: false };
+    assert_eq!(
+        parse_for(&app(), &["clients", "list"], &[]).expect("parses"),
+        admin("sqlite:medtainer-mcp.sqlite3", list.clone())
+    );
+    assert_eq!(
+        parse_for(
+            &app(),
+            &["clients", "list"],
+            &[("MCPGEN_STORE", "redis://r:6379")]
+        )
+        .expect("parses"),
+        admin("redis://r:6379", list)
+    );
+    assert_eq!(
+        parse_for(
+            &app(),
+            &[
+                "--store",
+                "sqlite:a.db",
+                "grants",
+                "list",
+                "--client",
+                "c1",
+                "--json"
+            ],
+            &[("MCPGEN_STORE", "sqlite:b.db")]
+        )
+        .expect("parses"),
+        admin(
+            "sqlite:a.db",
+            AdminCommand::GrantsList {
+                filter: GrantFilter {
+                    client_id: Some("c1".into())
+                },
+                json: true
+            }
+        )
+    );
+    assert_eq!(
+        parse_for(
+            &app(),
+            &["tokens", "revoke", "--all", "--store", "sqlite:a.db"],
+            &[]
+        )
+        .expect("parses"),
+        admin(
+            "sqlite:a.db",
+            AdminCommand::TokensRevoke {
+                filter: GrantFilter::default()
+            }
+        )
+    );
+    assert_eq!(
+        parse_for(
+            &app(),
+            &["clients", "revoke", "c1"],
+            &[("MCPGEN_STORE", "sqlite:a.db")]
+        )
+        .expect("parses"),
+        admin(
+            "sqlite:a.db",
+            AdminCommand::ClientsRevoke {
+                client_id: "c1".into()
+            }
+        )
+    );
+    for args in [
+        &["tokens", "revoke"][..],
+        &["tokens", "revoke", "--all", "--client", "c1"],
+        &["clients", "revoke"],
+        &["grants", "list", "--bind", "1:1"],
+    ] {
+        let e = parse_for(&app(), args, &[]).expect_err("usage error");
+        assert!(!e.to_string().is_empty(), "{args:?}");
+    }
+    let e = error_for(&app(), &["clients", "list"], &[("MCPGEN_STORE", "memory")]);
+    assert!(
+        e.starts_with("clients list acts on a shared store, and MCPGEN_STORE is memory"),
+        "{e}"
+    );
+    let e = error_for(&app(), &["clients", "list", "--store", "rediss://x"], &[]);
+    assert!(e.contains("tls"), "{e}");
+}
