@@ -356,6 +356,19 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
     /// Revokes every token of `family`, including tokens written into it later.
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()>;
+    /// Revokes every grant of the person `subject` ([`Person::subject`]): the family of each
+    /// of their codes and tokens is revoked as by [`Store::revoke_family`] (until `keep_until`,
+    /// Unix seconds), so tokens written into those families later (a code of theirs redeemed
+    /// at the same moment, a refresh in flight) are revoked too. Answers how many grants were
+    /// live at `now` (Unix seconds: a code or token not yet expired, its family not yet
+    /// revoked) and are now revoked. Every replica sees it at its next bearer check, which
+    /// reads the store.
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64>;
 
     /// Removes expired codes, tokens, family revocations and clients that expired without a
     /// grant; returns how many rows went.
