@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
-    self, ClientRecord, ClientRemoval, CodeRecord, GrantFilter, MemoryStore, NewToken, Redemption,
-    Reuse, RotateRequest, Rotation, Store, TokenKind, TokenRecord, TokenState,
+    self, ClientRecord, ClientRemoval, CodeRecord, GrantFilter, MemoryStore, NewToken, Person,
+    Redemption, Reuse, RotateRequest, Rotation, Store, TokenKind, TokenRecord, TokenState,
 };
 use redis_common::redis_url;
 
@@ -41,6 +41,16 @@ fn token(kind: TokenKind, family: &str, expires_at: u64) -> TokenRecord {
         family: family.into(),
         issued_at: now(),
         expires_at,
+        person: ada(),
+    }
+}
+
+/// The person the test records belong to: every field set, with text that JSON escapes.
+fn ada() -> Person {
+    Person {
+        subject: "ada \"the first\"".into(),
+        name: Some("Ada Lovelace — Countess".into()),
+        email: Some("ada@example.com".into()),
     }
 }
 
@@ -228,6 +238,7 @@ fn code(family: &str, expires_at: u64) -> CodeRecord {
         family: family.into(),
         issued_at: now(),
         expires_at,
+        person: ada(),
     }
 }
 
@@ -841,9 +852,95 @@ async fn revoke_all(s: &dyn Store, p: &str) {
     assert!(left.iter().all(|g| g.family != fam), "{left:?}");
 }
 
+/// The person a grant belongs to comes back whole from a code, from stored tokens, and from
+/// the tokens a refresh rotation wrote; a person known only by a subject stays that way.
+async fn people(s: &dyn Store, p: &str) {
+    let c = CodeRecord {
+        person: Person::new("bob"),
+        ..code(&format!("{p}-people-fam"), now() + 600)
+    };
+    let h = format!("{p}-people-code");
+    s.put_code(&h, &c).await.unwrap();
+    let Redemption::Fresh(back) = s.redeem_code(&h).await.unwrap() else {
+        panic!("a fresh code is not fresh");
+    };
+    assert_eq!(back.person, Person::new("bob"));
+    let fam = format!("{p}-people-tok");
+    let r0 = format!("{p}-people-r0");
+    put_refresh(s, &r0, &fam).await;
+    assert_eq!(
+        s.get_token(&r0).await.unwrap().unwrap().record.person,
+        ada()
+    );
+    let req = rotate(&r0, &format!("{p}-people-r1"), &fam, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    for kind in ["access", "refresh"] {
+        let t = s
+            .get_token(&format!("{p}-people-r1-{kind}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.record.person, ada(), "{kind}");
+    }
+}
+
+/// Revoking a person revokes every grant of theirs and nobody else's: tokens from codes and
+/// refreshes, a code not yet redeemed (the tokens it is exchanged for later are dead), and it
+/// says how many grants were live.
+async fn subject_revocation(s: &dyn Store, p: &str) {
+    let exp = now() + 3600;
+    let (ada_subject, bob_subject) = (format!("{p}-ada"), format!("{p}-bob"));
+    let of = |subject: &str, kind: TokenKind, family: &str| TokenRecord {
+        person: Person::new(subject),
+        ..token(kind, family, exp)
+    };
+    let (f1, f2, f3) = (format!("{p}-sf1"), format!("{p}-sf2"), format!("{p}-sf3"));
+    // Grant 1: a code not yet redeemed. Grant 2: tokens. Grant 3: someone else's tokens.
+    let pending = CodeRecord {
+        person: Person::new(&ada_subject),
+        ..code(&f1, now() + 600)
+    };
+    s.put_code(&format!("{p}-sc1"), &pending).await.unwrap();
+    let (a2, r2, b3) = (format!("{p}-sa2"), format!("{p}-sr2"), format!("{p}-sb3"));
+    s.put_tokens(&[
+        new(a2.clone(), of(&ada_subject, TokenKind::Access, &f2)),
+        new(r2.clone(), of(&ada_subject, TokenKind::Refresh, &f2)),
+        new(b3.clone(), of(&bob_subject, TokenKind::Access, &f3)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.revoke_subject(&ada_subject, now(), exp).await.unwrap(), 2);
+    assert_eq!(state(s, &a2).await, Some(TokenState::Revoked));
+    assert_eq!(state(s, &r2).await, Some(TokenState::Revoked));
+    assert_eq!(state(s, &b3).await, Some(TokenState::Active));
+    let req = rotate(&r2, &format!("{p}-sr2b"), &f2, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Invalid);
+    // The pending code is exchanged after the revocation: its tokens are born revoked.
+    assert!(matches!(
+        s.redeem_code(&format!("{p}-sc1")).await.unwrap(),
+        Redemption::Fresh(_)
+    ));
+    let late = format!("{p}-slate");
+    s.put_tokens(&[new(late.clone(), of(&ada_subject, TokenKind::Access, &f1))])
+        .await
+        .unwrap();
+    assert_eq!(state(s, &late).await, Some(TokenState::Revoked));
+    // Nothing live is left; another person and an unknown one have nothing to revoke here.
+    assert_eq!(s.revoke_subject(&ada_subject, now(), exp).await.unwrap(), 0);
+    assert_eq!(
+        s.revoke_subject(&format!("{p}-nobody"), now(), exp)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(state(s, &b3).await, Some(TokenState::Active));
+}
+
 async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     let p = run_id();
     clients(&*s, &p).await;
+    people(&*s, &p).await;
+    subject_revocation(&*s, &p).await;
     codes(Arc::clone(&s), &p).await;
     tokens(&*s, &p).await;
     rotation(Arc::clone(&s), &p).await;
@@ -969,10 +1066,14 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
             json(&format!("{fam}-2")),
             json(&format!("{fam}-3")),
         );
+        // Written before tokens named a person.
+        let mut legacy = serde_json::to_value(token(TokenKind::Access, "fam-legacy", exp)).unwrap();
+        legacy.as_object_mut().unwrap().remove("person");
         // old0 is live; rotated0 was exchanged for child0, which is unused; used0 for used1,
         // which was exchanged in turn for used2.
         c.execute_batch(&format!(
             "INSERT INTO mcpgen_tokens (hash, data, family, expires_at, rotated_at, successor) VALUES
+                ('legacy0', '{legacy}', 'fam-legacy', {exp}, NULL, NULL),
                 ('old0', '{data}', '{fam}', {exp}, NULL, NULL),
                 ('rotated0', '{data2}', '{fam}-2', {exp}, {now}, 'child0'),
                 ('child0', '{data2}', '{fam}-2', {exp}, NULL, NULL),
@@ -988,6 +1089,9 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
     let (a, b) = tokio::join!(store::open(&url), store::open(&url));
     let (s, _b) = (a.unwrap(), b.unwrap());
     assert_eq!(state(&*s, "old0").await, Some(TokenState::Active));
+    // Every grant before people were stored was approved with the shared password.
+    let legacy = s.get_token("legacy0").await.unwrap().unwrap();
+    assert_eq!(legacy.record.person, Person::operator());
     for id in ["n1", "n2"] {
         let req = rotate("old0", id, fam, GRACE);
         assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
@@ -1016,6 +1120,16 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
         Some(TokenState::Active),
         "reopened"
     );
+    // The grants from before people were stored are the operator's, and can be revoked as
+    // theirs.
+    assert_eq!(
+        s.revoke_subject(Person::OPERATOR, now(), exp)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(state(&*s, "legacy0").await, Some(TokenState::Revoked));
+    assert_eq!(state(&*s, "n3-refresh").await, Some(TokenState::Active));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }

@@ -18,7 +18,7 @@ use super::limit::Refused;
 use super::redirect::redirect_matches;
 use super::scope;
 use super::{CODE_TTL, Consent, Inner, now};
-use crate::store::{ClientRecord, CodeRecord};
+use crate::store::{ClientRecord, CodeRecord, Person};
 
 /// Parses `application/x-www-form-urlencoded` parameters; a repeated parameter is an error
 /// (RFC 6749 §3.1) and is named.
@@ -33,13 +33,35 @@ pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String
 }
 
 /// A validated authorization request.
-struct AuthRequest {
-    client: ClientRecord,
-    redirect_uri: String,
-    state: Option<String>,
-    code_challenge: String,
-    scopes: Vec<String>,
-    resource: String,
+pub(crate) struct AuthRequest {
+    pub client: ClientRecord,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scopes: Vec<String>,
+    pub resource: String,
+}
+
+impl AuthRequest {
+    /// The request as `/authorize` parameters (empty values left out): what a page or an
+    /// upstream round trip carries so that [`approve_params`] can validate it again.
+    #[allow(
+        dead_code,
+        reason = "for the OpenID sign-in, which finishes on its callback"
+    )]
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let all = [
+            ("response_type", "code".to_owned()),
+            ("client_id", self.client.client_id.clone()),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("state", self.state.clone().unwrap_or_default()),
+            ("code_challenge", self.code_challenge.clone()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("scope", scope::join(&self.scopes)),
+            ("resource", self.resource.clone()),
+        ];
+        all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+    }
 }
 
 /// Why a request is refused: before the redirect URI is trusted the error is shown to the
@@ -268,7 +290,32 @@ async fn validate(inner: &Inner, p: &HashMap<String, String>) -> Result<AuthRequ
     })
 }
 
-async fn approve(inner: &Inner, req: AuthRequest) -> Response {
+/// Validates the authorization request `params` again (the client, its redirect URI, PKCE,
+/// scopes and resource, exactly as `/authorize` does) and, when it still holds, issues the
+/// code for `person`, as [`approve`] does. For a sign-in that finishes on another request than
+/// the one that started it (an upstream OpenID provider's callback): carry
+/// [`AuthRequest::params`] through the round trip and pass them here. A request that no longer
+/// validates is refused as `/authorize` refuses it (page, redirect or JSON by `headers`).
+#[allow(
+    dead_code,
+    reason = "for the OpenID sign-in, which finishes on its callback"
+)]
+pub(crate) async fn approve_params(
+    inner: &Inner,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+    person: Person,
+) -> Response {
+    match validate(inner, params).await {
+        Ok(req) => approve(inner, req, person).await,
+        Err(r) => refuse(inner, headers, r),
+    }
+}
+
+/// Issues an authorization code for `req`, approved by `person` (who the tokens will belong
+/// to), and redirects back to the client with `code`, `state` and `iss` (RFC 9207). Call it
+/// only once the person has signed in and approved; it checks nothing more.
+pub(crate) async fn approve(inner: &Inner, req: AuthRequest, person: Person) -> Response {
     let code = random_token();
     let issued_at = now();
     let record = CodeRecord {
@@ -280,6 +327,7 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
         family: random_id(),
         issued_at,
         expires_at: issued_at + CODE_TTL.as_secs(),
+        person,
     };
     if let Err(e) = inner.store.put_code(&secret_hash(&code), &record).await {
         tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store authorization code");
@@ -289,6 +337,7 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
         target: "mcpgen::oauth",
         decision = "authorize_approved",
         client_id = ?record.client_id,
+        subject = ?record.person.subject,
         redirect_host = redirect_host(&record.redirect_uri),
         scope = ?scope::join(&record.scopes),
     );
@@ -485,11 +534,13 @@ fn consent_refused(
     status: StatusCode,
     reason: &'static str,
     message: &str,
+    subject: Option<&str>,
 ) -> Response {
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "consent_refused",
         client_id = ?req.client.client_id,
+        subject = ?super::clip(subject.unwrap_or("")),
         reason,
     );
     let csrf = random_token();
@@ -531,7 +582,7 @@ fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> 
 
 async fn show_or_approve(inner: &Inner, req: AuthRequest) -> Response {
     match inner.config.consent() {
-        Consent::Auto => approve(inner, req).await,
+        Consent::Auto => approve(inner, req, Person::local()).await,
         Consent::Password => {
             // Double-submit cookie: the form's token must equal the cookie set with the page,
             // which another site can neither read nor set. Needs no server-side state, so any
@@ -595,7 +646,7 @@ pub(crate) async fn authorize_post(
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
-        return approve(&inner, req).await;
+        return approve(&inner, req, Person::local()).await;
     }
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
     let expected = cookie(headers, csrf_cookie_name(&inner)).unwrap_or("");
@@ -606,6 +657,7 @@ pub(crate) async fn authorize_post(
             StatusCode::FORBIDDEN,
             "csrf token missing or stale",
             "This form expired. Please try again.",
+            None,
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {
@@ -634,7 +686,7 @@ pub(crate) async fn authorize_post(
         (Ok(()), None) => Ok(false),
     };
     let (reason, message) = match checked {
-        Ok(true) => return approve(&inner, req).await,
+        Ok(true) => return approve(&inner, req, Person::operator()).await,
         Ok(false) => {
             return consent_refused(
                 &inner,
@@ -642,6 +694,7 @@ pub(crate) async fn authorize_post(
                 StatusCode::UNAUTHORIZED,
                 "wrong password",
                 "Wrong password.",
+                Some(Person::OPERATOR),
             );
         }
         Err(Refused::Source(_)) => (
@@ -658,7 +711,14 @@ pub(crate) async fn authorize_post(
         ),
     };
     tracing::info!(target: "mcpgen::oauth", decision = "password_limited", source = ?source, reason);
-    let mut res = consent_refused(&inner, &req, StatusCode::TOO_MANY_REQUESTS, reason, message);
+    let mut res = consent_refused(
+        &inner,
+        &req,
+        StatusCode::TOO_MANY_REQUESTS,
+        reason,
+        message,
+        Some(Person::OPERATOR),
+    );
     let wait = match checked {
         Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),
         _ => 1,

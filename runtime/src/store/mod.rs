@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::auth::Person;
+
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;
@@ -141,6 +143,10 @@ pub struct CodeRecord {
     pub family: String,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// Who approved the request; every token the code is exchanged for belongs to them.
+    /// Absent in records written before people were stored: [`Person::operator`].
+    #[serde(default = "Person::operator")]
+    pub person: Person,
 }
 
 /// Access or refresh.
@@ -171,6 +177,10 @@ pub struct TokenRecord {
     pub family: String,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// Who the grant belongs to (copied from its code, kept through refresh rotation).
+    /// Absent in records written before people were stored: [`Person::operator`].
+    #[serde(default = "Person::operator")]
+    pub person: Person,
 }
 
 /// Where a stored token stands.
@@ -392,6 +402,19 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
     /// Revokes every token of `family`, including tokens written into it later.
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()>;
+    /// Revokes every grant of the person `subject` ([`Person::subject`]): the family of each
+    /// of their codes and tokens is revoked as by [`Store::revoke_family`] (until `keep_until`,
+    /// Unix seconds), so tokens written into those families later (a code of theirs redeemed
+    /// at the same moment, a refresh in flight) are revoked too. Answers how many grants were
+    /// live at `now` (Unix seconds: a code or token not yet expired, its family not yet
+    /// revoked) and are now revoked. Every replica sees it at its next bearer check, which
+    /// reads the store.
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64>;
 
     /// Removes expired codes, tokens, family revocations and clients that expired without a
     /// grant; returns how many rows went.
