@@ -34,9 +34,9 @@ pub enum AdminCommand {
     ClientsList { json: bool },
     /// `clients revoke CLIENT_ID`: delete the client and revoke its grants.
     ClientsRevoke { client_id: String },
-    /// `grants list [--client ID] [--json]`.
+    /// `grants list [--client ID] [--subject S] [--json]`.
     GrantsList { filter: GrantFilter, json: bool },
-    /// `tokens revoke (--client ID | --all)`; an empty filter is `--all`.
+    /// `tokens revoke (--client ID | --subject S | --all)`; an empty filter is `--all`.
     TokensRevoke { filter: GrantFilter },
 }
 
@@ -79,6 +79,9 @@ pub(crate) enum GrantsCli {
         /// Only the grants of this client.
         #[arg(long, value_name = "CLIENT_ID")]
         client: Option<String>,
+        /// Only the grants of this person (their subject, as the SUBJECT column shows it).
+        #[arg(long, value_name = "SUBJECT")]
+        subject: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -99,6 +102,10 @@ pub(crate) struct TokensRevokeArgs {
     /// The grants of this client (the client stays registered).
     #[arg(long, value_name = "CLIENT_ID")]
     client: Option<String>,
+    /// The grants of this person, with every client, and their authorization codes not yet
+    /// exchanged.
+    #[arg(long, value_name = "SUBJECT")]
+    subject: Option<String>,
     /// Every grant: every user of every client signs in again.
     #[arg(long)]
     all: bool,
@@ -116,8 +123,15 @@ impl From<ClientsCli> for AdminCommand {
 impl From<GrantsCli> for AdminCommand {
     fn from(c: GrantsCli) -> Self {
         match c {
-            GrantsCli::List { client, json } => AdminCommand::GrantsList {
-                filter: GrantFilter { client_id: client },
+            GrantsCli::List {
+                client,
+                subject,
+                json,
+            } => AdminCommand::GrantsList {
+                filter: GrantFilter {
+                    client_id: client,
+                    subject,
+                },
                 json,
             },
         }
@@ -128,9 +142,10 @@ impl From<TokensCli> for AdminCommand {
     fn from(c: TokensCli) -> Self {
         match c {
             TokensCli::Revoke(a) => AdminCommand::TokensRevoke {
-                // `--all` and `--client` exclude each other (clap's group): no client is all.
+                // The flags exclude each other (clap's group): neither client nor subject is all.
                 filter: GrantFilter {
                     client_id: a.client.filter(|_| !a.all),
+                    subject: a.subject.filter(|_| !a.all),
                 },
             },
         }
@@ -153,9 +168,32 @@ pub enum AdminError {
     NoStoreFile { path: String },
 }
 
-/// Runs `admin` for the program `name`: prints its output to stdout and answers the exit
-/// code (0 done, 1 failed, 2 the store does not open).
-pub fn run(admin: &Admin, name: &str) -> ExitCode {
+/// What the commands need to know of the server: its program name (for messages) and how
+/// long a grant revoked now must stay revoked.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerTerms<'a> {
+    pub name: &'a str,
+    /// The longest life of a token or code issued from now on (the longer of the access
+    /// and refresh token lifetimes, plus an authorization code's): a person's code not yet
+    /// exchanged may still become tokens.
+    pub keep_revoked: std::time::Duration,
+}
+
+impl<'a> From<&'a crate::app::App> for ServerTerms<'a> {
+    fn from(app: &'a crate::app::App) -> Self {
+        let longest = app.auth.as_ref().map_or(std::time::Duration::ZERO, |a| {
+            a.refresh_ttl.max(a.access_ttl)
+        });
+        Self {
+            name: app.name,
+            keep_revoked: longest + crate::oauth::CODE_TTL,
+        }
+    }
+}
+
+/// Runs `admin` for the server `terms` describes: prints its output to stdout and answers
+/// the exit code (0 done, 1 failed, 2 the store does not open).
+pub fn run(admin: &Admin, terms: ServerTerms<'_>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -176,7 +214,7 @@ pub fn run(admin: &Admin, name: &str) -> ExitCode {
                 });
             }
         };
-        match execute(&*store, &admin.command, name, now()).await {
+        match execute(&*store, &admin.command, terms, now()).await {
             Ok(text) => {
                 use std::io::Write as _;
                 let mut out = std::io::stdout().lock();
@@ -219,7 +257,7 @@ fn missing_sqlite_file(url: &str) -> Option<String> {
 pub async fn execute(
     store: &dyn Store,
     command: &AdminCommand,
-    name: &str,
+    terms: ServerTerms<'_>,
     now: u64,
 ) -> Result<String, AdminError> {
     match command {
@@ -248,7 +286,7 @@ pub async fn execute(
             } else {
                 Err(AdminError::UnknownClient {
                     client_id: client_id.clone(),
-                    name: name.to_owned(),
+                    name: terms.name.to_owned(),
                 })
             }
         }
@@ -261,7 +299,17 @@ pub async fn execute(
             })
         }
         AdminCommand::TokensRevoke { filter } => {
-            let n = store.revoke_grants(filter, now).await?;
+            let n = match filter {
+                // A person's codes not yet exchanged too: their tokens are born revoked.
+                GrantFilter {
+                    client_id: None,
+                    subject: Some(subject),
+                } => {
+                    let keep_until = now.saturating_add(terms.keep_revoked.as_secs());
+                    store.revoke_subject(subject, now, keep_until).await?
+                }
+                _ => store.revoke_grants(filter, now).await?,
+            };
             Ok(format!("revoked {}\n", plural(n, "grant")))
         }
     }
@@ -302,6 +350,8 @@ pub struct GrantJson<'a> {
     /// The grant's id (its token family): not a credential.
     pub grant_id: &'a str,
     pub client_id: &'a str,
+    /// The person it belongs to.
+    pub subject: &'a str,
     pub scopes: &'a [String],
     pub issued_at: u64,
     /// When it was last refreshed; `null` if never.
@@ -333,6 +383,7 @@ fn grants_json(grants: &[GrantSummary]) -> String {
         .map(|g| GrantJson {
             grant_id: &g.family,
             client_id: &g.client_id,
+            subject: &g.subject,
             scopes: &g.scopes,
             issued_at: g.issued_at,
             refreshed_at: g.refreshed_at,
@@ -454,6 +505,7 @@ fn grants_table(grants: &[GrantSummary]) -> String {
             vec![
                 escape(&g.family).into_owned(),
                 escape(&g.client_id).into_owned(),
+                escape(&g.subject).into_owned(),
                 escape(&mcpgen_rules::scope::join(&g.scopes)).into_owned(),
                 time_cell(Some(g.issued_at)),
                 time_cell(g.refreshed_at),
@@ -465,6 +517,7 @@ fn grants_table(grants: &[GrantSummary]) -> String {
         &[
             "GRANT",
             "CLIENT ID",
+            "SUBJECT",
             "SCOPES",
             "ISSUED",
             "REFRESHED",

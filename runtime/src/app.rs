@@ -347,7 +347,7 @@ where
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(app.name),
-        Command::Admin(admin) => crate::admin::run(&admin, app.name),
+        Command::Admin(admin) => crate::admin::run(&admin, (&app).into()),
         Command::Serve(config) => {
             if let Err(e) = init_tracing(config.log_format, env("RUST_LOG").as_deref()) {
                 return start_error(&e);

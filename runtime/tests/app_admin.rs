@@ -355,6 +355,8 @@ fn clients_revoke_on_a_shared_sqlite_file_is_refused_by_the_serving_process() {
     let grants = v["grants"].as_array().expect("grants");
     assert_eq!(grants.len(), 1, "{out}");
     assert_eq!(grants[0]["client_id"], client_id.as_str());
+    // Password consent: the shared password stands for one person, the operator.
+    assert_eq!(grants[0]["subject"], "operator");
     assert_eq!(grants[0]["scopes"], serde_json::json!(["claudeai"]));
 
     let (code, out, err) = admin(&["clients", "revoke", &client_id], &env);
@@ -369,6 +371,23 @@ fn clients_revoke_on_a_shared_sqlite_file_is_refused_by_the_serving_process() {
     let (code, out, _) = admin(&["clients", "list"], &env);
     assert_eq!(code, 0);
     assert!(!out.contains(&client_id) && out.contains(&kept_id), "{out}");
+
+    // The person's grants, with every client: the one left is refused at once too.
+    let (code, out, err) = admin(&["grants", "list", "--subject", "operator"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("GRANT ") && out.contains(" SUBJECT "),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.contains(&kept_id) && out.contains(" operator "),
+        "{out}"
+    );
+    let (code, out, err) = admin(&["tokens", "revoke", "--subject", "operator"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "revoked 1 grant\n");
+    assert_eq!(mcp_status(&addr, &kept), 401, "revoked at once");
 
     let (code, _, err) = admin(&["clients", "revoke", &client_id], &env);
     assert_eq!(code, 1);
@@ -401,7 +420,10 @@ fn admin_commands_refuse_stores_they_cannot_act_on() {
     assert!(!db.0.exists(), "no empty store created");
     let (code, _, err) = admin(&["tokens", "revoke", "--store", &store], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("--client <CLIENT_ID>|--all"), "{err}");
+    assert!(
+        err.contains("--client <CLIENT_ID>|--subject <SUBJECT>|--all"),
+        "{err}"
+    );
 }
 
 /// `tokens revoke --all` on the Redis two replicas share: both refuse every token at once.
@@ -497,7 +519,8 @@ fn admin_commands_parse_with_the_store_alone() {
             "sqlite:a.db",
             AdminCommand::GrantsList {
                 filter: GrantFilter {
-                    client_id: Some("c1".into())
+                    client_id: Some("c1".into()),
+                    subject: None,
                 },
                 json: true
             }
@@ -531,8 +554,33 @@ fn admin_commands_parse_with_the_store_alone() {
             }
         )
     );
+    assert_eq!(
+        parse_for(
+            &app(),
+            &[
+                "tokens",
+                "revoke",
+                "--subject",
+                "ada",
+                "--store",
+                "sqlite:a.db"
+            ],
+            &[]
+        )
+        .expect("parses"),
+        admin(
+            "sqlite:a.db",
+            AdminCommand::TokensRevoke {
+                filter: GrantFilter {
+                    client_id: None,
+                    subject: Some("ada".into()),
+                }
+            }
+        )
+    );
     for args in [
-        &["tokens", "revoke"][..],
+        &["tokens", "revoke", "--subject", "ada", "--all"][..],
+        &["tokens", "revoke"],
         &["tokens", "revoke", "--all", "--client", "c1"],
         &["clients", "revoke"],
         &["grants", "list", "--bind", "1:1"],

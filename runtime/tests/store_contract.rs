@@ -700,6 +700,7 @@ fn grant_token(kind: TokenKind, client: &str, family: &str, issued_at: u64) -> T
 fn by_client(id: &str) -> GrantFilter {
     GrantFilter {
         client_id: Some(id.into()),
+        subject: None,
     }
 }
 
@@ -725,9 +726,13 @@ async fn administration(s: &dyn Store, p: &str) {
     ])
     .await
     .unwrap();
+    let carol = format!("{p}-carol");
     s.put_tokens(&[new(
         format!("{fa2}-at"),
-        grant_token(TokenKind::Access, &a, &fa2, t0 + 1),
+        TokenRecord {
+            person: Person::new(&carol),
+            ..grant_token(TokenKind::Access, &a, &fa2, t0 + 1)
+        },
     )])
     .await
     .unwrap();
@@ -752,6 +757,8 @@ async fn administration(s: &dyn Store, p: &str) {
     let families: Vec<&str> = grants.iter().map(|g| g.family.as_str()).collect();
     assert_eq!(families, [fa1.as_str(), fa2.as_str()]);
     assert_eq!(grants[0].client_id, a);
+    assert_eq!(grants[0].subject, ada().subject);
+    assert_eq!(grants[1].subject, carol);
     assert_eq!(grants[0].issued_at, t0);
     assert_eq!(
         grants[0].refreshed_at,
@@ -765,6 +772,21 @@ async fn administration(s: &dyn Store, p: &str) {
     for f in [&fa1, &fa2, &fb] {
         assert!(all.iter().any(|g| g.family == *f), "{f} in {all:?}");
     }
+    // By person, alone and with a client.
+    let by_subject = |subject: &str, client_id: Option<&str>| GrantFilter {
+        client_id: client_id.map(str::to_owned),
+        subject: Some(subject.to_owned()),
+    };
+    let carols = s
+        .list_grants(&by_subject(&carol, None), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        carols.iter().map(|g| g.family.as_str()).collect::<Vec<_>>(),
+        [fa2.as_str()]
+    );
+    let carols = s.list_grants(&by_subject(&carol, Some(&b)), now()).await;
+    assert!(carols.unwrap().is_empty());
     // Expired grants are not live.
     assert!(
         s.list_grants(&by_client(&a), t0 + 100_000)
@@ -1499,6 +1521,7 @@ async fn sqlite_grants_of_an_earlier_version_are_listed() {
         (g.family.as_str(), g.issued_at, g.refreshed_at, g.expires_at),
         ("old-fam", issued, Some(issued + 10), issued + 10 + 3600)
     );
+    assert_eq!(g.subject, ada().subject);
     s.client_used("old-client", issued + 20).await.unwrap();
     let clients = s.list_clients(now()).await.unwrap();
     assert_eq!(

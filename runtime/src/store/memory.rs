@@ -81,6 +81,7 @@ fn live_grants<'i>(
         g.expires_at > now
             && !family_revoked(inner, &g.family)
             && filter.client_id.as_ref().is_none_or(|c| *c == g.client_id)
+            && filter.subject.as_ref().is_none_or(|s| *s == g.subject)
     })
 }
 
@@ -382,6 +383,7 @@ impl Store for MemoryStore {
             i.last_used.remove(client_id);
             let filter = GrantFilter {
                 client_id: Some(client_id.to_owned()),
+                subject: None,
             };
             let grants = revoke_live(i, &filter, now);
             ClientRemoval { found, grants }

@@ -303,6 +303,8 @@ pub struct ClientSummary {
 pub struct GrantSummary {
     pub family: String,
     pub client_id: String,
+    /// The person it belongs to ([`Person::subject`]).
+    pub subject: String,
     /// The scopes granted (those of its first tokens; a refresh never widens them).
     pub scopes: Vec<String>,
     /// When the first token was issued (unix seconds).
@@ -318,6 +320,8 @@ pub struct GrantSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GrantFilter {
     pub client_id: Option<String>,
+    /// A person's [`Person::subject`].
+    pub subject: Option<String>,
 }
 
 /// The outcome of [`Store::remove_client`].
@@ -478,11 +482,12 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 
 /// What a write of tokens tells a grant: per family among `tokens`, its client, scopes (the
 /// refresh token's, which keep the whole grant when the access token's were narrowed), the
-/// earliest issue time and the latest expiry.
+/// earliest issue time and the latest expiry, and whose it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GrantWrite {
     pub family: String,
     pub client_id: String,
+    pub subject: String,
     pub scopes: Vec<String>,
     pub issued_at: u64,
     pub expires_at: u64,
@@ -494,6 +499,7 @@ impl GrantWrite {
         GrantSummary {
             family: self.family,
             client_id: self.client_id,
+            subject: self.subject,
             scopes: self.scopes,
             issued_at: self.issued_at,
             refreshed_at: None,
@@ -517,6 +523,7 @@ pub(crate) fn grant_writes(tokens: &[NewToken]) -> Vec<GrantWrite> {
             None => writes.push(GrantWrite {
                 family: r.family.clone(),
                 client_id: r.client_id.clone(),
+                subject: r.person.subject.clone(),
                 scopes: r.scopes.clone(),
                 issued_at: r.issued_at,
                 expires_at: r.expires_at,

@@ -23,9 +23,10 @@ local fam = redis.call('EXISTS', ARGV[1] .. 'revoked_family:' .. (f[5] or ''))
 return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam), f[6] or '0'}
 "#;
 
-/// The Lua function `upsert_grant(prefix, family, client_id, scopes, issued_at, expires_at,
-/// now)` that records tokens written into a grant, for the scripts that write tokens. Layout:
-/// `grant:<family>` is a hash (`client_id`, `scopes` as a JSON array, `issued_at`,
+/// The Lua function `upsert_grant(prefix, family, client_id, subject, scopes, issued_at,
+/// expires_at, now)` that records tokens written into a grant, for the scripts that write
+/// tokens. Layout: `grant:<family>` is a hash (`client_id`, `subject`, `scopes` as a JSON
+/// array, `issued_at`,
 /// `refreshed_at`, `expires_at`) expiring with the grant's last token; `grants` (every grant)
 /// and `client_grants:<client id>` (one client's) are sorted sets of families scored by
 /// expiry, from which expired members are dropped as grants are written, so both stay as
@@ -35,7 +36,7 @@ return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam), f[6] or '0'}
 macro_rules! upsert_grant_lua {
     () => {
         r#"
-local function upsert_grant(prefix, family, client_id, scopes, issued_at, expires_at, now)
+local function upsert_grant(prefix, family, client_id, subject, scopes, issued_at, expires_at, now)
   local gkey = prefix .. 'grant:' .. family
   local exp = tonumber(expires_at)
   if redis.call('EXISTS', gkey) == 1 then
@@ -49,7 +50,7 @@ local function upsert_grant(prefix, family, client_id, scopes, issued_at, expire
     redis.call('HSET', gkey, 'issued_at', first, 'expires_at', exp)
     if last > first then redis.call('HSET', gkey, 'refreshed_at', last) end
   else
-    redis.call('HSET', gkey, 'client_id', client_id, 'scopes', scopes, 'issued_at', issued_at, 'expires_at', exp)
+    redis.call('HSET', gkey, 'client_id', client_id, 'subject', subject, 'scopes', scopes, 'issued_at', issued_at, 'expires_at', exp)
   end
   redis.call('EXPIREAT', gkey, exp)
   local ckey = prefix .. 'client_grants:' .. client_id
@@ -65,11 +66,11 @@ end
     };
 }
 
-/// Records one grant write. ARGV: prefix, family, client id, scopes (JSON), issued at,
-/// expires at, now.
+/// Records one grant write. ARGV: prefix, family, client id, subject, scopes (JSON), issued
+/// at, expires at, now.
 const UPSERT_GRANT: &str = concat!(
     upsert_grant_lua!(),
-    "upsert_grant(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])\nreturn 1\n"
+    "upsert_grant(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])\nreturn 1\n"
 );
 
 /// The rotation decision and its writes (see the [`Store`] contract), in one script so no
@@ -78,9 +79,9 @@ const UPSERT_GRANT: &str = concat!(
 /// `superseded`); `children:<hash>` is the set of a refresh token's children not yet
 /// superseded, deleted when one of them is used.
 /// KEYS[1] old token. ARGV: prefix, now, grace, keep_until, old hash, the most children a
-/// token may have, the grant write of the new tokens (family, client id, scopes, issued at,
-/// expires at; see [`upsert_grant_lua`]), then per new token: hash, data, kind, family,
-/// expires_at.
+/// token may have, the grant write of the new tokens (family, client id, subject, scopes,
+/// issued at, expires at; see [`upsert_grant_lua`]), then per new token: hash, data, kind,
+/// family, expires_at.
 const ROTATE: &str = concat!(
     upsert_grant_lua!(),
     r#"
@@ -134,7 +135,7 @@ end
 -- Inside the grace with no child used, the new refresh token is one more child and nothing
 -- is revoked.
 local ckey = prefix .. 'children:' .. old
-local i = 12
+local i = 13
 while ARGV[i] do
   local key = prefix .. 'token:' .. ARGV[i]
   redis.call('HSET', key, 'data', ARGV[i + 1], 'kind', ARGV[i + 2], 'family', ARGV[i + 3], 'expires_at', ARGV[i + 4], 'revoked', '0')
@@ -148,7 +149,7 @@ while ARGV[i] do
   redis.call('EXPIREAT', key, ARGV[i + 4])
   i = i + 5
 end
-if ARGV[7] ~= '' then upsert_grant(prefix, ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[2]) end
+if ARGV[7] ~= '' then upsert_grant(prefix, ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[2]) end
 return 'rotated'
 "#
 );
@@ -413,6 +414,7 @@ impl RedisStore {
                     .arg(PREFIX)
                     .arg(&w.family)
                     .arg(&w.client_id)
+                    .arg(&w.subject)
                     .arg(to_json(&w.scopes)?)
                     .arg(w.issued_at)
                     .arg(w.expires_at)
@@ -449,7 +451,8 @@ impl RedisStore {
                     .arg("scopes")
                     .arg("issued_at")
                     .arg("refreshed_at")
-                    .arg("expires_at");
+                    .arg("expires_at")
+                    .arg("subject");
                 revoked_pipe.cmd("EXISTS").arg(key("revoked_family", f));
             }
             let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await.map_err(err)?;
@@ -461,6 +464,7 @@ impl RedisStore {
                     Some(issued),
                     refreshed,
                     Some(expires),
+                    subject,
                 ] = fields.as_slice()
                 else {
                     continue;
@@ -472,6 +476,9 @@ impl RedisStore {
                 live.push(GrantSummary {
                     family: f.clone(),
                     client_id: client_id.clone(),
+                    subject: subject
+                        .clone()
+                        .unwrap_or_else(|| super::Person::OPERATOR.to_owned()),
                     scopes: from_json(scopes)?,
                     issued_at: issued.parse().unwrap_or(0),
                     refreshed_at: refreshed.as_deref().and_then(|r| r.parse().ok()),
@@ -489,9 +496,12 @@ impl RedisStore {
         now: u64,
     ) -> Result<Vec<GrantSummary>, StoreError> {
         self.ensure_indexed().await?;
-        let index = match &filter.client_id {
-            Some(id) => key("client_grants", id),
-            None => format!("{PREFIX}grants"),
+        // The subject's index is the one `revoke_subject` reads, so both agree on whose
+        // grants are whose.
+        let index = match (&filter.client_id, &filter.subject) {
+            (Some(id), _) => key("client_grants", id),
+            (None, Some(subject)) => key("subject", subject),
+            (None, None) => format!("{PREFIX}grants"),
         };
         let families: Vec<String> = self
             .zscan(&index)
@@ -501,9 +511,10 @@ impl RedisStore {
             .map(|(f, _)| f)
             .collect();
         let mut live = self.live_grants(&families, now).await?;
-        if let Some(id) = &filter.client_id {
-            live.retain(|g| g.client_id == *id);
-        }
+        live.retain(|g| {
+            filter.client_id.as_ref().is_none_or(|c| *c == g.client_id)
+                && filter.subject.as_ref().is_none_or(|s| *s == g.subject)
+        });
         live.sort_by(super::grant_order);
         Ok(live)
     }
@@ -742,6 +753,7 @@ impl Store for RedisStore {
                     .arg(PREFIX)
                     .arg(&w.family)
                     .arg(&w.client_id)
+                    .arg(&w.subject)
                     .arg(to_json(&w.scopes)?)
                     .arg(w.issued_at)
                     .arg(w.expires_at)
@@ -802,10 +814,11 @@ impl Store for RedisStore {
                 Some(w) => cmd
                     .arg(w.family)
                     .arg(w.client_id)
+                    .arg(w.subject)
                     .arg(to_json(&w.scopes)?)
                     .arg(w.issued_at)
                     .arg(w.expires_at),
-                None => cmd.arg("").arg("").arg("").arg("").arg(""),
+                None => cmd.arg("").arg("").arg("").arg("").arg("").arg(""),
             };
             for t in &req.new_tokens {
                 cmd.arg(&t.hash)
@@ -999,6 +1012,7 @@ impl Store for RedisStore {
             let (deleted,): (u64,) = pipe.query_async(&mut c).await.map_err(err)?;
             let filter = GrantFilter {
                 client_id: Some(client_id.to_owned()),
+                subject: None,
             };
             let grants = self.select_grants(&filter, now).await?;
             let grants = self.revoke_selected(&grants).await?;

@@ -133,8 +133,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         // The grants of tokens written before the table existed, in one pass over them.
         tx.execute_batch(GRANTS_SCHEMA).map_err(err)?;
         tx.execute_batch(
-            "INSERT INTO mcpgen_grants (family, client_id, scopes, issued_at, refreshed_at, expires_at)
-             SELECT family, json_extract(data, '$.client_id'), json_extract(data, '$.scopes'),
+            "INSERT INTO mcpgen_grants (family, client_id, subject, scopes, issued_at, refreshed_at, expires_at)
+             SELECT family, json_extract(data, '$.client_id'),
+                 coalesce(json_extract(data, '$.person.subject'), 'operator'),
+                 json_extract(data, '$.scopes'),
                  min(json_extract(data, '$.issued_at')),
                  nullif(max(json_extract(data, '$.issued_at')), min(json_extract(data, '$.issued_at'))),
                  max(expires_at)
@@ -169,8 +171,8 @@ fn upsert_grants(conn: &Connection, tokens: &[NewToken]) -> Result<(), StoreErro
     for w in super::grant_writes(tokens) {
         exec(
             conn,
-            "INSERT INTO mcpgen_grants (family, client_id, scopes, issued_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO mcpgen_grants (family, client_id, scopes, issued_at, expires_at, subject)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (family) DO UPDATE SET issued_at = min(issued_at, excluded.issued_at),
                  refreshed_at = nullif(max(coalesce(refreshed_at, issued_at), excluded.issued_at),
                      min(issued_at, excluded.issued_at)),
@@ -180,16 +182,18 @@ fn upsert_grants(conn: &Connection, tokens: &[NewToken]) -> Result<(), StoreErro
                 w.client_id,
                 to_json(&w.scopes)?,
                 int(w.issued_at),
-                int(w.expires_at)
+                int(w.expires_at),
+                w.subject
             ],
         )?;
     }
     Ok(())
 }
 
-/// The live grants `?1` (now) and `?2` (client id, or NULL for every client) select.
+/// The live grants `?1` (now), `?2` (client id, or NULL for every client) and `?3` (subject,
+/// or NULL for everyone's) select.
 const LIVE_GRANTS: &str = "FROM mcpgen_grants g WHERE g.expires_at > ?1
-    AND (?2 IS NULL OR g.client_id = ?2)
+    AND (?2 IS NULL OR g.client_id = ?2) AND (?3 IS NULL OR g.subject = ?3)
     AND NOT EXISTS (SELECT 1 FROM mcpgen_revoked_families f WHERE f.family = g.family)";
 
 /// Revokes the live grants `filter` selects, each remembered until its last token expires;
@@ -201,7 +205,7 @@ fn revoke_grants(conn: &Connection, filter: &GrantFilter, now: u64) -> Result<u6
             "INSERT INTO mcpgen_revoked_families (family, keep_until) SELECT g.family, g.expires_at \
              {LIVE_GRANTS} ON CONFLICT (family) DO UPDATE SET keep_until = max(keep_until, excluded.keep_until)"
         ),
-        params![int(now), filter.client_id],
+        params![int(now), filter.client_id, filter.subject],
     )?;
     Ok(n as u64)
 }
@@ -865,7 +869,7 @@ impl Store for SqliteStore {
                 ))
                 .map_err(err)?;
             let rows = stmt
-                .query_map(params![int(now), None::<String>], |r| {
+                .query_map(params![int(now), None::<String>, None::<String>], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<i64>>(1)?,
@@ -896,28 +900,31 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let mut stmt = c
                 .prepare(&format!(
-                    "SELECT g.family, g.client_id, g.scopes, g.issued_at, g.refreshed_at, g.expires_at
+                    "SELECT g.family, g.client_id, g.scopes, g.issued_at, g.refreshed_at, g.expires_at,
+                         coalesce(g.subject, 'operator')
                      {LIVE_GRANTS} ORDER BY g.issued_at, g.family"
                 ))
                 .map_err(err)?;
             let rows = stmt
-                .query_map(params![int(now), filter.client_id], |r| {
+                .query_map(params![int(now), filter.client_id, filter.subject], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
+                        (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                         r.get::<_, String>(2)?,
                         r.get::<_, i64>(3)?,
                         r.get::<_, Option<i64>>(4)?,
                         r.get::<_, i64>(5)?,
+                        r.get::<_, String>(6)?,
                     ))
                 })
                 .map_err(err)?;
             let mut list = Vec::new();
             for row in rows {
-                let (family, client_id, scopes, issued, refreshed, expires) = row.map_err(err)?;
+                let ((family, client_id), scopes, issued, refreshed, expires, subject) =
+                    row.map_err(err)?;
                 list.push(GrantSummary {
                     family,
                     client_id,
+                    subject,
                     scopes: from_json(&scopes)?,
                     issued_at: u64_of(issued),
                     refreshed_at: refreshed.map(u64_of),
@@ -946,6 +953,7 @@ impl Store for SqliteStore {
             )? > 0;
             let filter = GrantFilter {
                 client_id: Some(id),
+                subject: None,
             };
             let grants = revoke_grants(&tx, &filter, now)?;
             tx.commit().map_err(err)?;
