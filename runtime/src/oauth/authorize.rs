@@ -17,7 +17,7 @@ use super::error::OAuthError;
 use super::limit::Refused;
 use super::redirect::redirect_matches;
 use super::scope;
-use super::{CODE_TTL, Consent, Inner, now};
+use super::{CODE_TTL, Inner, Login, now};
 use crate::store::{ClientRecord, CodeRecord, Person};
 
 /// Parses `application/x-www-form-urlencoded` parameters; a repeated parameter is an error
@@ -581,9 +581,10 @@ fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> 
 }
 
 async fn show_or_approve(inner: &Inner, req: AuthRequest) -> Response {
-    match inner.config.consent() {
-        Consent::Auto => approve(inner, req, Person::local()).await,
-        Consent::Password => {
+    match inner.config.login() {
+        Login::Auto => approve(inner, req, Person::local()).await,
+        // `OAuth::new` refuses the modes this module cannot serve.
+        Login::Password | Login::Users | Login::Oidc => {
             // Double-submit cookie: the form's token must equal the cookie set with the page,
             // which another site can neither read nor set. Needs no server-side state, so any
             // replica can answer the POST.
@@ -642,7 +643,7 @@ pub(crate) async fn authorize_post(
         Ok(req) => req,
         Err(r) => return refuse(&inner, headers, r),
     };
-    if inner.config.consent() == Consent::Auto {
+    if inner.config.login() == Login::Auto {
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
@@ -745,7 +746,7 @@ fn cross_site_auto_consent(
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    if inner.config.consent() != Consent::Auto
+    if inner.config.login() != Login::Auto
         || !cross_site
         || mcpgen_rules::is_loopback_url(&req.redirect_uri)
     {
