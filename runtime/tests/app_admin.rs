@@ -164,6 +164,26 @@ fn body_json(reply: &str) -> serde_json::Value {
 
 /// Registers a client named `name` and signs in through it: its id and an access token.
 fn sign_in(addr: &str, name: &str) -> (String, String) {
+    let (client_id, tokens) = sign_in_tokens(addr, name);
+    let access = tokens["access_token"].as_str().expect("access token");
+    (client_id, access.to_owned())
+}
+
+/// Refreshes with `refresh_token` for the public client `client_id`: the new tokens.
+fn refresh(addr: &str, client_id: &str, refresh_token: &str) -> serde_json::Value {
+    let body = form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", client_id),
+    ]);
+    let ct = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, reply) = request(addr, "POST", "/token", &ct, &body);
+    assert_eq!(status, 200, "{reply}");
+    body_json(&reply)
+}
+
+/// [`sign_in`], answering the whole token response.
+fn sign_in_tokens(addr: &str, name: &str) -> (String, serde_json::Value) {
     let body = serde_json::json!({
         "client_name": name,
         "redirect_uris": [CALLBACK],
@@ -221,11 +241,7 @@ fn sign_in(addr: &str, name: &str) -> (String, String) {
     let ct = [("Content-Type", "application/x-www-form-urlencoded")];
     let (status, reply) = request(addr, "POST", "/token", &ct, &token);
     assert_eq!(status, 200, "{reply}");
-    let access = body_json(&reply)["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned();
-    (client_id, access)
+    (client_id, body_json(&reply))
 }
 
 /// The status of an MCP `tools/list` with `access` as the bearer token.
@@ -245,6 +261,54 @@ fn mcp_status(addr: &str, access: &str) -> u16 {
         body,
     )
     .0
+}
+
+/// Sets the client's last use straight in the store at `url`.
+fn set_last_used(url: &str, client_id: &str, at: u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = mcpgen_runtime::store::open(url).await.expect("store");
+        store.client_used(client_id, at).await.expect("client_used");
+    });
+}
+
+/// The client's `last_used_at` as `clients list --json` shows it.
+fn last_used(env: &[(&str, &str)], client_id: &str) -> serde_json::Value {
+    let (code, out, err) = admin(&["clients", "list", "--json"], env);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    v["clients"]
+        .as_array()
+        .expect("clients")
+        .iter()
+        .find(|c| c["client_id"] == client_id)
+        .expect("the client")["last_used_at"]
+        .clone()
+}
+
+/// "Last used" moves when a token is refreshed (and not on MCP requests): the token endpoint
+/// writes it once per response.
+#[test]
+fn a_refresh_moves_the_clients_last_use() {
+    let db = temp_db();
+    let store = format!("sqlite:{}", db.0.display());
+    let (server, addr) = server(&store);
+    let (client_id, tokens) = sign_in_tokens(&addr, "Claude");
+    let env = [("MCPGEN_STORE", store.as_str())];
+    let signed_in = last_used(&env, &client_id)
+        .as_u64()
+        .expect("set at sign-in");
+    set_last_used(&store, &client_id, 1);
+    let access = tokens["access_token"].as_str().expect("access");
+    assert_eq!(mcp_status(&addr, access), 200);
+    assert_eq!(last_used(&env, &client_id), 1, "not on MCP requests");
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+    refresh(&addr, &client_id, refresh_token);
+    let refreshed = last_used(&env, &client_id).as_u64().expect("a time");
+    assert!(refreshed >= signed_in, "{refreshed} < {signed_in}");
+    stop(server);
 }
 
 /// Stores a client named `name` straight into the store at `url`.
