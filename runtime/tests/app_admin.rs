@@ -501,6 +501,8 @@ async fn tokens_revoke_all_on_redis_is_refused_by_every_replica() {
         eprintln!("skipped: no MCPGEN_TEST_REDIS_URL and no redis-server on PATH");
         return;
     };
+    // `--all` revokes every grant of the database.
+    let url = redis_common::own_db(&url, 14);
     let result = tokio::task::spawn_blocking(move || {
         let (a, addr_a) = server(&url);
         let (b, addr_b) = server(&url);

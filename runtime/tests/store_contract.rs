@@ -1338,6 +1338,8 @@ async fn redis_store_contract() {
         eprintln!("skipped: no MCPGEN_TEST_REDIS_URL and no redis-server on PATH");
         return;
     };
+    // The contract revokes every grant of its database.
+    let url = redis_common::own_db(&url, 13);
     let s = store::open(&url).await.expect("redis connects");
     contract(Arc::clone(&s), true).await;
     // A second connection behaves as a second replica.
@@ -1631,6 +1633,8 @@ async fn redis_data_of_an_earlier_version_is_indexed() {
         eprintln!("skipped: no MCPGEN_TEST_REDIS_URL and no redis-server on PATH");
         return;
     };
+    // The test drops the indexes of its database.
+    let url = redis_common::own_db(&url, 12);
     let s = store::open(&url).await.unwrap();
     let p = run_id();
     let (id, fam) = (format!("{p}-old-client"), format!("{p}-old-fam"));

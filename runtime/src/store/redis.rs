@@ -26,11 +26,10 @@ return {f[1], f[2] or '', f[3] or '', f[4] or '0', tostring(fam), f[6] or '0'}
 /// The Lua function `upsert_grant(prefix, family, client_id, subject, scopes, issued_at,
 /// expires_at, now)` that records tokens written into a grant, for the scripts that write
 /// tokens. Layout: `grant:<family>` is a hash (`client_id`, `subject`, `scopes` as a JSON
-/// array, `issued_at`,
-/// `refreshed_at`, `expires_at`) expiring with the grant's last token; `grants` (every grant)
-/// and `client_grants:<client id>` (one client's) are sorted sets of families scored by
-/// expiry, from which expired members are dropped as grants are written, so both stay as
-/// large as the live grants. A new family starts a grant; a later write (a refresh) moves
+/// array, `issued_at`, `refreshed_at`, `expires_at`) expiring with the grant's last token;
+/// `grants` (every grant) and `client_grants:<client id>` (one client's) are sorted sets of
+/// families scored by expiry, from which expired members are dropped as grants are written,
+/// so both stay as large as the live grants. A new family starts a grant; a later write (a refresh) moves
 /// `refreshed_at` and extends the expiry. Writes merge in any order (`issued_at` is the
 /// earliest token's, `refreshed_at` the latest's when later), as the upgrade's backfill needs.
 macro_rules! upsert_grant_lua {
@@ -312,9 +311,8 @@ impl RedisStore {
 const ADMIN_BATCH: usize = 500;
 
 impl RedisStore {
-    /// Every member of a key matching `pattern` (`SCAN`) or of the sorted set `zset`
-    /// (`ZSCAN`, member and score), a page at a time: never `KEYS`, which blocks the server
-    /// for as long as it walks a large database.
+    /// Every key matching `pattern`, by `SCAN` a page at a time: never `KEYS`, which blocks
+    /// the server for as long as it walks a large database.
     async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn();
         let mut cursor = 0u64;
@@ -337,6 +335,7 @@ impl RedisStore {
         }
     }
 
+    /// Every member of the sorted set `zset` with its score, by `ZSCAN` a page at a time.
     async fn zscan(&self, zset: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let mut c = self.conn();
         let mut cursor = 0u64;
