@@ -990,9 +990,17 @@ impl Store for RedisStore {
     }
 
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
-        // Codes and tokens carry their own expiry; only unused clients need deleting.
+        // Codes and tokens carry their own expiry; only unused clients need deleting, and
+        // expired grants dropping from the index of every grant (a client's index expires).
         Box::pin(async move {
             let mut c = self.conn();
+            let _: u64 = redis::cmd("ZREMRANGEBYSCORE")
+                .arg(format!("{PREFIX}grants"))
+                .arg("-inf")
+                .arg(now)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
             let mut removed = 0;
             loop {
                 let n: u64 = redis::cmd("EVAL")
