@@ -589,15 +589,11 @@ fn admin<'a>(
     let store = pick_value(store, "--store", STORE_ENV, env)
         .unwrap_or_else(|| Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default"));
     check_store(&store)?;
+    // The default is a SQLite file: memory only ever comes from the flag or the variable.
     if matches!(store.value.trim(), "memory" | "memory:") {
-        let from = if store.from == "default" {
-            "the store".to_owned()
-        } else {
-            store.from
-        };
         return Err(StartError::AdminOnMemory {
             command: command.name().to_owned(),
-            from,
+            from: store.from,
         });
     }
     Ok(Command::Admin(crate::admin::Admin {
