@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use mcpgen_runtime::app::{self, App, AuthSpec, Consent};
+//! use mcpgen_runtime::app::{self, App, AuthSpec, Login};
 //! # fn demo(info: mcpgen_runtime::tools::ServerInfo,
 //! #         tools: Vec<mcpgen_runtime::tools::ToolDef>,
 //! #         handler: impl mcpgen_runtime::tools::ToolHandler) -> std::process::ExitCode {
@@ -22,7 +22,8 @@
 //!         issuer: None,
 //!         scopes: vec![("claudeai".into(), "Use MedTainer from Claude".into())],
 //!         default_scopes: vec!["claudeai".into()],
-//!         consent: Consent::Password,
+//!         login: Login::Password,
+//!         oidc: None,
 //!         access_ttl: Duration::from_secs(3600),
 //!         refresh_ttl: Duration::from_secs(30 * 24 * 3600),
 //!         refresh_reuse_grace: Duration::from_secs(120),
@@ -51,7 +52,7 @@ use crate::oauth::{OAuth, OAuthConfig};
 use crate::mcp::ProtocolVersion;
 use crate::metrics::Metrics;
 /// Re-exported so a generated `main.rs` names everything [`App`] needs from this module.
-pub use crate::oauth::{AuthSpec, Consent};
+pub use crate::oauth::{AuthSpec, Consent, Login, OidcAllow, OidcClaim, OidcSpec};
 use crate::server::{self, McpServer};
 use crate::tools::{ServerInfo, ToolDef, ToolHandler};
 
@@ -97,7 +98,7 @@ impl<'a> From<&'a App> for CliSpec<'a> {
             public_url: &app.public_url,
             auth: app.auth.as_ref().map(|a| CliAuth {
                 issuer: a.issuer.as_deref(),
-                consent: a.consent,
+                login: a.login,
             }),
         }
     }
@@ -213,7 +214,7 @@ impl Server {
                     public_url: config.public_url.clone(),
                     endpoint: app.endpoint.clone(),
                     issuer: config.issuer.clone(),
-                    consent: config.consent,
+                    login: config.login,
                     password_hash: config.password_hash.clone(),
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
@@ -321,11 +322,7 @@ impl Server {
             resource = %self.resource,
             issuer = %self.issuer.as_deref().unwrap_or("none"),
             store = %self.config.store_display(),
-            consent = %match self.config.consent {
-                Some(Consent::Auto) => "auto",
-                Some(Consent::Password) => "password",
-                None => "none",
-            },
+            login = %self.config.login.map_or("none", Login::as_str),
             "listening"
         );
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -479,6 +476,7 @@ where
         }
         Command::HashPassword => hash_password(app.name),
         Command::Healthcheck(config) => healthcheck(&config.bind),
+        Command::Admin(admin) => crate::admin::run(&admin, (&app).into()),
         Command::Serve(config) => {
             if let Err(e) = init_tracing(config.log_format, env("RUST_LOG").as_deref()) {
                 return start_error(&e);
@@ -520,7 +518,7 @@ fn destructive_scopes(tools: &[ToolDef]) -> Vec<String> {
     out
 }
 
-fn start_error(e: &StartError) -> ExitCode {
+pub(crate) fn start_error(e: &StartError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(2)
 }

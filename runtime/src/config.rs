@@ -14,7 +14,7 @@ use mcpgen_rules::BaseUrlError;
 use mcpgen_rules::base_url::without_trailing_slash;
 use url::Url;
 
-use crate::oauth::{Consent, PASSWORD_HASH_ENV, is_password_hash};
+use crate::oauth::{Login, PASSWORD_HASH_ENV, is_password_hash};
 use crate::server::Limits;
 
 /// `--bind`.
@@ -25,7 +25,9 @@ pub const PUBLIC_URL_ENV: &str = "MCPGEN_PUBLIC_URL";
 pub const ISSUER_ENV: &str = "MCPGEN_ISSUER";
 /// `--store`.
 pub const STORE_ENV: &str = "MCPGEN_STORE";
-/// `--consent`.
+/// `--login`.
+pub const LOGIN_ENV: &str = "MCPGEN_LOGIN";
+/// The former name of [`LOGIN_ENV`], still read when that one is unset.
 pub const CONSENT_ENV: &str = "MCPGEN_CONSENT";
 /// `--log-format`.
 pub const LOG_FORMAT_ENV: &str = "MCPGEN_LOG_FORMAT";
@@ -67,8 +69,8 @@ pub struct CliSpec<'a> {
 pub struct CliAuth<'a> {
     /// The spec's issuer; `None`, or a URL equal to the public URL, means "the public URL".
     pub issuer: Option<&'a str>,
-    /// The spec's consent mode, the default of `--consent`.
-    pub consent: Consent,
+    /// The spec's login mode, the default of `--login`.
+    pub login: Login,
 }
 
 /// A configuration the server cannot start with, or a command line it cannot parse. The
@@ -147,21 +149,24 @@ pub enum StartError {
         value: String,
         port: String,
     },
-    /// An auth flag (`--consent`, `--issuer`) on a server with `auth: none`.
+    /// An auth flag (`--login`, `--issuer`) on a server with `auth: none`.
     #[error("{from} is set, but this server has no auth (auth: none): unset it")]
     NoAuthFlag { from: String },
-    /// `--consent` is neither `password` nor `auto`.
-    #[error("{from} {value:?} is not a consent mode: use password or auto")]
-    ConsentMode { from: String, value: String },
-    /// Consent `auto` with a public URL that is not loopback; `how` names where `auto` came
+    /// `--login` is not a login mode.
+    #[error("{from} {value:?} is not a login mode: use password, users, oidc or auto")]
+    LoginMode { from: String, value: String },
+    /// Login `auto` with a public URL that is not loopback; `how` names where `auto` came
     /// from.
-    #[error("{how} needs a loopback public url, and {public_url} is not: use --consent password")]
+    #[error(
+        "{how} needs a loopback public url, and {public_url} is not: use --login password, \
+         users or oidc"
+    )]
     AutoConsentNotLoopback { how: String, public_url: String },
-    /// Consent `auto` with a bind address that is not loopback; `how` names where `auto` came
+    /// Login `auto` with a bind address that is not loopback; `how` names where `auto` came
     /// from and `port` is the bind's port, for the suggested fix.
     #[error(
         "{how} approves every request, and {from} {value:?} listens beyond loopback: use --bind \
-         127.0.0.1:{port} or --consent password"
+         127.0.0.1:{port} or --login password"
     )]
     AutoConsentBind {
         how: String,
@@ -169,9 +174,9 @@ pub enum StartError {
         value: String,
         port: String,
     },
-    /// Consent `password` without a password hash; `name` is the program name.
+    /// Login `password` without a password hash; `name` is the program name.
     #[error(
-        "consent password needs {env}: create it with `{name} hash-password`",
+        "login password needs {env}: create it with `{name} hash-password`",
         env = PASSWORD_HASH_ENV
     )]
     NoPasswordHash { name: String },
@@ -247,6 +252,13 @@ pub enum StartError {
          hash-password`"
     )]
     NoPassword { name: String },
+    /// An administrative command (`command`) on the `memory` store, which lives inside one
+    /// server process and is gone when it ends; `from` names where the store came from.
+    #[error(
+        "{command} acts on a shared store, and {from} is memory (inside each server process): \
+         use --store sqlite:PATH or --store redis://HOST, as the servers do"
+    )]
+    AdminOnMemory { command: String, from: String },
 }
 
 /// Why a listen address cannot be bound, in a few lowercase words.
@@ -281,6 +293,8 @@ pub enum Command {
     /// `healthcheck`: `GET /healthz` on the address this configuration listens on, and exit 0
     /// on 200, 1 otherwise (a container's `HEALTHCHECK`, with no HTTP client in the image).
     Healthcheck(Config),
+    /// `clients ...`, `grants ...` or `tokens revoke ...`: act on the configured store.
+    Admin(crate::admin::Admin),
     /// `--help` or `--version`: print this text to stdout and exit 0.
     Print(String),
 }
@@ -298,10 +312,10 @@ pub struct Config {
     /// The store URL: `memory`, `sqlite:PATH` or `redis://...` (may carry a password: never
     /// log it whole, see [`Config::store_display`]).
     pub store: String,
-    /// The effective consent mode; `None` when the server has no auth.
-    pub consent: Option<Consent>,
-    /// The consent password's hash (from [`PASSWORD_HASH_ENV`]); only set with password
-    /// consent.
+    /// The effective login mode; `None` when the server has no auth.
+    pub login: Option<Login>,
+    /// The shared password's hash (from [`PASSWORD_HASH_ENV`]); only set with
+    /// [`Login::Password`].
     pub password_hash: Option<String>,
     pub log_format: LogFormat,
     /// Reverse proxies (CIDR blocks) whose `X-Forwarded-For`/`Forwarded` name the client for
@@ -323,7 +337,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("issuer", &self.issuer)
             .field("store", &self.store_display())
-            .field("consent", &self.consent)
+            .field("login", &self.login)
             .field(
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "<set>"),
@@ -365,11 +379,13 @@ impl Config {
             Err(e) => return clap_outcome(e),
         };
         let cli = Cli::from_arg_matches(&matches).map_err(usage_error)?;
-        if let Some(Sub::HashPassword) = cli.command {
-            return Ok(Command::HashPassword);
-        }
-        if let Some(Sub::Healthcheck) = cli.command {
-            return Self::resolve(app, cli, &env).map(Command::Healthcheck);
+        match cli.command {
+            Some(Sub::HashPassword) => return Ok(Command::HashPassword),
+            Some(Sub::Clients(c)) => return admin(app, cli.store, c.into(), &env),
+            Some(Sub::Grants(c)) => return admin(app, cli.store, c.into(), &env),
+            Some(Sub::Tokens(c)) => return admin(app, cli.store, c.into(), &env),
+            Some(Sub::Healthcheck) => return Self::resolve(app, cli, &env).map(Command::Healthcheck),
+            None => {}
         }
         Self::resolve(app, cli, &env).map(Command::Serve)
     }
@@ -483,7 +499,8 @@ impl Config {
             }
         };
 
-        let consent_flag = pick(cli.consent, "--consent", CONSENT_ENV);
+        let login_flag =
+            pick(cli.login, "--login", LOGIN_ENV).or_else(|| pick(None, "--login", CONSENT_ENV));
         let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
 
         let Some(auth) = &app.auth else {
@@ -494,7 +511,7 @@ impl Config {
                     value: public.value,
                 });
             }
-            if let Some(g) = consent_flag.as_ref().or(issuer_flag.as_ref()) {
+            if let Some(g) = login_flag.as_ref().or(issuer_flag.as_ref()) {
                 return Err(StartError::NoAuthFlag {
                     from: g.from.clone(),
                 });
@@ -511,7 +528,7 @@ impl Config {
                 public_url,
                 issuer: None,
                 store: store.value,
-                consent: None,
+                login: None,
                 password_hash: None,
                 log_format,
                 trusted_proxies,
@@ -535,33 +552,26 @@ impl Config {
         // Written the way the metadata documents carry it, so "equal" means byte-identical.
         let issuer = issuer.filter(|i| *i != public_url);
 
-        let consent = match &consent_flag {
-            None => auth.consent,
-            Some(g) => match g.value.trim() {
-                "password" => Consent::Password,
-                "auto" => Consent::Auto,
-                _ => {
-                    return Err(StartError::ConsentMode {
-                        from: g.from.clone(),
-                        value: g.value.clone(),
-                    });
-                }
-            },
+        let login = match &login_flag {
+            None => auth.login,
+            Some(g) => Login::parse(&g.value).ok_or_else(|| StartError::LoginMode {
+                from: g.from.clone(),
+                value: g.value.clone(),
+            })?,
         };
-        if consent == Consent::Auto && !loopback {
-            let how = consent_flag
+        let auto_from = || {
+            login_flag
                 .as_ref()
-                .map_or("consent auto (from the spec)".to_owned(), |g| {
+                .map_or("login auto (from the spec)".to_owned(), |g| {
                     format!("{} auto", g.from)
-                });
+                })
+        };
+        if login == Login::Auto && !loopback {
+            let how = auto_from();
             return Err(StartError::AutoConsentNotLoopback { how, public_url });
         }
-        if consent == Consent::Auto && !is_loopback_bind(&bind.value) {
-            let how = consent_flag
-                .as_ref()
-                .map_or("consent auto (from the spec)".to_owned(), |g| {
-                    format!("{} auto", g.from)
-                });
+        if login == Login::Auto && !is_loopback_bind(&bind.value) {
+            let how = auto_from();
             return Err(StartError::AutoConsentBind {
                 how,
                 port: bind_port(&bind.value).to_owned(),
@@ -569,9 +579,9 @@ impl Config {
                 value: bind.value,
             });
         }
-        let password_hash = match consent {
-            Consent::Auto => None,
-            Consent::Password => {
+        let password_hash = match login {
+            Login::Auto | Login::Users | Login::Oidc => None,
+            Login::Password => {
                 let Some(hash) = env(PASSWORD_HASH_ENV).filter(|h| !h.trim().is_empty()) else {
                     return Err(StartError::NoPasswordHash {
                         name: app.name.to_owned(),
@@ -591,7 +601,7 @@ impl Config {
             public_url,
             issuer,
             store: store.value,
-            consent: Some(consent),
+            login: Some(login),
             password_hash,
             log_format,
             trusted_proxies,
@@ -599,6 +609,30 @@ impl Config {
             metrics_bind,
         })
     }
+}
+
+/// An administrative command: only the store is read (flag, environment, default), so it
+/// runs with whatever else the servers' environment holds or lacks.
+fn admin<'a>(
+    app: &CliSpec<'a>,
+    store: Option<String>,
+    command: crate::admin::AdminCommand,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, StartError> {
+    let store = pick_value(store, "--store", STORE_ENV, env)
+        .unwrap_or_else(|| Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default"));
+    check_store(&store)?;
+    // The default is a SQLite file: memory only ever comes from the flag or the variable.
+    if matches!(store.value.trim(), "memory" | "memory:") {
+        return Err(StartError::AdminOnMemory {
+            command: command.name().to_owned(),
+            from: store.from,
+        });
+    }
+    Ok(Command::Admin(crate::admin::Admin {
+        store: store.value,
+        command,
+    }))
 }
 
 /// A value and where it came from, so an error can name the flag or variable to change.
@@ -756,7 +790,7 @@ fn check_store(g: &Given) -> Result<(), StartError> {
 }
 
 /// A store URL with any password removed.
-fn redact_store(raw: &str) -> String {
+pub(crate) fn redact_store(raw: &str) -> String {
     let raw = raw.trim();
     if raw.starts_with("redis://") || raw.starts_with("rediss://") {
         if let Ok(mut u) = Url::parse(raw) {
@@ -781,10 +815,10 @@ struct Cli {
     public_url: Option<String>,
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
-    #[arg(long, value_name = "STORE")]
+    #[arg(long, value_name = "STORE", global = true)]
     store: Option<String>,
-    #[arg(long, value_name = "MODE")]
-    consent: Option<String>,
+    #[arg(long, value_name = "MODE", visible_alias = "consent")]
+    login: Option<String>,
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
     #[arg(long, value_name = "CIDR,...")]
@@ -810,6 +844,15 @@ enum Sub {
     /// Check that the server configured by the same flags and environment answers /healthz;
     /// exit 0 if it does, 1 if not (for a container HEALTHCHECK).
     Healthcheck,
+    /// List or revoke registered OAuth clients (in the store every replica shares).
+    #[command(subcommand)]
+    Clients(crate::admin::ClientsCli),
+    /// List live grants: the tokens one sign-in issued, with their refreshes.
+    #[command(subcommand)]
+    Grants(crate::admin::GrantsCli),
+    /// Revoke grants: their tokens are refused by the next request on every replica.
+    #[command(subcommand)]
+    Tokens(crate::admin::TokensCli),
 }
 
 fn cli_command(app: &CliSpec<'_>) -> clap::Command {
@@ -820,11 +863,10 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
         .and_then(|a| a.issuer.map(str::to_owned))
         .filter(|i| normalize_url(i) != normalize_url(app.public_url))
         .unwrap_or_else(|| "the public url".into());
-    let consent_default = match app.auth.as_ref().map(|a| a.consent) {
-        Some(Consent::Auto) => "auto",
-        Some(Consent::Password) => "password",
-        None => "none: auth is off",
-    };
+    let login_default = app
+        .auth
+        .as_ref()
+        .map_or("none: auth is off", |a| a.login.as_str());
     Cli::command()
         .name(app.name.to_owned())
         .disable_help_subcommand(true)
@@ -832,7 +874,7 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
         .version(app.version.to_owned())
         .about(format!("{about}: an MCP server generated by mcpgen"))
         .after_help(format!(
-            "Consent with a password reads its hash from {PASSWORD_HASH_ENV} (create it with \
+            "Login with a shared password reads its hash from {PASSWORD_HASH_ENV} (create it with \
              `{} hash-password`). Logs go to stderr; RUST_LOG sets the filter (default info).",
             app.name
         ))
@@ -861,10 +903,12 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
                 app.name
             ))
         })
-        .mut_arg("consent", |a| {
+        .mut_arg("login", |a| {
             a.help(format!(
-                "How users approve access: password, or auto (loopback public url only) \
-                 [env: {CONSENT_ENV}] [default: {consent_default}]"
+                "How people sign in before they approve access: password (one shared \
+                 password), users (accounts in the store, see `users`), oidc (the spec's OpenID \
+                 provider), or auto (loopback public url only) [env: {LOGIN_ENV}, formerly \
+                 {CONSENT_ENV}] [default: {login_default}]"
             ))
         })
         .mut_arg("log_format", |a| {

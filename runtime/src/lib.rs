@@ -4,6 +4,7 @@
 //! the OAuth half (`oauth`, `store`) guards it, `server` the router that puts them together.
 //! `app` and `config` are what a generated `main.rs` calls; `template` renders template tools.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;

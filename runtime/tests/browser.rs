@@ -21,7 +21,7 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use http::StatusCode;
-use mcpgen_runtime::oauth::{Consent, OAuth, hash_password};
+use mcpgen_runtime::oauth::{Login, OAuth, hash_password};
 use mcpgen_runtime::store::MemoryStore;
 use oauth_common::*;
 use serde_json::{Value, json};
@@ -122,7 +122,7 @@ async fn a_person_signs_in_and_allows_in_chromium() {
     // The server, password sign-in, on loopback.
     let (listener, public_url) = bind().await;
     let mut c = config(&public_url);
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     c.password_hash = Some(hash_password(PASSWORD));
     c.title = Some("Order Desk".into());
     c.destructive_scopes = vec!["orders.write".into()];

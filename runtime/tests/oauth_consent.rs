@@ -9,7 +9,7 @@ use http::StatusCode;
 use mcpgen_runtime::oauth::pages::{
     ClientView, ConsentPage, HiddenField, PersonView, ScopeView, SignInView,
 };
-use mcpgen_runtime::oauth::{Consent, OAuthConfig, SESSION_TTL, hash_password};
+use mcpgen_runtime::oauth::{Login, OAuthConfig, SESSION_TTL, hash_password};
 use mcpgen_runtime::store::{MemoryStore, Store};
 use oauth_common::*;
 use serde_json::json;
@@ -19,7 +19,7 @@ const RESOURCE: &str = "https://mcp.example.com/mcp";
 
 fn password_config(public_url: &str) -> OAuthConfig {
     let mut c = config(public_url);
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     c.password_hash = Some(hash_password(PASSWORD));
     c.title = Some("Order Desk".into());
     c.destructive_scopes = vec!["orders.write".into()];

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use axum::body::Body;
 use http::{Request, StatusCode};
-use mcpgen_runtime::auth::Principal;
+use mcpgen_runtime::auth::{Person, Principal};
 use mcpgen_runtime::oauth::{
-    Consent, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS, OAuth, OAuthConfig,
+    Login, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS, OAuth, OAuthConfig,
     REGISTRATION_BURST, UNUSED_CLIENT_TTL, hash_password, secret_hash,
 };
 use mcpgen_runtime::store::{
@@ -40,7 +40,7 @@ const AS_PATHS: &[&str] = &[
 async fn protected_resource_metadata_at_both_paths() {
     let s = server_with({
         let mut c = config("https://mcp.example.com");
-        c.auth.consent = Consent::Password;
+        c.auth.login = Login::Password;
         c.password_hash = Some(hash_password("pw"));
         c
     });
@@ -116,7 +116,7 @@ async fn discovery_is_cors_enabled() {
     // A public server: browser-based clients anywhere may call discovery and the token
     // endpoint. (A loopback server accepts loopback origins only: see app_browsers.rs.)
     let mut c = config("https://mcp.example.com");
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     c.password_hash = Some(hash_password("pw"));
     let s = server_with(c);
     let r = send(
@@ -201,9 +201,9 @@ fn start_up_overrides_replace_the_spec_settings() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let mut c = config("https://mcp.example.com");
     c.auth.issuer = Some("https://auth.example.com".into());
-    c.auth.consent = Consent::Auto;
+    c.auth.login = Login::Auto;
     // Auto consent is refused on a public url: the override must win for this to start.
-    c.consent = Some(Consent::Password);
+    c.login = Some(Login::Password);
     c.password_hash = Some(hash_password("pw"));
     let spec_issuer = OAuth::new(c.clone(), Arc::clone(&store)).expect("password consent");
     assert_eq!(spec_issuer.issuer(), "https://auth.example.com");
@@ -212,7 +212,7 @@ fn start_up_overrides_replace_the_spec_settings() {
     let overridden = OAuth::new(c.clone(), Arc::clone(&store)).expect("valid");
     assert_eq!(overridden.issuer(), "https://auth.staging.example.net");
 
-    c.consent = None;
+    c.login = None;
     let e = OAuth::new(c, store).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("loopback"), "{e}");
 }
@@ -228,7 +228,7 @@ fn bad_configurations_are_refused() {
     };
 
     let mut c = config("https://mcp.example.com");
-    c.auth.consent = Consent::Auto;
+    c.auth.login = Login::Auto;
     assert!(try_new(c).contains("loopback"));
 
     let mut c = config(LOCAL);
@@ -240,7 +240,7 @@ fn bad_configurations_are_refused() {
     assert!(try_new(c).contains("not a valid scope"));
 
     let mut c = config(LOCAL);
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     assert!(try_new(c).contains("MCPGEN_PASSWORD_HASH"));
 
     let mut c = config(LOCAL);
@@ -1071,7 +1071,7 @@ async fn authorize_errors_without_redirect_are_a_page_for_browsers() {
 
 fn password_server() -> Server {
     let mut c = config("https://mcp.example.com");
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     c.password_hash = Some(hash_password("s3cret pass"));
     server_with(c)
 }
@@ -1150,7 +1150,51 @@ async fn password_consent_page_and_approval() {
     .await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.location_param("state").as_deref(), Some("xyz-state"));
-    assert!(r.location_param("code").is_some());
+    let code = r.location_param("code").expect("a code");
+
+    // The shared password stands for one operator: the tokens, refreshed ones too, belong to
+    // that subject, and the bearer check hands it to the MCP endpoint.
+    let t = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+        ],
+        &[],
+    )
+    .await
+    .json();
+    let auth = s.oauth.authenticator();
+    let caller = async |access: &str| {
+        auth.authenticate(&parts(Some(&format!("Bearer {access}"))))
+            .await
+            .expect("valid")
+            .person
+    };
+    assert_eq!(
+        caller(t["access_token"].as_str().unwrap()).await,
+        Some(Person::operator())
+    );
+    let refreshed = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", &id),
+        ],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(
+        caller(refreshed["access_token"].as_str().expect("refreshed")).await,
+        Some(Person::operator())
+    );
 }
 
 #[tokio::test]
@@ -2065,6 +2109,7 @@ async fn planted(store: &Arc<dyn Store>, resource: &str, expires_in: i64) -> Str
                 family: "f".into(),
                 issued_at: now - 10,
                 expires_at: now.saturating_add_signed(expires_in),
+                person: mcpgen_runtime::store::Person::new("planted"),
             },
         }])
         .await

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
-    self, ClientRecord, CodeRecord, MemoryStore, NewToken, Redemption, Reuse, RotateRequest,
-    Rotation, Store, TokenKind, TokenRecord, TokenState,
+    self, ClientRecord, ClientRemoval, CodeRecord, GrantFilter, MemoryStore, NewToken, Person,
+    Redemption, Reuse, RotateRequest, Rotation, Store, TokenKind, TokenRecord, TokenState,
+    UserRecord,
 };
 use redis_common::redis_url;
 
@@ -41,6 +42,16 @@ fn token(kind: TokenKind, family: &str, expires_at: u64) -> TokenRecord {
         family: family.into(),
         issued_at: now(),
         expires_at,
+        person: ada(),
+    }
+}
+
+/// The person the test records belong to: every field set, with text that JSON escapes.
+fn ada() -> Person {
+    Person {
+        subject: "ada \"the first\"".into(),
+        name: Some("Ada Lovelace — Countess".into()),
+        email: Some("ada@example.com".into()),
     }
 }
 
@@ -228,6 +239,7 @@ fn code(family: &str, expires_at: u64) -> CodeRecord {
         family: family.into(),
         issued_at: now(),
         expires_at,
+        person: ada(),
     }
 }
 
@@ -708,9 +720,352 @@ async fn server_keys(replicas: &[Arc<dyn Store>], p: &str) {
     assert_eq!(replicas[0].server_key(&name).await.unwrap(), first);
 }
 
+fn grant_token(kind: TokenKind, client: &str, family: &str, issued_at: u64) -> TokenRecord {
+    TokenRecord {
+        client_id: client.into(),
+        issued_at,
+        ..token(kind, family, issued_at + 3600)
+    }
+}
+
+fn by_client(id: &str) -> GrantFilter {
+    GrantFilter {
+        client_id: Some(id.into()),
+        subject: None,
+    }
+}
+
+/// The administrative view: grants are listed per client and in all, with their first issue,
+/// last refresh and expiry; revoking a client's grants or the client itself refuses its
+/// tokens at once and leaves other clients' grants alone; `last_used` moves when recorded.
+async fn administration(s: &dyn Store, p: &str) {
+    let (a, b) = (format!("{p}-adm-a"), format!("{p}-adm-b"));
+    for id in [&a, &b] {
+        s.put_client(&client(id.clone()), None).await.unwrap();
+    }
+    let t0 = now() - 100;
+    let (fa1, fa2, fb) = (format!("{p}-fa1"), format!("{p}-fa2"), format!("{p}-fb"));
+    s.put_tokens(&[
+        new(
+            format!("{fa1}-at"),
+            grant_token(TokenKind::Access, &a, &fa1, t0),
+        ),
+        new(
+            format!("{fa1}-rt"),
+            grant_token(TokenKind::Refresh, &a, &fa1, t0),
+        ),
+    ])
+    .await
+    .unwrap();
+    let carol = format!("{p}-carol");
+    s.put_tokens(&[new(
+        format!("{fa2}-at"),
+        TokenRecord {
+            person: Person::new(&carol),
+            ..grant_token(TokenKind::Access, &a, &fa2, t0 + 1)
+        },
+    )])
+    .await
+    .unwrap();
+    s.put_tokens(&[new(
+        format!("{fb}-at"),
+        grant_token(TokenKind::Access, &b, &fb, t0 + 2),
+    )])
+    .await
+    .unwrap();
+    // A refresh writes into the grant: refreshed_at and expiry move, issued_at stays.
+    let mut req = rotate(&format!("{fa1}-rt"), &format!("{fa1}-r2"), &fa1, GRACE);
+    for t in &mut req.new_tokens {
+        t.record.client_id = a.clone();
+    }
+    let (refreshed_at, refreshed_exp) = (
+        req.new_tokens[0].record.issued_at,
+        req.new_tokens[0].record.expires_at,
+    );
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+
+    let grants = s.list_grants(&by_client(&a), now()).await.unwrap();
+    let families: Vec<&str> = grants.iter().map(|g| g.family.as_str()).collect();
+    assert_eq!(families, [fa1.as_str(), fa2.as_str()]);
+    assert_eq!(grants[0].client_id, a);
+    assert_eq!(grants[0].subject, ada().subject);
+    assert_eq!(grants[1].subject, carol);
+    assert_eq!(grants[0].issued_at, t0);
+    assert_eq!(
+        grants[0].refreshed_at,
+        Some(refreshed_at),
+        "{grants:?} {t0}"
+    );
+    assert_eq!(grants[0].expires_at, refreshed_exp.max(t0 + 3600));
+    assert_eq!(grants[0].scopes, ["claudeai", "orders.read"]);
+    assert_eq!(grants[1].refreshed_at, None);
+    let all = s.list_grants(&GrantFilter::default(), now()).await.unwrap();
+    for f in [&fa1, &fa2, &fb] {
+        assert!(all.iter().any(|g| g.family == *f), "{f} in {all:?}");
+    }
+    // By person, alone and with a client.
+    let by_subject = |subject: &str, client_id: Option<&str>| GrantFilter {
+        client_id: client_id.map(str::to_owned),
+        subject: Some(subject.to_owned()),
+    };
+    let carols = s
+        .list_grants(&by_subject(&carol, None), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        carols.iter().map(|g| g.family.as_str()).collect::<Vec<_>>(),
+        [fa2.as_str()]
+    );
+    let carols = s.list_grants(&by_subject(&carol, Some(&b)), now()).await;
+    assert!(carols.unwrap().is_empty());
+    // Expired grants are not live.
+    assert!(
+        s.list_grants(&by_client(&a), t0 + 100_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    s.client_used(&a, t0 + 50).await.unwrap();
+    s.client_used(&format!("{p}-nobody"), t0).await.unwrap();
+    let listed = s.list_clients(now()).await.unwrap();
+    let row = |id: &str| listed.iter().find(|c| c.client.client_id == id).cloned();
+    let ra = row(&a).expect("client a listed");
+    assert_eq!((ra.last_used, ra.grants), (Some(t0 + 50), 2));
+    let rb = row(&b).expect("client b listed");
+    assert_eq!((rb.last_used, rb.grants), (None, 1));
+    assert!(row(&format!("{p}-nobody")).is_none());
+
+    // Revoking one client's grants: its tokens are refused, the other client's are not.
+    assert_eq!(s.revoke_grants(&by_client(&a), now()).await.unwrap(), 2);
+    for t in [
+        format!("{fa1}-at"),
+        format!("{fa1}-r2-access"),
+        format!("{fa2}-at"),
+    ] {
+        assert_eq!(state(s, &t).await, Some(TokenState::Revoked), "{t}");
+    }
+    assert_eq!(
+        state(s, &format!("{fb}-at")).await,
+        Some(TokenState::Active)
+    );
+    assert!(
+        s.list_grants(&by_client(&a), now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.revoke_grants(&by_client(&a), now()).await.unwrap(), 0);
+
+    // Removing a client deletes it and revokes its grants.
+    assert_eq!(
+        s.remove_client(&b, now()).await.unwrap(),
+        ClientRemoval {
+            found: true,
+            grants: 1
+        }
+    );
+    assert_eq!(
+        state(s, &format!("{fb}-at")).await,
+        Some(TokenState::Revoked)
+    );
+    assert_eq!(s.get_client(&b).await.unwrap(), None);
+    let listed = s.list_clients(now()).await.unwrap();
+    assert!(listed.iter().all(|c| c.client.client_id != b));
+    assert_eq!(
+        s.remove_client(&b, now()).await.unwrap(),
+        ClientRemoval {
+            found: false,
+            grants: 0
+        }
+    );
+}
+
+/// Revoking every grant: each live one is revoked (other runs sharing a Redis may add theirs
+/// to the count), and none is left.
+async fn revoke_all(s: &dyn Store, p: &str) {
+    let fam = format!("{p}-all");
+    let c = format!("{p}-all-client");
+    s.put_tokens(&[new(
+        format!("{fam}-at"),
+        grant_token(TokenKind::Access, &c, &fam, now()),
+    )])
+    .await
+    .unwrap();
+    let n = s
+        .revoke_grants(&GrantFilter::default(), now())
+        .await
+        .unwrap();
+    assert!(n >= 1, "revoked {n}");
+    assert_eq!(
+        state(s, &format!("{fam}-at")).await,
+        Some(TokenState::Revoked)
+    );
+    let left = s.list_grants(&GrantFilter::default(), now()).await.unwrap();
+    assert!(left.iter().all(|g| g.family != fam), "{left:?}");
+}
+
+/// The person a grant belongs to comes back whole from a code, from stored tokens, and from
+/// the tokens a refresh rotation wrote; a person known only by a subject stays that way.
+async fn people(s: &dyn Store, p: &str) {
+    let c = CodeRecord {
+        person: Person::new("bob"),
+        ..code(&format!("{p}-people-fam"), now() + 600)
+    };
+    let h = format!("{p}-people-code");
+    s.put_code(&h, &c).await.unwrap();
+    let Redemption::Fresh(back) = s.redeem_code(&h).await.unwrap() else {
+        panic!("a fresh code is not fresh");
+    };
+    assert_eq!(back.person, Person::new("bob"));
+    let fam = format!("{p}-people-tok");
+    let r0 = format!("{p}-people-r0");
+    put_refresh(s, &r0, &fam).await;
+    assert_eq!(
+        s.get_token(&r0).await.unwrap().unwrap().record.person,
+        ada()
+    );
+    let req = rotate(&r0, &format!("{p}-people-r1"), &fam, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    for kind in ["access", "refresh"] {
+        let t = s
+            .get_token(&format!("{p}-people-r1-{kind}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.record.person, ada(), "{kind}");
+    }
+}
+
+/// Revoking a person revokes every grant of theirs and nobody else's: tokens from codes and
+/// refreshes, a code not yet redeemed (the tokens it is exchanged for later are dead), and it
+/// says how many grants were live.
+async fn subject_revocation(s: &dyn Store, p: &str) {
+    let exp = now() + 3600;
+    let (ada_subject, bob_subject) = (format!("{p}-ada"), format!("{p}-bob"));
+    let of = |subject: &str, kind: TokenKind, family: &str| TokenRecord {
+        person: Person::new(subject),
+        ..token(kind, family, exp)
+    };
+    let (f1, f2, f3) = (format!("{p}-sf1"), format!("{p}-sf2"), format!("{p}-sf3"));
+    // Grant 1: a code not yet redeemed. Grant 2: tokens. Grant 3: someone else's tokens.
+    let pending = CodeRecord {
+        person: Person::new(&ada_subject),
+        ..code(&f1, now() + 600)
+    };
+    s.put_code(&format!("{p}-sc1"), &pending).await.unwrap();
+    let (a2, r2, b3) = (format!("{p}-sa2"), format!("{p}-sr2"), format!("{p}-sb3"));
+    s.put_tokens(&[
+        new(a2.clone(), of(&ada_subject, TokenKind::Access, &f2)),
+        new(r2.clone(), of(&ada_subject, TokenKind::Refresh, &f2)),
+        new(b3.clone(), of(&bob_subject, TokenKind::Access, &f3)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.revoke_subject(&ada_subject, now(), exp).await.unwrap(), 2);
+    assert_eq!(state(s, &a2).await, Some(TokenState::Revoked));
+    assert_eq!(state(s, &r2).await, Some(TokenState::Revoked));
+    assert_eq!(state(s, &b3).await, Some(TokenState::Active));
+    let req = rotate(&r2, &format!("{p}-sr2b"), &f2, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Invalid);
+    // The pending code is exchanged after the revocation: its tokens are born revoked.
+    assert!(matches!(
+        s.redeem_code(&format!("{p}-sc1")).await.unwrap(),
+        Redemption::Fresh(_)
+    ));
+    let late = format!("{p}-slate");
+    s.put_tokens(&[new(late.clone(), of(&ada_subject, TokenKind::Access, &f1))])
+        .await
+        .unwrap();
+    assert_eq!(state(s, &late).await, Some(TokenState::Revoked));
+    // Nothing live is left; another person and an unknown one have nothing to revoke here.
+    assert_eq!(s.revoke_subject(&ada_subject, now(), exp).await.unwrap(), 0);
+    assert_eq!(
+        s.revoke_subject(&format!("{p}-nobody"), now(), exp)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(state(s, &b3).await, Some(TokenState::Active));
+}
+
+fn user(name: &str, email: Option<&str>, hash: &str) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        email: email.map(Into::into),
+        password_hash: hash.into(),
+        created_at: 1_790_000_000,
+    }
+}
+
+/// Users (`login: users`): a name is taken once, records round-trip whole, updates only reach
+/// existing users, listing is sorted, removal says whether there was one.
+async fn users(s: &dyn Store, p: &str) {
+    let (zed, ada) = (format!("{p}-zed"), format!("{p}-ada"));
+    let z = user(&zed, None, "$argon2id$z");
+    let a = user(&ada, Some("ada@example.com"), "$argon2id$a");
+    assert!(s.add_user(&z).await.unwrap());
+    assert!(s.add_user(&a).await.unwrap());
+    // A second `users add` of the same name changes nothing.
+    assert!(
+        !s.add_user(&user(&ada, None, "$argon2id$other"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_user(&ada).await.unwrap(), Some(a.clone()));
+    assert_eq!(s.get_user(&format!("{p}-nobody")).await.unwrap(), None);
+    let mine: Vec<UserRecord> = s
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.name.starts_with(p))
+        .collect();
+    assert_eq!(mine, [a.clone(), z.clone()]);
+    let changed = user(&ada, Some("ada@example.com"), "$argon2id$new");
+    assert!(s.update_user(&changed).await.unwrap());
+    assert_eq!(s.get_user(&ada).await.unwrap(), Some(changed));
+    assert!(
+        !s.update_user(&user(&format!("{p}-ghost"), None, "$argon2id$g"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_user(&format!("{p}-ghost")).await.unwrap(), None);
+    assert!(s.remove_user(&ada).await.unwrap());
+    assert!(!s.remove_user(&ada).await.unwrap());
+    assert_eq!(s.get_user(&ada).await.unwrap(), None);
+    assert!(!s.update_user(&a).await.unwrap(), "removed meanwhile");
+    assert_eq!(s.get_user(&zed).await.unwrap(), Some(z));
+}
+
+#[test]
+fn user_names() {
+    for ok in ["ada", "ada.lovelace", "a", "ada@example.com", "Ada_2-x"] {
+        assert!(store::is_user_name(ok), "{ok}");
+    }
+    let long = "a".repeat(65);
+    for bad in [
+        "",
+        "-ada",
+        ".ada",
+        "ada lovelace",
+        "ada\n",
+        "adé",
+        "operator",
+        "local",
+        "a/b",
+        &long,
+    ] {
+        assert!(!store::is_user_name(bad), "{bad:?}");
+    }
+}
+
 async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     let p = run_id();
     clients(&*s, &p).await;
+    people(&*s, &p).await;
+    subject_revocation(&*s, &p).await;
+    users(&*s, &p).await;
     codes(Arc::clone(&s), &p).await;
     tokens(&*s, &p).await;
     rotation(Arc::clone(&s), &p).await;
@@ -720,6 +1075,8 @@ async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     client_expiry(&*s, &p).await;
     unused_client_cap(&[Arc::clone(&s)], &p).await;
     server_keys(&[Arc::clone(&s), Arc::clone(&s)], &p).await;
+    administration(&*s, &p).await;
+    revoke_all(&*s, &p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -836,10 +1193,14 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
             json(&format!("{fam}-2")),
             json(&format!("{fam}-3")),
         );
+        // Written before tokens named a person.
+        let mut legacy = serde_json::to_value(token(TokenKind::Access, "fam-legacy", exp)).unwrap();
+        legacy.as_object_mut().unwrap().remove("person");
         // old0 is live; rotated0 was exchanged for child0, which is unused; used0 for used1,
         // which was exchanged in turn for used2.
         c.execute_batch(&format!(
             "INSERT INTO mcpgen_tokens (hash, data, family, expires_at, rotated_at, successor) VALUES
+                ('legacy0', '{legacy}', 'fam-legacy', {exp}, NULL, NULL),
                 ('old0', '{data}', '{fam}', {exp}, NULL, NULL),
                 ('rotated0', '{data2}', '{fam}-2', {exp}, {now}, 'child0'),
                 ('child0', '{data2}', '{fam}-2', {exp}, NULL, NULL),
@@ -855,6 +1216,9 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
     let (a, b) = tokio::join!(store::open(&url), store::open(&url));
     let (s, _b) = (a.unwrap(), b.unwrap());
     assert_eq!(state(&*s, "old0").await, Some(TokenState::Active));
+    // Every grant before people were stored was approved with the shared password.
+    let legacy = s.get_token("legacy0").await.unwrap().unwrap();
+    assert_eq!(legacy.record.person, Person::operator());
     for id in ["n1", "n2"] {
         let req = rotate("old0", id, fam, GRACE);
         assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
@@ -883,6 +1247,18 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
         Some(TokenState::Active),
         "reopened"
     );
+    // The grants from before people were stored are the operator's, and can be revoked as
+    // theirs.
+    assert_eq!(
+        s.revoke_subject(Person::OPERATOR, now(), exp)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(state(&*s, "legacy0").await, Some(TokenState::Revoked));
+    // A file from before users gains their table.
+    assert!(s.add_user(&user("ada", None, "$argon2id$a")).await.unwrap());
+    assert_eq!(state(&*s, "n3-refresh").await, Some(TokenState::Active));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -994,6 +1370,8 @@ async fn redis_store_contract() {
         eprintln!("skipped: no MCPGEN_TEST_REDIS_URL and no redis-server on PATH");
         return;
     };
+    // The contract revokes every grant of its database.
+    let url = redis_common::own_db(&url, 13);
     let s = store::open(&url).await.expect("redis connects");
     contract(Arc::clone(&s), true).await;
     // A second connection behaves as a second replica.
@@ -1201,4 +1579,136 @@ async fn siblings_of_one_refresh_token_are_bounded() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+/// A file written before grants were kept: its tokens' grants are listed (from one pass over
+/// the tokens at open), can be revoked, and its clients take a last use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_grants_of_an_earlier_version_are_listed() {
+    let path = temp_db();
+    let issued = now() - 50;
+    let old = client("old-client".into());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE mcpgen_clients (client_id TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at INTEGER);
+             CREATE TABLE mcpgen_tokens (
+                hash TEXT PRIMARY KEY, data TEXT NOT NULL, family TEXT NOT NULL,
+                expires_at INTEGER NOT NULL, rotated_at INTEGER, successor TEXT,
+                revoked INTEGER NOT NULL DEFAULT 0, parent TEXT,
+                superseded INTEGER NOT NULL DEFAULT 0);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO mcpgen_clients (client_id, data) VALUES (?1, ?2)",
+            rusqlite::params![old.client_id, serde_json::to_string(&old).unwrap()],
+        )
+        .unwrap();
+        for (hash, kind, at) in [
+            ("o-at", TokenKind::Access, issued),
+            ("o-rt", TokenKind::Refresh, issued),
+            ("o-at2", TokenKind::Access, issued + 10),
+        ] {
+            let record = grant_token(kind, "old-client", "old-fam", at);
+            c.execute(
+                "INSERT INTO mcpgen_tokens (hash, data, family, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    hash,
+                    serde_json::to_string(&record).unwrap(),
+                    "old-fam",
+                    record.expires_at as i64
+                ],
+            )
+            .unwrap();
+        }
+    }
+    let s = store::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    let grants = s
+        .list_grants(&by_client("old-client"), now())
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    let g = &grants[0];
+    assert_eq!(
+        (g.family.as_str(), g.issued_at, g.refreshed_at, g.expires_at),
+        ("old-fam", issued, Some(issued + 10), issued + 10 + 3600)
+    );
+    assert_eq!(g.subject, ada().subject);
+    s.client_used("old-client", issued + 20).await.unwrap();
+    let clients = s.list_clients(now()).await.unwrap();
+    assert_eq!(
+        clients
+            .iter()
+            .map(|c| (c.client.client_id.as_str(), c.last_used, c.grants))
+            .collect::<Vec<_>>(),
+        [("old-client", Some(issued + 20), 1)]
+    );
+    assert_eq!(
+        s.revoke_grants(&GrantFilter::default(), now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(state(&*s, "o-rt").await, Some(TokenState::Revoked));
+    drop(s);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A Redis written before the administrative indexes: its clients and grants are found (one
+/// SCAN, once), listed and revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_data_of_an_earlier_version_is_indexed() {
+    let Some((url, _child)) = redis_url().await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Redis: set MCPGEN_TEST_REDIS_URL or install redis-server"
+        );
+        eprintln!("skipped: no MCPGEN_TEST_REDIS_URL and no redis-server on PATH");
+        return;
+    };
+    // The test drops the indexes of its database.
+    let url = redis_common::own_db(&url, 12);
+    let s = store::open(&url).await.unwrap();
+    let p = run_id();
+    let (id, fam) = (format!("{p}-old-client"), format!("{p}-old-fam"));
+    s.put_client(&client(id.clone()), None).await.unwrap();
+    s.put_tokens(&[new(
+        format!("{fam}-at"),
+        grant_token(TokenKind::Access, &id, &fam, now()),
+    )])
+    .await
+    .unwrap();
+    // What an earlier version left: the records without the indexes.
+    let mut c = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg("mcpgen:clients")
+        .arg("mcpgen:grants")
+        .arg("mcpgen:admin_indexed")
+        .arg(format!("mcpgen:grant:{fam}"))
+        .arg(format!("mcpgen:client_grants:{id}"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let clients = s.list_clients(now()).await.unwrap();
+    let row = clients.iter().find(|c| c.client.client_id == id);
+    assert_eq!(row.map(|c| c.grants), Some(1), "{clients:?}");
+    assert_eq!(
+        s.remove_client(&id, now()).await.unwrap(),
+        ClientRemoval {
+            found: true,
+            grants: 1
+        }
+    );
+    assert_eq!(
+        state(&*s, &format!("{fam}-at")).await,
+        Some(TokenState::Revoked)
+    );
 }

@@ -44,7 +44,6 @@ static X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-req
 /// header proxies and frameworks commonly use for it, so a user can quote the line to find.
 pub(crate) async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
     let id = RequestId::random();
-    // `subject` stays empty until `Principal` carries who the token acts for.
     let span = tracing::info_span!(
         "mcp",
         request_id = %id,
@@ -102,6 +101,9 @@ async fn process(ep: &Arc<Endpoint>, req: Request) -> Response {
     };
     if let Some(client) = &principal.client_id {
         tracing::Span::current().record("client_id", tracing::field::debug(clip(client)));
+    }
+    if let Some(person) = &principal.person {
+        tracing::Span::current().record("subject", tracing::field::debug(&person.subject));
     }
 
     // 3. Everything else.

@@ -21,9 +21,9 @@ use super::pages::{
 };
 use super::redirect::redirect_matches;
 use super::scope;
-use super::session::{self, OPERATOR_SUBJECT, Sealer, Session, SignedIn};
-use super::{CODE_TTL, Consent, Inner, now};
-use crate::store::{ClientRecord, CodeRecord};
+use super::session::{self, Sealer, Session, SignedIn};
+use super::{CODE_TTL, Inner, Login, now};
+use crate::store::{ClientRecord, CodeRecord, Person};
 
 /// Parses `application/x-www-form-urlencoded` parameters; a repeated parameter is an error
 /// (RFC 6749 §3.1) and is named.
@@ -38,16 +38,39 @@ pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String
 }
 
 /// A validated authorization request.
-struct AuthRequest {
-    client: ClientRecord,
-    redirect_uri: String,
-    state: Option<String>,
-    code_challenge: String,
-    scopes: Vec<String>,
-    resource: String,
-    prompt: Prompt,
+pub(crate) struct AuthRequest {
+    pub client: ClientRecord,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scopes: Vec<String>,
+    pub resource: String,
+    pub prompt: Prompt,
     /// `prompt` as sent, carried through the form.
-    prompt_raw: Option<String>,
+    pub prompt_raw: Option<String>,
+}
+
+impl AuthRequest {
+    /// The request as `/authorize` parameters (empty values left out): what a page or an
+    /// upstream round trip carries so that [`approve_params`] can validate it again.
+    #[allow(
+        dead_code,
+        reason = "for the OpenID sign-in, which finishes on its callback"
+    )]
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let all = [
+            ("response_type", "code".to_owned()),
+            ("client_id", self.client.client_id.clone()),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("state", self.state.clone().unwrap_or_default()),
+            ("code_challenge", self.code_challenge.clone()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("scope", scope::join(&self.scopes)),
+            ("resource", self.resource.clone()),
+            ("prompt", self.prompt_raw.clone().unwrap_or_default()),
+        ];
+        all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+    }
 }
 
 /// The `prompt` values this server acts on (OpenID Connect Core 1.0 §3.1.2.1): `none` (answer
@@ -56,7 +79,7 @@ struct AuthRequest {
 /// `select_account`: sign in again even if signed in) and `consent` (ask even if approved
 /// before). Other values are ignored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Prompt {
+pub(crate) struct Prompt {
     none: bool,
     login: bool,
     consent: bool,
@@ -343,10 +366,34 @@ fn refusal(inner: &Inner, req: &AuthRequest, error: &'static str, description: &
 /// approved on the page) or `remembered` (approved before, see [`super::session`]).
 type ApprovedBy = &'static str;
 
-/// Issues the code and redirects to the client; `cookie` is a sign-in cookie to set with it.
-async fn approve(
+/// Validates the authorization request `params` again (the client, its redirect URI, PKCE,
+/// scopes and resource, exactly as `/authorize` does) and, when it still holds, issues the
+/// code for `person`, as [`approve`] does. For a sign-in that finishes on another request than
+/// the one that started it (an upstream OpenID provider's callback): carry
+/// [`AuthRequest::params`] through the round trip and pass them here. A request that no longer
+/// validates is refused as `/authorize` refuses it (page, redirect or JSON by `headers`).
+#[allow(
+    dead_code,
+    reason = "for the OpenID sign-in, which finishes on its callback"
+)]
+pub(crate) async fn approve_params(
+    inner: &Inner,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+    person: Person,
+) -> Response {
+    match validate(inner, params).await {
+        Ok(req) => approve(inner, req, person, "upstream", None).await,
+        Err(r) => refuse(inner, headers, r),
+    }
+}
+
+/// `by` says how it was approved, for the log; `cookie` is a sign-in cookie to set with the
+/// redirect.
+pub(crate) async fn approve(
     inner: &Inner,
     req: AuthRequest,
+    person: Person,
     by: ApprovedBy,
     cookie: Option<String>,
 ) -> Response {
@@ -361,6 +408,7 @@ async fn approve(
         family: random_id(),
         issued_at,
         expires_at: issued_at + CODE_TTL.as_secs(),
+        person,
     };
     if let Err(e) = inner.store.put_code(&secret_hash(&code), &record).await {
         inner.config.metrics.store_error();
@@ -372,6 +420,7 @@ async fn approve(
         target: "mcpgen::oauth",
         decision = "authorize_approved",
         client_id = ?record.client_id,
+        subject = ?record.person.subject,
         redirect_host = redirect_host(&record.redirect_uri),
         scope = ?scope::join(&record.scopes),
         approved_by = by,
@@ -435,9 +484,9 @@ async fn sealer(inner: &Inner) -> Option<Sealer> {
         .await;
     match key {
         Ok(key) => {
-            let context = match inner.config.consent() {
-                Consent::Password => inner.config.password_hash.as_deref().unwrap_or(""),
-                Consent::Auto => "",
+            let context = match inner.config.login() {
+                Login::Password => inner.config.password_hash.as_deref().unwrap_or(""),
+                Login::Users | Login::Oidc | Login::Auto => "",
             };
             Some(Sealer::new(key, context.as_bytes()))
         }
@@ -633,12 +682,14 @@ fn consent_refused(
     status: StatusCode,
     reason: &'static str,
     message: &str,
+    subject: Option<&str>,
 ) -> Response {
     inner.config.metrics.refused("consent", reason);
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "consent_refused",
         client_id = ?req.client.client_id,
+        subject = ?super::clip(subject.unwrap_or("")),
         reason,
     );
     let csrf = random_token();
@@ -688,35 +739,38 @@ fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> 
 /// signed-in person who approved this client for these scopes before and `prompt` does not
 /// ask again), answered without a page (`prompt=none`), or the sign-in and consent page.
 async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -> Response {
-    if inner.config.consent() == Consent::Auto {
-        return approve(inner, req, "auto", None).await;
+    if inner.config.login() == Login::Auto {
+        return approve(inner, req, Person::local(), "auto", None).await;
     }
     let sealer = sealer(inner).await;
     let session = read_session(inner, headers, sealer.as_ref());
+    // Who approved this client for these scopes before, if the cookie says so.
     let remembered = session
         .as_ref()
-        .is_some_and(|s| s.covers(&req.client.client_id, &req.scopes));
+        .filter(|s| s.covers(&req.client.client_id, &req.scopes))
+        .map(|s| Person::from(s.person.clone()));
     if req.prompt.none {
         // OpenID Connect Core 1.0 §3.1.2.6.
-        let error = match (&session, remembered) {
+        let error = match (&session, &remembered) {
             (None, _) => Some((
                 "login_required",
                 "nobody is signed in; retry without prompt=none",
             )),
-            (Some(_), false) => Some((
+            (Some(_), None) => Some((
                 "consent_required",
                 "the client is not approved for these scopes; retry without prompt=none",
             )),
-            (Some(_), true) => None,
+            (Some(_), Some(_)) => None,
         };
         if let Some((error, description)) = error {
             let refused = refusal(inner, &req, error, description);
             return refuse(inner, headers, refused);
         }
-        return approve(inner, req, "remembered", None).await;
     }
-    if remembered && !req.prompt.login && !req.prompt.consent {
-        return approve(inner, req, "remembered", None).await;
+    if let Some(person) = remembered
+        && (req.prompt.none || (!req.prompt.login && !req.prompt.consent))
+    {
+        return approve(inner, req, person, "remembered", None).await;
     }
     let signed_in = session.filter(|_| !req.prompt.login).map(|s| s.person);
     // Double-submit cookie: the form's token must equal the cookie set with the page,
@@ -775,11 +829,11 @@ pub(crate) async fn authorize_post(
         Ok(req) => req,
         Err(r) => return refuse(&inner, headers, r),
     };
-    if inner.config.consent() == Consent::Auto {
+    if inner.config.login() == Login::Auto {
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
-        return approve(&inner, req, "auto", None).await;
+        return approve(&inner, req, Person::local(), "auto", None).await;
     }
     if req.prompt.none {
         return show_or_approve(&inner, headers, req).await;
@@ -799,6 +853,7 @@ pub(crate) async fn authorize_post(
             StatusCode::FORBIDDEN,
             "csrf token missing or stale",
             "This form expired. Please try again.",
+            None,
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {
@@ -815,8 +870,9 @@ pub(crate) async fn authorize_post(
         );
     }
     if let Some(session) = session {
+        let person = Person::from(session.person.clone());
         let cookie = remember(&inner, sealer.as_ref(), session, &req);
-        return approve(&inner, req, "consent", cookie).await;
+        return approve(&inner, req, person, "consent", cookie).await;
     }
     // Counted before the check, so concurrent guesses cannot race past the limit.
     let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
@@ -832,14 +888,10 @@ pub(crate) async fn authorize_post(
     };
     let (reason, message) = match checked {
         Ok(true) => {
-            let person = SignedIn {
-                subject: OPERATOR_SUBJECT.to_owned(),
-                name: None,
-                email: None,
-            };
+            let person = SignedIn::from(Person::operator());
             let session = Session::signed_in(&inner.urls.issuer, person, now(), previous);
             let cookie = remember(&inner, sealer.as_ref(), session, &req);
-            return approve(&inner, req, "consent", cookie).await;
+            return approve(&inner, req, Person::operator(), "consent", cookie).await;
         }
         Ok(false) => {
             return consent_refused(
@@ -849,6 +901,7 @@ pub(crate) async fn authorize_post(
                 StatusCode::UNAUTHORIZED,
                 "wrong password",
                 "Wrong password.",
+                Some(Person::OPERATOR),
             );
         }
         Err(Refused::Source(_)) => (
@@ -872,6 +925,7 @@ pub(crate) async fn authorize_post(
         StatusCode::TOO_MANY_REQUESTS,
         reason,
         message,
+        Some(Person::OPERATOR),
     );
     let wait = match checked {
         Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),
@@ -899,7 +953,7 @@ fn cross_site_auto_consent(
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    if inner.config.consent() != Consent::Auto
+    if inner.config.login() != Login::Auto
         || !cross_site
         || mcpgen_rules::is_loopback_url(&req.redirect_uri)
     {

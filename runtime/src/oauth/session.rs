@@ -30,7 +30,7 @@ pub const SESSION_KEY_NAME: &str = "session";
 
 /// The subject of the person who signs in with the shared server password: the server's
 /// operator.
-pub const OPERATOR_SUBJECT: &str = "operator";
+pub const OPERATOR_SUBJECT: &str = crate::auth::Person::OPERATOR;
 
 /// The longest cookie value written or read, in bytes: browsers keep at least 4096 bytes per
 /// cookie (RFC 6265 §6.1), name and attributes included. When remembering one more approval
@@ -58,6 +58,26 @@ pub(crate) struct SignedIn {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+}
+
+impl From<crate::auth::Person> for SignedIn {
+    fn from(p: crate::auth::Person) -> Self {
+        Self {
+            subject: p.subject,
+            name: p.name,
+            email: p.email,
+        }
+    }
+}
+
+impl From<SignedIn> for crate::auth::Person {
+    fn from(s: SignedIn) -> Self {
+        Self {
+            subject: s.subject,
+            name: s.name,
+            email: s.email,
+        }
+    }
 }
 
 /// A client the person approved, and for which scopes.

@@ -20,7 +20,8 @@ use super::crypto::{
 use super::error::OAuthError;
 use super::{Inner, now, scope};
 use crate::store::{
-    ClientRecord, NewToken, Redemption, RotateRequest, Rotation, TokenKind, TokenRecord, TokenState,
+    ClientRecord, NewToken, Person, Redemption, RotateRequest, Rotation, TokenKind, TokenRecord,
+    TokenState,
 };
 
 /// Client credentials as presented: HTTP Basic, form fields, or a bare `client_id`.
@@ -159,6 +160,15 @@ fn revoked_until(inner: &Inner) -> u64 {
     now() + longest.as_secs()
 }
 
+/// Records when the client was last issued tokens (for `clients list`): once per token
+/// response, never per bearer check. The tokens are issued either way.
+async fn note_client_used(inner: &Inner, client_id: &str) {
+    if let Err(e) = inner.store.client_used(client_id, now()).await {
+        inner.config.metrics.store_error();
+        tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot record the client's last use");
+    }
+}
+
 fn store_error(inner: &Inner, e: impl std::fmt::Display) -> OAuthError {
     inner.config.metrics.store_error();
     tracing::error!(target: "mcpgen::oauth", error = ?e.to_string(), "store failure at the token endpoint");
@@ -179,6 +189,7 @@ fn mint(
     access_scopes: &[String],
     refresh_scopes: &[String],
     resource: &str,
+    person: &Person,
 ) -> Issued {
     let issued_at = now();
     let expires_in = inner.config.auth.access_ttl.as_secs();
@@ -193,6 +204,7 @@ fn mint(
             family: family.to_owned(),
             issued_at,
             expires_at: issued_at + expires_in,
+            person: person.clone(),
         },
     }];
     // Refresh tokens go to clients registered for the refresh_token grant.
@@ -212,6 +224,7 @@ fn mint(
                 family: family.to_owned(),
                 issued_at,
                 expires_at: issued_at + inner.config.auth.refresh_ttl.as_secs(),
+                person: person.clone(),
             },
         });
     }
@@ -270,6 +283,7 @@ async fn authorization_code(
                 target: "mcpgen::oauth",
                 decision = "code_replayed",
                 client_id = ?r.client_id,
+                subject = ?r.person.subject,
                 "authorization code replayed; its tokens are revoked",
             );
             return Err(OAuthError::invalid_grant("authorization code already used"));
@@ -318,6 +332,7 @@ async fn authorization_code(
         &record.scopes,
         &record.scopes,
         &record.resource,
+        &record.person,
     );
     inner
         .store
@@ -331,11 +346,13 @@ async fn authorization_code(
         tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot record the client's grant");
     }
     inner.config.metrics.tokens_issued("authorization_code");
+    note_client_used(inner, &client.client_id).await;
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",
         grant = "authorization_code",
         client_id = ?client.client_id,
+        subject = ?record.person.subject,
         scope = ?scope::join(&record.scopes),
         refresh = issued.refresh.is_some(),
     );
@@ -391,6 +408,7 @@ async fn refresh_token(
         &access_scopes,
         &old.scopes,
         &old.resource,
+        &old.person,
     );
     let req = RotateRequest {
         old_hash: hash,
@@ -414,6 +432,7 @@ async fn refresh_token(
                 target: "mcpgen::oauth",
                 decision = "refresh_reused",
                 client_id = ?client.client_id,
+                subject = ?old.person.subject,
                 family = ?old.family,
                 reuse = reuse.as_str(),
                 "refresh token used again after it was replaced; the whole grant is revoked",
@@ -423,11 +442,13 @@ async fn refresh_token(
         Rotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is not valid")),
     }
     inner.config.metrics.tokens_issued("refresh_token");
+    note_client_used(inner, &client.client_id).await;
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "token_issued",
         grant = "refresh_token",
         client_id = ?client.client_id,
+        subject = ?old.person.subject,
         scope = ?scope::join(&access_scopes),
     );
     Ok(token_response(
@@ -514,6 +535,7 @@ pub(crate) async fn revoke(
                 target: "mcpgen::oauth",
                 decision = "revoked",
                 client_id = ?client.client_id,
+                subject = ?t.record.person.subject,
                 kind = t.record.kind.as_str(),
             );
         }

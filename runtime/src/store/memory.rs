@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{
-    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary,
+    MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store, StoreError,
+    StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState, UserRecord,
 };
 
 #[derive(Debug, Default)]
@@ -24,6 +25,12 @@ struct Inner {
     children: HashMap<String, Vec<String>>,
     /// name -> server key
     keys: HashMap<String, [u8; 32]>,
+    /// family -> the grant, as tokens are written into it
+    grants: HashMap<String, GrantSummary>,
+    /// client id -> when a token was last issued to it
+    last_used: HashMap<String, u64>,
+    /// user name -> user (sorted, for listing)
+    users: std::collections::BTreeMap<String, UserRecord>,
 }
 
 /// Keeps everything in a map behind one mutex, which makes every operation atomic.
@@ -51,6 +58,46 @@ fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
 
 fn family_revoked(inner: &Inner, family: &str) -> bool {
     inner.revoked_families.contains_key(family)
+}
+
+/// Records tokens written into their grants (see [`super::grant_writes`]).
+fn note_grants(inner: &mut Inner, tokens: &[NewToken]) {
+    for w in super::grant_writes(tokens) {
+        inner
+            .grants
+            .entry(w.family.clone())
+            .and_modify(|g| {
+                let last = g.refreshed_at.unwrap_or(g.issued_at).max(w.issued_at);
+                g.issued_at = g.issued_at.min(w.issued_at);
+                g.refreshed_at = (last > g.issued_at).then_some(last);
+                g.expires_at = g.expires_at.max(w.expires_at);
+            })
+            .or_insert_with(|| w.into_summary());
+    }
+}
+
+fn live_grants<'i>(
+    inner: &'i Inner,
+    filter: &'i GrantFilter,
+    now: u64,
+) -> impl Iterator<Item = &'i GrantSummary> + 'i {
+    inner.grants.values().filter(move |g| {
+        g.expires_at > now
+            && !family_revoked(inner, &g.family)
+            && filter.client_id.as_ref().is_none_or(|c| *c == g.client_id)
+            && filter.subject.as_ref().is_none_or(|s| *s == g.subject)
+    })
+}
+
+fn revoke_live(inner: &mut Inner, filter: &GrantFilter, now: u64) -> u64 {
+    let doomed: Vec<(String, u64)> = live_grants(inner, filter, now)
+        .map(|g| (g.family.clone(), g.expires_at))
+        .collect();
+    for (family, until) in &doomed {
+        let keep = inner.revoked_families.entry(family.clone()).or_insert(0);
+        *keep = (*keep).max(*until);
+    }
+    doomed.len() as u64
 }
 
 impl Store for MemoryStore {
@@ -122,6 +169,7 @@ impl Store for MemoryStore {
                 i.tokens
                     .insert(t.hash.clone(), (t.record.clone(), TokenState::Active));
             }
+            note_grants(i, tokens);
         }))
     }
 
@@ -209,6 +257,7 @@ impl Store for MemoryStore {
                         .push(t.hash.clone());
                 }
             }
+            note_grants(i, &req.new_tokens);
             Rotation::Rotated
         }))
     }
@@ -242,6 +291,72 @@ impl Store for MemoryStore {
         }))
     }
 
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64> {
+        ready(self.with(|i| {
+            let mut families: HashMap<String, bool> = HashMap::new();
+            let codes = i
+                .codes
+                .values()
+                .map(|(c, _)| (&c.person, &c.family, c.expires_at));
+            let tokens = i
+                .tokens
+                .values()
+                .map(|(t, _)| (&t.person, &t.family, t.expires_at));
+            for (person, family, expires_at) in codes.chain(tokens) {
+                if person.subject == subject {
+                    let live = families.entry(family.clone()).or_default();
+                    *live |= expires_at > now;
+                }
+            }
+            let mut revoked = 0;
+            for (family, live) in families {
+                if live && !family_revoked(i, &family) {
+                    revoked += 1;
+                }
+                let keep = i.revoked_families.entry(family).or_insert(keep_until);
+                *keep = (*keep).max(keep_until);
+            }
+            revoked
+        }))
+    }
+
+    fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        ready(self.with(|i| {
+            if i.users.contains_key(&user.name) {
+                return false;
+            }
+            i.users.insert(user.name.clone(), user.clone());
+            true
+        }))
+    }
+
+    fn update_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        ready(self.with(|i| match i.users.get_mut(&user.name) {
+            Some(u) => {
+                *u = user.clone();
+                true
+            }
+            None => false,
+        }))
+    }
+
+    fn get_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<UserRecord>> {
+        ready(self.with(|i| i.users.get(name).cloned()))
+    }
+
+    fn list_users(&self) -> StoreFuture<'_, Vec<UserRecord>> {
+        ready(self.with(|i| i.users.values().cloned().collect()))
+    }
+
+    fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        ready(self.with(|i| i.users.remove(name).is_some()))
+    }
+
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
         ready(self.with(|i| {
             let count = |i: &Inner| {
@@ -259,8 +374,69 @@ impl Store for MemoryStore {
             });
             i.clients
                 .retain(|_, (_, expires_at)| expires_at.is_none_or(|e| e > now));
+            i.grants.retain(|_, g| g.expires_at > now);
+            let clients = &i.clients;
+            i.last_used.retain(|id, _| clients.contains_key(id));
             let after = count(i);
             (before - after) as u64
+        }))
+    }
+
+    fn client_used<'a>(&'a self, client_id: &'a str, at: u64) -> StoreFuture<'a, ()> {
+        ready(self.with(|i| {
+            if i.clients.contains_key(client_id) {
+                i.last_used.insert(client_id.to_owned(), at);
+            }
+        }))
+    }
+
+    fn list_clients(&self, now: u64) -> StoreFuture<'_, Vec<ClientSummary>> {
+        ready(self.with(|i| {
+            let all = GrantFilter::default();
+            let mut grants: HashMap<&str, u64> = HashMap::new();
+            for g in live_grants(i, &all, now) {
+                *grants.entry(g.client_id.as_str()).or_default() += 1;
+            }
+            let mut list: Vec<ClientSummary> = i
+                .clients
+                .values()
+                .map(|(c, _)| ClientSummary {
+                    client: c.clone(),
+                    last_used: i.last_used.get(&c.client_id).copied(),
+                    grants: grants.get(c.client_id.as_str()).copied().unwrap_or(0),
+                })
+                .collect();
+            list.sort_by(|a, b| super::client_order(&a.client, &b.client));
+            list
+        }))
+    }
+
+    fn list_grants<'a>(
+        &'a self,
+        filter: &'a GrantFilter,
+        now: u64,
+    ) -> StoreFuture<'a, Vec<GrantSummary>> {
+        ready(self.with(|i| {
+            let mut list: Vec<GrantSummary> = live_grants(i, filter, now).cloned().collect();
+            list.sort_by(super::grant_order);
+            list
+        }))
+    }
+
+    fn revoke_grants<'a>(&'a self, filter: &'a GrantFilter, now: u64) -> StoreFuture<'a, u64> {
+        ready(self.with(|i| revoke_live(i, filter, now)))
+    }
+
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64) -> StoreFuture<'a, ClientRemoval> {
+        ready(self.with(|i| {
+            let found = i.clients.remove(client_id).is_some();
+            i.last_used.remove(client_id);
+            let filter = GrantFilter {
+                client_id: Some(client_id.to_owned()),
+                subject: None,
+            };
+            let grants = revoke_live(i, &filter, now);
+            ClientRemoval { found, grants }
         }))
     }
 }

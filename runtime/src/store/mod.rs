@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::auth::Person;
+
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;
@@ -145,6 +147,61 @@ pub struct CodeRecord {
     pub family: String,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// Who approved the request; every token the code is exchanged for belongs to them.
+    /// Absent in records written before people were stored: [`Person::operator`].
+    #[serde(default = "Person::operator")]
+    pub person: Person,
+}
+
+/// A person who can sign in with `login: users`: managed by the generated binary's `users`
+/// subcommands, checked at `/authorize`. The name is the subject of their grants.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// What they sign in with, and their [`Person::subject`]; see [`is_user_name`].
+    pub name: String,
+    /// Their email address, when given (`users add --email`); templates see it as
+    /// `caller.email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Their password as an Argon2id PHC string ([`crate::oauth::hash_password`]).
+    pub password_hash: String,
+    /// When the account was created, Unix seconds.
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password_hash", &"<argon2 hash>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl UserRecord {
+    /// The person this user signs in as.
+    pub fn person(&self) -> Person {
+        Person {
+            subject: self.name.clone(),
+            name: None,
+            email: self.email.clone(),
+        }
+    }
+}
+
+/// Whether `name` may name a user: 1 to 64 of ASCII letters, digits, `.`, `_`, `-` and `@`,
+/// starting with a letter or digit (so it is safe in logs, a shell and a URL), and not one of
+/// the subjects the other login modes use ([`Person::OPERATOR`], [`Person::LOCAL`]), which
+/// would let a user take over their grants.
+pub fn is_user_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        && name != Person::OPERATOR
+        && name != Person::LOCAL
 }
 
 /// Access or refresh.
@@ -175,6 +232,10 @@ pub struct TokenRecord {
     pub family: String,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// Who the grant belongs to (copied from its code, kept through refresh rotation).
+    /// Absent in records written before people were stored: [`Person::operator`].
+    #[serde(default = "Person::operator")]
+    pub person: Person,
 }
 
 /// Where a stored token stands.
@@ -278,6 +339,56 @@ pub struct RotateRequest {
     pub keep_until: u64,
 }
 
+/// A stored client as the administrative listing shows it (`clients list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSummary {
+    pub client: ClientRecord,
+    /// When a token was last issued to the client or refreshed by it (unix seconds; see
+    /// [`Store::client_used`]); `None` if never since it registered (or since the store was
+    /// upgraded to keep it).
+    pub last_used: Option<u64>,
+    /// How many of the client's grants are live (see [`GrantSummary`]).
+    pub grants: u64,
+}
+
+/// A grant: the tokens of one family (every token issued from one authorization code and
+/// its refreshes; see [`CodeRecord::family`]). A grant is live until its last token expires or
+/// the family is revoked; the administrative methods only ever report live grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSummary {
+    pub family: String,
+    pub client_id: String,
+    /// The person it belongs to ([`Person::subject`]).
+    pub subject: String,
+    /// The scopes granted (those of its first tokens; a refresh never widens them).
+    pub scopes: Vec<String>,
+    /// When the first token was issued (unix seconds).
+    pub issued_at: u64,
+    /// When tokens were last written into it by a refresh (unix seconds); `None` if never.
+    pub refreshed_at: Option<u64>,
+    /// When its last token expires (unix seconds).
+    pub expires_at: u64,
+}
+
+/// Which live grants an administrative listing or revocation covers: those matching every
+/// field that is set; all of them when none is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    pub client_id: Option<String>,
+    /// A person's [`Person::subject`].
+    pub subject: Option<String>,
+}
+
+/// The outcome of [`Store::remove_client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRemoval {
+    /// Whether a stored client was deleted (`false`: no such client was registered; a client
+    /// identified by a metadata document URL is never stored, its grants are still revoked).
+    pub found: bool,
+    /// How many live grants of the client were revoked.
+    pub grants: u64,
+}
+
 /// OAuth state. Every method is safe to call concurrently from several replicas.
 ///
 /// Contract (checked by `tests/store_contract.rs` against every back end):
@@ -353,6 +464,32 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
     /// Revokes every token of `family`, including tokens written into it later.
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()>;
+    /// Revokes every grant of the person `subject` ([`Person::subject`]): the family of each
+    /// of their codes and tokens is revoked as by [`Store::revoke_family`] (until `keep_until`,
+    /// Unix seconds), so tokens written into those families later (a code of theirs redeemed
+    /// at the same moment, a refresh in flight) are revoked too. Answers how many grants were
+    /// live at `now` (Unix seconds: a code or token not yet expired, its family not yet
+    /// revoked) and are now revoked. Every replica sees it at its next bearer check, which
+    /// reads the store.
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64>;
+
+    /// Stores a new user (`login: users`); answers `false`, writing nothing, when the name is
+    /// taken. Checking and writing are one atomic step.
+    fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool>;
+    /// Replaces the record of an existing user (same name); answers `false`, writing nothing,
+    /// when there is no such user (removed meanwhile).
+    fn update_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool>;
+    fn get_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<UserRecord>>;
+    /// Every user, sorted by name.
+    fn list_users(&self) -> StoreFuture<'_, Vec<UserRecord>>;
+    /// Removes a user; answers whether there was one. Their grants stay until
+    /// [`Store::revoke_subject`] revokes them (the `users remove` command does both).
+    fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool>;
 
     /// The server's secret key named `name`: 32 random bytes, created on the first call and the
     /// same afterwards for every caller on every replica sharing the store (get-or-create in
@@ -370,6 +507,30 @@ pub trait Store: Send + Sync + 'static {
     /// `/readyz` calls it under a short timeout. An error means requests needing the store
     /// would fail now.
     fn ping(&self) -> StoreFuture<'_, ()>;
+
+    // Administration (the `clients`, `grants` and `tokens` subcommands). Grants are kept as
+    // tokens are written ([`Store::put_tokens`], [`Store::rotate_refresh`]): listing them
+    // reads an index, never every token.
+
+    /// Records that a token was issued to the client or refreshed by it at `at` (unix
+    /// seconds), for [`ClientSummary::last_used`]. Called once per token response, never
+    /// per bearer check. Does nothing for an unknown client.
+    fn client_used<'a>(&'a self, client_id: &'a str, at: u64) -> StoreFuture<'a, ()>;
+    /// Every stored client, with its live grants at `now` counted, by registration time.
+    fn list_clients(&self, now: u64) -> StoreFuture<'_, Vec<ClientSummary>>;
+    /// The live grants at `now` that `filter` selects, by issue time.
+    fn list_grants<'a>(
+        &'a self,
+        filter: &'a GrantFilter,
+        now: u64,
+    ) -> StoreFuture<'a, Vec<GrantSummary>>;
+    /// Revokes the live grants at `now` that `filter` selects, as
+    /// [`Store::revoke_family`] does (every token of each, refused by the next lookup on
+    /// every replica); returns how many were revoked.
+    fn revoke_grants<'a>(&'a self, filter: &'a GrantFilter, now: u64) -> StoreFuture<'a, u64>;
+    /// Deletes the client (it can no longer authenticate, refresh or be listed) and revokes
+    /// its live grants at `now`, in that order, so no refresh slips in between.
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64) -> StoreFuture<'a, ClientRemoval>;
 }
 
 /// Opens a store from its URL: `memory`, `sqlite:PATH` (also `sqlite://PATH`), or
@@ -401,4 +562,67 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     Err(StoreError::UnknownScheme {
         scheme: scheme.to_owned(),
     })
+}
+
+/// What a write of tokens tells a grant: per family among `tokens`, its client, scopes (the
+/// refresh token's, which keep the whole grant when the access token's were narrowed), the
+/// earliest issue time and the latest expiry, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GrantWrite {
+    pub family: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scopes: Vec<String>,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+impl GrantWrite {
+    /// The grant as first written.
+    pub(crate) fn into_summary(self) -> GrantSummary {
+        GrantSummary {
+            family: self.family,
+            client_id: self.client_id,
+            subject: self.subject,
+            scopes: self.scopes,
+            issued_at: self.issued_at,
+            refreshed_at: None,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+pub(crate) fn grant_writes(tokens: &[NewToken]) -> Vec<GrantWrite> {
+    let mut writes: Vec<GrantWrite> = Vec::new();
+    for t in tokens {
+        let r = &t.record;
+        match writes.iter_mut().find(|w| w.family == r.family) {
+            Some(w) => {
+                w.issued_at = w.issued_at.min(r.issued_at);
+                w.expires_at = w.expires_at.max(r.expires_at);
+                if r.kind == TokenKind::Refresh {
+                    w.scopes.clone_from(&r.scopes);
+                }
+            }
+            None => writes.push(GrantWrite {
+                family: r.family.clone(),
+                client_id: r.client_id.clone(),
+                subject: r.person.subject.clone(),
+                scopes: r.scopes.clone(),
+                issued_at: r.issued_at,
+                expires_at: r.expires_at,
+            }),
+        }
+    }
+    writes
+}
+
+/// The order of `clients list`: by registration, then id.
+pub(crate) fn client_order(a: &ClientRecord, b: &ClientRecord) -> std::cmp::Ordering {
+    (a.client_id_issued_at, &a.client_id).cmp(&(b.client_id_issued_at, &b.client_id))
+}
+
+/// The order of `grants list`: by issue time, then family.
+pub(crate) fn grant_order(a: &GrantSummary, b: &GrantSummary) -> std::cmp::Ordering {
+    (a.issued_at, &a.family).cmp(&(b.issued_at, &b.family))
 }

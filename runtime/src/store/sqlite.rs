@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    ClientRecord, ClientRemoval, ClientSummary, CodeRecord, GrantFilter, GrantSummary,
+    MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation, Store, StoreError,
+    StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState, UserRecord,
 };
 
 const SCHEMA: &str = "
@@ -20,7 +21,9 @@ CREATE TABLE IF NOT EXISTS mcpgen_codes (
     hash TEXT PRIMARY KEY,
     data TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0
+    used INTEGER NOT NULL DEFAULT 0,
+    subject TEXT,
+    family TEXT
 );
 CREATE INDEX IF NOT EXISTS mcpgen_codes_expires ON mcpgen_codes (expires_at);
 CREATE TABLE IF NOT EXISTS mcpgen_tokens (
@@ -32,9 +35,14 @@ CREATE TABLE IF NOT EXISTS mcpgen_tokens (
     successor TEXT,
     revoked INTEGER NOT NULL DEFAULT 0,
     parent TEXT,
-    superseded INTEGER NOT NULL DEFAULT 0
+    superseded INTEGER NOT NULL DEFAULT 0,
+    subject TEXT
 );
 CREATE INDEX IF NOT EXISTS mcpgen_tokens_expires ON mcpgen_tokens (expires_at);
+CREATE TABLE IF NOT EXISTS mcpgen_users (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
     family TEXT PRIMARY KEY,
     keep_until INTEGER NOT NULL
@@ -55,6 +63,9 @@ CREATE TABLE IF NOT EXISTS mcpgen_server_keys (
 ///   for minutes on a large file;
 /// - clients gained `expires_at` (NULL: kept, so clients registered before the upgrade never
 ///   expire).
+/// - codes and tokens gained `subject` (whom the grant belongs to, for
+///   [`Store::revoke_subject`]) and codes `family`, filled in from each row's record; a record
+///   written before people were stored belongs to [`Person::OPERATOR`](super::Person).
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -83,12 +94,132 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch("ALTER TABLE mcpgen_clients ADD COLUMN expires_at INTEGER")
             .map_err(err)?;
     }
+    if !has_column("mcpgen_tokens", "subject")? {
+        tx.execute(
+            "ALTER TABLE mcpgen_tokens ADD COLUMN subject TEXT",
+            params![],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "UPDATE mcpgen_tokens SET subject = coalesce(json_extract(data, '$.person.subject'), ?1)",
+            params![super::Person::OPERATOR],
+        )
+        .map_err(err)?;
+    }
+    if !has_column("mcpgen_codes", "subject")? {
+        tx.execute_batch(
+            "ALTER TABLE mcpgen_codes ADD COLUMN subject TEXT;
+             ALTER TABLE mcpgen_codes ADD COLUMN family TEXT;",
+        )
+        .map_err(err)?;
+        tx.execute(
+            "UPDATE mcpgen_codes SET subject = coalesce(json_extract(data, '$.person.subject'), ?1),
+                 family = json_extract(data, '$.family')",
+            params![super::Person::OPERATOR],
+        )
+        .map_err(err)?;
+    }
     tx.execute_batch(
         "CREATE INDEX IF NOT EXISTS mcpgen_tokens_parent ON mcpgen_tokens (parent) WHERE parent IS NOT NULL;
-         CREATE INDEX IF NOT EXISTS mcpgen_clients_expires ON mcpgen_clients (expires_at);",
+         CREATE INDEX IF NOT EXISTS mcpgen_clients_expires ON mcpgen_clients (expires_at);
+         CREATE INDEX IF NOT EXISTS mcpgen_tokens_subject ON mcpgen_tokens (subject);
+         CREATE INDEX IF NOT EXISTS mcpgen_codes_subject ON mcpgen_codes (subject);",
     )
     .map_err(err)?;
+    if !has_column("mcpgen_clients", "last_used")? {
+        tx.execute_batch("ALTER TABLE mcpgen_clients ADD COLUMN last_used INTEGER")
+            .map_err(err)?;
+    }
+    let has_grants: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mcpgen_grants'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    if has_grants == 0 {
+        // The grants of tokens written before the table existed, in one pass over them.
+        tx.execute_batch(GRANTS_SCHEMA).map_err(err)?;
+        tx.execute_batch(
+            "INSERT INTO mcpgen_grants (family, client_id, subject, scopes, issued_at, refreshed_at, expires_at)
+             SELECT family, json_extract(data, '$.client_id'),
+                 coalesce(json_extract(data, '$.person.subject'), 'operator'),
+                 json_extract(data, '$.scopes'),
+                 min(json_extract(data, '$.issued_at')),
+                 nullif(max(json_extract(data, '$.issued_at')), min(json_extract(data, '$.issued_at'))),
+                 max(expires_at)
+             FROM mcpgen_tokens GROUP BY family",
+        )
+        .map_err(err)?;
+    }
     tx.commit().map_err(err)
+}
+
+/// One row per grant (token family), written as its tokens are, so the administrative
+/// commands list and revoke grants without reading every token. `scopes` is a JSON array;
+/// times are unix seconds.
+const GRANTS_SCHEMA: &str = "
+CREATE TABLE mcpgen_grants (
+    family TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    subject TEXT,
+    scopes TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    refreshed_at INTEGER,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX mcpgen_grants_client ON mcpgen_grants (client_id);
+CREATE INDEX mcpgen_grants_subject ON mcpgen_grants (subject) WHERE subject IS NOT NULL;
+CREATE INDEX mcpgen_grants_expires ON mcpgen_grants (expires_at);
+";
+
+/// Records tokens written into their grants: a new family starts a grant, a later write
+/// (a refresh) moves its `refreshed_at` and extends its expiry.
+fn upsert_grants(conn: &Connection, tokens: &[NewToken]) -> Result<(), StoreError> {
+    for w in super::grant_writes(tokens) {
+        exec(
+            conn,
+            "INSERT INTO mcpgen_grants (family, client_id, scopes, issued_at, expires_at, subject)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (family) DO UPDATE SET issued_at = min(issued_at, excluded.issued_at),
+                 refreshed_at = nullif(max(coalesce(refreshed_at, issued_at), excluded.issued_at),
+                     min(issued_at, excluded.issued_at)),
+                 expires_at = max(expires_at, excluded.expires_at)",
+            params![
+                w.family,
+                w.client_id,
+                to_json(&w.scopes)?,
+                int(w.issued_at),
+                int(w.expires_at),
+                w.subject
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The live grants `?1` (now), `?2` (client id, or NULL for every client) and `?3` (subject,
+/// or NULL for everyone's) select.
+const LIVE_GRANTS: &str = "FROM mcpgen_grants g WHERE g.expires_at > ?1
+    AND (?2 IS NULL OR g.client_id = ?2) AND (?3 IS NULL OR g.subject = ?3)
+    AND NOT EXISTS (SELECT 1 FROM mcpgen_revoked_families f WHERE f.family = g.family)";
+
+/// Revokes the live grants `filter` selects, each remembered until its last token expires;
+/// returns how many.
+fn revoke_grants(conn: &Connection, filter: &GrantFilter, now: u64) -> Result<u64, StoreError> {
+    let n = exec(
+        conn,
+        &format!(
+            "INSERT INTO mcpgen_revoked_families (family, keep_until) SELECT g.family, g.expires_at \
+             {LIVE_GRANTS} ON CONFLICT (family) DO UPDATE SET keep_until = max(keep_until, excluded.keep_until)"
+        ),
+        params![int(now), filter.client_id, filter.subject],
+    )?;
+    Ok(n as u64)
+}
+
+fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
 }
 
 /// SQLite: one read-write connection behind a mutex, on which every write runs on the blocking
@@ -229,13 +360,14 @@ fn insert_tokens(
         let parent = parent.filter(|_| t.record.kind == TokenKind::Refresh);
         exec(
             conn,
-            "INSERT OR REPLACE INTO mcpgen_tokens (hash, data, family, expires_at, parent) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR REPLACE INTO mcpgen_tokens (hash, data, family, expires_at, parent, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 t.hash,
                 to_json(&t.record)?,
                 t.record.family,
                 int(t.record.expires_at),
-                parent
+                parent,
+                t.record.person.subject
             ],
         )?;
     }
@@ -490,9 +622,10 @@ impl Store for SqliteStore {
         let hash = hash.to_owned();
         let data = to_json(code);
         let expires = int(code.expires_at);
+        let (subject, family) = (code.person.subject.clone(), code.family.clone());
         self.run(move |c| {
-            exec(c, "INSERT OR REPLACE INTO mcpgen_codes (hash, data, expires_at, used) VALUES (?1, ?2, ?3, 0)",
-                params![hash, data?, expires],
+            exec(c, "INSERT OR REPLACE INTO mcpgen_codes (hash, data, expires_at, used, subject, family) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+                params![hash, data?, expires, subject, family],
             )?;
             Ok(())
         })
@@ -530,6 +663,7 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let tx = c.transaction().map_err(err)?;
             insert_tokens(&tx, &tokens, None)?;
+            upsert_grants(&tx, &tokens)?;
             tx.commit().map_err(err)
         })
     }
@@ -619,6 +753,7 @@ impl Store for SqliteStore {
                 )?;
             }
             insert_tokens(&tx, &req.new_tokens, Some(&req.old_hash))?;
+            upsert_grants(&tx, &req.new_tokens)?;
             tx.commit().map_err(err)?;
             Ok(Rotation::Rotated)
         })
@@ -671,6 +806,108 @@ impl Store for SqliteStore {
         })
     }
 
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64> {
+        let subject = subject.to_owned();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            const FAMILIES: &str = "SELECT family, expires_at FROM mcpgen_tokens WHERE subject = ?1
+                 UNION ALL SELECT family, expires_at FROM mcpgen_codes WHERE subject = ?1";
+            let live: i64 = query_opt(
+                &tx,
+                &format!(
+                    "SELECT count(DISTINCT f.family) FROM ({FAMILIES}) f
+                     WHERE f.expires_at > ?2 AND f.family NOT IN (SELECT family FROM mcpgen_revoked_families)"
+                ),
+                params![subject, int(now)],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+            // A WHERE clause is needed anyway: without one SQLite reads ON CONFLICT as a join
+            // constraint.
+            exec(
+                &tx,
+                &format!(
+                    "INSERT INTO mcpgen_revoked_families (family, keep_until)
+                     SELECT DISTINCT family, ?2 FROM ({FAMILIES}) WHERE family IS NOT NULL
+                     ON CONFLICT (family) DO UPDATE SET keep_until = max(keep_until, excluded.keep_until)"
+                ),
+                params![subject, int(keep_until)],
+            )?;
+            tx.commit().map_err(err)?;
+            Ok(u64::try_from(live).unwrap_or(0))
+        })
+    }
+
+    fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        let name = user.name.clone();
+        let data = to_json(user);
+        self.run(move |c| {
+            let n = exec(
+                c,
+                "INSERT INTO mcpgen_users (name, data) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, data?],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn update_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        let name = user.name.clone();
+        let data = to_json(user);
+        self.run(move |c| {
+            let n = exec(
+                c,
+                "UPDATE mcpgen_users SET data = ?2 WHERE name = ?1",
+                params![name, data?],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn get_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<UserRecord>> {
+        let name = name.to_owned();
+        self.run(move |c| {
+            let data: Option<String> = query_opt(
+                c,
+                "SELECT data FROM mcpgen_users WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )?;
+            data.map(|d| from_json(&d)).transpose()
+        })
+    }
+
+    fn list_users(&self) -> StoreFuture<'_, Vec<UserRecord>> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT data FROM mcpgen_users ORDER BY name")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![], |r| r.get::<_, String>(0))
+                .map_err(err)?;
+            let mut users = Vec::new();
+            for row in rows {
+                users.push(from_json(&row.map_err(err)?)?);
+            }
+            Ok(users)
+        })
+    }
+
+    fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        let name = name.to_owned();
+        self.run(move |c| {
+            let n = exec(c, "DELETE FROM mcpgen_users WHERE name = ?1", params![name])?;
+            Ok(n == 1)
+        })
+    }
+
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
         self.run(move |c| {
             let now = int(now);
@@ -700,8 +937,128 @@ impl Store for SqliteStore {
                     params![now],
                 )
                 .map_err(err)?;
+            n += tx
+                .execute(
+                    "DELETE FROM mcpgen_grants WHERE expires_at <= ?1",
+                    params![now],
+                )
+                .map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(n as u64)
+        })
+    }
+
+    fn client_used<'a>(&'a self, client_id: &'a str, at: u64) -> StoreFuture<'a, ()> {
+        let id = client_id.to_owned();
+        self.run(move |c| {
+            exec(
+                c,
+                "UPDATE mcpgen_clients SET last_used = ?2 WHERE client_id = ?1",
+                params![id, int(at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_clients(&self, now: u64) -> StoreFuture<'_, Vec<ClientSummary>> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT c.data, c.last_used,
+                         (SELECT count(*) {LIVE_GRANTS} AND g.client_id = c.client_id)
+                     FROM mcpgen_clients c"
+                ))
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![int(now), None::<String>, None::<String>], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(err)?;
+            let mut list = Vec::new();
+            for row in rows {
+                let (data, last_used, grants) = row.map_err(err)?;
+                list.push(ClientSummary {
+                    client: from_json(&data)?,
+                    last_used: last_used.map(u64_of),
+                    grants: u64_of(grants),
+                });
+            }
+            list.sort_by(|a, b| super::client_order(&a.client, &b.client));
+            Ok(list)
+        })
+    }
+
+    fn list_grants<'a>(
+        &'a self,
+        filter: &'a GrantFilter,
+        now: u64,
+    ) -> StoreFuture<'a, Vec<GrantSummary>> {
+        let filter = filter.clone();
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT g.family, g.client_id, g.scopes, g.issued_at, g.refreshed_at, g.expires_at,
+                         coalesce(g.subject, 'operator')
+                     {LIVE_GRANTS} ORDER BY g.issued_at, g.family"
+                ))
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![int(now), filter.client_id, filter.subject], |r| {
+                    Ok((
+                        (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                })
+                .map_err(err)?;
+            let mut list = Vec::new();
+            for row in rows {
+                let ((family, client_id), scopes, issued, refreshed, expires, subject) =
+                    row.map_err(err)?;
+                list.push(GrantSummary {
+                    family,
+                    client_id,
+                    subject,
+                    scopes: from_json(&scopes)?,
+                    issued_at: u64_of(issued),
+                    refreshed_at: refreshed.map(u64_of),
+                    expires_at: u64_of(expires),
+                });
+            }
+            Ok(list)
+        })
+    }
+
+    fn revoke_grants<'a>(&'a self, filter: &'a GrantFilter, now: u64) -> StoreFuture<'a, u64> {
+        let filter = filter.clone();
+        self.run(move |c| revoke_grants(c, &filter, now))
+    }
+
+    fn remove_client<'a>(&'a self, client_id: &'a str, now: u64) -> StoreFuture<'a, ClientRemoval> {
+        let id = client_id.to_owned();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let found = exec(
+                &tx,
+                "DELETE FROM mcpgen_clients WHERE client_id = ?1",
+                params![id],
+            )? > 0;
+            let filter = GrantFilter {
+                client_id: Some(id),
+                subject: None,
+            };
+            let grants = revoke_grants(&tx, &filter, now)?;
+            tx.commit().map_err(err)?;
+            Ok(ClientRemoval { found, grants })
         })
     }
 }

@@ -64,3 +64,12 @@ pub async fn start_on(port: u16) -> Option<RedisChild> {
     }
     None
 }
+
+/// `url` on logical database `db`: for a test that acts on every key of its database
+/// (revoking every grant, dropping the indexes), so that the other tests sharing one
+/// `MCPGEN_TEST_REDIS_URL` never feel it.
+pub fn own_db(url: &str, db: u8) -> String {
+    let mut u = url::Url::parse(url).expect("a redis url");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
