@@ -15,6 +15,7 @@ use url::Url;
 use super::crypto::{constant_time_eq, is_s256_challenge, random_id, random_token, secret_hash};
 use super::error::OAuthError;
 use super::limit::Refused;
+use super::login::SignInError;
 use super::redirect::redirect_matches;
 use super::scope;
 use super::{CODE_TTL, Inner, Login, now};
@@ -460,7 +461,7 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
 <p>It asks for:</p><ul>{scopes}</ul>
 {error}
 <form method=\"post\" action=\"{action}\">{fields}
-<p><label>Server password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></label></p>
+{sign_in}
 <p><button type=\"submit\" name=\"action\" value=\"approve\">Approve</button>
 <button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>
 </form></body></html>
@@ -469,7 +470,22 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
         resource = escape(&inner.urls.resource),
         host = escape(&host),
         action = escape(&inner.urls.route("/authorize")),
+        sign_in = sign_in_fields(inner.config.login()),
     )
+}
+
+/// The consent form's sign-in fields: a user name and password for `login: users`, the
+/// server's shared password otherwise.
+fn sign_in_fields(login: Login) -> &'static str {
+    match login {
+        Login::Users => {
+            "<p><label>User name <input type=\"text\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus></label></p>
+<p><label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label></p>"
+        }
+        _ => {
+            "<p><label>Server password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></label></p>"
+        }
+    }
 }
 
 /// What the error page tells the user to do when nothing more specific applies.
@@ -677,25 +693,62 @@ pub(crate) async fn authorize_post(
     // Counted before the check, so concurrent guesses cannot race past the limit.
     let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
     let password = params.get("password").cloned().unwrap_or_default();
-    let checked = match (
-        inner.password_attempts.take(source, Instant::now()),
-        inner.config.password_hash.clone(),
-    ) {
-        (Err(refused), _) => Err(refused),
-        // Argon2 is deliberately slow: it runs off the async workers, a few at a time.
-        (Ok(()), Some(hash)) => inner.password_attempts.verify(hash, password).await,
-        (Ok(()), None) => Ok(false),
+    let users = inner.config.login() == Login::Users;
+    // Whom the form claims to be: the user name typed, or the one operator the shared
+    // password stands for.
+    let claimed = if users {
+        params.get("username").map_or("", |n| n.trim())
+    } else {
+        Person::OPERATOR
+    };
+    let checked = if users {
+        match super::login::check_user(&inner, source, claimed, &password).await {
+            Ok(person) => Ok(Some(person)),
+            Err(SignInError::Wrong) => Ok(None),
+            Err(SignInError::Limited(refused)) => Err(refused),
+            Err(SignInError::Store(e)) => {
+                tracing::error!(target: "mcpgen::oauth", error = ?e, "store failure checking a user");
+                let e = OAuthError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the authorization store is unavailable; try again",
+                );
+                return refuse(&inner, headers, Refusal::Direct(e));
+            }
+        }
+    } else {
+        match (
+            inner.password_attempts.take(source, Instant::now()),
+            inner.config.password_hash.clone(),
+        ) {
+            (Err(refused), _) => Err(refused),
+            // Argon2 is deliberately slow: it runs off the async workers, a few at a time.
+            (Ok(()), Some(hash)) => inner
+                .password_attempts
+                .verify(hash, password)
+                .await
+                .map(|ok| ok.then(Person::operator)),
+            (Ok(()), None) => Ok(None),
+        }
     };
     let (reason, message) = match checked {
-        Ok(true) => return approve(&inner, req, Person::operator()).await,
-        Ok(false) => {
+        Ok(Some(person)) => return approve(&inner, req, person).await,
+        Ok(None) => {
+            let (reason, message) = if users {
+                (
+                    "wrong user name or password",
+                    "Wrong user name or password.",
+                )
+            } else {
+                ("wrong password", "Wrong password.")
+            };
             return consent_refused(
                 &inner,
                 &req,
                 StatusCode::UNAUTHORIZED,
-                "wrong password",
-                "Wrong password.",
-                Some(Person::OPERATOR),
+                reason,
+                message,
+                Some(claimed),
             );
         }
         Err(Refused::Source(_)) => (
@@ -711,14 +764,20 @@ pub(crate) async fn authorize_post(
             "The server is busy checking passwords. Wait a moment and try again.",
         ),
     };
-    tracing::info!(target: "mcpgen::oauth", decision = "password_limited", source = ?source, reason);
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "password_limited",
+        source = ?source,
+        subject = ?super::clip(claimed),
+        reason,
+    );
     let mut res = consent_refused(
         &inner,
         &req,
         StatusCode::TOO_MANY_REQUESTS,
         reason,
         message,
-        Some(Person::OPERATOR),
+        Some(claimed),
     );
     let wait = match checked {
         Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),
