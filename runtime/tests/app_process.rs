@@ -1125,7 +1125,10 @@ fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
         Some(&format!("{password}\n")),
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.lines().any(|l| l == "added user \"ada\""), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l == "added user \"ada\""),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("login: password"),
         "the spec's login is named: {stderr}"
@@ -1145,7 +1148,10 @@ fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
     let (code, stdout, stderr) = users(&store, &["list", "--json"], None);
     assert_eq!(code, 0, "{stderr}");
     // The child's stdout also carries the test harness's own lines.
-    let json = stdout.lines().find(|l| l.starts_with('[')).expect("a json line");
+    let json = stdout
+        .lines()
+        .find(|l| l.starts_with('['))
+        .expect("a json line");
     let list: serde_json::Value = serde_json::from_str(json).expect("json");
     assert_eq!(list[0]["name"], "ada");
     assert_eq!(list[0]["email"], "ada@example.com");
