@@ -1104,9 +1104,9 @@ fn users(store: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, Strin
 
 /// `login: users` end to end, with the CLI and the server as separate processes on one SQLite
 /// file: a user added with `users add` signs in through the form, the tool the token calls
-/// sees them as `caller`, and `users remove` (while the server runs) makes the very next call
-/// with their token a 401. Sign-ins with a wrong password or an unknown name are refused
-/// alike.
+/// sees them as `caller`, `users passwd` changes the password and keeps the grants, and
+/// `users remove` (while the server runs) makes the very next call with their token a 401.
+/// Sign-ins with a wrong password or an unknown name are refused alike.
 #[test]
 fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
     let path = std::env::temp_dir().join(format!("mcpgen-users-{}.sqlite3", std::process::id()));
@@ -1293,19 +1293,34 @@ fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
         "{reply}"
     );
 
-    // Removed while the server runs: the next call with the same token is refused.
+    // A new password: the old one no longer signs in, the new one does, and the grant made
+    // before is kept.
+    let new_password = "another long passphrase";
+    let (code, stdout, stderr) = users(
+        &store,
+        &["passwd", "ada", "--password-stdin"],
+        Some(&format!("{new_password}\n")),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("changed the password"), "{stdout}");
+    assert_eq!(sign_in("ada", password).0, 401);
+    assert_eq!(sign_in("ada", new_password).0, 302);
+    assert_eq!(greet().0, 200, "passwd keeps the grants already made");
+
+    // Removed while the server runs: the next call with the same token is refused, and both
+    // grants are revoked.
     let (code, stdout, stderr) = users(&store, &["remove", "ada"], None);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout
             .lines()
-            .any(|l| l == "removed user \"ada\"; revoked 1 grant"),
+            .any(|l| l == "removed user \"ada\"; revoked 2 grants"),
         "{stdout}"
     );
     let (status, reply) = greet();
     assert_eq!(status, 401, "{reply}");
     assert!(reply.contains("invalid_token"), "{reply}");
-    let (status, _) = sign_in("ada", password);
+    let (status, _) = sign_in("ada", new_password);
     assert_eq!(status, 401, "a removed user cannot sign in again");
     let (code, _, stderr) = users(&store, &["remove", "ada"], None);
     assert_eq!(code, 1, "{stderr}");
