@@ -479,8 +479,8 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
 fn sign_in_fields(login: Login) -> &'static str {
     match login {
         Login::Users => {
-            "<p><label>User name <input type=\"text\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus></label></p>
-<p><label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label></p>"
+            "<p><label>User name <input type=\"text\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" autofocus></label></p>
+<p><label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label></p>"
         }
         _ => {
             "<p><label>Server password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></label></p>"
