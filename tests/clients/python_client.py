@@ -6,12 +6,14 @@ client registration -> authorize (S256 PKCE, state, resource, scope) -> token ->
 Runs with mcp 2.x (`--mode legacy`: initialize handshake; `--mode auto`: `server/discover`
 first, falling back to initialize) and with mcp 1.x (always initialize; `--mode` ignored).
 
-    python_client.py URL [--mode legacy|auto] [--call NAME JSON]...
+    python_client.py URL [--mode legacy|auto] [--sign-in USER] [--call NAME JSON]...
 
 The client asks for no scope of its own: the SDK takes the scope from the server's 401
 challenge, and when a tool answers 403 insufficient_scope it authorizes again with the scope
-the challenge names (step-up). The generated server approves at once (`--consent auto`), so the
-"browser" is one GET of the authorize URL whose `Location` carries the code.
+the challenge names (step-up). The generated server approves at once (`--login auto`), so the
+"browser" is one GET of the authorize URL whose `Location` carries the code; with `--sign-in
+USER` (a `--login users` server) it fills in the sign-in form that GET answers instead, with the
+password from MCPGEN_E2E_PASSWORD, and approves.
 
 Prints one line `RESULT {json}` (what the Rust test asserts on) and exits 0; any failure to
 connect, authorize or call raises and exits non-zero.
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlparse
 
 import anyio
@@ -67,18 +71,55 @@ class InMemoryTokenStorage(TokenStorage):
         self.client_info = client_info
 
 
-class HeadlessBrowser:
-    """The user agent: GET the authorize URL without following the redirect, keep the query of
-    `Location`, hand it back to the SDK from the callback handler."""
+class FormFields(HTMLParser):
+    """The first form of a page: its action and the values of its hidden inputs."""
 
     def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self._done = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = a.get("action") or ""
+        elif tag == "input" and not self._done and a.get("type") == "hidden" and a.get("name"):
+            self.fields[a["name"]] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._done = True
+
+
+class HeadlessBrowser:
+    """The user agent: GET the authorize URL without following the redirect, keep the query of
+    `Location`, hand it back to the SDK from the callback handler. With a user to sign in as,
+    the GET answers the sign-in form, which it submits (name, password, approve) as a person
+    would, the CSRF cookie included."""
+
+    def __init__(self, sign_in: str | None = None) -> None:
         self._query: dict[str, list[str]] | None = None
         self.authorize_urls: list[str] = []
+        self.sign_in = sign_in
 
     async def redirect_handler(self, authorization_url: str) -> None:
         self.authorize_urls.append(authorization_url)
-        async with httpx.AsyncClient(follow_redirects=False, timeout=10) as http:
+        async with httpx.AsyncClient(follow_redirects=False, timeout=30) as http:
             resp = await http.get(authorization_url)
+            if resp.status_code == 200 and self.sign_in:
+                form = FormFields()
+                form.feed(resp.text)
+                if form.action is None:
+                    raise RuntimeError(f"no sign-in form: {resp.text[:300]}")
+                fields = dict(form.fields)
+                fields.update(
+                    username=self.sign_in,
+                    password=os.environ["MCPGEN_E2E_PASSWORD"],
+                    action="approve",
+                )
+                target = str(resp.url.join(form.action))
+                resp = await http.post(target, data=fields)
         if resp.status_code not in (301, 302, 303, 307, 308):
             raise RuntimeError(f"authorize did not redirect: {resp.status_code} {resp.text[:300]}")
         location = resp.headers["location"]
@@ -131,8 +172,8 @@ async def session_calls(client, calls: list[tuple[str, dict]]) -> dict:
     return out
 
 
-async def run(url: str, mode: str, calls: list[tuple[str, dict]]) -> dict:
-    browser = HeadlessBrowser()
+async def run(url: str, mode: str, calls: list[tuple[str, dict]], sign_in: str | None) -> dict:
+    browser = HeadlessBrowser(sign_in)
     storage = InMemoryTokenStorage()
     provider = make_provider(url, browser, storage)
     if MCP2:
@@ -160,9 +201,10 @@ def main() -> None:
     p.add_argument("url")
     p.add_argument("--mode", choices=["legacy", "auto"], default="legacy")
     p.add_argument("--call", nargs=2, action="append", default=[], metavar=("NAME", "JSON"))
+    p.add_argument("--sign-in", metavar="USER", help="sign in through the form as USER")
     a = p.parse_args()
     calls = [(name, json.loads(args)) for name, args in a.call]
-    out = anyio.run(run, a.url, a.mode, calls)
+    out = anyio.run(run, a.url, a.mode, calls, a.sign_in)
     print("RESULT " + json.dumps(out), flush=True)
 
 

@@ -19,6 +19,7 @@ use super::limit::Refused;
 use super::pages::{
     ClientView, ConsentPage, ErrorPage, HiddenField, PersonView, ScopeView, SignInView,
 };
+use super::login::SignInError;
 use super::redirect::redirect_matches;
 use super::scope;
 use super::session::{self, Sealer, Session, SignedIn};
@@ -498,9 +499,35 @@ async fn sealer(inner: &Inner) -> Option<Sealer> {
 }
 
 /// The sign-in cookie's session, if the request carries one that is intact and current.
-fn read_session(inner: &Inner, headers: &HeaderMap, sealer: Option<&Sealer>) -> Option<Session> {
+/// The sign-in cookie's session, if it is valid and still stands for someone who may sign in:
+/// with `login: users` the account must still exist and have the password it signed in with
+/// (`users remove` and `users passwd` sign the person out everywhere).
+async fn read_session(
+    inner: &Inner,
+    headers: &HeaderMap,
+    sealer: Option<&Sealer>,
+) -> Option<Session> {
     let value = cookie(headers, session::cookie_name(https(inner)))?;
-    sealer?.open(value, &inner.urls.issuer, now())
+    let session = sealer?.open(value, &inner.urls.issuer, now())?;
+    if inner.config.login() == Login::Users {
+        let current = user_credential(inner, &session.person.subject).await;
+        if current.is_none() || current != session.person.credential {
+            return None;
+        }
+    }
+    Some(session)
+}
+
+/// A fingerprint of the user's current password hash (`None`: no such user, or the store
+/// failed): a session signed in with an older password no longer matches it.
+async fn user_credential(inner: &Inner, name: &str) -> Option<String> {
+    match inner.store.get_user(name).await {
+        Ok(user) => user.map(|u| session::credential_fingerprint(&u.password_hash)),
+        Err(e) => {
+            tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot read the signed-in user");
+            None
+        }
+    }
 }
 
 /// The `Set-Cookie` value remembering that `session`'s person approved `req`; `None` when it
@@ -611,7 +638,10 @@ fn consent_page(
             email: p.email.clone(),
         }),
         switch_href,
-        sign_in: signed_in.is_none().then_some(SignInView::Password),
+        sign_in: signed_in.is_none().then(|| match inner.config.login() {
+            Login::Users => SignInView::Users { username: None },
+            Login::Password | Login::Oidc | Login::Auto => SignInView::Password,
+        }),
         action: inner.urls.route("/authorize"),
         hidden: fields
             .into_iter()
@@ -625,6 +655,8 @@ fn consent_page(
     .render()
 }
 
+/// The consent form's sign-in fields: a user name and password for `login: users`, the
+/// server's shared password otherwise.
 /// What the error page tells the user to do when nothing more specific applies.
 const DEFAULT_ADVICE: &str = "Close this page and try connecting again; if it keeps failing, \
 tell the application's developers.";
@@ -743,7 +775,7 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
         return approve(inner, req, Person::local(), "auto", None).await;
     }
     let sealer = sealer(inner).await;
-    let session = read_session(inner, headers, sealer.as_ref());
+    let session = read_session(inner, headers, sealer.as_ref()).await;
     // Who approved this client for these scopes before, if the cookie says so.
     let remembered = session
         .as_ref()
@@ -839,7 +871,7 @@ pub(crate) async fn authorize_post(
         return show_or_approve(&inner, headers, req).await;
     }
     let sealer = sealer(&inner).await;
-    let previous = read_session(&inner, headers, sealer.as_ref());
+    let previous = read_session(&inner, headers, sealer.as_ref()).await;
     // Who is signed in, unless the page asked to sign in again.
     let session = previous.clone().filter(|_| !req.prompt.login);
     let signed_in = session.as_ref().map(|s| s.person.clone());
@@ -877,31 +909,71 @@ pub(crate) async fn authorize_post(
     // Counted before the check, so concurrent guesses cannot race past the limit.
     let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
     let password = params.get("password").cloned().unwrap_or_default();
-    let checked = match (
-        inner.password_attempts.take(source, Instant::now()),
-        inner.config.password_hash.clone(),
-    ) {
-        (Err(refused), _) => Err(refused),
-        // Argon2 is deliberately slow: it runs off the async workers, a few at a time.
-        (Ok(()), Some(hash)) => inner.password_attempts.verify(hash, password).await,
-        (Ok(()), None) => Ok(false),
+    let users = inner.config.login() == Login::Users;
+    // Whom the form claims to be: the user name typed, or the one operator the shared
+    // password stands for.
+    let claimed = if users {
+        params.get("username").map_or("", |n| n.trim())
+    } else {
+        Person::OPERATOR
+    };
+    let checked = if users {
+        match super::login::check_user(&inner, source, claimed, &password).await {
+            Ok(person) => Ok(Some(person)),
+            Err(SignInError::Wrong) => Ok(None),
+            Err(SignInError::Limited(refused)) => Err(refused),
+            Err(SignInError::Store(e)) => {
+                tracing::error!(target: "mcpgen::oauth", error = ?e, "store failure checking a user");
+                let e = OAuthError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the authorization store is unavailable; try again",
+                );
+                return refuse(&inner, headers, Refusal::Direct(e));
+            }
+        }
+    } else {
+        match (
+            inner.password_attempts.take(source, Instant::now()),
+            inner.config.password_hash.clone(),
+        ) {
+            (Err(refused), _) => Err(refused),
+            // Argon2 is deliberately slow: it runs off the async workers, a few at a time.
+            (Ok(()), Some(hash)) => inner
+                .password_attempts
+                .verify(hash, password)
+                .await
+                .map(|ok| ok.then(Person::operator)),
+            (Ok(()), None) => Ok(None),
+        }
     };
     let (reason, message) = match checked {
-        Ok(true) => {
-            let person = SignedIn::from(Person::operator());
-            let session = Session::signed_in(&inner.urls.issuer, person, now(), previous);
+        Ok(Some(person)) => {
+            let mut signed_in = SignedIn::from(person.clone());
+            if users {
+                signed_in.credential = user_credential(&inner, &person.subject).await;
+            }
+            let session = Session::signed_in(&inner.urls.issuer, signed_in, now(), previous);
             let cookie = remember(&inner, sealer.as_ref(), session, &req);
-            return approve(&inner, req, Person::operator(), "consent", cookie).await;
+            return approve(&inner, req, person, "consent", cookie).await;
         }
-        Ok(false) => {
+        Ok(None) => {
+            let (reason, message) = if users {
+                (
+                    "wrong user name or password",
+                    "Wrong user name or password.",
+                )
+            } else {
+                ("wrong password", "Wrong password.")
+            };
             return consent_refused(
                 &inner,
                 &req,
                 None,
                 StatusCode::UNAUTHORIZED,
-                "wrong password",
-                "Wrong password.",
-                Some(Person::OPERATOR),
+                reason,
+                message,
+                Some(claimed),
             );
         }
         Err(Refused::Source(_)) => (
@@ -917,7 +989,13 @@ pub(crate) async fn authorize_post(
             "The server is busy checking passwords. Wait a moment and try again.",
         ),
     };
-    tracing::info!(target: "mcpgen::oauth", decision = "password_limited", source = ?source, reason);
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "password_limited",
+        source = ?source,
+        subject = ?super::clip(claimed),
+        reason,
+    );
     let mut res = consent_refused(
         &inner,
         &req,
@@ -925,7 +1003,7 @@ pub(crate) async fn authorize_post(
         StatusCode::TOO_MANY_REQUESTS,
         reason,
         message,
-        Some(Person::OPERATOR),
+        Some(claimed),
     );
     let wait = match checked {
         Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),

@@ -58,6 +58,18 @@ pub(crate) struct SignedIn {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// With `login: users`, [`credential_fingerprint`] of the password the person signed in
+    /// with: a changed password or a removed account ends the session.
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// A short, one-way fingerprint of a stored password hash (16 hex digits of its SHA-256): the
+/// cookie says which password a session began with without carrying the hash.
+pub(crate) fn credential_fingerprint(password_hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(password_hash.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl From<crate::auth::Person> for SignedIn {
@@ -66,6 +78,7 @@ impl From<crate::auth::Person> for SignedIn {
             subject: p.subject,
             name: p.name,
             email: p.email,
+            credential: None,
         }
     }
 }
@@ -234,6 +247,7 @@ mod tests {
             subject: OPERATOR_SUBJECT.into(),
             name: None,
             email: None,
+            credential: None,
         }
     }
 
