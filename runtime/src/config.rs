@@ -224,6 +224,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// An `OTEL_*` trace variable has a value the server cannot use.
+    #[error("{0}")]
+    Traces(#[from] crate::traces::TracesConfigError),
+    /// The OTLP trace exporter cannot be built.
+    #[error("cannot set up OTLP trace export: {0}")]
+    TracesStart(String),
     /// `RUST_LOG` is not a log filter.
     #[error("RUST_LOG {filter:?} is not a log filter ({source}): use e.g. info or mcpgen=debug")]
     LogFilter {
@@ -311,6 +317,9 @@ pub struct Config {
     /// Where to serve Prometheus metrics (`host:port`, `--metrics-bind`); `None`: no
     /// metrics listener, nothing recorded.
     pub metrics_bind: Option<String>,
+    /// Where and how spans are exported over OTLP (the `OTEL_*` variables, see
+    /// [`traces`](crate::traces)); `None`: no exporter, nothing sent.
+    pub traces: Option<crate::traces::TracesConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -329,6 +338,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
             .field("metrics_bind", &self.metrics_bind)
+            .field("traces", &self.traces)
             .finish()
     }
 }
@@ -477,6 +487,8 @@ impl Config {
             }
         };
 
+        let traces = crate::traces::TracesConfig::from_env(app.name, env)?;
+
         let consent_flag = pick(cli.consent, "--consent", CONSENT_ENV);
         let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
 
@@ -511,6 +523,7 @@ impl Config {
                 trusted_proxies,
                 limits,
                 metrics_bind,
+                traces,
             });
         };
 
@@ -591,6 +604,7 @@ impl Config {
             trusted_proxies,
             limits,
             metrics_bind,
+            traces,
         })
     }
 }
