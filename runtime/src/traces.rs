@@ -147,7 +147,11 @@ impl TracesConfig {
         default_service: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, TracesConfigError> {
-        let var = |k: &str| env(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
             || var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"))
         {
@@ -287,9 +291,7 @@ fn parse_sampler(
         Some("always_off") => SamplerChoice::AlwaysOff,
         Some("traceidratio") => SamplerChoice::Ratio(ratio()?),
         Some("parentbased_always_off") => SamplerChoice::ParentBased(ParentRoot::AlwaysOff),
-        Some("parentbased_traceidratio") => {
-            SamplerChoice::ParentBased(ParentRoot::Ratio(ratio()?))
-        }
+        Some("parentbased_traceidratio") => SamplerChoice::ParentBased(ParentRoot::Ratio(ratio()?)),
         Some(other) => {
             return Err(TracesConfigError {
                 variable: "OTEL_TRACES_SAMPLER",
@@ -675,7 +677,10 @@ mod tests {
         );
         assert_eq!(c.service_name, "named");
         assert_eq!(c.sampler, SamplerChoice::Ratio(0.5));
-        assert!(!format!("{c:?}").contains("a b"), "header values stay out of Debug");
+        assert!(
+            !format!("{c:?}").contains("a b"),
+            "header values stay out of Debug"
+        );
     }
 
     #[test]

@@ -152,8 +152,20 @@ async fn tool_calls_arrive_at_the_collector_as_mcp_spans_under_their_http_reques
     let ok = rpc(&router, LOCAL_HOST, "/mcp", None, call(json!(1), "echo")).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     let ok_request_id = ok.header("x-request-id").to_owned();
-    let failed = rpc(&router, LOCAL_HOST, "/mcp", None, call(json!("b-2"), "fail")).await;
-    assert_eq!(failed.json()["result"]["isError"], true, "{}", failed.text());
+    let failed = rpc(
+        &router,
+        LOCAL_HOST,
+        "/mcp",
+        None,
+        call(json!("b-2"), "fail"),
+    )
+    .await;
+    assert_eq!(
+        failed.json()["result"]["isError"],
+        true,
+        "{}",
+        failed.text()
+    );
     let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
     let listed = rpc(&router, LOCAL_HOST, "/mcp", None, list).await;
     assert_eq!(listed.status, StatusCode::OK);
@@ -169,7 +181,10 @@ async fn tool_calls_arrive_at_the_collector_as_mcp_spans_under_their_http_reques
     let received = got.0.lock().unwrap().clone();
     assert!(!received.is_empty(), "nothing reached the collector");
     for (headers, _) in &received {
-        assert_eq!(headers["x-api-key"], "k=1", "OTEL_EXPORTER_OTLP_HEADERS is sent");
+        assert_eq!(
+            headers["x-api-key"], "k=1",
+            "OTEL_EXPORTER_OTLP_HEADERS is sent"
+        );
         assert_eq!(headers["content-type"], "application/x-protobuf");
     }
     let mut spans = Vec::new();
@@ -222,7 +237,10 @@ async fn tool_calls_arrive_at_the_collector_as_mcp_spans_under_their_http_reques
     assert_eq!(echo.kind, SERVER);
     assert_eq!(text_attr(echo, "mcp.method.name"), Some("tools/call"));
     assert_eq!(text_attr(echo, "gen_ai.tool.name"), Some("echo"));
-    assert_eq!(text_attr(echo, "gen_ai.operation.name"), Some("execute_tool"));
+    assert_eq!(
+        text_attr(echo, "gen_ai.operation.name"),
+        Some("execute_tool")
+    );
     assert_eq!(text_attr(echo, "jsonrpc.request.id"), Some("1"));
     assert_eq!(text_attr(echo, "mcp.protocol.version"), Some("2025-11-25"));
     assert_eq!(text_attr(echo, "error.type"), None);
