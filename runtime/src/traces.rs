@@ -6,7 +6,7 @@
 //! Context Protocol (`gen-ai/mcp.md`, status: development):
 //!
 //! - one span per HTTP request to the endpoint, kind server, named `POST /mcp` (the method and
-//!   the route), with `http.request.method`, `http.route`, `http.response.status_code`,
+//!   the route), in the caller's trace when the request carries a W3C `traceparent`, with `http.request.method`, `http.route`, `http.response.status_code`,
 //!   `network.protocol.name`/`.version`, `user_agent.original` and `mcpgen.request_id` (the
 //!   `X-Request-Id` of the response and the `request_id` of the log line);
 //! - under it, one span per JSON-RPC request the HTTP request carries (a 2025-03-26 batch has
@@ -504,12 +504,18 @@ impl Tracing {
             let ua = String::from_utf8_lossy(ua.as_bytes());
             attributes.push(KeyValue::new("user_agent.original", text(&ua)));
         }
+        // A caller that is traced itself names its span in `traceparent` (W3C Trace
+        // Context); the request's span joins that trace. Without one, a new trace starts.
+        let caller = opentelemetry::propagation::TextMapPropagator::extract(
+            &opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+            &opentelemetry_http::HeaderExtractor(&parts.headers),
+        );
         let span = self
             .tracer
             .span_builder(format!("{method} {route}"))
             .with_kind(SpanKind::Server)
             .with_attributes(attributes)
-            .start(&self.tracer);
+            .start_with_context(&self.tracer, &caller);
         RequestTrace {
             tracing: self.clone(),
             cx: Context::current_with_span(span),

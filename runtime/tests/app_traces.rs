@@ -24,6 +24,8 @@ const LOCAL: &str = "http://127.0.0.1:8000";
 const LOCAL_HOST: &str = "127.0.0.1:8000";
 /// An argument value that must never reach a collector.
 const SECRET_ARG: &str = "secret-argument-7f3a";
+/// A caller's span: trace `4bf9...4736`, span `00f0...02b7`, sampled.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn tool(name: &str) -> ToolDef {
     ToolDef {
@@ -109,6 +111,10 @@ fn text_attr<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn call(id: Value, name: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
            "params": {"name": name, "arguments": {"text": SECRET_ARG}}})
@@ -166,8 +172,20 @@ async fn tool_calls_arrive_at_the_collector_as_mcp_spans_under_their_http_reques
         "{}",
         failed.text()
     );
+    // A traced caller's `traceparent` (W3C Trace Context) puts the request in its trace.
     let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
-    let listed = rpc(&router, LOCAL_HOST, "/mcp", None, list).await;
+    let listed = send(
+        &router,
+        http::Request::post("/mcp")
+            .header(http::header::HOST, LOCAL_HOST)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("traceparent", TRACEPARENT)
+            .body(axum::body::Body::from(list.to_string()))
+            .expect("request"),
+    )
+    .await;
     assert_eq!(listed.status, StatusCode::OK);
 
     // Shutdown sends what is queued, so everything has arrived once the server is down.
@@ -220,8 +238,21 @@ async fn tool_calls_arrive_at_the_collector_as_mcp_spans_under_their_http_reques
             attr(r, "http.response.status_code"),
             Some(&Any::IntValue(200))
         );
-        assert!(r.parent_span_id.is_empty(), "a request span is a root");
     }
+    let (joined, roots): (Vec<&&Span>, Vec<&&Span>) =
+        requests.iter().partition(|r| !r.parent_span_id.is_empty());
+    assert_eq!(
+        roots.len(),
+        2,
+        "without traceparent a request starts a trace"
+    );
+    assert_eq!(joined.len(), 1);
+    assert_eq!(
+        hex(&joined[0].trace_id),
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "the caller's trace"
+    );
+    assert_eq!(hex(&joined[0].parent_span_id), "00f067aa0ba902b7");
     let parent_of = |child: &Span| -> &Span {
         let p = requests
             .iter()
@@ -262,6 +293,7 @@ async fn tool_calls_arrive_at_the_collector_as_mcp_spans_under_their_http_reques
 
     let list = named("tools/list");
     assert_eq!(list.len(), 1, "{spans:#?}");
+    assert_eq!(parent_of(list[0]).span_id, joined[0].span_id);
     assert_eq!(text_attr(list[0], "mcp.method.name"), Some("tools/list"));
     assert_eq!(text_attr(list[0], "gen_ai.operation.name"), None);
     parent_of(list[0]);
