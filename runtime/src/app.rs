@@ -331,6 +331,14 @@ impl Server {
             },
             "listening"
         );
+        if let Some(t) = &self.config.traces {
+            tracing::info!(
+                target: "mcpgen::app",
+                endpoint = %t.endpoint_display(),
+                service = ?t.service_name,
+                "exporting traces over OTLP/HTTP"
+            );
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let shutdown = async move {
             shutdown.await;

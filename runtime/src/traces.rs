@@ -250,6 +250,21 @@ impl TracesConfig {
     }
 }
 
+impl TracesConfig {
+    /// The endpoint for logs: without a user, password or query, which may hold a key.
+    pub fn endpoint_display(&self) -> String {
+        match url::Url::parse(&self.endpoint) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_query(None);
+                u.to_string()
+            }
+            Err(_) => "?".to_owned(),
+        }
+    }
+}
+
 /// `key=value,key2=value2` with percent-encoded values (W3C Baggage-like, as the OTLP
 /// exporter specification says); `None` when a pair has no `=` or an empty key.
 fn parse_headers(s: &str) -> Option<Vec<(String, String)>> {
@@ -658,6 +673,11 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(c.endpoint, "http://c:4318/v1/traces");
+        let keyed = TracesConfig {
+            endpoint: "https://u:p@c.example/v1/traces?key=k".into(),
+            ..c.clone()
+        };
+        assert_eq!(keyed.endpoint_display(), "https://c.example/v1/traces");
         assert_eq!(c.service_name, "svc");
         assert_eq!(c.sampler, SamplerChoice::ParentBased(ParentRoot::AlwaysOn));
         let c = TracesConfig::from_env(
