@@ -1,5 +1,6 @@
 //! OTLP traces: what a collector receives after tool calls (decoded from the OTLP/HTTP
 //! protobuf the server sends), and that without the variables nothing is sent anywhere.
+#![cfg(feature = "otlp")]
 
 mod app_common;
 
