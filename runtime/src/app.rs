@@ -112,6 +112,7 @@ pub struct Server {
     issuer: Option<String>,
     metrics: Metrics,
     metrics_listener: Option<TcpListener>,
+    traces: Option<crate::traces::Traces>,
 }
 
 impl std::fmt::Debug for Server {
@@ -179,6 +180,11 @@ impl Server {
             Metrics::default()
         };
 
+        let traces = match &config.traces {
+            None => None,
+            Some(t) => Some(crate::traces::Traces::start(t).map_err(StartError::TracesStart)?),
+        };
+
         let mut mcp = McpServer::new(app.info.clone(), app.tools.clone(), handler)
             .metrics(metrics.clone())
             .endpoint(mcp_path)
@@ -187,6 +193,9 @@ impl Server {
             .loopback(loopback);
         if let Some(hosted) = &app.hosted_client_origins {
             mcp = mcp.hosted_client_origins(hosted.iter().cloned());
+        }
+        if let Some(t) = &traces {
+            mcp = mcp.traces(t);
         }
         if loopback && let Some(host) = public.host_str() {
             mcp = mcp.allowed_hosts([host.to_owned()]);
@@ -247,6 +256,7 @@ impl Server {
             issuer,
             metrics,
             metrics_listener: None,
+            traces,
         })
     }
 
@@ -307,7 +317,8 @@ impl Server {
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish;
     /// also serves `GET /metrics` on the listener [`listen_metrics`](Self::listen_metrics)
     /// bound, if any, until then. Logs one line with where it listens and the URLs clients
-    /// use.
+    /// use. With OTLP traces on, sends the last spans before it returns (waiting at most
+    /// [`SHUTDOWN_TIMEOUT`](crate::traces::SHUTDOWN_TIMEOUT)).
     pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> std::io::Result<()>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -325,6 +336,14 @@ impl Server {
             login = %self.config.login.map_or("none", Login::as_str),
             "listening"
         );
+        if let Some(t) = &self.config.traces {
+            tracing::info!(
+                target: "mcpgen::app",
+                endpoint = %t.endpoint_display(),
+                service = ?t.service_name,
+                "exporting traces over OTLP/HTTP"
+            );
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let shutdown = async move {
             shutdown.await;
@@ -358,6 +377,11 @@ impl Server {
         if let Some(m) = metrics_server {
             // It stops with the main listener; a failure there is not the server's.
             let _ = m.await;
+        }
+        if let Some(t) = self.traces {
+            // Bounded (`traces::SHUTDOWN_TIMEOUT`); blocking, so off the async workers, which
+            // carry the last export.
+            let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
         }
         served
     }

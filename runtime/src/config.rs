@@ -229,6 +229,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// An `OTEL_*` trace variable has a value the server cannot use.
+    #[error("{0}")]
+    Traces(#[from] crate::traces::TracesConfigError),
+    /// The OTLP trace exporter cannot be built.
+    #[error("cannot set up OTLP trace export: {0}")]
+    TracesStart(String),
     /// `RUST_LOG` is not a log filter.
     #[error("RUST_LOG {filter:?} is not a log filter ({source}): use e.g. info or mcpgen=debug")]
     LogFilter {
@@ -330,6 +336,9 @@ pub struct Config {
     /// Where to serve Prometheus metrics (`host:port`, `--metrics-bind`); `None`: no
     /// metrics listener, nothing recorded.
     pub metrics_bind: Option<String>,
+    /// Where and how spans are exported over OTLP (the `OTEL_*` variables, see
+    /// [`traces`](crate::traces)); `None`: no exporter, nothing sent.
+    pub traces: Option<crate::traces::TracesConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -348,6 +357,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
             .field("metrics_bind", &self.metrics_bind)
+            .field("traces", &self.traces)
             .finish()
     }
 }
@@ -518,6 +528,8 @@ impl Config {
             }
         };
 
+        let traces = crate::traces::TracesConfig::from_env(app.name, env)?;
+
         let login_flag =
             pick(cli.login, "--login", LOGIN_ENV).or_else(|| pick(None, "--login", CONSENT_ENV));
         let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
@@ -553,6 +565,7 @@ impl Config {
                 trusted_proxies,
                 limits,
                 metrics_bind,
+                traces,
             });
         };
 
@@ -626,6 +639,7 @@ impl Config {
             trusted_proxies,
             limits,
             metrics_bind,
+            traces,
         })
     }
 }

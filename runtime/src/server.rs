@@ -52,6 +52,7 @@ pub struct McpServer {
     healthz: bool,
     versions: Versions,
     metrics: Metrics,
+    traces: Option<crate::traces::Tracing>,
 }
 
 impl McpServer {
@@ -79,6 +80,7 @@ impl McpServer {
             healthz: true,
             versions: Versions::ALL,
             metrics: Metrics::default(),
+            traces: None,
         }
     }
 
@@ -176,6 +178,12 @@ impl McpServer {
         self
     }
 
+    /// Where the endpoint's spans go (default: nowhere); see [`crate::traces`].
+    pub fn traces(mut self, traces: &crate::traces::Traces) -> Self {
+        self.traces = Some(traces.tracing());
+        self
+    }
+
     /// Serves only these protocol versions (none listed: all). `initialize` then negotiates
     /// among them, and requests for any other version get 400.
     pub fn protocol_versions(
@@ -210,6 +218,8 @@ impl McpServer {
             max_response: self.max_response,
             versions: self.versions,
             metrics: self.metrics,
+            traces: self.traces,
+            route: path.clone(),
         });
         let mut router = Router::new().route(&path, any(http::handle));
         if path != "/" {

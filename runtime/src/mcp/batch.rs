@@ -192,7 +192,7 @@ pub(super) async fn batch(
             continue;
         };
         let params = msg.params.take();
-        let message = Message::begin();
+        let message = Message::begin(&method, &id);
         let reply = legacy(ep, principal, id, &method, params, version, false, true).await;
         message.done(McpMethod::from_name(&method));
         match reply {

@@ -42,7 +42,7 @@ pub(crate) async fn call_tool(
     version: ProtocolVersion,
     notify: Notify,
 ) -> Reply {
-    let mut call = ToolCall::begin();
+    let mut call = ToolCall::begin(version);
     let Some(Value::Object(mut params)) = params else {
         call.end(Outcome::InvalidArguments);
         return invalid_params(&id, "params must be an object with the tool name");
@@ -57,7 +57,7 @@ pub(crate) async fn call_tool(
     };
     let tool = &ep.catalog.tools[idx];
     tracing::Span::current().record("tool", tool.def.name.as_str());
-    call.tool(&tool.label);
+    call.tool(&tool.def.name, &tool.label);
 
     // Scopes before arguments: a caller without the scope learns nothing about the schema,
     // and a client sees the 403 that drives step-up authorization.

@@ -39,6 +39,10 @@ pub(crate) struct Endpoint {
     pub versions: Versions,
     /// Where requests are counted (off unless the server has a metrics listener).
     pub metrics: crate::metrics::Metrics,
+    /// Where spans go (`None`: tracing off, no span made).
+    pub traces: Option<crate::traces::Tracing>,
+    /// The endpoint's path, the `http.route` of its spans.
+    pub route: String,
 }
 
 /// The answer to one message, before it becomes HTTP.

@@ -89,7 +89,7 @@ pub(super) async fn single(
     let params = msg.params.take();
     tracing::Span::current().record("method", &*method);
     let sse = accept != Accept::Json;
-    let message = Message::begin();
+    let message = Message::begin(&method, &id);
     let reply = match select_era(&method, params.as_ref(), &parts.headers) {
         // `initialize` negotiates its version from the body, so its header is not checked.
         Era::Legacy(v) if method != "initialize" && !ep.versions.contains(v) => {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU16, Ordering};
 use std::time::Instant;
 
+use super::version::ProtocolVersion;
 use crate::metrics::{McpMethod, Metrics, Outcome};
+use crate::traces::{MessageSpan, RequestTrace};
 
 tokio::task_local! {
     static EXCHANGE: Arc<Exchange>;
@@ -44,10 +46,17 @@ pub(crate) struct Exchange {
     /// The HTTP status (0 until the response head is ready).
     status: AtomicU16,
     pub metrics: Metrics,
+    /// The request's OpenTelemetry span and its current message's (`None`: tracing off).
+    trace: Option<RequestTrace>,
 }
 
 impl Exchange {
-    pub fn new(span: tracing::Span, start: Instant, metrics: Metrics) -> Self {
+    pub fn new(
+        span: tracing::Span,
+        start: Instant,
+        metrics: Metrics,
+        trace: Option<RequestTrace>,
+    ) -> Self {
         Self {
             span,
             start,
@@ -55,6 +64,7 @@ impl Exchange {
             message: AtomicU8::new(0),
             status: AtomicU16::new(0),
             metrics,
+            trace,
         }
     }
 
@@ -82,6 +92,9 @@ impl Drop for Exchange {
             // The target the line had before it moved here, so log filters keep matching it.
             tracing::info!(target: "mcpgen_runtime::mcp::http", status, outcome, duration_ms = ms, "mcp request");
         });
+        if let Some(t) = &self.trace {
+            t.end(status);
+        }
     }
 }
 
@@ -101,8 +114,15 @@ pub(crate) struct Message {
 }
 
 impl Message {
-    pub fn begin() -> Self {
-        let _ = EXCHANGE.try_with(|e| e.message.store(0, Ordering::Relaxed));
+    /// A JSON-RPC request of `method` with `id` begins: its outcome starts unmarked, and with
+    /// tracing on its span starts (a `tools/call`'s is taken over by [`ToolCall`]).
+    pub fn begin(method: &str, id: &serde_json::Value) -> Self {
+        let _ = EXCHANGE.try_with(|e| {
+            e.message.store(0, Ordering::Relaxed);
+            if let Some(t) = &e.trace {
+                t.begin_message(method, id);
+            }
+        });
         Self {
             start: Instant::now(),
         }
@@ -111,6 +131,14 @@ impl Message {
     /// Records a message of `method` other than `tools/call` (which records itself, see
     /// [`ToolCall`]): its outcome is the worst marked since [`Message::begin`], else `ok`.
     pub fn done(self, method: McpMethod) {
+        let _ = EXCHANGE.try_with(|e| {
+            // A `tools/call` refused before it reached the tool (a header mismatch, an
+            // unsupported version) still has its span here.
+            if let Some(span) = e.trace.as_ref().and_then(RequestTrace::take_message) {
+                let marked = Outcome::from_u8(e.message.load(Ordering::Relaxed));
+                span.end(marked.unwrap_or(Outcome::Ok));
+            }
+        });
         if method == McpMethod::ToolsCall {
             return;
         }
@@ -134,20 +162,35 @@ pub(crate) struct ToolCall {
     exchange: Option<Arc<Exchange>>,
     tool: Option<Arc<str>>,
     start: Instant,
+    /// The message's span, ended with the call (with tracing on).
+    span: Option<MessageSpan>,
 }
 
 impl ToolCall {
-    pub fn begin() -> Self {
+    pub fn begin(version: ProtocolVersion) -> Self {
+        let exchange = current();
+        let mut span = exchange
+            .as_ref()
+            .and_then(|e| e.trace.as_ref())
+            .and_then(RequestTrace::take_message);
+        if let Some(s) = &mut span {
+            s.protocol_version(version.as_str());
+        }
         Self {
-            exchange: current(),
+            exchange,
             tool: None,
             start: Instant::now(),
+            span,
         }
     }
 
-    /// The spec tool called, once known.
-    pub fn tool(&mut self, name: &Arc<str>) {
-        self.tool = Some(name.clone());
+    /// The spec tool called, once known: `name` is the spec's tool name, `label` its metrics
+    /// label.
+    pub fn tool(&mut self, name: &str, label: &Arc<str>) {
+        self.tool = Some(label.clone());
+        if let Some(s) = &mut self.span {
+            s.tool(name);
+        }
     }
 
     pub fn end(mut self, outcome: Outcome) {
@@ -155,6 +198,9 @@ impl ToolCall {
     }
 
     fn finish(&mut self, outcome: Outcome) {
+        if let Some(s) = self.span.take() {
+            s.end(outcome);
+        }
         if let Some(e) = self.exchange.take() {
             e.mark(outcome);
             e.metrics.request(

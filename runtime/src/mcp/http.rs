@@ -53,14 +53,20 @@ pub(crate) async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Res
         subject = Empty,
         user_agent = Empty
     );
+    let (parts, body) = req.into_parts();
+    let trace = ep
+        .traces
+        .as_ref()
+        .map(|t| t.request(&parts, &ep.route, &id.to_string()));
     let exchange = Arc::new(Exchange::new(
         span.clone(),
         Instant::now(),
         ep.metrics.clone(),
+        trace,
     ));
     let mut resp = exchange
         .clone()
-        .scope(process(&ep, req))
+        .scope(process(&ep, Request::from_parts(parts, body)))
         .instrument(span)
         .await;
     exchange.set_status(resp.status().as_u16());
