@@ -462,7 +462,11 @@ fn remember(
     mut session: Session,
     req: &AuthRequest,
 ) -> Option<String> {
-    session.remember(&req.client.client_id, &req.scopes);
+    session.remember(
+        &req.client.client_id,
+        &redirect_host(&req.redirect_uri),
+        &req.scopes,
+    );
     let value = sealer?.seal(&session)?;
     Some(session::set_cookie(
         &value,
@@ -695,7 +699,13 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
     let session = read_session(inner, headers, sealer.as_ref());
     let remembered = session
         .as_ref()
-        .is_some_and(|s| s.covers(&req.client.client_id, &req.scopes));
+        .is_some_and(|s| {
+            s.covers(
+                &req.client.client_id,
+                &redirect_host(&req.redirect_uri),
+                &req.scopes,
+            )
+        });
     if req.prompt.none {
         // OpenID Connect Core 1.0 §3.1.2.6.
         let error = match (&session, remembered) {
