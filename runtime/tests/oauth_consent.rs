@@ -716,3 +716,35 @@ async fn remembered_consent_is_for_the_redirect_host_the_person_approved() {
     .await;
     assert!(r.location_param_or_none("code").is_none(), "{}", r.text());
 }
+
+/// A person who denies a client they approved before withdraws the approval: the client's
+/// next request (without `prompt`) shows the page again instead of getting a code at once.
+/// Claude sends `prompt=consent`, so its page is where a person says no.
+#[tokio::test]
+async fn denying_a_client_forgets_its_remembered_approval() {
+    let s = password_server();
+    let id = client(&s, "Claude").await;
+    let other = client(&s, "Other").await;
+    let cookie = sign_in_and_approve(&s, &id, "orders.read").await;
+    let r = submit(&s, &other, "orders.read", &cookie, &[("action", "approve")]).await;
+    let cookie = pair(&session_set_cookie(&r).expect("both approved"));
+
+    let r = submit(&s, &id, "orders.read", &cookie, &[("action", "deny")]).await;
+    assert_eq!(r.location_param("error").as_deref(), Some("access_denied"));
+    // The browser keeps its cookie unless the answer replaces it.
+    let after = session_set_cookie(&r).map_or(cookie, |c| pair(&c));
+    let r = authorize_with(&s, &id, &[("scope", "orders.read")], &after).await;
+    assert!(is_consent_page_signed_in(&r), "{}", r.text());
+    let r = authorize_with(
+        &s,
+        &id,
+        &[("scope", "orders.read"), ("prompt", "none")],
+        &after,
+    )
+    .await;
+    assert!(r.location_param_or_none("code").is_none(), "{}", r.text());
+    // Still signed in, and the other client is still approved.
+    let r = authorize_with(&s, &other, &[("scope", "orders.read")], &after).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    assert!(r.location_param("code").is_some());
+}

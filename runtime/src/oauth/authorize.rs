@@ -812,7 +812,20 @@ pub(crate) async fn authorize_post(
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {
-        return refuse(
+        // Denying withdraws what was approved for this client before, so its next request
+        // shows the page again rather than getting a code at once.
+        let forgotten = previous.and_then(|mut session| {
+            session.forget(&req.client.client_id).then(|| {
+                let value = sealer.as_ref()?.seal(&session)?;
+                Some(session::set_cookie(
+                    &value,
+                    &inner.urls.route("/authorize"),
+                    session.max_age(now()),
+                    https(&inner),
+                ))
+            })?
+        });
+        let mut res = refuse(
             &inner,
             headers,
             Refusal::Redirect {
@@ -823,6 +836,10 @@ pub(crate) async fn authorize_post(
                 client_id: req.client.client_id.clone(),
             },
         );
+        if let Some(cookie) = forgotten.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        return res;
     }
     if let Some(session) = session {
         let cookie = remember(&inner, sealer.as_ref(), session, &req);

@@ -154,6 +154,13 @@ impl Session {
         }
     }
 
+    /// Forgets every approval of `client_id` (the person denied it); whether there was one.
+    pub fn forget(&mut self, client_id: &str) -> bool {
+        let before = self.approvals.len();
+        self.approvals.retain(|a| a.client_id != client_id);
+        self.approvals.len() != before
+    }
+
     /// Seconds until it expires.
     pub fn max_age(&self, now: u64) -> u64 {
         self.exp.saturating_sub(now)
