@@ -697,15 +697,13 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
     }
     let sealer = sealer(inner).await;
     let session = read_session(inner, headers, sealer.as_ref());
-    let remembered = session
-        .as_ref()
-        .is_some_and(|s| {
-            s.covers(
-                &req.client.client_id,
-                &redirect_host(&req.redirect_uri),
-                &req.scopes,
-            )
-        });
+    let remembered = session.as_ref().is_some_and(|s| {
+        s.covers(
+            &req.client.client_id,
+            &redirect_host(&req.redirect_uri),
+            &req.scopes,
+        )
+    });
     if req.prompt.none {
         // OpenID Connect Core 1.0 §3.1.2.6.
         let error = match (&session, remembered) {
