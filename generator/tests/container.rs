@@ -394,7 +394,9 @@ fn the_build_is_locked_exactly_when_a_lock_is_committed() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-/// `.dockerignore` keeps build output out of the context, whatever the crate.
+/// `.dockerignore` keeps build output, local databases and local secrets out of the context,
+/// whatever the crate: the build stage's layers hold all of `COPY . .`, and build caches
+/// exported with every stage (`--cache-to ...,mode=max`) carry them off the machine.
 #[test]
 fn dockerignore_excludes_target() {
     for (stem, _) in common::CRATES {
@@ -402,7 +404,17 @@ fn dockerignore_excludes_target() {
             std::fs::read_to_string(repo().join("tests/golden").join(stem).join(".dockerignore"))
                 .unwrap();
         let patterns = ignore_patterns(&text);
-        for name in ["target", ".git", "x.sqlite3", "x.sqlite3-wal"] {
+        for name in [
+            "target",
+            ".git",
+            "x.sqlite3",
+            "x.sqlite3-wal",
+            ".env",
+            ".env.local",
+            ".env.production",
+            "server.key",
+            "cert.pem",
+        ] {
             assert!(
                 patterns.iter().any(|p| glob(p, name)),
                 "{stem}: {name} not ignored"

@@ -71,7 +71,7 @@ fn fields(client_id: &str, scope: &str, csrf: &str) -> Vec<(&'static str, String
     ]
 }
 
-/// `GET /authorize` with a cookie header.
+/// `GET /authorize` with a cookie header; a parameter in `extra` replaces the default one.
 async fn authorize_with(
     s: &Server,
     client_id: &str,
@@ -86,6 +86,7 @@ async fn authorize_with(
         ("code_challenge_method", "S256"),
         ("state", "xyz-state"),
     ];
+    pairs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     pairs.extend_from_slice(extra);
     let req = http::Request::get(format!("/authorize?{}", form(&pairs)))
         .header("cookie", cookie)
@@ -671,4 +672,79 @@ impl LocationOrNone for Reply {
         }
         self.location_param(name)
     }
+}
+
+/// Remembered consent is for the host the person saw on the page ("access goes to ..."): a
+/// client that registered a second redirect URI (or a metadata document that changed its
+/// list) and asks for the code to go to another host shows the consent page again, naming
+/// that host, instead of sending the code there at once.
+#[tokio::test]
+async fn remembered_consent_is_for_the_redirect_host_the_person_approved() {
+    let s = password_server();
+    let elsewhere = "https://collector.example.net/cb";
+    let v = register(
+        &s.router,
+        json!({"client_name": "Claude", "redirect_uris": [CLAUDE_CALLBACK, elsewhere],
+               "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    let cookie = sign_in_and_approve(&s, &id, "orders.read").await;
+    // The approved host: a code at once.
+    let r = authorize_with(&s, &id, &[("scope", "orders.read")], &cookie).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    // The other host: the page, naming it; no code, also not with prompt=none.
+    let r = authorize_with(
+        &s,
+        &id,
+        &[("scope", "orders.read"), ("redirect_uri", elsewhere)],
+        &cookie,
+    )
+    .await;
+    assert!(is_consent_page_signed_in(&r), "{}", r.text());
+    assert!(r.text().contains("collector.example.net"));
+    let r = authorize_with(
+        &s,
+        &id,
+        &[
+            ("scope", "orders.read"),
+            ("redirect_uri", elsewhere),
+            ("prompt", "none"),
+        ],
+        &cookie,
+    )
+    .await;
+    assert!(r.location_param_or_none("code").is_none(), "{}", r.text());
+}
+
+/// A person who denies a client they approved before withdraws the approval: the client's
+/// next request (without `prompt`) shows the page again instead of getting a code at once.
+/// Claude sends `prompt=consent`, so its page is where a person says no.
+#[tokio::test]
+async fn denying_a_client_forgets_its_remembered_approval() {
+    let s = password_server();
+    let id = client(&s, "Claude").await;
+    let other = client(&s, "Other").await;
+    let cookie = sign_in_and_approve(&s, &id, "orders.read").await;
+    let r = submit(&s, &other, "orders.read", &cookie, &[("action", "approve")]).await;
+    let cookie = pair(&session_set_cookie(&r).expect("both approved"));
+
+    let r = submit(&s, &id, "orders.read", &cookie, &[("action", "deny")]).await;
+    assert_eq!(r.location_param("error").as_deref(), Some("access_denied"));
+    // The browser keeps its cookie unless the answer replaces it.
+    let after = session_set_cookie(&r).map_or(cookie, |c| pair(&c));
+    let r = authorize_with(&s, &id, &[("scope", "orders.read")], &after).await;
+    assert!(is_consent_page_signed_in(&r), "{}", r.text());
+    let r = authorize_with(
+        &s,
+        &id,
+        &[("scope", "orders.read"), ("prompt", "none")],
+        &after,
+    )
+    .await;
+    assert!(r.location_param_or_none("code").is_none(), "{}", r.text());
+    // Still signed in, and the other client is still approved.
+    let r = authorize_with(&s, &other, &[("scope", "orders.read")], &after).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    assert!(r.location_param("code").is_some());
 }

@@ -538,7 +538,11 @@ fn remember(
     mut session: Session,
     req: &AuthRequest,
 ) -> Option<String> {
-    session.remember(&req.client.client_id, &req.scopes);
+    session.remember(
+        &req.client.client_id,
+        &redirect_host(&req.redirect_uri),
+        &req.scopes,
+    );
     let value = sealer?.seal(&session)?;
     Some(session::set_cookie(
         &value,
@@ -776,10 +780,17 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
     }
     let sealer = sealer(inner).await;
     let session = read_session(inner, headers, sealer.as_ref()).await;
-    // Who approved this client for these scopes before, if the cookie says so.
+    // Who approved this client, for this redirect host and these scopes, before, if the
+    // cookie says so.
     let remembered = session
         .as_ref()
-        .filter(|s| s.covers(&req.client.client_id, &req.scopes))
+        .filter(|s| {
+            s.covers(
+                &req.client.client_id,
+                &redirect_host(&req.redirect_uri),
+                &req.scopes,
+            )
+        })
         .map(|s| Person::from(s.person.clone()));
     if req.prompt.none {
         // OpenID Connect Core 1.0 §3.1.2.6.
@@ -889,7 +900,20 @@ pub(crate) async fn authorize_post(
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {
-        return refuse(
+        // Denying withdraws what was approved for this client before, so its next request
+        // shows the page again rather than getting a code at once.
+        let forgotten = previous.and_then(|mut session| {
+            session.forget(&req.client.client_id).then(|| {
+                let value = sealer.as_ref()?.seal(&session)?;
+                Some(session::set_cookie(
+                    &value,
+                    &inner.urls.route("/authorize"),
+                    session.max_age(now()),
+                    https(&inner),
+                ))
+            })?
+        });
+        let mut res = refuse(
             &inner,
             headers,
             Refusal::Redirect {
@@ -900,6 +924,10 @@ pub(crate) async fn authorize_post(
                 client_id: req.client.client_id.clone(),
             },
         );
+        if let Some(cookie) = forgotten.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        return res;
     }
     if let Some(session) = session {
         let person = Person::from(session.person.clone());

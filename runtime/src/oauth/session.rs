@@ -1,6 +1,7 @@
 //! The authorization server's sign-in cookie: who signed in at `/authorize` and which clients
 //! they approved for which scopes, so a person is not asked again when a client they approved
-//! re-authorizes for the same scopes or fewer (remembered consent).
+//! re-authorizes for the same scopes or fewer, with the code going to the same redirect host
+//! (remembered consent).
 //!
 //! The cookie holds the session itself (no server-side state, so every replica can read it),
 //! as `base64url(JSON).base64url(HMAC-SHA-256)`. The key is the store's server key named
@@ -93,11 +94,15 @@ impl From<SignedIn> for crate::auth::Person {
     }
 }
 
-/// A client the person approved, and for which scopes.
+/// A client the person approved, for which redirect host (the one the consent page named)
+/// and which scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Approval {
     #[serde(rename = "c")]
     client_id: String,
+    /// Empty in cookies written before hosts were remembered: matches no request.
+    #[serde(rename = "h", default)]
+    redirect_host: String,
     #[serde(rename = "s")]
     scopes: Vec<String>,
 }
@@ -142,17 +147,27 @@ impl Session {
         session
     }
 
-    /// Whether the person approved `client_id` for every one of `scopes`.
-    pub fn covers(&self, client_id: &str, scopes: &[String]) -> bool {
-        self.approvals
-            .iter()
-            .any(|a| a.client_id == client_id && scopes.iter().all(|s| a.scopes.contains(s)))
+    /// Whether the person approved `client_id`, sending to `redirect_host`, for every one of
+    /// `scopes`. A client may register several redirect URIs (and a metadata document may
+    /// change its list), so the host the person saw on the page is part of the approval.
+    pub fn covers(&self, client_id: &str, redirect_host: &str, scopes: &[String]) -> bool {
+        !redirect_host.is_empty()
+            && self.approvals.iter().any(|a| {
+                a.client_id == client_id
+                    && a.redirect_host == redirect_host
+                    && scopes.iter().all(|s| a.scopes.contains(s))
+            })
     }
 
-    /// Remembers that the person approved `client_id` for `scopes` (added to what they
-    /// approved it for before), as the newest approval.
-    pub fn remember(&mut self, client_id: &str, scopes: &[String]) {
-        let mut merged = match self.approvals.iter().position(|a| a.client_id == client_id) {
+    /// Remembers that the person approved `client_id` sending to `redirect_host` for
+    /// `scopes` (added to what they approved for that client and host before), as the newest
+    /// approval.
+    pub fn remember(&mut self, client_id: &str, redirect_host: &str, scopes: &[String]) {
+        let mut merged = match self
+            .approvals
+            .iter()
+            .position(|a| a.client_id == client_id && a.redirect_host == redirect_host)
+        {
             Some(i) => self.approvals.remove(i).scopes,
             None => Vec::new(),
         };
@@ -163,12 +178,20 @@ impl Session {
         }
         self.approvals.push(Approval {
             client_id: client_id.to_owned(),
+            redirect_host: redirect_host.to_owned(),
             scopes: merged,
         });
         if self.approvals.len() > MAX_APPROVALS {
             let extra = self.approvals.len() - MAX_APPROVALS;
             self.approvals.drain(..extra);
         }
+    }
+
+    /// Forgets every approval of `client_id` (the person denied it); whether there was one.
+    pub fn forget(&mut self, client_id: &str) -> bool {
+        let before = self.approvals.len();
+        self.approvals.retain(|a| a.client_id != client_id);
+        self.approvals.len() != before
     }
 
     /// Seconds until it expires.
@@ -255,12 +278,13 @@ mod tests {
     fn sealed_sessions_open_and_tampered_ones_do_not() {
         let sealer = Sealer::new(&[7; 32], b"pw");
         let mut s = Session::new("https://as", person(), 1000);
-        s.remember("c1", &["a".into(), "b".into()]);
+        s.remember("c1", "claude.ai", &["a".into(), "b".into()]);
         let v = sealer.seal(&s).unwrap();
         assert_eq!(sealer.open(&v, "https://as", 1001), Some(s.clone()));
-        assert!(s.covers("c1", &["a".into()]));
-        assert!(!s.covers("c1", &["a".into(), "c".into()]));
-        assert!(!s.covers("c2", &[]));
+        assert!(s.covers("c1", "claude.ai", &["a".into()]));
+        assert!(!s.covers("c1", "claude.ai", &["a".into(), "c".into()]));
+        assert!(!s.covers("c1", "evil.example", &["a".into()]));
+        assert!(!s.covers("c2", "claude.ai", &[]));
         // Another issuer, an expired one, another key or context, a flipped byte.
         assert_eq!(sealer.open(&v, "https://other", 1001), None);
         assert_eq!(
@@ -288,6 +312,7 @@ mod tests {
         for i in 0..200 {
             s.remember(
                 &format!("https://client-{i}.example.com/metadata/{}", "x".repeat(80)),
+                "claude.ai",
                 &["orders.read".into()],
             );
         }
@@ -295,9 +320,10 @@ mod tests {
         assert!(v.len() <= MAX_COOKIE_VALUE);
         let back = sealer.open(&v, "https://as", 1001).unwrap();
         let newest = format!("https://client-199.example.com/metadata/{}", "x".repeat(80));
-        assert!(back.covers(&newest, &["orders.read".into()]));
+        assert!(back.covers(&newest, "claude.ai", &["orders.read".into()]));
         assert!(!back.covers(
             &format!("https://client-0.example.com/metadata/{}", "x".repeat(80)),
+            "claude.ai",
             &[]
         ));
     }
