@@ -207,6 +207,7 @@ impl Server {
                     password_hash: config.password_hash.clone(),
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
+                    oidc: config.oidc.clone(),
                 };
                 let oauth = OAuth::new(oc, store).map_err(StartError::OAuth)?;
                 let resource = oauth.resource().to_owned();

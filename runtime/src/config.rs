@@ -293,6 +293,11 @@ pub struct Config {
     /// Connection timeouts and cap (`--head-timeout`, `--body-timeout`, `--idle-timeout`,
     /// `--max-connections`).
     pub limits: Limits,
+    /// `login: oidc` resolved with [`OIDC_ISSUER_ENV`](crate::oauth::oidc::OIDC_ISSUER_ENV),
+    /// [`OIDC_CLIENT_ID_ENV`](crate::oauth::oidc::OIDC_CLIENT_ID_ENV) and
+    /// [`OIDC_CLIENT_SECRET_ENV`](crate::oauth::oidc::OIDC_CLIENT_SECRET_ENV); `None`
+    /// otherwise. See [`OAuthConfig::oidc`](crate::oauth::OAuthConfig::oidc).
+    pub oidc: Option<crate::oauth::oidc::OidcConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -310,6 +315,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -483,6 +489,7 @@ impl Config {
                 log_format,
                 trusted_proxies,
                 limits,
+                oidc: None,
             });
         };
 
@@ -562,6 +569,7 @@ impl Config {
             log_format,
             trusted_proxies,
             limits,
+            oidc: None,
         })
     }
 }

@@ -17,6 +17,7 @@ use super::error::OAuthError;
 use super::limit::Refused;
 use super::redirect::redirect_matches;
 use super::scope;
+use super::oidc::Person;
 use super::{CODE_TTL, Consent, Inner, now};
 use crate::store::{ClientRecord, CodeRecord};
 
@@ -300,6 +301,31 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
     redirect_to(&req.redirect_uri, &pairs)
 }
 
+/// The parameters of a validated request, as the consent form and the OpenID sign-in carry
+/// them back to `/authorize`; empty values are left out.
+fn request_params(req: &AuthRequest) -> Vec<(&'static str, String)> {
+    let all = [
+        ("response_type", "code".to_owned()),
+        ("client_id", req.client.client_id.clone()),
+        ("redirect_uri", req.redirect_uri.clone()),
+        ("state", req.state.clone().unwrap_or_default()),
+        ("code_challenge", req.code_challenge.clone()),
+        ("code_challenge_method", "S256".to_owned()),
+        ("scope", scope::join(&req.scopes)),
+        ("resource", req.resource.clone()),
+    ];
+    all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+}
+
+/// [`request_params`] as a query string.
+fn request_query(req: &AuthRequest) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in request_params(req) {
+        q.append_pair(k, &v);
+    }
+    q.finish()
+}
+
 fn redirect_host(uri: &str) -> String {
     Url::parse(uri)
         .ok()
@@ -350,7 +376,13 @@ fn escape(s: &str) -> String {
 
 /// The consent page. Client-supplied text (its name, its redirect host) is isolated in `<bdi>`
 /// so right-to-left text in it cannot reorder the sentence around it (HTML §4.5.23).
-fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str>) -> String {
+fn consent_page(
+    inner: &Inner,
+    req: &AuthRequest,
+    csrf: &str,
+    error: Option<&str>,
+    person: Option<&Person>,
+) -> String {
     let name = req
         .client
         .client_name
@@ -376,17 +408,8 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
             escape(d)
         ));
     }
-    let hidden = [
-        ("response_type", "code".to_owned()),
-        ("client_id", req.client.client_id.clone()),
-        ("redirect_uri", req.redirect_uri.clone()),
-        ("state", req.state.clone().unwrap_or_default()),
-        ("code_challenge", req.code_challenge.clone()),
-        ("code_challenge_method", "S256".to_owned()),
-        ("scope", scope::join(&req.scopes)),
-        ("resource", req.resource.clone()),
-        ("csrf", csrf.to_owned()),
-    ];
+    let mut hidden = request_params(req);
+    hidden.push(("csrf", csrf.to_owned()));
     let mut fields = String::new();
     for (k, v) in hidden {
         if !v.is_empty() {
@@ -399,6 +422,15 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
     let error = error
         .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let sign_in = match person {
+        Some(p) => format!(
+            "<p>Signed in as <strong><bdi>{}</bdi></strong>.</p>",
+            escape(p.email.as_deref().or(p.name.as_deref()).unwrap_or(&p.subject))
+        ),
+        None => "<p><label>Server password <input type=\"password\" name=\"password\" \
+autocomplete=\"current-password\" autofocus></label></p>"
+            .to_owned(),
+    };
     format!(
         "<!doctype html>
 <html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">
@@ -411,7 +443,7 @@ fn consent_page(inner: &Inner, req: &AuthRequest, csrf: &str, error: Option<&str
 <p>It asks for:</p><ul>{scopes}</ul>
 {error}
 <form method=\"post\" action=\"{action}\">{fields}
-<p><label>Server password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></label></p>
+{sign_in}
 <p><button type=\"submit\" name=\"action\" value=\"approve\">Approve</button>
 <button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>
 </form></body></html>
@@ -458,7 +490,7 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 /// The page an authorization error is shown on when it is not redirected: the error code, the
 /// server's own description (which may quote a parameter name the client sent: escaped) and
 /// what the user can do.
-fn error_page(error: &str, description: &str, advice: &str) -> String {
+pub(crate) fn error_page(error: &str, description: &str, advice: &str) -> String {
     format!(
         "<!doctype html>
 <html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">
@@ -485,6 +517,7 @@ fn consent_refused(
     status: StatusCode,
     reason: &'static str,
     message: &str,
+    person: Option<&Person>,
 ) -> Response {
     tracing::info!(
         target: "mcpgen::oauth",
@@ -493,11 +526,16 @@ fn consent_refused(
         reason,
     );
     let csrf = random_token();
-    let html = consent_page(inner, req, &csrf, Some(message));
+    let html = consent_page(inner, req, &csrf, Some(message), person);
     page(inner, status, html, Some(&csrf))
 }
 
-fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> Response {
+pub(crate) fn page(
+    inner: &Inner,
+    status: StatusCode,
+    html: String,
+    csrf: Option<&str>,
+) -> Response {
     let mut res = (status, Html(html)).into_response();
     let h = res.headers_mut();
     h.insert(
@@ -529,7 +567,18 @@ fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> 
     res
 }
 
-async fn show_or_approve(inner: &Inner, req: AuthRequest) -> Response {
+async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -> Response {
+    if let Some(oidc) = &inner.oidc {
+        // `login: oidc`: the consent page once the provider has signed the person in.
+        return match oidc.signed_in(inner, headers).await {
+            Some(person) => {
+                let csrf = random_token();
+                let html = consent_page(inner, &req, &csrf, None, Some(&person));
+                page(inner, StatusCode::OK, html, Some(&csrf))
+            }
+            None => oidc.begin(inner, &request_query(&req)).await,
+        };
+    }
     match inner.config.consent() {
         Consent::Auto => approve(inner, req).await,
         Consent::Password => {
@@ -537,7 +586,7 @@ async fn show_or_approve(inner: &Inner, req: AuthRequest) -> Response {
             // which another site can neither read nor set. Needs no server-side state, so any
             // replica can answer the POST.
             let csrf = random_token();
-            let html = consent_page(inner, &req, &csrf, None);
+            let html = consent_page(inner, &req, &csrf, None, None);
             page(inner, StatusCode::OK, html, Some(&csrf))
         }
     }
@@ -564,7 +613,7 @@ pub(crate) async fn authorize_get(
             if let Some(refused) = cross_site_auto_consent(&inner, &headers, &req) {
                 return refused;
             }
-            show_or_approve(&inner, req).await
+            show_or_approve(&inner, &headers, req).await
         }
         Err(r) => refuse(&inner, &headers, r),
     }
@@ -591,12 +640,20 @@ pub(crate) async fn authorize_post(
         Ok(req) => req,
         Err(r) => return refuse(&inner, headers, r),
     };
-    if inner.config.consent() == Consent::Auto {
+    if inner.config.consent() == Consent::Auto && inner.oidc.is_none() {
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
         return approve(&inner, req).await;
     }
+    let person = match &inner.oidc {
+        Some(oidc) => match oidc.signed_in(&inner, headers).await {
+            Some(p) => Some(p),
+            // The sign-in expired while the page was open: sign in again.
+            None => return oidc.begin(&inner, &request_query(&req)).await,
+        },
+        None => None,
+    };
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
     let expected = cookie(headers, csrf_cookie_name(&inner)).unwrap_or("");
     if sent.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
@@ -606,6 +663,7 @@ pub(crate) async fn authorize_post(
             StatusCode::FORBIDDEN,
             "csrf token missing or stale",
             "This form expired. Please try again.",
+            person.as_ref(),
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {
@@ -620,6 +678,15 @@ pub(crate) async fn authorize_post(
                 client_id: req.client.client_id.clone(),
             },
         );
+    }
+    if let Some(person) = person {
+        tracing::info!(
+            target: "mcpgen::oauth",
+            decision = "consent_approved",
+            client_id = ?req.client.client_id,
+            subject = ?super::clip(&person.subject),
+        );
+        return approve(&inner, req).await;
     }
     // Counted before the check, so concurrent guesses cannot race past the limit.
     let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
@@ -642,6 +709,7 @@ pub(crate) async fn authorize_post(
                 StatusCode::UNAUTHORIZED,
                 "wrong password",
                 "Wrong password.",
+                None,
             );
         }
         Err(Refused::Source(_)) => (
@@ -658,7 +726,14 @@ pub(crate) async fn authorize_post(
         ),
     };
     tracing::info!(target: "mcpgen::oauth", decision = "password_limited", source = ?source, reason);
-    let mut res = consent_refused(&inner, &req, StatusCode::TOO_MANY_REQUESTS, reason, message);
+    let mut res = consent_refused(
+        &inner,
+        &req,
+        StatusCode::TOO_MANY_REQUESTS,
+        reason,
+        message,
+        None,
+    );
     let wait = match checked {
         Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),
         _ => 1,

@@ -20,6 +20,7 @@ mod error;
 pub(crate) use error::clip;
 mod limit;
 mod metadata;
+pub mod oidc;
 mod redirect;
 mod register;
 pub mod scope;
@@ -177,6 +178,10 @@ pub struct OAuthConfig {
     /// consent password) count the right-most untrusted address of `X-Forwarded-For` (or
     /// `Forwarded`) instead. Empty (the default): forwarded headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `login: oidc` resolved with the environment ([`oidc::OidcConfig::resolve`]): people
+    /// sign in at this OpenID provider before the consent page, which then asks for no
+    /// password. `None`: no upstream sign-in.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 impl OAuthConfig {
@@ -198,6 +203,7 @@ impl OAuthConfig {
             password_hash: None,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            oidc: None,
         }
     }
 
@@ -226,6 +232,7 @@ impl std::fmt::Debug for OAuthConfig {
             )
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -273,6 +280,9 @@ pub enum ConfigError {
         max = MAX_REFRESH_REUSE_GRACE.as_secs()
     )]
     RefreshReuseGrace { grace_secs: u64 },
+    /// `login: oidc` cannot start.
+    #[error("{0}")]
+    Oidc(String),
 }
 
 pub(crate) struct Inner {
@@ -286,6 +296,7 @@ pub(crate) struct Inner {
     last_purge: AtomicU64,
     pub password_attempts: limit::PasswordLimiter,
     pub registrations: limit::RegistrationLimiter,
+    pub oidc: Option<Arc<oidc::Oidc>>,
 }
 
 /// The authorization server and resource-server check of one MCP server. Cheap to clone.
@@ -365,6 +376,8 @@ impl OAuth {
             return Err(ConfigError::UnknownDefaultScope { scope: s.clone() });
         }
         match config.consent() {
+            // The person signs in at the provider; the consent page asks for no password.
+            _ if config.oidc.is_some() => {}
             Consent::Auto if !urls.public_is_loopback => {
                 return Err(ConfigError::AutoConsentNotLoopback);
             }
@@ -399,6 +412,16 @@ impl OAuth {
             )
         });
         let metadata = metadata::Documents::new(&config, &urls, &scopes);
+        let oidc = match &config.oidc {
+            Some(c) => Some(Arc::new(
+                oidc::Oidc::new(c.clone(), &urls.endpoint_url(oidc::CALLBACK_PATH))
+                    .map_err(ConfigError::Oidc)?,
+            )),
+            None => None,
+        };
+        if let Some(o) = &oidc {
+            o.warm_up();
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -411,6 +434,7 @@ impl OAuth {
                 last_purge: AtomicU64::new(0),
                 password_attempts: limit::PasswordLimiter::default(),
                 registrations: limit::RegistrationLimiter::default(),
+                oidc,
             }),
         })
     }
@@ -487,11 +511,14 @@ impl OAuth {
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(Arc::clone(&inner));
 
-        let pages = Router::new()
-            .route(
-                &urls.route("/authorize"),
-                get(authorize::authorize_get).post(authorize::authorize_post),
-            )
+        let mut pages = Router::new().route(
+            &urls.route("/authorize"),
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        );
+        if inner.oidc.is_some() {
+            pages = pages.route(&urls.route(oidc::CALLBACK_PATH), get(oidc::callback));
+        }
+        let pages = pages
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(Arc::clone(&inner));
         let router = api.merge(pages);
