@@ -678,6 +678,36 @@ async fn purge(s: &dyn Store, p: &str, expires_keys: bool) {
     assert!(s.get_token(&live).await.unwrap().is_some());
 }
 
+/// Replicas asking at once for a server key that does not exist yet all get the same 32
+/// bytes, and keep getting them; another name is another key.
+async fn server_keys(replicas: &[Arc<dyn Store>], p: &str) {
+    let name = format!("{p}-session");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = Arc::clone(&replicas[i % replicas.len()]);
+        let name = name.clone();
+        tasks.push(tokio::spawn(async move { s.server_key(&name).await }));
+    }
+    let mut keys = Vec::new();
+    for t in tasks {
+        keys.push(t.await.unwrap().unwrap());
+    }
+    let first = keys[0];
+    assert!(
+        keys.iter().all(|k| *k == first),
+        "replicas disagree: {keys:?}"
+    );
+    assert_ne!(first, [0u8; 32]);
+    for s in replicas {
+        assert_eq!(s.server_key(&name).await.unwrap(), first);
+    }
+    let other = replicas[0].server_key(&format!("{p}-other")).await.unwrap();
+    assert_ne!(other, first);
+    // A purge keeps keys.
+    replicas[0].purge_expired(now()).await.unwrap();
+    assert_eq!(replicas[0].server_key(&name).await.unwrap(), first);
+}
+
 async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     let p = run_id();
     clients(&*s, &p).await;
@@ -689,6 +719,7 @@ async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     purge(&*s, &p, expires_keys).await;
     client_expiry(&*s, &p).await;
     unused_client_cap(&[Arc::clone(&s)], &p).await;
+    server_keys(&[Arc::clone(&s), Arc::clone(&s)], &p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -771,6 +802,7 @@ async fn sqlite_replicas_share_refresh_rotation() {
     let url = format!("sqlite:{}", path.display());
     let a = store::open(&url).await.unwrap();
     let b = store::open(&url).await.unwrap();
+    server_keys(&[Arc::clone(&a), Arc::clone(&b)], &run_id()).await;
     concurrent_refreshes(&[a, b], &run_id()).await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -978,6 +1010,11 @@ async fn redis_store_contract() {
         .count();
     assert_eq!(fresh, 1);
     unused_client_cap(
+        &[Arc::clone(&s), Arc::clone(&other)],
+        &format!("{p}-replicas"),
+    )
+    .await;
+    server_keys(
         &[Arc::clone(&s), Arc::clone(&other)],
         &format!("{p}-replicas"),
     )

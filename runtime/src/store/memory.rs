@@ -22,6 +22,8 @@ struct Inner {
     parents: HashMap<String, String>,
     /// refresh token -> its children not yet superseded (emptied when one is used)
     children: HashMap<String, Vec<String>>,
+    /// name -> server key
+    keys: HashMap<String, [u8; 32]>,
 }
 
 /// Keeps everything in a map behind one mutex, which makes every operation atomic.
@@ -223,6 +225,16 @@ impl Store for MemoryStore {
         ready(self.with(|i| {
             let until = i.revoked_families.entry(family.to_owned()).or_insert(0);
             *until = (*until).max(keep_until);
+        }))
+    }
+
+    fn server_key<'a>(&'a self, name: &'a str) -> StoreFuture<'a, [u8; 32]> {
+        ready(self.with(|i| {
+            *i.keys.entry(name.to_owned()).or_insert_with(|| {
+                let mut key = [0u8; 32];
+                rand::fill(&mut key);
+                key
+            })
         }))
     }
 

@@ -87,6 +87,10 @@ pub enum StoreError {
     /// A Redis value does not decode.
     #[error("store: redis: corrupt value: {0}")]
     RedisCorrupt(#[source] serde_json::Error),
+    /// A stored server key (see [`Store::server_key`]) is not 32 bytes; `backend` is `sqlite`
+    /// or `redis`.
+    #[error("store: {backend}: server key {name:?} is not 32 bytes: delete it to make a new one")]
+    KeyCorrupt { backend: &'static str, name: String },
     /// A record does not encode as JSON; `backend` is `sqlite` or `redis`.
     #[error("store: {backend}: {source}")]
     Encode {
@@ -303,6 +307,9 @@ pub struct RotateRequest {
 ///   replaying a stolen token inside the grace would then silently take the grant over. With
 ///   siblings, both keep working until one is used; the other's use is then a reuse, which
 ///   revokes the grant and is logged.
+/// - [`Store::server_key`] answers the same key for a name on every call and every replica,
+///   from the first call on: creating it is one atomic step (insert only if absent), so
+///   replicas asking at once for a key that does not exist yet agree on one.
 /// - [`Store::purge_expired`] removes what expired; tokens are reported expired by the caller,
 ///   not the store, so a purge only saves space. A client stored with an expiry is removed
 ///   by the first purge at or after it unless [`Store::client_granted`] was called for it
@@ -346,6 +353,14 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
     /// Revokes every token of `family`, including tokens written into it later.
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()>;
+
+    /// The server's secret key named `name`: 32 random bytes, created on the first call and the
+    /// same afterwards for every caller on every replica sharing the store (get-or-create in
+    /// one atomic step: the first writer's key wins, the others read it). Keys never expire
+    /// and a purge keeps them; deleting one from the store makes a new one on the next call,
+    /// which invalidates whatever the old one signed (the authorization server's sign-in
+    /// cookies, signed with the key named `session`).
+    fn server_key<'a>(&'a self, name: &'a str) -> StoreFuture<'a, [u8; 32]>;
 
     /// Removes expired codes, tokens, family revocations and clients that expired without a
     /// grant; returns how many rows went.

@@ -134,6 +134,13 @@ redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1])
 return 1
 "#;
 
+/// Sets KEYS[1] to ARGV[1] unless it exists, and returns its value: the server key's
+/// get-or-create in one atomic step.
+const SERVER_KEY: &str = r#"
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+"#;
+
 /// A Redis connection manager (reconnects by itself; clones share one connection).
 #[derive(Clone)]
 pub struct RedisStore {
@@ -457,6 +464,26 @@ impl Store for RedisStore {
                 .await
                 .map_err(err)?;
             Ok(())
+        })
+    }
+
+    fn server_key<'a>(&'a self, name: &'a str) -> StoreFuture<'a, [u8; 32]> {
+        Box::pin(async move {
+            let mut fresh = [0u8; 32];
+            rand::fill(&mut fresh);
+            let mut c = self.conn();
+            let stored: Vec<u8> = redis::cmd("EVAL")
+                .arg(SERVER_KEY)
+                .arg(1)
+                .arg(key("server_key", name))
+                .arg(&fresh[..])
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            <[u8; 32]>::try_from(stored).map_err(|_| StoreError::KeyCorrupt {
+                backend: "redis",
+                name: name.to_owned(),
+            })
         })
     }
 

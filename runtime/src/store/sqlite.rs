@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
     family TEXT PRIMARY KEY,
     keep_until INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS mcpgen_server_keys (
+    name TEXT PRIMARY KEY,
+    key BLOB NOT NULL
+);
 ";
 
 /// Brings a file written by an earlier version up to [`SCHEMA`], in one IMMEDIATE
@@ -635,6 +639,32 @@ impl Store for SqliteStore {
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()> {
         let family = family.to_owned();
         self.run(move |c| revoke_family(c, &family, keep_until))
+    }
+
+    fn server_key<'a>(&'a self, name: &'a str) -> StoreFuture<'a, [u8; 32]> {
+        let name = name.to_owned();
+        let mut fresh = [0u8; 32];
+        rand::fill(&mut fresh);
+        self.run(move |c| {
+            // The insert is the decision: the first writer, on any connection sharing the
+            // file, wins; everyone then reads the winner's key.
+            exec(
+                c,
+                "INSERT INTO mcpgen_server_keys (name, key) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, &fresh[..]],
+            )?;
+            let key: Option<Vec<u8>> = query_opt(
+                c,
+                "SELECT key FROM mcpgen_server_keys WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )?;
+            key.and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .ok_or(StoreError::KeyCorrupt {
+                    backend: "sqlite",
+                    name,
+                })
+        })
     }
 
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
