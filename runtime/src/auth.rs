@@ -9,11 +9,65 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 
+use serde::{Deserialize, Serialize};
+
+/// The person an authorization was granted by: carried by every authorization code, access
+/// and refresh token issued for them, and handed to tools as the caller.
+///
+/// `subject` identifies the person for the server (stable, unique within the server):
+/// - with `login: users`, the user's name as given to `users add`;
+/// - with `login: password`, [`Person::OPERATOR`]: the shared password stands for one
+///   operator, so every grant it approves belongs to that one subject;
+/// - with `login: auto`, [`Person::LOCAL`]: whoever uses the loopback machine;
+/// - with `login: oidc`, the subject the OpenID provider asserts (see `oauth::oidc`).
+///
+/// Records written before people were stored decode as [`Person::operator`]: they were all
+/// approved with the shared password (or automatically on a loopback server).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Person {
+    /// Who the person is to this server; never empty.
+    pub subject: String,
+    /// A display name, when known (a user's name, the OpenID `name` claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An email address, when known (`users add --email`, the OpenID `email` claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl Person {
+    /// The subject of grants approved with the shared password (`login: password`).
+    pub const OPERATOR: &'static str = "operator";
+    /// The subject of grants approved automatically (`login: auto`, loopback only).
+    pub const LOCAL: &'static str = "local";
+
+    /// A person known only by `subject`.
+    pub fn new(subject: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+            name: None,
+            email: None,
+        }
+    }
+
+    /// The one operator the shared password stands for ([`Person::OPERATOR`]).
+    pub fn operator() -> Self {
+        Self::new(Self::OPERATOR)
+    }
+
+    /// Whoever uses a loopback server with automatic consent ([`Person::LOCAL`]).
+    pub fn local() -> Self {
+        Self::new(Self::LOCAL)
+    }
+}
+
 /// Who a request acts for, as established by the authenticator.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Principal {
     /// The OAuth client the token was issued to (`None` without authentication).
     pub client_id: Option<String>,
+    /// The person the token was issued for (`None` without authentication).
+    pub person: Option<Person>,
     /// The scopes the token carries.
     pub scopes: BTreeSet<String>,
     /// The protected resource metadata URL (RFC 9728) of the URL form the request used

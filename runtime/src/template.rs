@@ -5,8 +5,11 @@
 //! - every argument of the call by its name, after the input schema's defaults were filled in
 //!   (see `mcp::defaults`); an optional argument the caller left out, without a default, is
 //!   undefined: `{% if tags %}` tests it, printing it is an error naming it;
-//! - `caller`: who is calling, `caller.client_id` (the OAuth client, `none` without
-//!   authentication) and `caller.scopes` (a list of the token's scopes).
+//! - `caller`: who is calling: `caller.subject` (who the person is to this server, see
+//!   [`Person`](crate::auth::Person)), `caller.name` and `caller.email` (when known, else
+//!   none: `{% if caller.email %}` tests them), `caller.client_id` (the OAuth client) and
+//!   `caller.scopes` (a list of the token's scopes). Without authentication (`auth: none`),
+//!   `subject` and `client_id` are the text `none`, `name` and `email` are none.
 //!
 //! The environment matches the generator's: semi-strict undefined (printing, iterating or
 //! reading an attribute of an undefined value is an error, not an empty string; testing it is
@@ -134,6 +137,9 @@ impl Template {
         scope.insert(
             CALLER.to_owned(),
             serde_json::json!({
+                "subject": ctx.subject().unwrap_or("none"),
+                "name": ctx.name(),
+                "email": ctx.email(),
                 "client_id": principal.client_id.as_deref().unwrap_or("none"),
                 "scopes": principal.scopes.iter().collect::<Vec<_>>(),
             }),

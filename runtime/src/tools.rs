@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::auth::Principal;
+use crate::auth::{Person, Principal};
 
 /// A boxed, sendable future: what [`ToolHandler::call`] returns, so the trait stays
 /// dyn-compatible.
@@ -156,9 +156,42 @@ impl ToolContext {
         }
     }
 
-    /// Who the call acts for (client and scopes), as established by the authenticator.
+    /// Who the call acts for (client, person and scopes), as established by the
+    /// authenticator.
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+
+    /// The person the caller's token was issued for (subject, and name and email when
+    /// known); `None` without authentication (`auth: none`).
+    pub fn person(&self) -> Option<&Person> {
+        self.principal.person.as_ref()
+    }
+
+    /// The caller's subject: who the person is to this server (see [`Person`]); `None`
+    /// without authentication.
+    pub fn subject(&self) -> Option<&str> {
+        self.person().map(|p| p.subject.as_str())
+    }
+
+    /// The caller's display name, when known.
+    pub fn name(&self) -> Option<&str> {
+        self.person().and_then(|p| p.name.as_deref())
+    }
+
+    /// The caller's email address, when known.
+    pub fn email(&self) -> Option<&str> {
+        self.person().and_then(|p| p.email.as_deref())
+    }
+
+    /// The OAuth client the caller's token was issued to; `None` without authentication.
+    pub fn client_id(&self) -> Option<&str> {
+        self.principal.client_id.as_deref()
+    }
+
+    /// The scopes the caller's token carries.
+    pub fn scopes(&self) -> &std::collections::BTreeSet<String> {
+        &self.principal.scopes
     }
 
     /// Whether [`progress`](Self::progress) reaches the client, so a handler can skip

@@ -3,7 +3,7 @@
 //! model can act on; `caller` says who calls. Also checks that the re-exports are enough for
 //! generated code.
 
-use mcpgen_runtime::auth::Principal;
+use mcpgen_runtime::auth::{Person, Principal};
 use mcpgen_runtime::template::Template;
 use mcpgen_runtime::tools::{Content, ToolContext, ToolResult};
 use serde_json::json;
@@ -118,6 +118,45 @@ fn caller_names_the_client_and_its_scopes() {
         e.message(),
         "missing argument `n`: call the tool again with `n` set"
     );
+}
+
+/// A template names the person calling: subject, name and email (tested, since either may be
+/// unknown), and says so when nobody signed in.
+#[test]
+fn caller_names_the_person() {
+    let t = Template::new(
+        "whoami",
+        "{{ caller.subject }}{% if caller.name %} ({{ caller.name }}){% endif %}\
+         {% if caller.email %} <{{ caller.email }}>{% endif %} via {{ caller.client_id }}",
+    )
+    .unwrap();
+    let ada = ToolContext::detached(Principal {
+        client_id: Some("client-1".into()),
+        person: Some(Person {
+            subject: "ada".into(),
+            name: Some("Ada Lovelace".into()),
+            email: Some("ada@example.com".into()),
+        }),
+        ..Default::default()
+    });
+    let r = t.render_for(&json!({}), &ada).unwrap();
+    assert_eq!(
+        text(&r),
+        "ada (Ada Lovelace) <ada@example.com> via client-1"
+    );
+    let bare = ToolContext::detached(Principal {
+        client_id: Some("client-2".into()),
+        person: Some(Person::operator()),
+        ..Default::default()
+    });
+    let r = t.render_for(&json!({}), &bare).unwrap();
+    assert_eq!(text(&r), "operator via client-2");
+    assert_eq!(bare.subject(), Some("operator"));
+    assert_eq!(ada.email(), Some("ada@example.com"));
+    let r = t
+        .render_for(&json!({}), &ToolContext::detached(Principal::default()))
+        .unwrap();
+    assert_eq!(text(&r), "none via none");
 }
 
 #[test]

@@ -382,6 +382,18 @@ async fn request_logs_have_method_tool_status_and_no_bodies_or_tokens() {
     assert!(logs.contains("status=403"), "{logs}");
     assert!(logs.contains("duration_ms="), "{logs}");
     assert!(!logs.contains("SECRET-ARGUMENT"), "{logs}");
+    // Each tool-call line names the caller's subject, escaped.
+    let line = |status: &str| {
+        logs.lines()
+            .find(|l| l.contains("tools/call") && l.contains(status))
+            .unwrap_or_else(|| panic!("no {status} line in {logs}"))
+    };
+    assert!(
+        line("status=200").contains(r#"subject="ada\nforged status=500""#),
+        "{logs}"
+    );
+    assert!(line("status=403").contains(r#"subject="grace""#), "{logs}");
+    assert!(!logs.lines().any(|l| l.starts_with("forged")), "{logs}");
     assert!(!logs.contains("admin\""), "a token leaked: {logs}");
     assert!(!logs.to_ascii_lowercase().contains("bearer"), "{logs}");
 }

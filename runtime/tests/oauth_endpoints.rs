@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use http::{Request, StatusCode};
-use mcpgen_runtime::auth::Principal;
+use mcpgen_runtime::auth::{Person, Principal};
 use mcpgen_runtime::oauth::{
     Consent, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS, OAuth, OAuthConfig,
     REGISTRATION_BURST, UNUSED_CLIENT_TTL, hash_password, secret_hash,
@@ -1150,7 +1150,51 @@ async fn password_consent_page_and_approval() {
     .await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.location_param("state").as_deref(), Some("xyz-state"));
-    assert!(r.location_param("code").is_some());
+    let code = r.location_param("code").expect("a code");
+
+    // The shared password stands for one operator: the tokens, refreshed ones too, belong to
+    // that subject, and the bearer check hands it to the MCP endpoint.
+    let t = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+        ],
+        &[],
+    )
+    .await
+    .json();
+    let auth = s.oauth.authenticator();
+    let caller = async |access: &str| {
+        auth.authenticate(&parts(Some(&format!("Bearer {access}"))))
+            .await
+            .expect("valid")
+            .person
+    };
+    assert_eq!(
+        caller(t["access_token"].as_str().unwrap()).await,
+        Some(Person::operator())
+    );
+    let refreshed = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", &id),
+        ],
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(
+        caller(refreshed["access_token"].as_str().expect("refreshed")).await,
+        Some(Person::operator())
+    );
 }
 
 #[tokio::test]
@@ -2060,6 +2104,7 @@ async fn planted(store: &Arc<dyn Store>, resource: &str, expires_in: i64) -> Str
                 family: "f".into(),
                 issued_at: now - 10,
                 expires_at: now.saturating_add_signed(expires_in),
+                person: mcpgen_runtime::store::Person::new("planted"),
             },
         }])
         .await

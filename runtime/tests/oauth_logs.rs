@@ -139,6 +139,29 @@ async fn decisions_are_logged_without_secrets() {
     ] {
         assert!(logs.contains(decision), "{decision} missing from:\n{logs}");
     }
+    // Every decision about a grant names whom it belongs to: automatic consent on loopback
+    // approves for the local user.
+    for decision in [
+        "authorize_approved",
+        "token_issued",
+        "code_replayed",
+        "refresh_reused",
+    ] {
+        let marker = format!("decision=\"{decision}\"");
+        let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&marker)).collect();
+        assert!(!lines.is_empty(), "{decision} missing from:\n{logs}");
+        for line in lines {
+            assert!(line.contains("subject=\"local\""), "no subject: {line}");
+        }
+    }
+    // A stored token refused (the replay revoked it) is named by its owner too.
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("decision=\"bearer_refused\"")
+                && l.contains("reason=\"token revoked\"")
+                && l.contains("subject=\"local\"")),
+        "{logs}"
+    );
     for secret_value in [
         secret,
         code.as_str(),

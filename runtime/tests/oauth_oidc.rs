@@ -324,7 +324,9 @@ async fn a_person_signs_in_at_the_provider_and_the_tool_sees_their_subject() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(
-        visited.iter().any(|v| v.starts_with(&format!("{}/auth", providers.a))),
+        visited
+            .iter()
+            .any(|v| v.starts_with(&format!("{}/auth", providers.a))),
         "{visited:?}"
     );
     assert!(
@@ -362,7 +364,11 @@ async fn a_person_signs_in_at_the_provider_and_the_tool_sees_their_subject() {
 /// reason contains `reason`.
 async fn expect_refused(deps: &Deps, url: &str, reason: &str) {
     let run = python_client(deps, url).await;
-    assert!(!run.ok, "signed in, but should be refused ({reason}): {}", run.stdout);
+    assert!(
+        !run.ok,
+        "signed in, but should be refused ({reason}): {}",
+        run.stdout
+    );
     assert!(
         run.stderr.contains("refused: 403"),
         "no refusal page ({reason}): {}",
@@ -390,7 +396,12 @@ async fn outsiders_wrong_nonces_and_other_issuers_are_refused() {
 
     // bob@other.example is outside the rule.
     providers.command("account bob");
-    expect_refused(deps, &url, "not admitted by the allow rule: subject \\\"bob\\\"").await;
+    expect_refused(
+        deps,
+        &url,
+        "not admitted by the allow rule: subject \\\"bob\\\"",
+    )
+    .await;
     // carol@example.com is in the domain, but the provider has not verified the address.
     providers.command("account carol");
     expect_refused(deps, &url, "email not verified by the provider").await;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
-    self, ClientRecord, CodeRecord, MemoryStore, NewToken, Redemption, Reuse, RotateRequest,
-    Rotation, Store, TokenKind, TokenRecord, TokenState,
+    self, ClientRecord, CodeRecord, MemoryStore, NewToken, Person, Redemption, Reuse,
+    RotateRequest, Rotation, Store, TokenKind, TokenRecord, TokenState,
 };
 use redis_common::redis_url;
 
@@ -41,6 +41,16 @@ fn token(kind: TokenKind, family: &str, expires_at: u64) -> TokenRecord {
         family: family.into(),
         issued_at: now(),
         expires_at,
+        person: ada(),
+    }
+}
+
+/// The person the test records belong to: every field set, with text that JSON escapes.
+fn ada() -> Person {
+    Person {
+        subject: "ada \"the first\"".into(),
+        name: Some("Ada Lovelace — Countess".into()),
+        email: Some("ada@example.com".into()),
     }
 }
 
@@ -228,6 +238,7 @@ fn code(family: &str, expires_at: u64) -> CodeRecord {
         family: family.into(),
         issued_at: now(),
         expires_at,
+        person: ada(),
     }
 }
 
@@ -708,9 +719,42 @@ async fn server_keys(replicas: &[Arc<dyn Store>], p: &str) {
     assert_eq!(replicas[0].server_key(&name).await.unwrap(), first);
 }
 
+/// The person a grant belongs to comes back whole from a code, from stored tokens, and from
+/// the tokens a refresh rotation wrote; a person known only by a subject stays that way.
+async fn people(s: &dyn Store, p: &str) {
+    let c = CodeRecord {
+        person: Person::new("bob"),
+        ..code(&format!("{p}-people-fam"), now() + 600)
+    };
+    let h = format!("{p}-people-code");
+    s.put_code(&h, &c).await.unwrap();
+    let Redemption::Fresh(back) = s.redeem_code(&h).await.unwrap() else {
+        panic!("a fresh code is not fresh");
+    };
+    assert_eq!(back.person, Person::new("bob"));
+    let fam = format!("{p}-people-tok");
+    let r0 = format!("{p}-people-r0");
+    put_refresh(s, &r0, &fam).await;
+    assert_eq!(
+        s.get_token(&r0).await.unwrap().unwrap().record.person,
+        ada()
+    );
+    let req = rotate(&r0, &format!("{p}-people-r1"), &fam, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);
+    for kind in ["access", "refresh"] {
+        let t = s
+            .get_token(&format!("{p}-people-r1-{kind}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.record.person, ada(), "{kind}");
+    }
+}
+
 async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     let p = run_id();
     clients(&*s, &p).await;
+    people(&*s, &p).await;
     codes(Arc::clone(&s), &p).await;
     tokens(&*s, &p).await;
     rotation(Arc::clone(&s), &p).await;
@@ -836,10 +880,14 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
             json(&format!("{fam}-2")),
             json(&format!("{fam}-3")),
         );
+        // Written before tokens named a person.
+        let mut legacy = serde_json::to_value(token(TokenKind::Access, "fam-legacy", exp)).unwrap();
+        legacy.as_object_mut().unwrap().remove("person");
         // old0 is live; rotated0 was exchanged for child0, which is unused; used0 for used1,
         // which was exchanged in turn for used2.
         c.execute_batch(&format!(
             "INSERT INTO mcpgen_tokens (hash, data, family, expires_at, rotated_at, successor) VALUES
+                ('legacy0', '{legacy}', 'fam-legacy', {exp}, NULL, NULL),
                 ('old0', '{data}', '{fam}', {exp}, NULL, NULL),
                 ('rotated0', '{data2}', '{fam}-2', {exp}, {now}, 'child0'),
                 ('child0', '{data2}', '{fam}-2', {exp}, NULL, NULL),
@@ -855,6 +903,9 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
     let (a, b) = tokio::join!(store::open(&url), store::open(&url));
     let (s, _b) = (a.unwrap(), b.unwrap());
     assert_eq!(state(&*s, "old0").await, Some(TokenState::Active));
+    // Every grant before people were stored was approved with the shared password.
+    let legacy = s.get_token("legacy0").await.unwrap().unwrap();
+    assert_eq!(legacy.record.person, Person::operator());
     for id in ["n1", "n2"] {
         let req = rotate("old0", id, fam, GRACE);
         assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Rotated);

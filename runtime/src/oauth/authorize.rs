@@ -17,9 +17,8 @@ use super::error::OAuthError;
 use super::limit::Refused;
 use super::redirect::redirect_matches;
 use super::scope;
-use super::oidc::Person;
 use super::{CODE_TTL, Consent, Inner, now};
-use crate::store::{ClientRecord, CodeRecord};
+use crate::store::{ClientRecord, CodeRecord, Person};
 
 /// Parses `application/x-www-form-urlencoded` parameters; a repeated parameter is an error
 /// (RFC 6749 §3.1) and is named.
@@ -34,13 +33,31 @@ pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String
 }
 
 /// A validated authorization request.
-struct AuthRequest {
-    client: ClientRecord,
-    redirect_uri: String,
-    state: Option<String>,
-    code_challenge: String,
-    scopes: Vec<String>,
-    resource: String,
+pub(crate) struct AuthRequest {
+    pub client: ClientRecord,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scopes: Vec<String>,
+    pub resource: String,
+}
+
+impl AuthRequest {
+    /// The request as `/authorize` parameters (empty values left out): what a page or an
+    /// upstream round trip carries so that [`approve_params`] can validate it again.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let all = [
+            ("response_type", "code".to_owned()),
+            ("client_id", self.client.client_id.clone()),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("state", self.state.clone().unwrap_or_default()),
+            ("code_challenge", self.code_challenge.clone()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("scope", scope::join(&self.scopes)),
+            ("resource", self.resource.clone()),
+        ];
+        all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+    }
 }
 
 /// Why a request is refused: before the redirect URI is trusted the error is shown to the
@@ -269,7 +286,32 @@ async fn validate(inner: &Inner, p: &HashMap<String, String>) -> Result<AuthRequ
     })
 }
 
-async fn approve(inner: &Inner, req: AuthRequest) -> Response {
+/// Validates the authorization request `params` again (the client, its redirect URI, PKCE,
+/// scopes and resource, exactly as `/authorize` does) and, when it still holds, issues the
+/// code for `person`, as [`approve`] does. For a sign-in that finishes on another request than
+/// the one that started it (an upstream OpenID provider's callback): carry
+/// [`AuthRequest::params`] through the round trip and pass them here. A request that no longer
+/// validates is refused as `/authorize` refuses it (page, redirect or JSON by `headers`).
+#[allow(
+    dead_code,
+    reason = "for the OpenID sign-in, which finishes on its callback"
+)]
+pub(crate) async fn approve_params(
+    inner: &Inner,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+    person: Person,
+) -> Response {
+    match validate(inner, params).await {
+        Ok(req) => approve(inner, req, person).await,
+        Err(r) => refuse(inner, headers, r),
+    }
+}
+
+/// Issues an authorization code for `req`, approved by `person` (who the tokens will belong
+/// to), and redirects back to the client with `code`, `state` and `iss` (RFC 9207). Call it
+/// only once the person has signed in and approved; it checks nothing more.
+pub(crate) async fn approve(inner: &Inner, req: AuthRequest, person: Person) -> Response {
     let code = random_token();
     let issued_at = now();
     let record = CodeRecord {
@@ -281,6 +323,7 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
         family: random_id(),
         issued_at,
         expires_at: issued_at + CODE_TTL.as_secs(),
+        person,
     };
     if let Err(e) = inner.store.put_code(&secret_hash(&code), &record).await {
         tracing::error!(target: "mcpgen::oauth", error = ?e, "cannot store authorization code");
@@ -290,6 +333,7 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
         target: "mcpgen::oauth",
         decision = "authorize_approved",
         client_id = ?record.client_id,
+        subject = ?record.person.subject,
         redirect_host = redirect_host(&record.redirect_uri),
         scope = ?scope::join(&record.scopes),
     );
@@ -301,26 +345,10 @@ async fn approve(inner: &Inner, req: AuthRequest) -> Response {
     redirect_to(&req.redirect_uri, &pairs)
 }
 
-/// The parameters of a validated request, as the consent form and the OpenID sign-in carry
-/// them back to `/authorize`; empty values are left out.
-fn request_params(req: &AuthRequest) -> Vec<(&'static str, String)> {
-    let all = [
-        ("response_type", "code".to_owned()),
-        ("client_id", req.client.client_id.clone()),
-        ("redirect_uri", req.redirect_uri.clone()),
-        ("state", req.state.clone().unwrap_or_default()),
-        ("code_challenge", req.code_challenge.clone()),
-        ("code_challenge_method", "S256".to_owned()),
-        ("scope", scope::join(&req.scopes)),
-        ("resource", req.resource.clone()),
-    ];
-    all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
-}
-
-/// [`request_params`] as a query string.
+/// [`AuthRequest::params`] as a query string.
 fn request_query(req: &AuthRequest) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in request_params(req) {
+    for (k, v) in req.params() {
         q.append_pair(k, &v);
     }
     q.finish()
@@ -408,7 +436,7 @@ fn consent_page(
             escape(d)
         ));
     }
-    let mut hidden = request_params(req);
+    let mut hidden = req.params();
     hidden.push(("csrf", csrf.to_owned()));
     let mut fields = String::new();
     for (k, v) in hidden {
@@ -425,7 +453,12 @@ fn consent_page(
     let sign_in = match person {
         Some(p) => format!(
             "<p>Signed in as <strong><bdi>{}</bdi></strong>.</p>",
-            escape(p.email.as_deref().or(p.name.as_deref()).unwrap_or(&p.subject))
+            escape(
+                p.email
+                    .as_deref()
+                    .or(p.name.as_deref())
+                    .unwrap_or(&p.subject)
+            )
         ),
         None => "<p><label>Server password <input type=\"password\" name=\"password\" \
 autocomplete=\"current-password\" autofocus></label></p>"
@@ -517,16 +550,18 @@ fn consent_refused(
     status: StatusCode,
     reason: &'static str,
     message: &str,
-    person: Option<&Person>,
+    subject: Option<&str>,
+    signed_in: Option<&Person>,
 ) -> Response {
     tracing::info!(
         target: "mcpgen::oauth",
         decision = "consent_refused",
         client_id = ?req.client.client_id,
+        subject = ?super::clip(subject.unwrap_or("")),
         reason,
     );
     let csrf = random_token();
-    let html = consent_page(inner, req, &csrf, Some(message), person);
+    let html = consent_page(inner, req, &csrf, Some(message), signed_in);
     page(inner, status, html, Some(&csrf))
 }
 
@@ -580,7 +615,7 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
         };
     }
     match inner.config.consent() {
-        Consent::Auto => approve(inner, req).await,
+        Consent::Auto => approve(inner, req, Person::local()).await,
         Consent::Password => {
             // Double-submit cookie: the form's token must equal the cookie set with the page,
             // which another site can neither read nor set. Needs no server-side state, so any
@@ -644,7 +679,7 @@ pub(crate) async fn authorize_post(
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
-        return approve(&inner, req).await;
+        return approve(&inner, req, Person::local()).await;
     }
     let person = match &inner.oidc {
         Some(oidc) => match oidc.signed_in(&inner, headers).await {
@@ -663,6 +698,7 @@ pub(crate) async fn authorize_post(
             StatusCode::FORBIDDEN,
             "csrf token missing or stale",
             "This form expired. Please try again.",
+            person.as_ref().map(|p| p.subject.as_str()),
             person.as_ref(),
         );
     }
@@ -686,7 +722,7 @@ pub(crate) async fn authorize_post(
             client_id = ?req.client.client_id,
             subject = ?super::clip(&person.subject),
         );
-        return approve(&inner, req).await;
+        return approve(&inner, req, person).await;
     }
     // Counted before the check, so concurrent guesses cannot race past the limit.
     let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
@@ -701,7 +737,7 @@ pub(crate) async fn authorize_post(
         (Ok(()), None) => Ok(false),
     };
     let (reason, message) = match checked {
-        Ok(true) => return approve(&inner, req).await,
+        Ok(true) => return approve(&inner, req, Person::operator()).await,
         Ok(false) => {
             return consent_refused(
                 &inner,
@@ -709,6 +745,7 @@ pub(crate) async fn authorize_post(
                 StatusCode::UNAUTHORIZED,
                 "wrong password",
                 "Wrong password.",
+                Some(Person::OPERATOR),
                 None,
             );
         }
@@ -732,6 +769,7 @@ pub(crate) async fn authorize_post(
         StatusCode::TOO_MANY_REQUESTS,
         reason,
         message,
+        Some(Person::OPERATOR),
         None,
     );
     let wait = match checked {

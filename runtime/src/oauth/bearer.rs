@@ -58,8 +58,18 @@ impl BearerAuth {
         res
     }
 
-    fn invalid(&self, reason: &'static str, prm: &str) -> Response {
-        tracing::info!(target: "mcpgen::oauth", decision = "bearer_refused", reason);
+    /// A refused token; `subject` is whom a stored token belongs to (`None` when the token is
+    /// unknown or malformed).
+    fn invalid(&self, reason: &'static str, prm: &str, subject: Option<&str>) -> Response {
+        match subject {
+            Some(subject) => tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "bearer_refused",
+                reason,
+                subject = ?subject,
+            ),
+            None => tracing::info!(target: "mcpgen::oauth", decision = "bearer_refused", reason),
+        }
         self.unauthorized(Some(("invalid_token", reason)), prm)
     }
 }
@@ -92,7 +102,9 @@ impl Authenticator for BearerAuth {
                     );
                     return Err(self.unauthorized(None, prm));
                 }
-                Some(Err(())) => return Err(self.invalid("malformed authorization header", prm)),
+                Some(Err(())) => {
+                    return Err(self.invalid("malformed authorization header", prm, None));
+                }
                 Some(Ok(t)) => t,
             };
             let stored = match self.inner.store.get_token(&secret_hash(token)).await {
@@ -110,30 +122,33 @@ impl Authenticator for BearerAuth {
                 }
             };
             let Some(stored) = stored else {
-                return Err(self.invalid("unknown token", prm));
+                return Err(self.invalid("unknown token", prm, None));
             };
             let t = &stored.record;
+            let subject = Some(t.person.subject.as_str());
             if t.kind != TokenKind::Access {
-                return Err(self.invalid("not an access token", prm));
+                return Err(self.invalid("not an access token", prm, subject));
             }
             if !matches!(stored.state, TokenState::Active) {
-                return Err(self.invalid("token revoked", prm));
+                return Err(self.invalid("token revoked", prm, subject));
             }
             if t.expires_at <= now() {
-                return Err(self.invalid("token expired", prm));
+                return Err(self.invalid("token expired", prm, subject));
             }
             // Audience binding (RFC 8707): a token issued for another resource is refused even
             // if it came from this store.
             if t.resource != self.inner.urls.resource {
-                return Err(self.invalid("token was issued for another resource", prm));
+                return Err(self.invalid("token was issued for another resource", prm, subject));
             }
             tracing::debug!(
                 target: "mcpgen::oauth",
                 decision = "bearer_accepted",
                 client_id = ?t.client_id,
+                subject = ?t.person.subject,
             );
             Ok(Principal {
                 client_id: Some(t.client_id.clone()),
+                person: Some(t.person.clone()),
                 scopes: t.scopes.iter().cloned().collect::<BTreeSet<_>>(),
                 resource_metadata: Some(prm.to_owned()),
             })
@@ -164,6 +179,7 @@ impl Authenticator for BearerAuth {
             target: "mcpgen::oauth",
             decision = "tool_forbidden",
             client_id = principal.client_id.as_deref().unwrap_or(""),
+            subject = ?principal.person.as_ref().map(|p| p.subject.as_str()).unwrap_or(""),
             required = ?scope::join(required),
             challenge = ?needed,
         );

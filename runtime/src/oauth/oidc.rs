@@ -49,8 +49,8 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClientAuthMethod,
     CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken,
-    CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
     AdditionalClaims, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
@@ -65,6 +65,7 @@ use tokio_rustls::rustls;
 
 use super::crypto::constant_time_eq;
 use super::{Inner, clip, now};
+use crate::auth::Person;
 
 /// The environment variable the provider's issuer URL is read from when the spec names none
 /// (`https://accounts.google.com`, `https://login.microsoftonline.com/TENANT/v2.0`, ...).
@@ -131,15 +132,6 @@ pub struct ClaimRule {
     pub value: String,
 }
 
-/// Who signed in (stand-in until the shared type lands).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Person {
-    /// The provider's `sub`, unprefixed.
-    pub subject: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-}
-
 /// `login: oidc` resolved at start-up: the issuer and the client credentials from the
 /// environment, and the admission rule from the spec.
 #[derive(Clone, PartialEq, Eq)]
@@ -181,7 +173,10 @@ pub enum OidcConfigError {
     #[error(
         "login oidc needs {env}: the client {what} your provider gave when you registered this server"
     )]
-    MissingCredential { env: &'static str, what: &'static str },
+    MissingCredential {
+        env: &'static str,
+        what: &'static str,
+    },
     /// The spec admits nobody.
     #[error(
         "login oidc needs an allow rule (emails, domains or claim); without one nobody could sign in"
@@ -197,7 +192,11 @@ impl OidcConfig {
         spec: &OidcSpec,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, OidcConfigError> {
-        let var = |k: &str| env(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let issuer = spec
             .issuer
             .clone()
@@ -520,7 +519,10 @@ impl Oidc {
                 return refusal(
                     inner,
                     StatusCode::SERVICE_UNAVAILABLE,
-                    Refused::new(format!("no server key: {why}"), "the server cannot sign you in right now"),
+                    Refused::new(
+                        format!("no server key: {why}"),
+                        "the server cannot sign you in right now",
+                    ),
                     "Wait a minute and try again; if it keeps failing, tell the server's operator.",
                 );
             }
@@ -586,10 +588,16 @@ impl Oidc {
     ) -> Result<(Person, Flow), Refused> {
         let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
         let state = get("state").ok_or_else(|| {
-            Refused::new("callback without state", "the sign-in response is incomplete")
+            Refused::new(
+                "callback without state",
+                "the sign-in response is incomplete",
+            )
         })?;
         let keys = self.keys(inner).await.map_err(|why| {
-            Refused::new(format!("no server key: {why}"), "the server cannot sign you in right now")
+            Refused::new(
+                format!("no server key: {why}"),
+                "the server cannot sign you in right now",
+            )
         })?;
         let name = flow_cookie_name(inner, state);
         let flow: Flow = cookie(headers, &name)
@@ -618,7 +626,10 @@ impl Oidc {
             ));
         }
         let code = get("code").ok_or_else(|| {
-            Refused::new("callback without code", "the sign-in response is incomplete")
+            Refused::new(
+                "callback without code",
+                "the sign-in response is incomplete",
+            )
         })?;
         // RFC 9207: a provider that names itself must name the configured one.
         if let Some(iss) = get("iss")
@@ -682,15 +693,16 @@ impl Oidc {
     }
 }
 
-/// The deployment's 32-byte key. Stand-in until the store keeps one: a key per process, so
-/// cookies only verify on the replica that set them.
-async fn server_key(_inner: &Inner) -> Result<[u8; 32], String> {
-    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    Ok(*KEY.get_or_init(|| {
-        let mut k = [0u8; 32];
-        rand::fill(&mut k);
-        k
-    }))
+/// The name of the store's server key the OpenID cookies' keys derive from
+/// ([`Store::server_key`](crate::store::Store::server_key)): shared by every replica.
+const SERVER_KEY_NAME: &str = "oidc";
+
+async fn server_key(inner: &Inner) -> Result<[u8; 32], String> {
+    inner
+        .store
+        .server_key(SERVER_KEY_NAME)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn invalid_id_token(e: openidconnect::ClaimsVerificationError) -> Refused {
@@ -701,7 +713,10 @@ fn invalid_id_token(e: openidconnect::ClaimsVerificationError) -> Refused {
 }
 
 /// The admission rule over validated claims.
-fn admit(allow: &OidcAllow, claims: &IdTokenClaims<OtherClaims, CoreGenderClaim>) -> Result<Person, Refused> {
+fn admit(
+    allow: &OidcAllow,
+    claims: &IdTokenClaims<OtherClaims, CoreGenderClaim>,
+) -> Result<Person, Refused> {
     let subject = claims.subject().as_str().to_owned();
     let email = claims.email().map(|e| e.as_str().to_owned());
     let name = claims
@@ -716,9 +731,8 @@ fn admit(allow: &OidcAllow, claims: &IdTokenClaims<OtherClaims, CoreGenderClaim>
     let by_email = verified
         && email.as_deref().is_some_and(|e| {
             allow.emails.iter().any(|a| a.eq_ignore_ascii_case(e))
-                || e.rsplit_once('@').is_some_and(|(_, d)| {
-                    allow.domains.iter().any(|a| a.eq_ignore_ascii_case(d))
-                })
+                || e.rsplit_once('@')
+                    .is_some_and(|(_, d)| allow.domains.iter().any(|a| a.eq_ignore_ascii_case(d)))
         });
     let by_claim = allow.claim.as_ref().is_some_and(|rule| {
         claims
@@ -867,7 +881,12 @@ pub(crate) async fn callback(
     let Ok(keys) = oidc.keys(&inner).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let sign_in = set_cookie(&inner, name, &seal(&keys.sign_in, name, &signed), SIGN_IN_TTL);
+    let sign_in = set_cookie(
+        &inner,
+        name,
+        &seal(&keys.sign_in, name, &signed),
+        SIGN_IN_TTL,
+    );
     let flow_name = flow_cookie_name(&inner, &flow.s);
     let mut res = StatusCode::SEE_OTHER.into_response();
     let h = res.headers_mut();
@@ -900,8 +919,7 @@ async fn send(req: openidconnect::HttpRequest) -> Result<openidconnect::HttpResp
 }
 
 fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
-    static TLS: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> =
-        std::sync::OnceLock::new();
+    static TLS: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> = std::sync::OnceLock::new();
     TLS.get_or_init(|| {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -920,14 +938,20 @@ async fn send_inner(
 ) -> Result<openidconnect::HttpResponse, SendError> {
     let err = |m: &str| SendError::Msg(m.to_owned());
     let url = url::Url::parse(&req.uri().to_string()).map_err(|_| err("bad provider url"))?;
-    let host = url.host_str().ok_or_else(|| err("provider url has no host"))?.to_owned();
+    let host = url
+        .host_str()
+        .ok_or_else(|| err("provider url has no host"))?
+        .to_owned();
     let https = match url.scheme() {
         "https" => true,
         "http" if mcpgen_rules::is_loopback_host(&host) => false,
         _ => return Err(err("provider urls must be https (http only on loopback)")),
     };
     let port = url.port_or_known_default().unwrap_or(443);
-    let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare.as_str(), port))
         .await
         .map_err(|_| err("cannot resolve the provider's host"))?
@@ -1047,7 +1071,11 @@ mod tests {
         assert_eq!(e, OidcConfigError::MissingIssuer);
         let e = OidcConfig::resolve(
             &spec(),
-            env(&[(OIDC_ISSUER_ENV, "http://idp.example.com"), full[1], full[2]]),
+            env(&[
+                (OIDC_ISSUER_ENV, "http://idp.example.com"),
+                full[1],
+                full[2],
+            ]),
         )
         .unwrap_err();
         assert!(matches!(e, OidcConfigError::BadIssuer { .. }), "{e}");

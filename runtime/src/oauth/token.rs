@@ -20,7 +20,8 @@ use super::crypto::{
 use super::error::OAuthError;
 use super::{Inner, now, scope};
 use crate::store::{
-    ClientRecord, NewToken, Redemption, RotateRequest, Rotation, TokenKind, TokenRecord, TokenState,
+    ClientRecord, NewToken, Person, Redemption, RotateRequest, Rotation, TokenKind, TokenRecord,
+    TokenState,
 };
 
 /// Client credentials as presented: HTTP Basic, form fields, or a bare `client_id`.
@@ -178,6 +179,7 @@ fn mint(
     access_scopes: &[String],
     refresh_scopes: &[String],
     resource: &str,
+    person: &Person,
 ) -> Issued {
     let issued_at = now();
     let expires_in = inner.config.auth.access_ttl.as_secs();
@@ -192,6 +194,7 @@ fn mint(
             family: family.to_owned(),
             issued_at,
             expires_at: issued_at + expires_in,
+            person: person.clone(),
         },
     }];
     // Refresh tokens go to clients registered for the refresh_token grant.
@@ -211,6 +214,7 @@ fn mint(
                 family: family.to_owned(),
                 issued_at,
                 expires_at: issued_at + inner.config.auth.refresh_ttl.as_secs(),
+                person: person.clone(),
             },
         });
     }
@@ -268,6 +272,7 @@ async fn authorization_code(
                 target: "mcpgen::oauth",
                 decision = "code_replayed",
                 client_id = ?r.client_id,
+                subject = ?r.person.subject,
                 "authorization code replayed; its tokens are revoked",
             );
             return Err(OAuthError::invalid_grant("authorization code already used"));
@@ -316,6 +321,7 @@ async fn authorization_code(
         &record.scopes,
         &record.scopes,
         &record.resource,
+        &record.person,
     );
     inner
         .store
@@ -332,6 +338,7 @@ async fn authorization_code(
         decision = "token_issued",
         grant = "authorization_code",
         client_id = ?client.client_id,
+        subject = ?record.person.subject,
         scope = ?scope::join(&record.scopes),
         refresh = issued.refresh.is_some(),
     );
@@ -383,6 +390,7 @@ async fn refresh_token(
         &access_scopes,
         &old.scopes,
         &old.resource,
+        &old.person,
     );
     let req = RotateRequest {
         old_hash: hash,
@@ -405,6 +413,7 @@ async fn refresh_token(
                 target: "mcpgen::oauth",
                 decision = "refresh_reused",
                 client_id = ?client.client_id,
+                subject = ?old.person.subject,
                 family = ?old.family,
                 reuse = reuse.as_str(),
                 "refresh token used again after it was replaced; the whole grant is revoked",
@@ -418,6 +427,7 @@ async fn refresh_token(
         decision = "token_issued",
         grant = "refresh_token",
         client_id = ?client.client_id,
+        subject = ?old.person.subject,
         scope = ?scope::join(&access_scopes),
     );
     Ok(token_response(
@@ -495,6 +505,7 @@ pub(crate) async fn revoke(
                 target: "mcpgen::oauth",
                 decision = "revoked",
                 client_id = ?client.client_id,
+                subject = ?t.record.person.subject,
                 kind = t.record.kind.as_str(),
             );
         }

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::auth::Person;
+
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;
@@ -145,6 +147,10 @@ pub struct CodeRecord {
     pub family: String,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// Who approved the request; every token the code is exchanged for belongs to them.
+    /// Absent in records written before people were stored: [`Person::operator`].
+    #[serde(default = "Person::operator")]
+    pub person: Person,
 }
 
 /// Access or refresh.
@@ -175,6 +181,10 @@ pub struct TokenRecord {
     pub family: String,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// Who the grant belongs to (copied from its code, kept through refresh rotation).
+    /// Absent in records written before people were stored: [`Person::operator`].
+    #[serde(default = "Person::operator")]
+    pub person: Person,
 }
 
 /// Where a stored token stands.

@@ -11,7 +11,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
-use mcpgen_runtime::auth::{AuthFuture, Authenticator, Principal};
+use mcpgen_runtime::auth::{AuthFuture, Authenticator, Person, Principal};
 use mcpgen_runtime::server::McpServer;
 use mcpgen_runtime::tools::{
     Annotations, BoxFuture, Content, LogLevel, ServerInfo, ToolContext, ToolDef, ToolError,
@@ -142,7 +142,8 @@ impl ToolHandler for Handler {
     }
 }
 
-/// Bearer tokens: `good` holds no scopes, `admin` holds `admin`; anything else is 401.
+/// Bearer tokens: `good` holds no scopes (person `grace`), `admin` holds `admin` (a person
+/// whose subject holds a line break); anything else is 401.
 pub struct TokenAuth;
 
 fn challenge(status: StatusCode, value: &'static str) -> Response {
@@ -164,10 +165,13 @@ impl Authenticator for TokenAuth {
             match token {
                 Some("good") => Ok(Principal {
                     client_id: Some("client-good".into()),
+                    person: Some(Person::new("grace")),
                     ..Default::default()
                 }),
                 Some("admin") => Ok(Principal {
                     client_id: Some("client-admin".into()),
+                    // A subject with a line break: logs must escape it.
+                    person: Some(Person::new("ada\nforged status=500")),
                     scopes: ["admin".to_string()].into_iter().collect(),
                     ..Default::default()
                 }),
