@@ -7,6 +7,7 @@
 //! tests fail when `CI` is set and otherwise skip with one line saying to run the script.
 
 mod app_common;
+mod oauth_common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -420,4 +421,117 @@ async fn outsiders_wrong_nonces_and_other_issuers_are_refused() {
     providers.command("iss off");
     expect_refused(deps, &mixup_url, "invalid id token: Invalid issuer").await;
     assert!(providers.b.starts_with("http://127.0.0.1:"));
+}
+
+/// The sign-in sent to the provider carries `state`, `nonce` and an S256 challenge, and the
+/// pending request rides in an `HttpOnly`, `SameSite=Lax` cookie named after `state`. A
+/// callback without that cookie (another browser: login CSRF), with the cookie of another
+/// sign-in, or with a forged cookie is refused with a page before the code is redeemed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callback_needs_the_browser_that_started_the_sign_in() {
+    use http::StatusCode;
+    let Some(deps) = deps() else { return };
+    logs();
+    let mut providers = Providers::start(deps, &["http://127.0.0.1:8000/oauth/callback"]);
+    providers.command("account alice");
+    let mut config = oauth_common::config(oauth_common::LOCAL);
+    config.oidc = Some(OidcConfig {
+        issuer: providers.a.clone(),
+        client_id: "mcpgen-test".into(),
+        client_secret: "mcpgen-test-secret".into(),
+        allow: example_com(),
+    });
+    let s = oauth_common::server_with(config);
+    let redirect = "http://127.0.0.1:9999/cb";
+    let client = oauth_common::register(
+        &s.router,
+        json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let id = client["client_id"].as_str().unwrap();
+
+    let start = || {
+        let router = s.router.clone();
+        let id = id.to_owned();
+        async move { oauth_common::authorize(&router, &id, redirect, &[]).await }
+    };
+    let first = start().await;
+    assert_eq!(first.status, StatusCode::FOUND, "{}", first.text());
+    let to_provider = url::Url::parse(first.header("location")).unwrap();
+    assert!(
+        to_provider
+            .as_str()
+            .starts_with(&format!("{}/auth?", providers.a))
+    );
+    let q: std::collections::HashMap<String, String> =
+        to_provider.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["redirect_uri"], "http://127.0.0.1:8000/oauth/callback");
+    assert!(q["nonce"].len() >= 22 && q["state"].len() >= 22, "{q:?}");
+    assert!(q["scope"].split(' ').any(|s| s == "openid"), "{q:?}");
+    let set_cookie = first.header("set-cookie").to_owned();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+        assert!(set_cookie.contains(attr), "{set_cookie}");
+    }
+    assert!(set_cookie.len() < 4000);
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let state = q["state"].clone();
+
+    let second = start().await;
+    let other_cookie = second
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        cookie.split('=').next(),
+        other_cookie.split('=').next(),
+        "two sign-ins in one browser must not share a cookie"
+    );
+
+    let callback = |cookie: Option<String>| {
+        let router = s.router.clone();
+        let uri = format!(
+            "/oauth/callback?{}",
+            oauth_common::form(&[("code", "any-code"), ("state", &state)])
+        );
+        async move {
+            let mut req = http::Request::get(uri);
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            oauth_common::send(&router, req.body(axum::body::Body::empty()).unwrap()).await
+        }
+    };
+    // No cookie: a callback this browser did not start.
+    let r = callback(None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.text().contains("not started in this browser"),
+        "{}",
+        r.text()
+    );
+    // The other sign-in's cookie, renamed to this one's name.
+    let (name, _) = cookie.split_once('=').unwrap();
+    let (_, other_value) = other_cookie.split_once('=').unwrap();
+    let r = callback(Some(format!("{name}={other_value}"))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A forged payload under the right name.
+    let (_, value) = cookie.split_once('=').unwrap();
+    let forged = format!("{name}=e30{value}");
+    let r = callback(Some(forged)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        log_lines_with(&["oidc_refused", "no sign-in cookie for this state"]).len() >= 3,
+        "each refusal is logged"
+    );
+    // With the right cookie the callback gets as far as the provider, which does not know
+    // the made-up code.
+    let r = callback(Some(cookie.clone())).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        !log_lines_with(&["oidc_refused", "token request failed"]).is_empty(),
+        "the right cookie passes the state check"
+    );
 }
