@@ -526,6 +526,44 @@ async fn the_callback_needs_the_browser_that_started_the_sign_in() {
         log_lines_with(&["oidc_refused", "no sign-in cookie for this state"]).len() >= 3,
         "each refusal is logged"
     );
+    // A client that starts sign-ins in a loop: the browser keeps at most four flow cookies,
+    // the newest.
+    let mut jar: Vec<(String, String)> = Vec::new();
+    let mut newest = String::new();
+    for _ in 0..8 {
+        let pairs = [
+            ("response_type", "code"),
+            ("client_id", id),
+            ("redirect_uri", redirect),
+            ("code_challenge", oauth_common::CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        let header = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut req = http::Request::get(format!("/authorize?{}", oauth_common::form(&pairs)));
+        if !header.is_empty() {
+            req = req.header("cookie", header);
+        }
+        let r = oauth_common::send(&s.router, req.body(axum::body::Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::FOUND);
+        for c in r.headers.get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (kv, attrs) = c.split_once(';').unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            jar.retain(|(name, _)| name != k);
+            if !attrs.contains("Max-Age=0") {
+                newest = k.to_owned();
+                jar.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        assert!(jar.len() <= 4, "{} flow cookies kept", jar.len());
+    }
+    assert_eq!(jar.len(), 4);
+    assert!(jar.iter().any(|(k, _)| *k == newest));
+
     // With the right cookie the callback gets as far as the provider, which does not know
     // the made-up code.
     let r = callback(Some(cookie.clone())).await;

@@ -611,7 +611,7 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
                 let html = consent_page(inner, &req, &csrf, None, Some(&person));
                 page(inner, StatusCode::OK, html, Some(&csrf))
             }
-            None => oidc.begin(inner, &request_query(&req)).await,
+            None => oidc.begin(inner, headers, &request_query(&req)).await,
         };
     }
     match inner.config.consent() {
@@ -685,7 +685,7 @@ pub(crate) async fn authorize_post(
         Some(oidc) => match oidc.signed_in(&inner, headers).await {
             Some(p) => Some(p),
             // The sign-in expired while the page was open: sign in again.
-            None => return oidc.begin(&inner, &request_query(&req)).await,
+            None => return oidc.begin(&inner, headers, &request_query(&req)).await,
         },
         None => None,
     };

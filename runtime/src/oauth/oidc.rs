@@ -84,6 +84,9 @@ pub const CALLBACK_PATH: &str = "/oauth/callback";
 
 /// How long a person has to sign in at the provider: the flow cookie's lifetime, 10 minutes.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
+/// How many sign-ins one browser may have under way at once (one flow cookie each); starting
+/// another deletes the oldest.
+pub const MAX_PENDING_SIGN_INS: usize = 4;
 /// How long the sign-in cookie set after the provider admitted a person lasts: 10 minutes,
 /// enough to read the consent page.
 pub const SIGN_IN_TTL: Duration = Duration::from_secs(600);
@@ -498,7 +501,7 @@ impl Oidc {
 
     /// Sends the browser to the provider for the validated MCP authorization request whose
     /// query is `query`.
-    pub(crate) async fn begin(&self, inner: &Inner, query: &str) -> Response {
+    pub(crate) async fn begin(&self, inner: &Inner, headers: &HeaderMap, query: &str) -> Response {
         let provider = match self.client(false).await {
             Ok(p) => p,
             Err(why) => {
@@ -567,8 +570,39 @@ impl Oidc {
             h.insert(header::LOCATION, loc);
             h.insert(header::SET_COOKIE, c);
         }
+        for stale in self.stale_flows(inner, keys, headers) {
+            if let Ok(v) = HeaderValue::from_str(&clear_cookie(inner, &stale)) {
+                h.append(header::SET_COOKIE, v);
+            }
+        }
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
+    }
+
+    /// The flow cookies the browser sent beyond the newest [`MAX_PENDING_SIGN_INS`] − 1 (and
+    /// any that do not verify), to be deleted as a new one is set: a client that starts
+    /// sign-ins in a loop cannot grow the browser's `Cookie` header past what the server reads.
+    fn stale_flows(&self, inner: &Inner, keys: &Keys, headers: &HeaderMap) -> Vec<String> {
+        let prefix = flow_cookie_prefix(inner);
+        let mut pending: Vec<(u64, String)> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| {
+                let expiry = open::<Flow>(&keys.flow, k, v).map_or(0, |f| f.e);
+                (expiry, k.to_owned())
+            })
+            .collect();
+        pending.sort_unstable_by(|a, b| b.cmp(a));
+        pending
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (expiry, _))| *i + 1 >= MAX_PENDING_SIGN_INS || *expiry <= now())
+            .map(|(_, (_, name))| name)
+            .collect()
     }
 
     /// The person a valid sign-in cookie names.
@@ -788,13 +822,19 @@ fn secure(inner: &Inner) -> bool {
     inner.urls.origin.starts_with("https://")
 }
 
+/// Flow cookies are named this prefix + 16 hex digits of SHA-256(`state`). `__Host-` (on
+/// https) keeps a sibling subdomain from setting them.
+fn flow_cookie_prefix(inner: &Inner) -> &'static str {
+    if secure(inner) {
+        "__Host-mcpgen_oidc_"
+    } else {
+        "mcpgen_oidc_"
+    }
+}
+
 fn flow_cookie_name(inner: &Inner, state: &str) -> String {
     let id = &super::crypto::secret_hash(state)[..16];
-    if secure(inner) {
-        format!("__Host-mcpgen_oidc_{id}")
-    } else {
-        format!("mcpgen_oidc_{id}")
-    }
+    format!("{}{id}", flow_cookie_prefix(inner))
 }
 
 fn sign_in_cookie_name(inner: &Inner) -> &'static str {
