@@ -207,7 +207,14 @@ impl Server {
                     password_hash: config.password_hash.clone(),
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
-                    oidc: config.oidc.clone(),
+                    oidc: config.oidc.as_deref().cloned(),
+                    title: Some(
+                        app.info
+                            .title
+                            .clone()
+                            .unwrap_or_else(|| app.info.name.clone()),
+                    ),
+                    destructive_scopes: destructive_scopes(&app.tools),
                 };
                 let oauth = OAuth::new(oc, store).map_err(StartError::OAuth)?;
                 let resource = oauth.resource().to_owned();
@@ -370,6 +377,23 @@ where
             serve_on(&runtime, app, config, handler)
         }
     }
+}
+
+/// The scopes that gate a tool which may change or destroy data (`destructiveHint` true,
+/// `readOnlyHint` false), in first-seen order: the consent page marks them.
+fn destructive_scopes(tools: &[ToolDef]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tool in tools {
+        if tool.annotations.read_only || !tool.annotations.destructive {
+            continue;
+        }
+        for s in &tool.scopes {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+    }
+    out
 }
 
 fn start_error(e: &StartError) -> ExitCode {

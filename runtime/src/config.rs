@@ -297,7 +297,7 @@ pub struct Config {
     /// [`OIDC_CLIENT_ID_ENV`](crate::oauth::oidc::OIDC_CLIENT_ID_ENV) and
     /// [`OIDC_CLIENT_SECRET_ENV`](crate::oauth::oidc::OIDC_CLIENT_SECRET_ENV); `None`
     /// otherwise. See [`OAuthConfig::oidc`](crate::oauth::OAuthConfig::oidc).
-    pub oidc: Option<crate::oauth::oidc::OidcConfig>,
+    pub oidc: Option<Box<crate::oauth::oidc::OidcConfig>>,
 }
 
 impl std::fmt::Debug for Config {

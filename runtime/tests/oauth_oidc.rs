@@ -223,12 +223,12 @@ async fn serve(
         ],
         &[],
     );
-    config.oidc = Some(OidcConfig {
+    config.oidc = Some(Box::new(OidcConfig {
         issuer: issuer.to_owned(),
         client_id: "mcpgen-test".into(),
         client_secret: "mcpgen-test-secret".into(),
         allow,
-    });
+    }));
     let handler = WhoAmI(Template::new("whoami", "{{ caller.subject }}").expect("template"));
     let server = Server::build(&app, &config, handler).await.expect("builds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,5 +1,6 @@
-//! The authorization endpoint: request validation, the consent page (password or automatic),
-//! and the redirect back with `code`, `state` and `iss`.
+//! The authorization endpoint: request validation, `prompt` (OpenID Connect Core 1.0
+//! §3.1.2.1), the sign-in and consent page (password or automatic) with remembered consent
+//! (see [`super::session`]), and the redirect back with `code`, `state` and `iss`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +16,12 @@ use url::Url;
 use super::crypto::{constant_time_eq, is_s256_challenge, random_id, random_token, secret_hash};
 use super::error::OAuthError;
 use super::limit::Refused;
+use super::pages::{
+    ClientView, ConsentPage, ErrorPage, HiddenField, PersonView, ScopeView, SignInView,
+};
 use super::redirect::redirect_matches;
 use super::scope;
+use super::session::{self, OPERATOR_SUBJECT, Sealer, Session, SignedIn};
 use super::{CODE_TTL, Consent, Inner, now};
 use crate::store::{ClientRecord, CodeRecord, Person};
 
@@ -40,11 +45,15 @@ pub(crate) struct AuthRequest {
     pub code_challenge: String,
     pub scopes: Vec<String>,
     pub resource: String,
+    pub prompt: Prompt,
+    /// `prompt` as sent, carried through the form.
+    pub prompt_raw: Option<String>,
 }
 
 impl AuthRequest {
-    /// The request as `/authorize` parameters (empty values left out): what a page or an
-    /// upstream round trip carries so that [`approve_params`] can validate it again.
+    /// The request as `/authorize` parameters (empty values left out, `prompt` too): what a
+    /// page or an upstream round trip carries so that [`approve_params`] can validate it
+    /// again.
     pub fn params(&self) -> Vec<(&'static str, String)> {
         let all = [
             ("response_type", "code".to_owned()),
@@ -57,6 +66,39 @@ impl AuthRequest {
             ("resource", self.resource.clone()),
         ];
         all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+    }
+}
+
+/// The `prompt` values this server acts on (OpenID Connect Core 1.0 §3.1.2.1): `none` (answer
+/// without showing a page: a code if the person is signed in and approved the client for
+/// these scopes before, else `login_required` or `consent_required`), `login` (and
+/// `select_account`: sign in again even if signed in) and `consent` (ask even if approved
+/// before). Other values are ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+impl Prompt {
+    /// Parses the space-separated list; `none` with any other value is an error (§3.1.2.1).
+    fn parse(raw: Option<&str>) -> Result<Self, &'static str> {
+        let mut p = Self::default();
+        let mut values = 0;
+        for v in raw.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+            values += 1;
+            match v {
+                "none" => p.none = true,
+                "login" | "select_account" => p.login = true,
+                "consent" => p.consent = true,
+                _ => {}
+            }
+        }
+        if p.none && values > 1 {
+            return Err("prompt=none cannot be combined with other prompt values");
+        }
+        Ok(p)
     }
 }
 
@@ -119,7 +161,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
                     "temporarily_unavailable" => UNAVAILABLE_ADVICE,
                     _ => DEFAULT_ADVICE,
                 };
-                let html = error_page(e.error, &e.description, advice);
+                let html = error_page(inner, e.error, &e.description, advice);
                 page(inner, e.status, html, None)
             } else {
                 e.into_response()
@@ -141,7 +183,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
             page(
                 inner,
                 StatusCode::BAD_REQUEST,
-                error_page(error, &description, DEFAULT_ADVICE),
+                error_page(inner, error, &description, DEFAULT_ADVICE),
                 None,
             )
         }
@@ -276,6 +318,11 @@ async fn validate(inner: &Inner, p: &HashMap<String, String>) -> Result<AuthRequ
         }
     };
     let scopes = inner.scopes.grant(p.get("scope").map(String::as_str));
+    let prompt_raw = get("prompt").map(str::to_owned);
+    let prompt = match Prompt::parse(prompt_raw.as_deref()) {
+        Ok(prompt) => prompt,
+        Err(why) => return Err(back("invalid_request", why)),
+    };
     Ok(AuthRequest {
         code_challenge: code_challenge.to_owned(),
         client,
@@ -283,6 +330,8 @@ async fn validate(inner: &Inner, p: &HashMap<String, String>) -> Result<AuthRequ
         state,
         scopes,
         resource,
+        prompt,
+        prompt_raw,
     })
 }
 
@@ -303,15 +352,46 @@ pub(crate) async fn approve_params(
     person: Person,
 ) -> Response {
     match validate(inner, params).await {
-        Ok(req) => approve(inner, req, person).await,
+        Ok(req) => approve(inner, req, person, "consent", None).await,
         Err(r) => refuse(inner, headers, r),
     }
 }
 
+/// An error about a validated request: back to the client when its redirect URI may receive
+/// errors before consent, else a page (see [`Refusal`]).
+fn refusal(inner: &Inner, req: &AuthRequest, error: &'static str, description: &str) -> Refusal {
+    if inner.redirects.redirects_errors(&req.redirect_uri) {
+        Refusal::Redirect {
+            redirect_uri: req.redirect_uri.clone(),
+            state: req.state.clone(),
+            error,
+            description: description.to_owned(),
+            client_id: req.client.client_id.clone(),
+        }
+    } else {
+        Refusal::Page {
+            error,
+            description: description.to_owned(),
+            client_id: req.client.client_id.clone(),
+        }
+    }
+}
+
+/// How a request was approved, for the log: `auto` (automatic consent), `consent` (a person
+/// approved on the page) or `remembered` (approved before, see [`super::session`]).
+type ApprovedBy = &'static str;
+
 /// Issues an authorization code for `req`, approved by `person` (who the tokens will belong
-/// to), and redirects back to the client with `code`, `state` and `iss` (RFC 9207). Call it
-/// only once the person has signed in and approved; it checks nothing more.
-pub(crate) async fn approve(inner: &Inner, req: AuthRequest, person: Person) -> Response {
+/// to), and redirects back to the client with `code`, `state` and `iss` (RFC 9207); `cookie`
+/// is a sign-in cookie to set with it. Call it only once the person has signed in and
+/// approved; it checks nothing more.
+pub(crate) async fn approve(
+    inner: &Inner,
+    req: AuthRequest,
+    person: Person,
+    by: ApprovedBy,
+    cookie: Option<String>,
+) -> Response {
     let code = random_token();
     let issued_at = now();
     let record = CodeRecord {
@@ -336,22 +416,81 @@ pub(crate) async fn approve(inner: &Inner, req: AuthRequest, person: Person) -> 
         subject = ?record.person.subject,
         redirect_host = redirect_host(&record.redirect_uri),
         scope = ?scope::join(&record.scopes),
+        approved_by = by,
     );
     let mut pairs = vec![("code", code.as_str())];
     if let Some(s) = &req.state {
         pairs.push(("state", s));
     }
     pairs.push(("iss", &inner.urls.issuer));
-    redirect_to(&req.redirect_uri, &pairs)
+    let mut res = redirect_to(&req.redirect_uri, &pairs);
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    res
 }
 
-/// [`AuthRequest::params`] as a query string.
-fn request_query(req: &AuthRequest) -> String {
+/// The `/authorize` query an OpenID sign-in returns to: the request's parameters, and
+/// `prompt` without `login` and `select_account` (the person has just signed in; asking again
+/// would loop).
+fn upstream_query(req: &AuthRequest) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in req.params() {
         q.append_pair(k, &v);
     }
+    let prompt: Vec<&str> = req
+        .prompt_raw
+        .as_deref()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|v| !v.is_empty() && !matches!(*v, "login" | "select_account"))
+        .collect();
+    if !prompt.is_empty() {
+        q.append_pair("prompt", &prompt.join(" "));
+    }
     q.finish()
+}
+
+/// The `Set-Cookie` value signing `person` in (a sign-in elsewhere than the password form: an
+/// OpenID provider's callback); the approvals of an earlier sign-in of the same person in
+/// `headers` carry over. `None` when the cookie cannot be signed (the store is unreachable).
+pub(crate) async fn sign_in_cookie(
+    inner: &Inner,
+    headers: &HeaderMap,
+    person: &Person,
+) -> Option<String> {
+    let sealer = sealer(inner).await?;
+    let previous = read_session(inner, headers, Some(&sealer));
+    let signed_in = SignedIn {
+        subject: person.subject.clone(),
+        name: person.name.clone(),
+        email: person.email.clone(),
+    };
+    let session = Session::signed_in(&inner.urls.issuer, signed_in, now(), previous);
+    let value = sealer.seal(&session)?;
+    Some(session::set_cookie(
+        &value,
+        &inner.urls.route("/authorize"),
+        session.max_age(now()),
+        https(inner),
+    ))
+}
+
+/// The person of a sign-in cookie, as codes and tokens carry them.
+fn person_of(p: &SignedIn) -> Person {
+    Person {
+        subject: p.subject.clone(),
+        name: p.name.clone(),
+        email: p.email.clone(),
+    }
+}
+
+/// Approves for the person of `session`, who approved this client for these scopes before.
+async fn approve_remembered(inner: &Inner, req: AuthRequest, session: Option<Session>) -> Response {
+    let person = session
+        .as_ref()
+        .map_or_else(Person::operator, |s| person_of(&s.person));
+    approve(inner, req, person, "remembered", None).await
 }
 
 fn redirect_host(uri: &str) -> String {
@@ -387,105 +526,150 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+fn https(inner: &Inner) -> bool {
+    inner.urls.origin.starts_with("https://")
 }
 
-/// The consent page. Client-supplied text (its name, its redirect host) is isolated in `<bdi>`
-/// so right-to-left text in it cannot reorder the sentence around it (HTML §4.5.23).
+/// The signer of sign-in cookies: the store's server key, read once, mixed with the login's
+/// secret (the password hash), so a new password signs everybody out. `None` (logged) when
+/// the store cannot be read: nobody is remembered until it can.
+async fn sealer(inner: &Inner) -> Option<Sealer> {
+    let key = inner
+        .session_key
+        .get_or_try_init(|| inner.store.server_key(session::SESSION_KEY_NAME))
+        .await;
+    match key {
+        Ok(key) => {
+            // With an OpenID provider, its issuer: moving to another provider signs everybody
+            // out.
+            let context = match (&inner.config.oidc, inner.config.consent()) {
+                (Some(oidc), _) => oidc.issuer.as_str(),
+                (None, Consent::Password) => inner.config.password_hash.as_deref().unwrap_or(""),
+                (None, Consent::Auto) => "",
+            };
+            Some(Sealer::new(key, context.as_bytes()))
+        }
+        Err(e) => {
+            tracing::warn!(target: "mcpgen::oauth", error = ?e, "cannot read the session key; sign-ins are not remembered");
+            None
+        }
+    }
+}
+
+/// The sign-in cookie's session, if the request carries one that is intact and current.
+fn read_session(inner: &Inner, headers: &HeaderMap, sealer: Option<&Sealer>) -> Option<Session> {
+    let value = cookie(headers, session::cookie_name(https(inner)))?;
+    sealer?.open(value, &inner.urls.issuer, now())
+}
+
+/// The `Set-Cookie` value remembering that `session`'s person approved `req`; `None` when it
+/// cannot be signed.
+fn remember(
+    inner: &Inner,
+    sealer: Option<&Sealer>,
+    mut session: Session,
+    req: &AuthRequest,
+) -> Option<String> {
+    session.remember(&req.client.client_id, &req.scopes);
+    let value = sealer?.seal(&session)?;
+    Some(session::set_cookie(
+        &value,
+        &inner.urls.route("/authorize"),
+        session.max_age(now()),
+        https(inner),
+    ))
+}
+
+/// The server's title on its pages: the spec's title, else the public host.
+pub(crate) fn server_title(inner: &Inner) -> String {
+    inner.config.title.clone().unwrap_or_else(|| {
+        Url::parse(&inner.urls.origin)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    })
+}
+
+/// The authorization request's parameters, as the form and the "sign in as someone else"
+/// link carry them.
+fn request_fields(req: &AuthRequest) -> Vec<(&'static str, String)> {
+    req.params()
+}
+
+/// The sign-in and consent page. `signed_in`: who is signed in (no sign-in fields then).
 fn consent_page(
     inner: &Inner,
     req: &AuthRequest,
     csrf: &str,
+    signed_in: Option<&SignedIn>,
     error: Option<&str>,
-    person: Option<&Person>,
 ) -> String {
-    let name = req
-        .client
-        .client_name
-        .as_deref()
-        .unwrap_or("An unnamed application");
-    let host = redirect_host(&req.redirect_uri);
-    let descriptions: HashMap<&str, &str> = inner
-        .config
-        .auth
+    let document = inner.cimd.is_some() && super::cimd::is_document_url(&req.client.client_id);
+    let client = ClientView {
+        name: req
+            .client
+            .client_name
+            .clone()
+            .unwrap_or_else(|| "An unnamed application".to_owned()),
+        self_declared: !document,
+        domain: document.then(|| redirect_host(&req.client.client_id)),
+    };
+    let scopes = req
         .scopes
         .iter()
-        .map(|(n, d)| (n.as_str(), d.as_str()))
-        .collect();
-    let mut scopes = String::new();
-    for s in &req.scopes {
-        let d = match s.as_str() {
-            scope::OFFLINE_ACCESS => "Stay signed in (refresh tokens)",
-            other => descriptions.get(other).copied().unwrap_or(""),
-        };
-        scopes.push_str(&format!(
-            "<li><code>{}</code> {}</li>",
-            escape(s),
-            escape(d)
-        ));
-    }
-    let mut hidden = req.params();
-    hidden.push(("csrf", csrf.to_owned()));
-    let mut fields = String::new();
-    for (k, v) in hidden {
-        if !v.is_empty() {
-            fields.push_str(&format!(
-                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
-                escape(&v)
-            ));
-        }
-    }
-    let error = error
-        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    let sign_in = match person {
-        Some(p) => format!(
-            "<p>Signed in as <strong><bdi>{}</bdi></strong>.</p>",
-            escape(
-                p.email
-                    .as_deref()
-                    .or(p.name.as_deref())
-                    .unwrap_or(&p.subject)
-            )
-        ),
-        None => "<p><label>Server password <input type=\"password\" name=\"password\" \
-autocomplete=\"current-password\" autofocus></label></p>"
+        .map(|s| ScopeView {
+            name: s.clone(),
+            description: match s.as_str() {
+                scope::OFFLINE_ACCESS => "Stay connected without asking again (refresh tokens)",
+                other => inner
+                    .config
+                    .auth
+                    .scopes
+                    .iter()
+                    .find(|(n, _)| n == other)
+                    .map_or("", |(_, d)| d.as_str()),
+            }
             .to_owned(),
-    };
-    format!(
-        "<!doctype html>
-<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">
-<title>Authorize {name}</title>
-<style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}
-.error{{color:#b00}}code{{background:#eee;padding:0 .2em}}button{{font-size:1rem;margin-right:.5rem}}</style>
-</head><body>
-<h1>Authorize <bdi>{name}</bdi></h1>
-<p><strong><bdi>{name}</bdi></strong> wants to use <strong>{resource}</strong> on your behalf and will be sent back to <strong><bdi>{host}</bdi></strong>.</p>
-<p>It asks for:</p><ul>{scopes}</ul>
-{error}
-<form method=\"post\" action=\"{action}\">{fields}
-{sign_in}
-<p><button type=\"submit\" name=\"action\" value=\"approve\">Approve</button>
-<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>
-</form></body></html>
-",
-        name = escape(name),
-        resource = escape(&inner.urls.resource),
-        host = escape(&host),
-        action = escape(&inner.urls.route("/authorize")),
-    )
+            destructive: inner.config.destructive_scopes.contains(s),
+        })
+        .collect();
+    let mut fields = request_fields(req);
+    let mut switch = fields.clone();
+    switch.push(("prompt", "login".to_owned()));
+    let switch_href = format!(
+        "{}?{}",
+        inner.urls.route("/authorize"),
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(switch)
+            .finish()
+    );
+    if let Some(p) = &req.prompt_raw {
+        fields.push(("prompt", p.clone()));
+    }
+    fields.push(("csrf", csrf.to_owned()));
+    ConsentPage {
+        server: server_title(inner),
+        client,
+        redirect_host: redirect_host(&req.redirect_uri),
+        scopes,
+        signed_in: signed_in.map(|p| PersonView {
+            subject: p.subject.clone(),
+            name: p.name.clone(),
+            email: p.email.clone(),
+        }),
+        switch_href,
+        sign_in: signed_in.is_none().then_some(SignInView::Password),
+        action: inner.urls.route("/authorize"),
+        hidden: fields
+            .into_iter()
+            .map(|(name, value)| HiddenField {
+                name: name.to_owned(),
+                value,
+            })
+            .collect(),
+        error: error.map(str::to_owned),
+    }
+    .render()
 }
 
 /// What the error page tells the user to do when nothing more specific applies.
@@ -523,23 +707,17 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 /// The page an authorization error is shown on when it is not redirected: the error code, the
 /// server's own description (which may quote a parameter name the client sent: escaped) and
 /// what the user can do.
-pub(crate) fn error_page(error: &str, description: &str, advice: &str) -> String {
-    format!(
-        "<!doctype html>
-<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">
-<title>Authorization failed</title>
-<style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}
-code{{background:#eee;padding:0 .2em}}</style>
-</head><body>
-<h1>Authorization failed</h1>
-<p>The application sent an authorization request this server cannot accept: {description}.</p>
-<p>Error: <code>{error}</code>. {advice}</p>
-</body></html>
-",
-        error = escape(error),
-        description = escape(description),
-        advice = escape(advice),
-    )
+pub(crate) fn error_page(inner: &Inner, error: &str, description: &str, advice: &str) -> String {
+    ErrorPage {
+        server: server_title(inner),
+        heading: "Authorization failed".to_owned(),
+        message: format!(
+            "The application sent an authorization request this server cannot accept: {description}."
+        ),
+        error: Some(error.to_owned()),
+        advice: advice.to_owned(),
+    }
+    .render()
 }
 
 /// A consent submission that is not approved: logged with its reason, and the page shown again
@@ -547,11 +725,11 @@ code{{background:#eee;padding:0 .2em}}</style>
 fn consent_refused(
     inner: &Inner,
     req: &AuthRequest,
+    signed_in: Option<&SignedIn>,
     status: StatusCode,
     reason: &'static str,
     message: &str,
     subject: Option<&str>,
-    signed_in: Option<&Person>,
 ) -> Response {
     tracing::info!(
         target: "mcpgen::oauth",
@@ -561,7 +739,7 @@ fn consent_refused(
         reason,
     );
     let csrf = random_token();
-    let html = consent_page(inner, req, &csrf, Some(message), signed_in);
+    let html = consent_page(inner, req, &csrf, signed_in, Some(message));
     page(inner, status, html, Some(&csrf))
 }
 
@@ -575,11 +753,13 @@ pub(crate) fn page(
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        HeaderValue::from_static(super::pages::content_security_policy()),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
@@ -602,29 +782,53 @@ pub(crate) fn page(
     res
 }
 
+/// A `GET /authorize` that passed validation: approved at once (automatic consent, or a
+/// signed-in person who approved this client for these scopes before and `prompt` does not
+/// ask again), answered without a page (`prompt=none`), or the sign-in and consent page.
 async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -> Response {
-    if let Some(oidc) = &inner.oidc {
-        // `login: oidc`: the consent page once the provider has signed the person in.
-        return match oidc.signed_in(inner, headers).await {
-            Some(person) => {
-                let csrf = random_token();
-                let html = consent_page(inner, &req, &csrf, None, Some(&person));
-                page(inner, StatusCode::OK, html, Some(&csrf))
-            }
-            None => oidc.begin(inner, headers, &request_query(&req)).await,
+    if inner.config.consent() == Consent::Auto && inner.oidc.is_none() {
+        return approve(inner, req, Person::local(), "auto", None).await;
+    }
+    let sealer = sealer(inner).await;
+    let session = read_session(inner, headers, sealer.as_ref());
+    let remembered = session
+        .as_ref()
+        .is_some_and(|s| s.covers(&req.client.client_id, &req.scopes));
+    if req.prompt.none {
+        // OpenID Connect Core 1.0 §3.1.2.6.
+        let error = match (&session, remembered) {
+            (None, _) => Some((
+                "login_required",
+                "nobody is signed in; retry without prompt=none",
+            )),
+            (Some(_), false) => Some((
+                "consent_required",
+                "the client is not approved for these scopes; retry without prompt=none",
+            )),
+            (Some(_), true) => None,
         };
-    }
-    match inner.config.consent() {
-        Consent::Auto => approve(inner, req, Person::local()).await,
-        Consent::Password => {
-            // Double-submit cookie: the form's token must equal the cookie set with the page,
-            // which another site can neither read nor set. Needs no server-side state, so any
-            // replica can answer the POST.
-            let csrf = random_token();
-            let html = consent_page(inner, &req, &csrf, None, None);
-            page(inner, StatusCode::OK, html, Some(&csrf))
+        if let Some((error, description)) = error {
+            let refused = refusal(inner, &req, error, description);
+            return refuse(inner, headers, refused);
         }
+        return approve_remembered(inner, req, session).await;
     }
+    if let Some(oidc) = &inner.oidc
+        && (session.is_none() || req.prompt.login)
+    {
+        // `login: oidc`: sign in at the provider first; its callback comes back here.
+        return oidc.begin(inner, headers, &upstream_query(&req)).await;
+    }
+    if remembered && !req.prompt.login && !req.prompt.consent {
+        return approve_remembered(inner, req, session).await;
+    }
+    let signed_in = session.filter(|_| !req.prompt.login).map(|s| s.person);
+    // Double-submit cookie: the form's token must equal the cookie set with the page,
+    // which another site can neither read nor set. Needs no server-side state, so any
+    // replica can answer the POST.
+    let csrf = random_token();
+    let html = consent_page(inner, &req, &csrf, signed_in.as_ref(), None);
+    page(inner, StatusCode::OK, html, Some(&csrf))
 }
 
 /// `GET /authorize`.
@@ -679,27 +883,34 @@ pub(crate) async fn authorize_post(
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
-        return approve(&inner, req, Person::local()).await;
+        return approve(&inner, req, Person::local(), "auto", None).await;
     }
-    let person = match &inner.oidc {
-        Some(oidc) => match oidc.signed_in(&inner, headers).await {
-            Some(p) => Some(p),
-            // The sign-in expired while the page was open: sign in again.
-            None => return oidc.begin(&inner, headers, &request_query(&req)).await,
-        },
-        None => None,
-    };
+    if req.prompt.none {
+        return show_or_approve(&inner, headers, req).await;
+    }
+    let sealer = sealer(&inner).await;
+    let previous = read_session(&inner, headers, sealer.as_ref());
+    // Who is signed in, unless the page asked to sign in again.
+    let session = previous.clone().filter(|_| !req.prompt.login);
+    let signed_in = session.as_ref().map(|s| s.person.clone());
+    if let Some(oidc) = &inner.oidc
+        && session.is_none()
+    {
+        // Nobody signed in at the provider (or the sign-in expired while the page was open,
+        // or the page asked to sign in again): to the provider.
+        return oidc.begin(&inner, headers, &upstream_query(&req)).await;
+    }
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
     let expected = cookie(headers, csrf_cookie_name(&inner)).unwrap_or("");
     if sent.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
         return consent_refused(
             &inner,
             &req,
+            signed_in.as_ref(),
             StatusCode::FORBIDDEN,
             "csrf token missing or stale",
             "This form expired. Please try again.",
-            person.as_ref().map(|p| p.subject.as_str()),
-            person.as_ref(),
+            signed_in.as_ref().map(|p| p.subject.as_str()),
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {
@@ -715,14 +926,10 @@ pub(crate) async fn authorize_post(
             },
         );
     }
-    if let Some(person) = person {
-        tracing::info!(
-            target: "mcpgen::oauth",
-            decision = "consent_approved",
-            client_id = ?req.client.client_id,
-            subject = ?super::clip(&person.subject),
-        );
-        return approve(&inner, req, person).await;
+    if let Some(session) = session {
+        let person = person_of(&session.person);
+        let cookie = remember(&inner, sealer.as_ref(), session, &req);
+        return approve(&inner, req, person, "consent", cookie).await;
     }
     // Counted before the check, so concurrent guesses cannot race past the limit.
     let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
@@ -737,16 +944,25 @@ pub(crate) async fn authorize_post(
         (Ok(()), None) => Ok(false),
     };
     let (reason, message) = match checked {
-        Ok(true) => return approve(&inner, req, Person::operator()).await,
+        Ok(true) => {
+            let person = SignedIn {
+                subject: OPERATOR_SUBJECT.to_owned(),
+                name: None,
+                email: None,
+            };
+            let session = Session::signed_in(&inner.urls.issuer, person, now(), previous);
+            let cookie = remember(&inner, sealer.as_ref(), session, &req);
+            return approve(&inner, req, Person::operator(), "consent", cookie).await;
+        }
         Ok(false) => {
             return consent_refused(
                 &inner,
                 &req,
+                None,
                 StatusCode::UNAUTHORIZED,
                 "wrong password",
                 "Wrong password.",
                 Some(Person::OPERATOR),
-                None,
             );
         }
         Err(Refused::Source(_)) => (
@@ -766,11 +982,11 @@ pub(crate) async fn authorize_post(
     let mut res = consent_refused(
         &inner,
         &req,
+        None,
         StatusCode::TOO_MANY_REQUESTS,
         reason,
         message,
         Some(Person::OPERATOR),
-        None,
     );
     let wait = match checked {
         Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),
@@ -799,6 +1015,7 @@ fn cross_site_auto_consent(
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
     if inner.config.consent() != Consent::Auto
+        || inner.oidc.is_some()
         || !cross_site
         || mcpgen_rules::is_loopback_url(&req.redirect_uri)
     {
@@ -810,13 +1027,16 @@ fn cross_site_auto_consent(
         client_id = ?req.client.client_id,
         reason = "cross-site navigation with automatic consent",
     );
-    let html = "<!doctype html>
-<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization refused</title></head><body>
-<h1>Authorization refused</h1>
-<p>Another web site sent your browser here. This local server approves requests without asking
-(consent: auto), so it only does that for requests that start on this machine. Start the
-connection from your MCP client again.</p>
-</body></html>
-";
-    Some(page(inner, StatusCode::FORBIDDEN, html.to_owned(), None))
+    let html = ErrorPage {
+        server: server_title(inner),
+        heading: "Authorization refused".to_owned(),
+        message: "Another web site sent your browser here. This local server approves requests \
+                  without asking (consent: auto), so it only does that for requests that start \
+                  on this machine."
+            .to_owned(),
+        error: None,
+        advice: "Start the connection from your MCP client again.".to_owned(),
+    }
+    .render();
+    Some(page(inner, StatusCode::FORBIDDEN, html, None))
 }

@@ -21,9 +21,11 @@ pub(crate) use error::clip;
 mod limit;
 mod metadata;
 pub mod oidc;
+pub mod pages;
 mod redirect;
 mod register;
 pub mod scope;
+pub mod session;
 mod token;
 pub(crate) mod urls;
 
@@ -54,6 +56,7 @@ pub use self::limit::{
 };
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
+pub use self::session::{OPERATOR_SUBJECT, SESSION_TTL};
 pub use mcpgen_rules::is_loopback_url;
 
 /// The environment variable a generated server reads the consent password hash from (format:
@@ -182,6 +185,12 @@ pub struct OAuthConfig {
     /// sign in at this OpenID provider before the consent page, which then asks for no
     /// password. `None`: no upstream sign-in.
     pub oidc: Option<oidc::OidcConfig>,
+    /// The server's title, shown on the sign-in, consent and error pages; `None`: the public
+    /// host.
+    pub title: Option<String>,
+    /// Scopes required by a tool that may change or destroy data (`destructiveHint` true and
+    /// `readOnlyHint` false): the consent page marks them.
+    pub destructive_scopes: Vec<String>,
 }
 
 impl OAuthConfig {
@@ -204,6 +213,8 @@ impl OAuthConfig {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             oidc: None,
+            title: None,
+            destructive_scopes: Vec::new(),
         }
     }
 
@@ -233,6 +244,8 @@ impl std::fmt::Debug for OAuthConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("oidc", &self.oidc)
+            .field("title", &self.title)
+            .field("destructive_scopes", &self.destructive_scopes)
             .finish()
     }
 }
@@ -297,6 +310,8 @@ pub(crate) struct Inner {
     pub password_attempts: limit::PasswordLimiter,
     pub registrations: limit::RegistrationLimiter,
     pub oidc: Option<Arc<oidc::Oidc>>,
+    /// The store's server key that signs sign-in cookies, read once.
+    pub session_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 /// The authorization server and resource-server check of one MCP server. Cheap to clone.
@@ -435,6 +450,7 @@ impl OAuth {
                 password_attempts: limit::PasswordLimiter::default(),
                 registrations: limit::RegistrationLimiter::default(),
                 oidc,
+                session_key: tokio::sync::OnceCell::new(),
             }),
         })
     }

@@ -19,9 +19,12 @@
 //!    provider's JWKS, `iss`, `aud`, `nonce`, `exp` and `iat` (OpenID Connect Core §3.1.3.7).
 //! 4. The spec's admission rule ([`OidcAllow`]) decides; an admitted person becomes a
 //!    [`Person`] (subject = the ID token's `sub`, as the provider sends it, not prefixed with
-//!    the issuer: a server has exactly one provider), the browser gets a short-lived signed
-//!    sign-in cookie, and is sent back to `/authorize`, which shows the consent page; the
-//!    approval issues the code for that person.
+//!    the issuer: a server has exactly one provider), is signed in to the authorization server
+//!    (its sign-in cookie, see [`super::session`]), and is sent back to `/authorize`, which
+//!    approves at once when that person approved the client for these scopes before
+//!    (remembered consent), and otherwise shows the consent page; the approval issues the code
+//!    for that person. `prompt=login` (and "sign in as someone else") goes to the provider
+//!    again.
 //!
 //! Refusals are a page for the person and an audit log line (`decision="oidc_refused"`)
 //! with the reason; provider and token values are never logged.
@@ -87,9 +90,6 @@ pub const FLOW_TTL: Duration = Duration::from_secs(600);
 /// How many sign-ins one browser may have under way at once (one flow cookie each); starting
 /// another deletes the oldest.
 pub const MAX_PENDING_SIGN_INS: usize = 4;
-/// How long the sign-in cookie set after the provider admitted a person lasts: 10 minutes,
-/// enough to read the consent page.
-pub const SIGN_IN_TTL: Duration = Duration::from_secs(600);
 /// The largest cookie the server sets, name and attributes included (browsers keep 4096
 /// bytes per cookie); an authorization request that would need more is refused with a page.
 pub const MAX_COOKIE_BYTES: usize = 4000;
@@ -296,7 +296,6 @@ pub(crate) struct Oidc {
 /// The cookie keys, derived from the deployment's server key on first use.
 struct Keys {
     flow: [u8; 32],
-    sign_in: [u8; 32],
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -350,13 +349,6 @@ struct Flow {
     e: u64,
 }
 
-/// The sign-in cookie's content.
-#[derive(Serialize, Deserialize)]
-struct SignedIn {
-    p: Person,
-    e: u64,
-}
-
 /// Why a sign-in is refused: `reason` goes to the audit log, `shown` to the person.
 struct Refused {
     reason: String,
@@ -395,7 +387,6 @@ impl Oidc {
                 let server_key = server_key(inner).await?;
                 Ok(Keys {
                     flow: derive_key(&server_key, "mcpgen oidc flow cookie v1"),
-                    sign_in: derive_key(&server_key, "mcpgen oidc sign-in cookie v1"),
                 })
             })
             .await
@@ -605,15 +596,6 @@ impl Oidc {
             .collect()
     }
 
-    /// The person a valid sign-in cookie names.
-    pub(crate) async fn signed_in(&self, inner: &Inner, headers: &HeaderMap) -> Option<Person> {
-        let name = sign_in_cookie_name(inner);
-        let value = cookie(headers, name)?;
-        let keys = self.keys(inner).await.ok()?;
-        let s: SignedIn = open(&keys.sign_in, name, value)?;
-        (s.e > now()).then_some(s.p)
-    }
-
     async fn complete(
         &self,
         inner: &Inner,
@@ -802,7 +784,10 @@ fn claim_has(v: &serde_json::Value, want: &str) -> bool {
     match v {
         serde_json::Value::String(s) => s == want,
         serde_json::Value::Array(items) => items.iter().any(|i| claim_has(i, want)),
-        serde_json::Value::Bool(_) | serde_json::Value::Number(_) => v.to_string() == want,
+        serde_json::Value::Bool(b) => want.parse::<bool>() == Ok(*b),
+        serde_json::Value::Number(n) => {
+            serde_json::from_str::<serde_json::Number>(want).is_ok_and(|w| w == *n)
+        }
         _ => false,
     }
 }
@@ -837,14 +822,6 @@ fn flow_cookie_name(inner: &Inner, state: &str) -> String {
     format!("{}{id}", flow_cookie_prefix(inner))
 }
 
-fn sign_in_cookie_name(inner: &Inner) -> &'static str {
-    if secure(inner) {
-        "__Host-mcpgen_signin"
-    } else {
-        "mcpgen_signin"
-    }
-}
-
 fn set_cookie(inner: &Inner, name: &str, value: &str, ttl: Duration) -> String {
     let secure = if secure(inner) { "; Secure" } else { "" };
     format!(
@@ -874,12 +851,22 @@ fn refusal(inner: &Inner, status: StatusCode, refused: Refused, advice: &str) ->
         decision = "oidc_refused",
         reason = ?refused.reason,
     );
-    super::authorize::page(
-        inner,
-        status,
-        super::authorize::error_page("access_denied", &refused.shown, advice),
-        None,
-    )
+    let html = super::pages::ErrorPage {
+        server: super::authorize::server_title(inner),
+        heading: "Sign-in refused".to_owned(),
+        message: format!("{}.", upper_first(&refused.shown)),
+        error: None,
+        advice: advice.to_owned(),
+    }
+    .render();
+    super::authorize::page(inner, status, html, None)
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// `GET /oauth/callback`: the provider's answer.
@@ -912,21 +899,17 @@ pub(crate) async fn callback(
         subject = ?clip(&person.subject),
         email = ?person.email.as_deref().map(clip),
     );
-    let name = sign_in_cookie_name(&inner);
-    let signed = SignedIn {
-        p: person,
-        e: now() + SIGN_IN_TTL.as_secs(),
+    let Some(sign_in) = super::authorize::sign_in_cookie(&inner, &headers, &person).await else {
+        return refusal(
+            &inner,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Refused::new(
+                "cannot sign the sign-in cookie (store unreachable)",
+                "the server cannot sign you in right now",
+            ),
+            "Wait a minute and try again; if it keeps failing, tell the server's operator.",
+        );
     };
-    // `complete` derived the keys, so this finds them.
-    let Ok(keys) = oidc.keys(&inner).await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
-    let sign_in = set_cookie(
-        &inner,
-        name,
-        &seal(&keys.sign_in, name, &signed),
-        SIGN_IN_TTL,
-    );
     let flow_name = flow_cookie_name(&inner, &flow.s);
     let mut res = StatusCode::SEE_OTHER.into_response();
     let h = res.headers_mut();
