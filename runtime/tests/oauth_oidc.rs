@@ -526,6 +526,34 @@ async fn the_callback_needs_the_browser_that_started_the_sign_in() {
         log_lines_with(&["oidc_refused", "no sign-in cookie for this state"]).len() >= 3,
         "each refusal is logged"
     );
+    // "Sign in as someone else" (prompt=login) asks the provider to sign in again, and the
+    // request the sign-in returns to no longer asks for it (it would loop); other prompt
+    // values stay.
+    let r = oauth_common::authorize(&s.router, id, redirect, &[("prompt", "login consent")]).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    let to_provider = url::Url::parse(r.header("location")).unwrap();
+    let prompt: Vec<String> = to_provider
+        .query_pairs()
+        .filter(|(k, _)| k == "prompt")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(prompt, ["login"]);
+    let flow = r.header("set-cookie").split(';').next().unwrap();
+    let payload = flow.split_once('=').unwrap().1.split('.').next().unwrap();
+    use base64::Engine as _;
+    let payload: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let back: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(payload["q"].as_str().unwrap().as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(back.get("prompt").map(String::as_str), Some("consent"));
+    assert_eq!(back["client_id"], id);
+
     // A client that starts sign-ins in a loop: the browser keeps at most four flow cookies,
     // the newest.
     let mut jar: Vec<(String, String)> = Vec::new();

@@ -817,7 +817,9 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
         && (session.is_none() || req.prompt.login)
     {
         // `login: oidc`: sign in at the provider first; its callback comes back here.
-        return oidc.begin(inner, headers, &upstream_query(&req)).await;
+        return oidc
+            .begin(inner, headers, &upstream_query(&req), req.prompt.login)
+            .await;
     }
     if remembered && !req.prompt.login && !req.prompt.consent {
         return approve_remembered(inner, req, session).await;
@@ -898,7 +900,9 @@ pub(crate) async fn authorize_post(
     {
         // Nobody signed in at the provider (or the sign-in expired while the page was open,
         // or the page asked to sign in again): to the provider.
-        return oidc.begin(&inner, headers, &upstream_query(&req)).await;
+        return oidc
+            .begin(&inner, headers, &upstream_query(&req), req.prompt.login)
+            .await;
     }
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
     let expected = cookie(headers, csrf_cookie_name(&inner)).unwrap_or("");

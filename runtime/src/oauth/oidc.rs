@@ -492,7 +492,16 @@ impl Oidc {
 
     /// Sends the browser to the provider for the validated MCP authorization request whose
     /// query is `query`.
-    pub(crate) async fn begin(&self, inner: &Inner, headers: &HeaderMap, query: &str) -> Response {
+    /// `login`: the request asked to sign in again (`prompt=login`, "sign in as someone
+    /// else"), so the provider is asked for `prompt=login` too (OpenID Connect Core
+    /// §3.1.2.1), rather than signing the same account in silently.
+    pub(crate) async fn begin(
+        &self,
+        inner: &Inner,
+        headers: &HeaderMap,
+        query: &str,
+        login: bool,
+    ) -> Response {
         let provider = match self.client(false).await {
             Ok(p) => p,
             Err(why) => {
@@ -522,7 +531,7 @@ impl Oidc {
             }
         };
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = provider
+        let mut request = provider
             .client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
@@ -530,8 +539,11 @@ impl Oidc {
                 Nonce::new_random,
             )
             .set_pkce_challenge(challenge)
-            .add_scopes(provider.scopes.iter().cloned())
-            .url();
+            .add_scopes(provider.scopes.iter().cloned());
+        if login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        let (url, state, nonce) = request.url();
         let flow = Flow {
             s: state.secret().clone(),
             n: nonce.secret().clone(),
