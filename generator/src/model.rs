@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::naming;
-use crate::spec::{self, AuthSetting, Consent, Handler, Lint, ProtocolVersion, Spec};
+use crate::spec::{self, AuthSetting, Handler, Lint, Login, ProtocolVersion, Spec};
 use crate::types::TypeSpace;
 use crate::validate::parse_duration;
 use mcpgen_rules::base_url;
@@ -52,7 +52,10 @@ pub struct AuthModel {
     /// Sorted by name.
     pub scopes: Vec<ScopeModel>,
     pub default_scopes: Vec<String>,
-    pub consent: Consent,
+    /// `auth.login`, or the former `auth.consent`; default `password`.
+    pub login: Login,
+    /// `auth.oidc`; validate made sure it is there exactly with `login: oidc`.
+    pub oidc: Option<OidcModel>,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
     /// See `auth.tokens.refresh_reuse_grace`.
@@ -60,6 +63,16 @@ pub struct AuthModel {
     pub dynamic_registration: bool,
     pub client_id_metadata_documents: bool,
     pub extra_redirect_uris: Vec<String>,
+}
+
+/// `auth.oidc`, resolved: absent lists are empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcModel {
+    pub issuer: Option<String>,
+    pub emails: Vec<String>,
+    pub domains: Vec<String>,
+    /// (name, value) of the required claim.
+    pub claim: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,7 +181,20 @@ impl Model {
                     Some(list) => list.iter().map(|s| s.0.clone()).collect(),
                     None => a.scopes.keys().cloned().collect(),
                 },
-                consent: a.consent.unwrap_or(Consent::Password),
+                login: a
+                    .login
+                    .or(a.consent.map(Login::from))
+                    .unwrap_or(Login::Password),
+                oidc: a.oidc.as_ref().map(|o| OidcModel {
+                    issuer: o.issuer.clone(),
+                    emails: o.allow.emails.clone().unwrap_or_default(),
+                    domains: o.allow.domains.clone().unwrap_or_default(),
+                    claim: o
+                        .allow
+                        .claim
+                        .as_ref()
+                        .map(|c| (c.name.clone(), c.value.clone())),
+                }),
                 access_ttl_secs: ttl(
                     a.tokens.as_ref().and_then(|t| t.access_ttl.as_deref()),
                     3600,

@@ -208,9 +208,16 @@ pub struct Auth {
     /// Default: every declared scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_scopes: Option<Vec<ScopeName>>,
-    /// How `/authorize` gets the user's approval. Default `password`.
+    /// How people sign in before they approve a client. Default `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<Login>,
+    /// The former name of `login`, from before users and OpenID sign-in: `password` or
+    /// `auto`, as `login` takes them. Use `login`; a spec may not set both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<Consent>,
+    /// The OpenID provider people sign in with, and who is admitted. Only with `login: oidc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<Box<Oidc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Tokens>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,13 +262,102 @@ pub struct ScopeDef {
     pub description: String,
 }
 
+/// The former `auth.consent`: the two ways `auth.login` had before users and OpenID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Consent {
-    /// A consent page that asks for the operator's password.
+    /// As `login: password`.
     Password,
-    /// Approve at once. Only with a loopback public URL (tests, local development).
+    /// As `login: auto`.
     Auto,
+}
+
+impl From<Consent> for Login {
+    fn from(c: Consent) -> Self {
+        match c {
+            Consent::Password => Login::Password,
+            Consent::Auto => Login::Auto,
+        }
+    }
+}
+
+/// How people sign in at the authorization server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Login {
+    /// One shared password (its Argon2 hash in `MCPGEN_PASSWORD_HASH`), typed on the consent
+    /// page; every grant belongs to the subject `operator`.
+    Password,
+    /// Accounts in the server's store, managed with `<bin> users add|list|remove|passwd`;
+    /// people sign in with name and password, and the subject is the user's name.
+    Users,
+    /// An upstream OpenID provider (`auth.oidc`) signs people in; the client id and secret
+    /// come from `MCPGEN_OIDC_CLIENT_ID` and `MCPGEN_OIDC_CLIENT_SECRET`.
+    Oidc,
+    /// Approve at once, as the subject `local`. Only with a loopback public URL (tests,
+    /// local development).
+    Auto,
+}
+
+impl Login {
+    /// The spec's name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Login::Password => "password",
+            Login::Users => "users",
+            Login::Oidc => "oidc",
+            Login::Auto => "auto",
+        }
+    }
+}
+
+/// An email address: something before and after one `@`, no spaces.
+pub const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s]+$";
+/// An email domain, lowercase: `example.com`.
+pub const DOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$";
+
+/// `login: oidc`: the OpenID provider and who it admits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Oidc {
+    /// The provider's issuer URL, as its discovery document names it
+    /// (`https://accounts.google.com`). Default: `MCPGEN_OIDC_ISSUER` at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^https?://"))]
+    pub issuer: Option<String>,
+    /// Who is admitted once the provider signed them in: anyone matching one of the rules.
+    /// At least one rule is required.
+    pub allow: OidcAllow,
+}
+
+/// Admission rules of `login: oidc`; a person matching any one is admitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcAllow {
+    /// Email addresses admitted (the provider must say the email is verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1), inner(regex(pattern = EMAIL_PATTERN)))]
+    pub emails: Option<Vec<String>>,
+    /// Email domains admitted, lowercase: `example.com` admits `ada@example.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1), inner(regex(pattern = DOMAIN_PATTERN)))]
+    pub domains: Option<Vec<String>>,
+    /// An ID token claim that must hold a value (`groups` containing `mcp-users`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<OidcClaim>,
+}
+
+/// A required ID token claim value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcClaim {
+    /// The claim's name (`groups`, `hd`, `roles`).
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// The value it must equal, or, for a list claim, contain.
+    #[schemars(length(min = 1))]
+    pub value: String,
 }
 
 /// The default `refresh_reuse_grace`, in seconds: hosted clients retry refreshes in bursts

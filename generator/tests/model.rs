@@ -1,7 +1,8 @@
 //! The resolved model: defaults a generated server relies on.
 
 use mcpgen::model::Model;
-use mcpgen::spec::{Consent, Handler, ProtocolVersion};
+use mcpgen::model::OidcModel;
+use mcpgen::spec::{Handler, Login, ProtocolVersion};
 
 fn load(yaml: &str) -> Model {
     match mcpgen::check("test.yaml", yaml.as_bytes()) {
@@ -47,7 +48,8 @@ fn defaults_are_filled_in() {
     assert_eq!(m.protocol_versions, ProtocolVersion::ALL.to_vec());
     let auth = m.auth.as_ref().unwrap();
     assert_eq!(auth.issuer, "https://mcp.example.com");
-    assert_eq!(auth.consent, Consent::Password);
+    assert_eq!(auth.login, Login::Password);
+    assert_eq!(auth.oidc, None);
     assert_eq!(
         (auth.access_ttl_secs, auth.refresh_ttl_secs),
         (3600, 30 * 86400)
@@ -87,6 +89,35 @@ fn refresh_reuse_grace_is_read_from_the_spec() {
     assert_ne!(yaml, MINIMAL);
     let m = load(&yaml);
     assert_eq!(m.auth.unwrap().refresh_reuse_grace_secs, 90);
+}
+
+/// `auth.login` picks how people sign in; the former `consent` key still works as its alias;
+/// `login: oidc` carries its provider and rules into the model.
+#[test]
+fn login_modes_and_the_former_consent_key() {
+    let with = |lines: &str| load(&MINIMAL.replace("auth:\n", &format!("auth:\n{lines}")));
+    assert_eq!(with("  login: users\n").auth.unwrap().login, Login::Users);
+    let loopback = |yaml: String| yaml.replace("https://MCP.Example.com/", "http://127.0.0.1:8000");
+    let m = load(&loopback(
+        MINIMAL.replace("auth:\n", "auth:\n  consent: auto\n"),
+    ));
+    assert_eq!(m.auth.unwrap().login, Login::Auto);
+    let m = with("  consent: password\n");
+    assert_eq!(m.auth.unwrap().login, Login::Password);
+    let m = with(
+        "  login: oidc\n  oidc:\n    issuer: https://idp.example.com/realms/staff\n    allow:\n      domains: [example.com]\n      claim: { name: groups, value: mcp-users }\n",
+    );
+    let auth = m.auth.unwrap();
+    assert_eq!(auth.login, Login::Oidc);
+    assert_eq!(
+        auth.oidc,
+        Some(OidcModel {
+            issuer: Some("https://idp.example.com/realms/staff".into()),
+            emails: vec![],
+            domains: vec!["example.com".into()],
+            claim: Some(("groups".into(), "mcp-users".into())),
+        })
+    );
 }
 
 #[test]

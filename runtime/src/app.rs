@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use mcpgen_runtime::app::{self, App, AuthSpec, Consent};
+//! use mcpgen_runtime::app::{self, App, AuthSpec, Login};
 //! # fn demo(info: mcpgen_runtime::tools::ServerInfo,
 //! #         tools: Vec<mcpgen_runtime::tools::ToolDef>,
 //! #         handler: impl mcpgen_runtime::tools::ToolHandler) -> std::process::ExitCode {
@@ -22,7 +22,8 @@
 //!         issuer: None,
 //!         scopes: vec![("claudeai".into(), "Use MedTainer from Claude".into())],
 //!         default_scopes: vec!["claudeai".into()],
-//!         consent: Consent::Password,
+//!         login: Login::Password,
+//!         oidc: None,
 //!         access_ttl: Duration::from_secs(3600),
 //!         refresh_ttl: Duration::from_secs(30 * 24 * 3600),
 //!         refresh_reuse_grace: Duration::from_secs(120),
@@ -49,7 +50,7 @@ use crate::oauth::{OAuth, OAuthConfig};
 
 use crate::mcp::ProtocolVersion;
 /// Re-exported so a generated `main.rs` names everything [`App`] needs from this module.
-pub use crate::oauth::{AuthSpec, Consent};
+pub use crate::oauth::{AuthSpec, Consent, Login, OidcAllow, OidcClaim, OidcSpec};
 use crate::server::{self, McpServer};
 use crate::tools::{ServerInfo, ToolDef, ToolHandler};
 
@@ -95,7 +96,8 @@ impl<'a> From<&'a App> for CliSpec<'a> {
             public_url: &app.public_url,
             auth: app.auth.as_ref().map(|a| CliAuth {
                 issuer: a.issuer.as_deref(),
-                consent: a.consent,
+                login: a.login,
+                oidc: a.oidc.as_ref(),
             }),
         }
     }
@@ -203,7 +205,7 @@ impl Server {
                     public_url: config.public_url.clone(),
                     endpoint: app.endpoint.clone(),
                     issuer: config.issuer.clone(),
-                    consent: config.consent,
+                    login: config.login,
                     password_hash: config.password_hash.clone(),
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
@@ -283,11 +285,7 @@ impl Server {
             resource = %self.resource,
             issuer = %self.issuer.as_deref().unwrap_or("none"),
             store = %self.config.store_display(),
-            consent = %match self.config.consent {
-                Some(Consent::Auto) => "auto",
-                Some(Consent::Password) => "password",
-                None => "none",
-            },
+            login = %self.config.login.map_or("none", Login::as_str),
             "listening"
         );
         server::serve_with(self.router, listener, self.config.limits, shutdown).await

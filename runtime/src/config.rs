@@ -14,7 +14,8 @@ use mcpgen_rules::BaseUrlError;
 use mcpgen_rules::base_url::without_trailing_slash;
 use url::Url;
 
-use crate::oauth::{Consent, PASSWORD_HASH_ENV, is_password_hash};
+use crate::oauth::oidc::{OidcConfig, OidcConfigError};
+use crate::oauth::{Login, PASSWORD_HASH_ENV, is_password_hash};
 use crate::server::Limits;
 
 /// `--bind`.
@@ -25,7 +26,9 @@ pub const PUBLIC_URL_ENV: &str = "MCPGEN_PUBLIC_URL";
 pub const ISSUER_ENV: &str = "MCPGEN_ISSUER";
 /// `--store`.
 pub const STORE_ENV: &str = "MCPGEN_STORE";
-/// `--consent`.
+/// `--login`.
+pub const LOGIN_ENV: &str = "MCPGEN_LOGIN";
+/// The former name of [`LOGIN_ENV`], still read when that one is unset.
 pub const CONSENT_ENV: &str = "MCPGEN_CONSENT";
 /// `--log-format`.
 pub const LOG_FORMAT_ENV: &str = "MCPGEN_LOG_FORMAT";
@@ -65,8 +68,10 @@ pub struct CliSpec<'a> {
 pub struct CliAuth<'a> {
     /// The spec's issuer; `None`, or a URL equal to the public URL, means "the public URL".
     pub issuer: Option<&'a str>,
-    /// The spec's consent mode, the default of `--consent`.
-    pub consent: Consent,
+    /// The spec's login mode, the default of `--login`.
+    pub login: Login,
+    /// The spec's `auth.oidc`, resolved with the environment when the login is `oidc`.
+    pub oidc: Option<&'a crate::oauth::OidcSpec>,
 }
 
 /// A configuration the server cannot start with, or a command line it cannot parse. The
@@ -145,21 +150,24 @@ pub enum StartError {
         value: String,
         port: String,
     },
-    /// An auth flag (`--consent`, `--issuer`) on a server with `auth: none`.
+    /// An auth flag (`--login`, `--issuer`) on a server with `auth: none`.
     #[error("{from} is set, but this server has no auth (auth: none): unset it")]
     NoAuthFlag { from: String },
-    /// `--consent` is neither `password` nor `auto`.
-    #[error("{from} {value:?} is not a consent mode: use password or auto")]
-    ConsentMode { from: String, value: String },
-    /// Consent `auto` with a public URL that is not loopback; `how` names where `auto` came
+    /// `--login` is not a login mode.
+    #[error("{from} {value:?} is not a login mode: use password, users, oidc or auto")]
+    LoginMode { from: String, value: String },
+    /// Login `auto` with a public URL that is not loopback; `how` names where `auto` came
     /// from.
-    #[error("{how} needs a loopback public url, and {public_url} is not: use --consent password")]
+    #[error(
+        "{how} needs a loopback public url, and {public_url} is not: use --login password, \
+         users or oidc"
+    )]
     AutoConsentNotLoopback { how: String, public_url: String },
-    /// Consent `auto` with a bind address that is not loopback; `how` names where `auto` came
+    /// Login `auto` with a bind address that is not loopback; `how` names where `auto` came
     /// from and `port` is the bind's port, for the suggested fix.
     #[error(
         "{how} approves every request, and {from} {value:?} listens beyond loopback: use --bind \
-         127.0.0.1:{port} or --consent password"
+         127.0.0.1:{port} or --login password"
     )]
     AutoConsentBind {
         how: String,
@@ -167,12 +175,15 @@ pub enum StartError {
         value: String,
         port: String,
     },
-    /// Consent `password` without a password hash; `name` is the program name.
+    /// Login `password` without a password hash; `name` is the program name.
     #[error(
-        "consent password needs {env}: create it with `{name} hash-password`",
+        "login password needs {env}: create it with `{name} hash-password`",
         env = PASSWORD_HASH_ENV
     )]
     NoPasswordHash { name: String },
+    /// `login: oidc` without its issuer, client id or secret, or without an allow rule.
+    #[error(transparent)]
+    Oidc(#[from] crate::oauth::oidc::OidcConfigError),
     /// The password hash is not an argon2 PHC string; `name` is the program name.
     #[error(
         "{env} is not an argon2 password hash ($argon2id$...): create it with `{name} hash-password`",
@@ -280,10 +291,10 @@ pub struct Config {
     /// The store URL: `memory`, `sqlite:PATH` or `redis://...` (may carry a password: never
     /// log it whole, see [`Config::store_display`]).
     pub store: String,
-    /// The effective consent mode; `None` when the server has no auth.
-    pub consent: Option<Consent>,
-    /// The consent password's hash (from [`PASSWORD_HASH_ENV`]); only set with password
-    /// consent.
+    /// The effective login mode; `None` when the server has no auth.
+    pub login: Option<Login>,
+    /// The shared password's hash (from [`PASSWORD_HASH_ENV`]); only set with
+    /// [`Login::Password`].
     pub password_hash: Option<String>,
     pub log_format: LogFormat,
     /// Reverse proxies (CIDR blocks) whose `X-Forwarded-For`/`Forwarded` name the client for
@@ -307,7 +318,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("issuer", &self.issuer)
             .field("store", &self.store_display())
-            .field("consent", &self.consent)
+            .field("login", &self.login)
             .field(
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "<set>"),
@@ -456,7 +467,8 @@ impl Config {
             },
         };
 
-        let consent_flag = pick(cli.consent, "--consent", CONSENT_ENV);
+        let login_flag =
+            pick(cli.login, "--login", LOGIN_ENV).or_else(|| pick(None, "--login", CONSENT_ENV));
         let issuer_flag = pick(cli.issuer, "--issuer", ISSUER_ENV);
 
         let Some(auth) = &app.auth else {
@@ -467,7 +479,7 @@ impl Config {
                     value: public.value,
                 });
             }
-            if let Some(g) = consent_flag.as_ref().or(issuer_flag.as_ref()) {
+            if let Some(g) = login_flag.as_ref().or(issuer_flag.as_ref()) {
                 return Err(StartError::NoAuthFlag {
                     from: g.from.clone(),
                 });
@@ -484,7 +496,7 @@ impl Config {
                 public_url,
                 issuer: None,
                 store: store.value,
-                consent: None,
+                login: None,
                 password_hash: None,
                 log_format,
                 trusted_proxies,
@@ -508,33 +520,26 @@ impl Config {
         // Written the way the metadata documents carry it, so "equal" means byte-identical.
         let issuer = issuer.filter(|i| *i != public_url);
 
-        let consent = match &consent_flag {
-            None => auth.consent,
-            Some(g) => match g.value.trim() {
-                "password" => Consent::Password,
-                "auto" => Consent::Auto,
-                _ => {
-                    return Err(StartError::ConsentMode {
-                        from: g.from.clone(),
-                        value: g.value.clone(),
-                    });
-                }
-            },
+        let login = match &login_flag {
+            None => auth.login,
+            Some(g) => Login::parse(&g.value).ok_or_else(|| StartError::LoginMode {
+                from: g.from.clone(),
+                value: g.value.clone(),
+            })?,
         };
-        if consent == Consent::Auto && !loopback {
-            let how = consent_flag
+        let auto_from = || {
+            login_flag
                 .as_ref()
-                .map_or("consent auto (from the spec)".to_owned(), |g| {
+                .map_or("login auto (from the spec)".to_owned(), |g| {
                     format!("{} auto", g.from)
-                });
+                })
+        };
+        if login == Login::Auto && !loopback {
+            let how = auto_from();
             return Err(StartError::AutoConsentNotLoopback { how, public_url });
         }
-        if consent == Consent::Auto && !is_loopback_bind(&bind.value) {
-            let how = consent_flag
-                .as_ref()
-                .map_or("consent auto (from the spec)".to_owned(), |g| {
-                    format!("{} auto", g.from)
-                });
+        if login == Login::Auto && !is_loopback_bind(&bind.value) {
+            let how = auto_from();
             return Err(StartError::AutoConsentBind {
                 how,
                 port: bind_port(&bind.value).to_owned(),
@@ -542,9 +547,9 @@ impl Config {
                 value: bind.value,
             });
         }
-        let password_hash = match consent {
-            Consent::Auto => None,
-            Consent::Password => {
+        let password_hash = match login {
+            Login::Auto | Login::Users | Login::Oidc => None,
+            Login::Password => {
                 let Some(hash) = env(PASSWORD_HASH_ENV).filter(|h| !h.trim().is_empty()) else {
                     return Err(StartError::NoPasswordHash {
                         name: app.name.to_owned(),
@@ -559,17 +564,25 @@ impl Config {
             }
         };
 
+        let oidc = match login {
+            Login::Oidc => {
+                let spec = auth.oidc.ok_or(OidcConfigError::NoSpec)?;
+                Some(Box::new(OidcConfig::resolve(spec, env)?))
+            }
+            _ => None,
+        };
+
         Ok(Self {
             bind: bind.value,
             public_url,
             issuer,
             store: store.value,
-            consent: Some(consent),
+            login: Some(login),
             password_hash,
             log_format,
             trusted_proxies,
             limits,
-            oidc: None,
+            oidc,
         })
     }
 }
@@ -756,8 +769,8 @@ struct Cli {
     issuer: Option<String>,
     #[arg(long, value_name = "STORE")]
     store: Option<String>,
-    #[arg(long, value_name = "MODE")]
-    consent: Option<String>,
+    #[arg(long, value_name = "MODE", visible_alias = "consent")]
+    login: Option<String>,
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
     #[arg(long, value_name = "CIDR,...")]
@@ -788,11 +801,10 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
         .and_then(|a| a.issuer.map(str::to_owned))
         .filter(|i| normalize_url(i) != normalize_url(app.public_url))
         .unwrap_or_else(|| "the public url".into());
-    let consent_default = match app.auth.as_ref().map(|a| a.consent) {
-        Some(Consent::Auto) => "auto",
-        Some(Consent::Password) => "password",
-        None => "none: auth is off",
-    };
+    let login_default = app
+        .auth
+        .as_ref()
+        .map_or("none: auth is off", |a| a.login.as_str());
     Cli::command()
         .name(app.name.to_owned())
         .disable_help_subcommand(true)
@@ -800,7 +812,7 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
         .version(app.version.to_owned())
         .about(format!("{about}: an MCP server generated by mcpgen"))
         .after_help(format!(
-            "Consent with a password reads its hash from {PASSWORD_HASH_ENV} (create it with \
+            "Login with a shared password reads its hash from {PASSWORD_HASH_ENV} (create it with \
              `{} hash-password`). Logs go to stderr; RUST_LOG sets the filter (default info).",
             app.name
         ))
@@ -829,10 +841,12 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
                 app.name
             ))
         })
-        .mut_arg("consent", |a| {
+        .mut_arg("login", |a| {
             a.help(format!(
-                "How users approve access: password, or auto (loopback public url only) \
-                 [env: {CONSENT_ENV}] [default: {consent_default}]"
+                "How people sign in before they approve access: password (one shared \
+                 password), users (accounts in the store, see `users`), oidc (the spec's OpenID \
+                 provider), or auto (loopback public url only) [env: {LOGIN_ENV}, formerly \
+                 {CONSENT_ENV}] [default: {login_default}]"
             ))
         })
         .mut_arg("log_format", |a| {

@@ -6,7 +6,7 @@ mod app_common;
 use app_common::*;
 use mcpgen_runtime::app::App;
 use mcpgen_runtime::config::{Command, LogFormat};
-use mcpgen_runtime::oauth::{Consent, hash_password};
+use mcpgen_runtime::oauth::{Login, hash_password};
 
 fn hash() -> String {
     hash_password("correct horse battery staple")
@@ -33,7 +33,7 @@ fn defaults_come_from_the_spec() {
     // The spec's issuer is the public URL (with a trailing slash): it follows the public URL.
     assert_eq!(c.issuer, None);
     assert_eq!(c.store, "sqlite:medtainer-mcp.sqlite3");
-    assert_eq!(c.consent, Some(Consent::Password));
+    assert_eq!(c.login, Some(Login::Password));
     assert_eq!(c.password_hash.as_deref(), Some(h.as_str()));
     assert_eq!(c.log_format, LogFormat::Text);
     assert!(!c.is_loopback());
@@ -59,7 +59,7 @@ fn environment_overrides_the_spec() {
     assert_eq!(c.public_url, "http://localhost:9100");
     assert_eq!(c.issuer.as_deref(), Some("http://127.0.0.1:9100"));
     assert_eq!(c.store, "memory");
-    assert_eq!(c.consent, Some(Consent::Auto));
+    assert_eq!(c.login, Some(Login::Auto));
     assert_eq!(c.password_hash, None);
     assert_eq!(c.log_format, LogFormat::Json);
     assert!(c.is_loopback());
@@ -97,7 +97,7 @@ fn flags_override_the_environment() {
     assert_eq!(c.public_url, "https://staging.example.net");
     assert_eq!(c.issuer.as_deref(), Some("https://auth.example.net"));
     assert_eq!(c.store, "sqlite:/tmp/x.db");
-    assert_eq!(c.consent, Some(Consent::Password));
+    assert_eq!(c.login, Some(Login::Password));
     assert_eq!(c.log_format, LogFormat::Text);
 }
 
@@ -179,22 +179,26 @@ fn a_different_issuer_stays_unless_overridden() {
 
 #[test]
 fn auto_consent_on_a_public_url_is_refused() {
-    let e = error_for(&app(), &["--consent", "auto"], &[]);
+    let e = error_for(&app(), &["--login", "auto"], &[]);
     assert_style(&e);
-    assert!(e.contains("--consent auto"), "{e}");
+    assert!(e.contains("--login auto"), "{e}");
     assert!(e.contains("loopback") && e.contains(PUBLIC), "{e}");
-    assert!(e.contains("--consent password"), "{e}");
-
+    assert!(e.contains("--login password"), "{e}");
+    // `--consent` is the former name of `--login`, and MCPGEN_CONSENT of MCPGEN_LOGIN.
+    let e = error_for(&app(), &["--consent", "auto"], &[]);
+    assert!(e.contains("--login auto"), "{e}");
     let e = error_for(&app(), &[], &[("MCPGEN_CONSENT", "auto")]);
     assert!(e.contains("MCPGEN_CONSENT auto"), "{e}");
+    let e = error_for(&app(), &[], &[("MCPGEN_LOGIN", "auto")]);
+    assert!(e.contains("MCPGEN_LOGIN auto"), "{e}");
 
     // The spec's auto consent is refused once --public-url leaves loopback.
     let mut local = app();
     local.public_url = "http://127.0.0.1:8000".into();
     local.bind = "127.0.0.1:8000".into();
     local.auth.as_mut().unwrap().issuer = None;
-    local.auth.as_mut().unwrap().consent = Consent::Auto;
-    assert_eq!(config_for(&local, &[], &[]).consent, Some(Consent::Auto));
+    local.auth.as_mut().unwrap().login = Login::Auto;
+    assert_eq!(config_for(&local, &[], &[]).login, Some(Login::Auto));
     let e = error_for(&local, &["--public-url", "https://tunnel.example.org"], &[]);
     assert_style(&e);
     assert!(
@@ -213,7 +217,7 @@ fn auto_consent_on_a_public_url_is_refused() {
         ],
         &[("MCPGEN_PASSWORD_HASH", &h)],
     );
-    assert_eq!(c.consent, Some(Consent::Password));
+    assert_eq!(c.login, Some(Login::Password));
 }
 
 #[test]
@@ -373,6 +377,30 @@ fn bad_bind_addresses_are_refused() {
     }
 }
 
+/// `--login users` and `--login oidc` need no shared password; the mode is named in the
+/// configuration the server starts with.
+#[test]
+fn login_modes_other_than_password_need_no_password_hash() {
+    for (mode, want) in [("users", Login::Users)] {
+        let c = config_for(&app(), &["--login", mode], &[]);
+        assert_eq!(c.login, Some(want));
+        assert_eq!(c.password_hash, None);
+        let c = config_for(&app(), &[], &[("MCPGEN_LOGIN", mode)]);
+        assert_eq!(c.login, Some(want));
+    }
+    // oidc needs its settings instead (runtime/tests/oauth_oidc.rs); without auth.oidc in
+    // the spec it says so.
+    let e = error_for(&app(), &["--login", "oidc"], &[]);
+    assert!(e.contains("auth.oidc"), "{e}");
+    // MCPGEN_LOGIN wins over its former name.
+    let c = config_for(
+        &app(),
+        &[],
+        &[("MCPGEN_LOGIN", "users"), ("MCPGEN_CONSENT", "auto")],
+    );
+    assert_eq!(c.login, Some(Login::Users));
+}
+
 #[test]
 fn bad_enumerations_are_refused() {
     let h = hash();
@@ -382,7 +410,7 @@ fn bad_enumerations_are_refused() {
         &[("MCPGEN_PASSWORD_HASH", &h)],
     );
     assert_style(&e);
-    assert!(e.contains("password or auto"), "{e}");
+    assert!(e.contains("password, users, oidc or auto"), "{e}");
     let e = error_for(
         &app(),
         &[],
@@ -489,7 +517,7 @@ fn auto_consent_and_auth_none_need_a_loopback_bind() {
     let mut a = app();
     a.public_url = "http://127.0.0.1:8000".into();
     a.auth.as_mut().unwrap().issuer = None;
-    a.auth.as_mut().unwrap().consent = Consent::Auto;
+    a.auth.as_mut().unwrap().login = Login::Auto;
     let e = error_for(&a, &[], &[]);
     assert!(
         e.contains("from the spec") && e.contains("beyond loopback"),
@@ -578,14 +606,14 @@ fn connection_limits_from_flags_and_environment() {
 #[test]
 fn auth_none_needs_a_loopback_public_url() {
     let c = config_for(&no_auth(), &[], &[]);
-    assert_eq!(c.consent, None);
+    assert_eq!(c.login, None);
     assert_eq!(c.issuer, None);
     let e = error_for(&no_auth(), &["--public-url", "https://example.com"], &[]);
     assert_style(&e);
     assert!(e.contains("auth: none") && e.contains("loopback"), "{e}");
     let e = error_for(&no_auth(), &["--consent", "auto"], &[]);
     assert_style(&e);
-    assert!(e.starts_with("--consent is set"), "{e}");
+    assert!(e.starts_with("--login is set"), "{e}");
 }
 
 #[test]

@@ -59,18 +59,18 @@ fn finish(child: Child) -> (i32, String, String) {
 
 #[test]
 fn start_errors_exit_2_with_one_line() {
-    let (code, _, stderr) = finish(spawn(&["--consent", "auto"], &[], false));
+    let (code, _, stderr) = finish(spawn(&["--login", "auto"], &[], false));
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(
         stderr,
-        "error: --consent auto needs a loopback public url, and https://medtainer.example.com \
-         is not: use --consent password\n"
+        "error: --login auto needs a loopback public url, and https://medtainer.example.com \
+         is not: use --login password, users or oidc\n"
     );
     let (code, _, stderr) = finish(spawn(&[], &[], false));
     assert_eq!(code, 2);
     assert_eq!(
         stderr,
-        "error: consent password needs MCPGEN_PASSWORD_HASH: create it with `medtainer-mcp \
+        "error: login password needs MCPGEN_PASSWORD_HASH: create it with `medtainer-mcp \
          hash-password`\n"
     );
     // The store is opened after flags are checked: still a start-up error.
@@ -222,7 +222,7 @@ fn serves_logs_and_stops_on_sigterm() {
         "resource=https://mcp.example.org/mcp",
         "issuer=https://mcp.example.org",
         "store=memory",
-        "consent=password",
+        "login=password",
     ] {
         assert!(line.contains(field), "{field} in {line}");
     }
@@ -268,7 +268,7 @@ fn json_logs() {
     assert_eq!(v["level"], "INFO");
     assert_eq!(v["fields"]["message"], "listening");
     assert_eq!(v["fields"]["resource"], "http://localhost:9/mcp");
-    assert_eq!(v["fields"]["consent"], "auto");
+    assert_eq!(v["fields"]["login"], "auto");
     let addr = v["fields"]["addr"].as_str().expect("addr").to_owned();
     let reply = http_get(&addr, "/healthz");
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");

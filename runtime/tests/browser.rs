@@ -115,7 +115,7 @@ async fn a_person_signs_in_and_allows_in_chromium() {
     // The server, password sign-in, on loopback.
     let (listener, public_url) = bind().await;
     let mut c = config(&public_url);
-    c.auth.consent = Consent::Password;
+    c.auth.login = Consent::Password;
     c.password_hash = Some(hash_password(PASSWORD));
     c.title = Some("Order Desk".into());
     c.destructive_scopes = vec!["orders.write".into()];

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use mcpgen_runtime::oauth::{
-    CACHE_TTL, Consent, FetchFuture, HttpsFetcher, MAX_CACHED_DOCUMENTS, MAX_DOCUMENT_BYTES,
+    CACHE_TTL, FetchFuture, HttpsFetcher, Login, MAX_CACHED_DOCUMENTS, MAX_DOCUMENT_BYTES,
     MAX_FETCHES_IN_FLIGHT, MAX_STALENESS, MetadataFetcher, OAuth, hash_password, is_public_ip,
 };
 use mcpgen_runtime::store::{MemoryStore, Store};
@@ -68,7 +68,7 @@ fn server(public_url: &str, fake: Arc<Fake>) -> Server {
     let mut c = config(public_url);
     c.auth.client_id_metadata_documents = true;
     if !public_url.starts_with("http://127.") {
-        c.auth.consent = Consent::Password;
+        c.auth.login = Login::Password;
         c.password_hash = Some(hash_password("pw"));
     }
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
@@ -552,7 +552,7 @@ fn server_with_fetcher(public_url: &str, fetcher: Arc<dyn MetadataFetcher>) -> S
     let mut c = config(public_url);
     c.auth.client_id_metadata_documents = true;
     if !public_url.starts_with("http://127.") {
-        c.auth.consent = Consent::Password;
+        c.auth.login = Login::Password;
         c.password_hash = Some(hash_password("pw"));
     }
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

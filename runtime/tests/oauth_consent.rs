@@ -19,7 +19,7 @@ const RESOURCE: &str = "https://mcp.example.com/mcp";
 
 fn password_config(public_url: &str) -> OAuthConfig {
     let mut c = config(public_url);
-    c.auth.consent = Consent::Password;
+    c.auth.login = Consent::Password;
     c.password_hash = Some(hash_password(PASSWORD));
     c.title = Some("Order Desk".into());
     c.destructive_scopes = vec!["orders.write".into()];

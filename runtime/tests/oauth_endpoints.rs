@@ -10,7 +10,7 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use mcpgen_runtime::auth::{Person, Principal};
 use mcpgen_runtime::oauth::{
-    Consent, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS, OAuth, OAuthConfig,
+    Login, MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS, OAuth, OAuthConfig,
     REGISTRATION_BURST, UNUSED_CLIENT_TTL, hash_password, secret_hash,
 };
 use mcpgen_runtime::store::{
@@ -40,7 +40,7 @@ const AS_PATHS: &[&str] = &[
 async fn protected_resource_metadata_at_both_paths() {
     let s = server_with({
         let mut c = config("https://mcp.example.com");
-        c.auth.consent = Consent::Password;
+        c.auth.login = Login::Password;
         c.password_hash = Some(hash_password("pw"));
         c
     });
@@ -116,7 +116,7 @@ async fn discovery_is_cors_enabled() {
     // A public server: browser-based clients anywhere may call discovery and the token
     // endpoint. (A loopback server accepts loopback origins only: see app_browsers.rs.)
     let mut c = config("https://mcp.example.com");
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     c.password_hash = Some(hash_password("pw"));
     let s = server_with(c);
     let r = send(
@@ -201,9 +201,9 @@ fn start_up_overrides_replace_the_spec_settings() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let mut c = config("https://mcp.example.com");
     c.auth.issuer = Some("https://auth.example.com".into());
-    c.auth.consent = Consent::Auto;
+    c.auth.login = Login::Auto;
     // Auto consent is refused on a public url: the override must win for this to start.
-    c.consent = Some(Consent::Password);
+    c.login = Some(Login::Password);
     c.password_hash = Some(hash_password("pw"));
     let spec_issuer = OAuth::new(c.clone(), Arc::clone(&store)).expect("password consent");
     assert_eq!(spec_issuer.issuer(), "https://auth.example.com");
@@ -212,7 +212,7 @@ fn start_up_overrides_replace_the_spec_settings() {
     let overridden = OAuth::new(c.clone(), Arc::clone(&store)).expect("valid");
     assert_eq!(overridden.issuer(), "https://auth.staging.example.net");
 
-    c.consent = None;
+    c.login = None;
     let e = OAuth::new(c, store).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("loopback"), "{e}");
 }
@@ -228,7 +228,7 @@ fn bad_configurations_are_refused() {
     };
 
     let mut c = config("https://mcp.example.com");
-    c.auth.consent = Consent::Auto;
+    c.auth.login = Login::Auto;
     assert!(try_new(c).contains("loopback"));
 
     let mut c = config(LOCAL);
@@ -240,7 +240,7 @@ fn bad_configurations_are_refused() {
     assert!(try_new(c).contains("not a valid scope"));
 
     let mut c = config(LOCAL);
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     assert!(try_new(c).contains("MCPGEN_PASSWORD_HASH"));
 
     let mut c = config(LOCAL);
@@ -1071,7 +1071,7 @@ async fn authorize_errors_without_redirect_are_a_page_for_browsers() {
 
 fn password_server() -> Server {
     let mut c = config("https://mcp.example.com");
-    c.auth.consent = Consent::Password;
+    c.auth.login = Login::Password;
     c.password_hash = Some(hash_password("s3cret pass"));
     server_with(c)
 }

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use app_common::*;
 use mcpgen_runtime::app::{App, Server};
-use mcpgen_runtime::oauth::oidc::{ClaimRule, OidcAllow, OidcConfig};
+use mcpgen_runtime::oauth::oidc::{
+    OIDC_CLIENT_ID_ENV, OIDC_CLIENT_SECRET_ENV, OIDC_ISSUER_ENV, OidcConfig,
+};
+use mcpgen_runtime::oauth::{Login, OidcAllow, OidcClaim, OidcSpec};
 use mcpgen_runtime::template::Template;
 use mcpgen_runtime::tools::{BoxFuture, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult};
 use serde_json::{Value, json};
@@ -166,15 +169,31 @@ impl Drop for Providers {
     }
 }
 
-/// The test app: one template tool answering with who called.
-fn oidc_app() -> App {
+/// The test app: `login: oidc` admitting whom `allow` admits (the issuer comes from the
+/// environment), and one template tool answering with who called.
+fn oidc_app(allow: OidcAllow) -> App {
     let mut app = app();
     let mut whoami: ToolDef = app.tools[0].clone();
     whoami.name = "whoami".into();
     whoami.description = "who is calling".into();
     whoami.input_schema = json!({"type": "object", "properties": {}});
     app.tools = vec![whoami];
+    let auth = app.auth.as_mut().unwrap();
+    auth.login = Login::Oidc;
+    auth.oidc = Some(OidcSpec {
+        issuer: None,
+        allow,
+    });
     app
+}
+
+/// The provider's settings as a deployment passes them: in the environment.
+fn provider_env(issuer: &str) -> [(&'static str, String); 3] {
+    [
+        (OIDC_ISSUER_ENV, issuer.to_owned()),
+        (OIDC_CLIENT_ID_ENV, "mcpgen-test".to_owned()),
+        (OIDC_CLIENT_SECRET_ENV, "mcpgen-test-secret".to_owned()),
+    ]
 }
 
 struct WhoAmI(Template);
@@ -208,27 +227,22 @@ async fn serve(
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
     let addr = listener.local_addr().unwrap();
     let public = format!("http://{addr}");
-    let app = oidc_app();
-    let mut config = config_for(
+    let app = oidc_app(allow);
+    let env = provider_env(issuer);
+    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = config_for(
         &app,
         &[
             "--bind",
             &addr.to_string(),
             "--public-url",
             &public,
-            "--consent",
-            "auto",
             "--store",
             "memory",
         ],
-        &[],
+        &vars,
     );
-    config.oidc = Some(Box::new(OidcConfig {
-        issuer: issuer.to_owned(),
-        client_id: "mcpgen-test".into(),
-        client_secret: "mcpgen-test-secret".into(),
-        allow,
-    }));
+    assert!(config.oidc.is_some(), "{config:?}");
     let handler = WhoAmI(Template::new("whoami", "{{ caller.subject }}").expect("template"));
     let server = Server::build(&app, &config, handler).await.expect("builds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -341,7 +355,7 @@ async fn a_person_signs_in_at_the_provider_and_the_tool_sees_their_subject() {
 
     // A claim rule admits bob@other.example, a guest, whom no domain rule would.
     let guests = OidcAllow {
-        claim: Some(ClaimRule {
+        claim: Some(OidcClaim {
             name: "groups".into(),
             value: "guests".into(),
         }),
@@ -435,12 +449,21 @@ async fn the_callback_needs_the_browser_that_started_the_sign_in() {
     let mut providers = Providers::start(deps, &["http://127.0.0.1:8000/oauth/callback"]);
     providers.command("account alice");
     let mut config = oauth_common::config(oauth_common::LOCAL);
-    config.oidc = Some(OidcConfig {
-        issuer: providers.a.clone(),
-        client_id: "mcpgen-test".into(),
-        client_secret: "mcpgen-test-secret".into(),
+    config.auth.login = Login::Oidc;
+    config.auth.oidc = Some(OidcSpec {
+        issuer: Some(providers.a.clone()),
         allow: example_com(),
     });
+    config.oidc = Some(
+        OidcConfig::resolve(
+            config.auth.oidc.as_ref().unwrap(),
+            env(&[
+                (OIDC_CLIENT_ID_ENV, "mcpgen-test"),
+                (OIDC_CLIENT_SECRET_ENV, "mcpgen-test-secret"),
+            ]),
+        )
+        .unwrap(),
+    );
     let s = oauth_common::server_with(config);
     let redirect = "http://127.0.0.1:9999/cb";
     let client = oauth_common::register(
@@ -600,4 +623,34 @@ async fn the_callback_needs_the_browser_that_started_the_sign_in() {
         !log_lines_with(&["oidc_refused", "token request failed"]).is_empty(),
         "the right cookie passes the state check"
     );
+}
+
+/// `login: oidc` takes the client id and secret only from the environment, and a server
+/// without them (or without an issuer) refuses to start, naming what to set.
+#[test]
+fn a_server_without_the_provider_settings_refuses_to_start() {
+    let app = oidc_app(example_com());
+    let args = ["--public-url", "http://127.0.0.1:8000", "--store", "memory"];
+    let issuer = (OIDC_ISSUER_ENV, "https://accounts.google.com");
+    let id = (OIDC_CLIENT_ID_ENV, "id");
+    let secret = (OIDC_CLIENT_SECRET_ENV, "s3cret");
+    for (vars, names) in [
+        (vec![issuer, id], OIDC_CLIENT_SECRET_ENV),
+        (vec![issuer, secret], OIDC_CLIENT_ID_ENV),
+        (vec![id, secret], OIDC_ISSUER_ENV),
+    ] {
+        let e = error_for(&app, &args, &vars);
+        assert!(e.contains(names), "{e}");
+    }
+    let config = config_for(&app, &args, &[issuer, id, secret]);
+    let oidc = config.oidc.as_deref().expect("resolved");
+    assert_eq!(oidc.issuer, "https://accounts.google.com");
+    assert_eq!(oidc.client_id, "id");
+    assert!(!format!("{config:?}").contains("s3cret"));
+    let e = error_for(
+        &oidc_app(OidcAllow::default()),
+        &args,
+        &[issuer, id, secret],
+    );
+    assert!(e.contains("allow"), "{e}");
 }

@@ -751,10 +751,63 @@ async fn people(s: &dyn Store, p: &str) {
     }
 }
 
+/// Revoking a person revokes every grant of theirs and nobody else's: tokens from codes and
+/// refreshes, a code not yet redeemed (the tokens it is exchanged for later are dead), and it
+/// says how many grants were live.
+async fn subject_revocation(s: &dyn Store, p: &str) {
+    let exp = now() + 3600;
+    let (ada_subject, bob_subject) = (format!("{p}-ada"), format!("{p}-bob"));
+    let of = |subject: &str, kind: TokenKind, family: &str| TokenRecord {
+        person: Person::new(subject),
+        ..token(kind, family, exp)
+    };
+    let (f1, f2, f3) = (format!("{p}-sf1"), format!("{p}-sf2"), format!("{p}-sf3"));
+    // Grant 1: a code not yet redeemed. Grant 2: tokens. Grant 3: someone else's tokens.
+    let pending = CodeRecord {
+        person: Person::new(&ada_subject),
+        ..code(&f1, now() + 600)
+    };
+    s.put_code(&format!("{p}-sc1"), &pending).await.unwrap();
+    let (a2, r2, b3) = (format!("{p}-sa2"), format!("{p}-sr2"), format!("{p}-sb3"));
+    s.put_tokens(&[
+        new(a2.clone(), of(&ada_subject, TokenKind::Access, &f2)),
+        new(r2.clone(), of(&ada_subject, TokenKind::Refresh, &f2)),
+        new(b3.clone(), of(&bob_subject, TokenKind::Access, &f3)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.revoke_subject(&ada_subject, now(), exp).await.unwrap(), 2);
+    assert_eq!(state(s, &a2).await, Some(TokenState::Revoked));
+    assert_eq!(state(s, &r2).await, Some(TokenState::Revoked));
+    assert_eq!(state(s, &b3).await, Some(TokenState::Active));
+    let req = rotate(&r2, &format!("{p}-sr2b"), &f2, GRACE);
+    assert_eq!(s.rotate_refresh(&req).await.unwrap(), Rotation::Invalid);
+    // The pending code is exchanged after the revocation: its tokens are born revoked.
+    assert!(matches!(
+        s.redeem_code(&format!("{p}-sc1")).await.unwrap(),
+        Redemption::Fresh(_)
+    ));
+    let late = format!("{p}-slate");
+    s.put_tokens(&[new(late.clone(), of(&ada_subject, TokenKind::Access, &f1))])
+        .await
+        .unwrap();
+    assert_eq!(state(s, &late).await, Some(TokenState::Revoked));
+    // Nothing live is left; another person and an unknown one have nothing to revoke here.
+    assert_eq!(s.revoke_subject(&ada_subject, now(), exp).await.unwrap(), 0);
+    assert_eq!(
+        s.revoke_subject(&format!("{p}-nobody"), now(), exp)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(state(s, &b3).await, Some(TokenState::Active));
+}
+
 async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     let p = run_id();
     clients(&*s, &p).await;
     people(&*s, &p).await;
+    subject_revocation(&*s, &p).await;
     codes(Arc::clone(&s), &p).await;
     tokens(&*s, &p).await;
     rotation(Arc::clone(&s), &p).await;
@@ -934,6 +987,16 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
         Some(TokenState::Active),
         "reopened"
     );
+    // The grants from before people were stored are the operator's, and can be revoked as
+    // theirs.
+    assert_eq!(
+        s.revoke_subject(Person::OPERATOR, now(), exp)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(state(&*s, "legacy0").await, Some(TokenState::Revoked));
+    assert_eq!(state(&*s, "n3-refresh").await, Some(TokenState::Active));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }

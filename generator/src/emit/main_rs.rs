@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::model::Model;
-use crate::spec::Consent;
+use crate::spec::Login;
 
 fn opt_string(s: Option<&str>) -> TokenStream {
     match s {
@@ -130,9 +130,33 @@ pub fn tokens(model: &Model) -> TokenStream {
                 quote!((#n.into(), #d.into()))
             }));
             let default_scopes = strings(&a.default_scopes);
-            let consent = match a.consent {
-                Consent::Password => quote!(Consent::Password),
-                Consent::Auto => quote!(Consent::Auto),
+            let login = match a.login {
+                Login::Password => quote!(Login::Password),
+                Login::Users => quote!(Login::Users),
+                Login::Oidc => quote!(Login::Oidc),
+                Login::Auto => quote!(Login::Auto),
+            };
+            let oidc = match &a.oidc {
+                None => quote!(None),
+                Some(o) => {
+                    let issuer = opt_string(o.issuer.as_deref());
+                    let (emails, domains) = (strings(&o.emails), strings(&o.domains));
+                    let claim = match &o.claim {
+                        None => quote!(None),
+                        Some((name, value)) => quote!(Some(OidcClaim {
+                            name: #name.into(),
+                            value: #value.into(),
+                        })),
+                    };
+                    quote!(Some(OidcSpec {
+                        issuer: #issuer,
+                        allow: OidcAllow {
+                            emails: #emails,
+                            domains: #domains,
+                            claim: #claim,
+                        },
+                    }))
+                }
             };
             let (access, refresh) = (secs(a.access_ttl_secs), secs(a.refresh_ttl_secs));
             let grace = secs(a.refresh_reuse_grace_secs);
@@ -143,7 +167,8 @@ pub fn tokens(model: &Model) -> TokenStream {
                     issuer: #issuer,
                     scopes: #scopes,
                     default_scopes: #default_scopes,
-                    consent: #consent,
+                    login: #login,
+                    oidc: #oidc,
                     access_ttl: #access,
                     refresh_ttl: #refresh,
                     refresh_reuse_grace: #grace,
@@ -154,10 +179,15 @@ pub fn tokens(model: &Model) -> TokenStream {
             }
         }
     };
-    let auth_uses = model.auth.is_some().then(|| {
+    let auth_uses = model.auth.as_ref().map(|a| {
+        let oidc = a.oidc.as_ref().map(|o| {
+            let claim = o.claim.is_some().then(|| quote!(OidcClaim,));
+            quote!(use mcpgen_runtime::oauth::{OidcAllow, #claim OidcSpec};)
+        });
         quote! {
             use std::time::Duration;
-            use mcpgen_runtime::oauth::Consent;
+            use mcpgen_runtime::oauth::Login;
+            #oidc
         }
     });
 

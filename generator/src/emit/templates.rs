@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{Options, RuntimeDep};
 use crate::model::Model;
-use crate::spec::{Consent, Handler};
+use crate::spec::Handler;
 
 const CARGO_TOML: &str = include_str!("../../../templates/Cargo.toml.j2");
 const README: &str = include_str!("../../../templates/README.md.j2");
@@ -52,7 +52,9 @@ pub fn cargo_toml(model: &Model, options: &Options, header: &str) -> String {
 #[derive(Serialize)]
 struct AuthView<'a> {
     issuer: &'a str,
-    consent: &'static str,
+    login: &'static str,
+    /// The spec's OpenID issuer, with `login: oidc`.
+    oidc_issuer: Option<&'a str>,
     dynamic_registration: bool,
 }
 
@@ -67,10 +69,8 @@ struct ToolView<'a> {
 pub fn readme(model: &Model, options: &Options, header: &str) -> String {
     let auth = model.auth.as_ref().map(|a| AuthView {
         issuer: &a.issuer,
-        consent: match a.consent {
-            Consent::Password => "password",
-            Consent::Auto => "auto",
-        },
+        login: a.login.as_str(),
+        oidc_issuer: a.oidc.as_ref().and_then(|o| o.issuer.as_deref()),
         dynamic_registration: a.dynamic_registration,
     });
     let tools: Vec<ToolView> = model

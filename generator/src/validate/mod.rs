@@ -23,6 +23,7 @@ use crate::naming;
 use crate::parse::{Document, Positions, describe, push_pointer};
 use crate::spec::{self, Spec};
 
+mod login;
 mod schema;
 mod scopes;
 mod server;
@@ -209,16 +210,19 @@ impl Checker<'_> {
             if let Some(issuer) = auth.get("issuer").and_then(Value::as_str) {
                 self.origin_url("/auth/issuer", issuer);
             }
-            if auth.get("consent").and_then(Value::as_str) == Some("auto")
-                && public_url.is_some()
-                && !public_loopback
-            {
-                self.at_value(
-                    "/auth/consent",
-                    "`consent: auto` needs a loopback public URL",
-                );
-                self.help("with `auto`, anyone who reaches the server gets a token; use `password` on a public server");
+            for key in ["login", "consent"] {
+                if auth.get(key).and_then(Value::as_str) == Some("auto")
+                    && public_url.is_some()
+                    && !public_loopback
+                {
+                    self.at_value(
+                        &format!("/auth/{key}"),
+                        format!("`{key}: auto` needs a loopback public URL"),
+                    );
+                    self.help("with `auto`, anyone who reaches the server gets a token; use `password`, `users` or `oidc` on a public server");
+                }
             }
+            self.login(auth);
             self.scope_refs("/auth/default_scopes", spec, &declared, auth_none);
             self.unique_strings("/auth/default_scopes", spec, "scope");
             self.ttls(auth);

@@ -22,7 +22,7 @@ use super::pages::{
 use super::redirect::redirect_matches;
 use super::scope;
 use super::session::{self, OPERATOR_SUBJECT, Sealer, Session, SignedIn};
-use super::{CODE_TTL, Consent, Inner, now};
+use super::{CODE_TTL, Inner, Login, now};
 use crate::store::{ClientRecord, CodeRecord, Person};
 
 /// Parses `application/x-www-form-urlencoded` parameters; a repeated parameter is an error
@@ -542,10 +542,10 @@ async fn sealer(inner: &Inner) -> Option<Sealer> {
         Ok(key) => {
             // With an OpenID provider, its issuer: moving to another provider signs everybody
             // out.
-            let context = match (&inner.config.oidc, inner.config.consent()) {
-                (Some(oidc), _) => oidc.issuer.as_str(),
-                (None, Consent::Password) => inner.config.password_hash.as_deref().unwrap_or(""),
-                (None, Consent::Auto) => "",
+            let context = match (&inner.config.oidc, inner.config.login()) {
+                (Some(oidc), Login::Oidc) => oidc.issuer.as_str(),
+                (_, Login::Password) => inner.config.password_hash.as_deref().unwrap_or(""),
+                _ => "",
             };
             Some(Sealer::new(key, context.as_bytes()))
         }
@@ -788,9 +788,10 @@ pub(crate) fn page(
 
 /// A `GET /authorize` that passed validation: approved at once (automatic consent, or a
 /// signed-in person who approved this client for these scopes before and `prompt` does not
-/// ask again), answered without a page (`prompt=none`), or the sign-in and consent page.
+/// ask again), answered without a page (`prompt=none`), sent to the OpenID provider
+/// (`login: oidc` with nobody signed in), or the sign-in and consent page.
 async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -> Response {
-    if inner.config.consent() == Consent::Auto && inner.oidc.is_none() {
+    if inner.config.login() == Login::Auto {
         return approve(inner, req, Person::local(), "auto", None).await;
     }
     let sealer = sealer(inner).await;
@@ -885,7 +886,7 @@ pub(crate) async fn authorize_post(
         Ok(req) => req,
         Err(r) => return refuse(&inner, headers, r),
     };
-    if inner.config.consent() == Consent::Auto && inner.oidc.is_none() {
+    if inner.config.login() == Login::Auto {
         if let Some(refused) = cross_site_auto_consent(&inner, headers, &req) {
             return refused;
         }
@@ -1022,8 +1023,7 @@ fn cross_site_auto_consent(
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    if inner.config.consent() != Consent::Auto
-        || inner.oidc.is_some()
+    if inner.config.login() != Login::Auto
         || !cross_site
         || mcpgen_rules::is_loopback_url(&req.redirect_uri)
     {

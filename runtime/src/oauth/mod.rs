@@ -19,6 +19,7 @@ mod crypto;
 mod error;
 pub(crate) use error::clip;
 mod limit;
+pub mod login;
 mod metadata;
 pub mod oidc;
 pub mod pages;
@@ -54,6 +55,7 @@ pub use self::limit::{
     PASSWORD_GLOBAL_BURST, PASSWORDS_GLOBAL_PER_MINUTE, PASSWORDS_PER_MINUTE, REGISTRATION_BURST,
     REGISTRATIONS_PER_MINUTE, parse_trusted_proxies,
 };
+pub use self::login::{Consent, Login, OidcAllow, OidcClaim, OidcSpec};
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
 pub use self::session::{OPERATOR_SUBJECT, SESSION_TTL};
@@ -87,18 +89,6 @@ pub const REFRESH_REUSE_GRACE: Duration = Duration::from_secs(120);
 /// unnoticed for longer than any client retries.
 pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(600);
 
-/// How the user approves an authorization request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Consent {
-    /// A small page showing the client, its redirect host and the scopes, approved by typing
-    /// the server's password ([`OAuthConfig::password_hash`]).
-    #[default]
-    Password,
-    /// Approve at once: `/authorize` answers 302 with the code. Only allowed when the public
-    /// URL is loopback (local development, tests, conformance runs).
-    Auto,
-}
-
 /// The spec's `auth:` section, resolved: everything about the OAuth server that the spec
 /// decides. The generated `main.rs` writes every field out; [`AuthSpec::default`] holds the
 /// runtime's defaults for code that builds one by hand.
@@ -114,8 +104,12 @@ pub struct AuthSpec {
     /// Granted when a request names none of `scopes`; also a tool's default. Must be
     /// non-empty and among `scopes`.
     pub default_scopes: Vec<String>,
-    /// The spec's consent mode; `--consent` replaces it ([`OAuthConfig::consent`]).
-    pub consent: Consent,
+    /// How people sign in (the spec's `auth.login`); `--login` replaces it
+    /// ([`OAuthConfig::login`]).
+    pub login: Login,
+    /// The settings of [`Login::Oidc`] (the spec's `auth.oidc`); required when it is the
+    /// effective login, ignored otherwise.
+    pub oidc: Option<OidcSpec>,
     /// Access token lifetime.
     pub access_ttl: Duration,
     /// Refresh token lifetime.
@@ -134,7 +128,7 @@ pub struct AuthSpec {
 }
 
 impl Default for AuthSpec {
-    /// The spec format's defaults: issuer = public URL, password consent, tokens 1 h / 30 d,
+    /// The spec format's defaults: issuer = public URL, password login, tokens 1 h / 30 d,
     /// refresh reuse grace [`REFRESH_REUSE_GRACE`], dynamic registration on, metadata
     /// documents off, no extra redirect URIs, and no scopes (which [`OAuth::new`] refuses:
     /// set at least one).
@@ -143,7 +137,8 @@ impl Default for AuthSpec {
             issuer: None,
             scopes: Vec::new(),
             default_scopes: Vec::new(),
-            consent: Consent::Password,
+            login: Login::Password,
+            oidc: None,
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_reuse_grace: REFRESH_REUSE_GRACE,
@@ -166,11 +161,10 @@ pub struct OAuthConfig {
     pub endpoint: String,
     /// The issuer, overriding `auth.issuer` (`--issuer`); see [`OAuthConfig::issuer`].
     pub issuer: Option<String>,
-    /// The consent mode, overriding `auth.consent` (`--consent`); see
-    /// [`OAuthConfig::consent`].
-    pub consent: Option<Consent>,
-    /// The consent password's hash, usually from [`PASSWORD_HASH_ENV`]; required with
-    /// [`Consent::Password`].
+    /// The login mode, overriding `auth.login` (`--login`); see [`OAuthConfig::login`].
+    pub login: Option<Login>,
+    /// The shared password's hash, usually from [`PASSWORD_HASH_ENV`]; required with
+    /// [`Login::Password`].
     pub password_hash: Option<String>,
     /// Browser origins the OAuth routes of a loopback server accept besides loopback origins
     /// (the spec's `server.allowed_origins`). On a loopback server the OAuth routes apply the
@@ -183,7 +177,7 @@ pub struct OAuthConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `login: oidc` resolved with the environment ([`oidc::OidcConfig::resolve`]): people
     /// sign in at this OpenID provider before the consent page, which then asks for no
-    /// password. `None`: no upstream sign-in.
+    /// password. Required when the effective login is [`Login::Oidc`], ignored otherwise.
     pub oidc: Option<oidc::OidcConfig>,
     /// The server's title, shown on the sign-in, consent and error pages; `None`: the public
     /// host.
@@ -208,7 +202,7 @@ impl OAuthConfig {
             public_url: public_url.into(),
             endpoint: "/mcp".into(),
             issuer: None,
-            consent: None,
+            login: None,
             password_hash: None,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
@@ -218,9 +212,9 @@ impl OAuthConfig {
         }
     }
 
-    /// The effective consent mode: the override, else the spec's.
-    pub fn consent(&self) -> Consent {
-        self.consent.unwrap_or(self.auth.consent)
+    /// The effective login mode: the override, else the spec's.
+    pub fn login(&self) -> Login {
+        self.login.unwrap_or(self.auth.login)
     }
 
     /// The effective issuer: the override, else the spec's; `None` means the public URL.
@@ -236,7 +230,7 @@ impl std::fmt::Debug for OAuthConfig {
             .field("public_url", &self.public_url)
             .field("endpoint", &self.endpoint)
             .field("issuer", &self.issuer)
-            .field("consent", &self.consent)
+            .field("login", &self.login)
             .field(
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "<set>"),
@@ -275,12 +269,21 @@ pub enum ConfigError {
     /// A default scope is not declared.
     #[error("default scope {scope:?} is not one of the declared scopes")]
     UnknownDefaultScope { scope: String },
-    /// `consent: auto` on a server that is not loopback.
-    #[error("consent auto is only allowed with a loopback public url")]
+    /// `login: auto` on a server that is not loopback.
+    #[error("login auto is only allowed with a loopback public url")]
     AutoConsentNotLoopback,
-    /// `consent: password` without a password hash.
-    #[error("consent password needs a password hash in {env}", env = PASSWORD_HASH_ENV)]
+    /// `login: password` without a password hash.
+    #[error("login password needs a password hash in {env}", env = PASSWORD_HASH_ENV)]
     MissingPasswordHash,
+    /// A login mode this build of the runtime cannot serve yet.
+    #[error("login {0} is not supported by this version of mcpgen-runtime")]
+    LoginUnsupported(Login),
+    /// `login: oidc` without [`AuthSpec::oidc`].
+    #[error("login oidc needs auth.oidc in the spec (the provider and who is allowed)")]
+    MissingOidc,
+    /// `login: oidc` whose allow rules are all empty: nobody could sign in.
+    #[error("auth.oidc.allow has no rule: list emails, domains or a claim")]
+    EmptyOidcAllow,
     /// The password hash is not an argon2 PHC string.
     #[error("{env} is not an argon2 password hash ($argon2id$...)", env = PASSWORD_HASH_ENV)]
     BadPasswordHash,
@@ -296,6 +299,12 @@ pub enum ConfigError {
     /// `login: oidc` cannot start.
     #[error("{0}")]
     Oidc(String),
+    /// `login: oidc` without [`OAuthConfig::oidc`] (the provider's settings resolved with the
+    /// environment).
+    #[error(
+        "login oidc needs the provider's client id and secret: resolve them with OidcConfig::resolve into OAuthConfig::oidc"
+    )]
+    OidcUnresolved,
 }
 
 pub(crate) struct Inner {
@@ -390,13 +399,18 @@ impl OAuth {
         {
             return Err(ConfigError::UnknownDefaultScope { scope: s.clone() });
         }
-        match config.consent() {
-            // The person signs in at the provider; the consent page asks for no password.
-            _ if config.oidc.is_some() => {}
-            Consent::Auto if !urls.public_is_loopback => {
+        match config.login() {
+            Login::Auto if !urls.public_is_loopback => {
                 return Err(ConfigError::AutoConsentNotLoopback);
             }
-            Consent::Password => match &config.password_hash {
+            // The provider signs the person in; the consent page asks for no password.
+            Login::Oidc => match (&config.auth.oidc, &config.oidc) {
+                (None, _) => return Err(ConfigError::MissingOidc),
+                (Some(o), _) if o.allow.is_empty() => return Err(ConfigError::EmptyOidcAllow),
+                (Some(_), None) => return Err(ConfigError::OidcUnresolved),
+                (Some(_), Some(_)) => {}
+            },
+            Login::Password => match &config.password_hash {
                 None => {
                     return Err(ConfigError::MissingPasswordHash);
                 }
@@ -405,7 +419,8 @@ impl OAuth {
                 }
                 Some(_) => {}
             },
-            Consent::Auto => {}
+            Login::Users => return Err(ConfigError::LoginUnsupported(Login::Users)),
+            Login::Auto => {}
         }
         if config.auth.access_ttl.is_zero() && config.auth.refresh_ttl.is_zero() {
             return Err(ConfigError::ZeroLifetimes);
@@ -427,12 +442,12 @@ impl OAuth {
             )
         });
         let metadata = metadata::Documents::new(&config, &urls, &scopes);
-        let oidc = match &config.oidc {
-            Some(c) => Some(Arc::new(
+        let oidc = match (&config.oidc, config.login()) {
+            (Some(c), Login::Oidc) => Some(Arc::new(
                 oidc::Oidc::new(c.clone(), &urls.endpoint_url(oidc::CALLBACK_PATH))
                     .map_err(ConfigError::Oidc)?,
             )),
-            None => None,
+            _ => None,
         };
         if let Some(o) = &oidc {
             o.warm_up();

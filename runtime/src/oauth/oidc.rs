@@ -67,11 +67,13 @@ use tokio::sync::{Mutex, OnceCell};
 use tokio_rustls::rustls;
 
 use super::crypto::constant_time_eq;
+use super::login::{OidcAllow, OidcSpec};
 use super::{Inner, clip, now};
 use crate::auth::Person;
 
-/// The environment variable the provider's issuer URL is read from when the spec names none
-/// (`https://accounts.google.com`, `https://login.microsoftonline.com/TENANT/v2.0`, ...).
+/// The environment variable the provider's issuer URL is read from
+/// (`https://accounts.google.com`, `https://login.microsoftonline.com/TENANT/v2.0`, ...); it
+/// overrides the spec's `auth.oidc.issuer`.
 pub const OIDC_ISSUER_ENV: &str = "MCPGEN_OIDC_ISSUER";
 /// The environment variable the client id registered at the provider is read from (never
 /// from the spec).
@@ -102,38 +104,6 @@ pub const PROVIDER_TTL: Duration = Duration::from_secs(3600);
 /// After a failed discovery, sign-ins fail at once for this long instead of each asking the
 /// provider again.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
-
-/// The spec's `oidc:` settings (stand-in until the spec types land; see [`OidcConfig`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OidcSpec {
-    /// The provider's issuer URL; `None`: [`OIDC_ISSUER_ENV`].
-    pub issuer: Option<String>,
-    /// Who is admitted.
-    pub allow: OidcAllow,
-}
-
-/// Who may sign in: a person is admitted when any one rule matches. With no rule at all
-/// nobody is (the server refuses to start).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OidcAllow {
-    /// Email addresses admitted (compared case-insensitively).
-    pub emails: Vec<String>,
-    /// Email domains admitted: the part after `@`, exactly (`example.com` does not admit
-    /// `eu.example.com`), case-insensitively.
-    pub domains: Vec<String>,
-    /// A claim the ID token must carry with this value (a string equal to it, or an array
-    /// holding it; numbers and booleans compare by their JSON text). For claims beyond the
-    /// standard ones (OpenID Connect Core §5.1): `hd` (Google Workspace domain), `tid`
-    /// (Entra tenant), `groups`, `roles`.
-    pub claim: Option<ClaimRule>,
-}
-
-/// `allow.claim`: a claim name and the value it must have.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimRule {
-    pub name: String,
-    pub value: String,
-}
 
 /// `login: oidc` resolved at start-up: the issuer and the client credentials from the
 /// environment, and the admission rule from the spec.
@@ -180,6 +150,9 @@ pub enum OidcConfigError {
         env: &'static str,
         what: &'static str,
     },
+    /// `login: oidc` (from `--login`) on a spec without `auth.oidc`.
+    #[error("login oidc needs auth.oidc in the spec: the provider's issuer and who is allowed")]
+    NoSpec,
     /// The spec admits nobody.
     #[error(
         "login oidc needs an allow rule (emails, domains or claim); without one nobody could sign in"
@@ -189,8 +162,9 @@ pub enum OidcConfigError {
 
 impl OidcConfig {
     /// Resolves `spec` with the environment `env` (a variable set to the empty string counts
-    /// as unset): the issuer from the spec, else [`OIDC_ISSUER_ENV`]; the client id and secret
-    /// from [`OIDC_CLIENT_ID_ENV`] and [`OIDC_CLIENT_SECRET_ENV`].
+    /// as unset): the issuer from [`OIDC_ISSUER_ENV`], else the spec's (the environment wins,
+    /// as for every `MCPGEN_*` variable); the client id and secret only from
+    /// [`OIDC_CLIENT_ID_ENV`] and [`OIDC_CLIENT_SECRET_ENV`].
     pub fn resolve(
         spec: &OidcSpec,
         env: impl Fn(&str) -> Option<String>,
@@ -200,11 +174,8 @@ impl OidcConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let issuer = spec
-            .issuer
-            .clone()
-            .filter(|i| !i.trim().is_empty())
-            .or_else(|| var(OIDC_ISSUER_ENV))
+        let issuer = var(OIDC_ISSUER_ENV)
+            .or_else(|| spec.issuer.clone().filter(|i| !i.trim().is_empty()))
             .ok_or(OidcConfigError::MissingIssuer)?;
         if mcpgen_rules::parse_base_url(issuer.trim()).is_err() {
             return Err(OidcConfigError::BadIssuer { issuer });
@@ -219,7 +190,7 @@ impl OidcConfig {
                 what: "secret",
             })?;
         let allow = &spec.allow;
-        if allow.emails.is_empty() && allow.domains.is_empty() && allow.claim.is_none() {
+        if allow.is_empty() {
             return Err(OidcConfigError::NoAllowRule);
         }
         Ok(Self {

@@ -238,6 +238,40 @@ impl Store for MemoryStore {
         }))
     }
 
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64> {
+        ready(self.with(|i| {
+            let mut families: HashMap<String, bool> = HashMap::new();
+            let codes = i
+                .codes
+                .values()
+                .map(|(c, _)| (&c.person, &c.family, c.expires_at));
+            let tokens = i
+                .tokens
+                .values()
+                .map(|(t, _)| (&t.person, &t.family, t.expires_at));
+            for (person, family, expires_at) in codes.chain(tokens) {
+                if person.subject == subject {
+                    let live = families.entry(family.clone()).or_default();
+                    *live |= expires_at > now;
+                }
+            }
+            let mut revoked = 0;
+            for (family, live) in families {
+                if live && !family_revoked(i, &family) {
+                    revoked += 1;
+                }
+                let keep = i.revoked_families.entry(family).or_insert(keep_until);
+                *keep = (*keep).max(keep_until);
+            }
+            revoked
+        }))
+    }
+
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {
         ready(self.with(|i| {
             let count = |i: &Inner| {

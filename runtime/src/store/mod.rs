@@ -363,6 +363,19 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token<'a>(&'a self, hash: &'a str) -> StoreFuture<'a, ()>;
     /// Revokes every token of `family`, including tokens written into it later.
     fn revoke_family<'a>(&'a self, family: &'a str, keep_until: u64) -> StoreFuture<'a, ()>;
+    /// Revokes every grant of the person `subject` ([`Person::subject`]): the family of each
+    /// of their codes and tokens is revoked as by [`Store::revoke_family`] (until `keep_until`,
+    /// Unix seconds), so tokens written into those families later (a code of theirs redeemed
+    /// at the same moment, a refresh in flight) are revoked too. Answers how many grants were
+    /// live at `now` (Unix seconds: a code or token not yet expired, its family not yet
+    /// revoked) and are now revoked. Every replica sees it at its next bearer check, which
+    /// reads the store.
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64>;
 
     /// The server's secret key named `name`: 32 random bytes, created on the first call and the
     /// same afterwards for every caller on every replica sharing the store (get-or-create in

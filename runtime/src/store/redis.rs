@@ -141,6 +141,40 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 "#;
 
+/// Indexes a grant under its person: KEYS[1] is the subject's sorted set of families (score:
+/// when the family's last known code or token expires), ARGV[1] the family, ARGV[2] that
+/// expiry. Families past their expiry (by the Redis server's clock) are dropped, and the set
+/// lives as long as its longest-lived family. Grants written before this index existed are
+/// not in it.
+const INDEX_SUBJECT: &str = r#"
+local exp = tonumber(ARGV[2])
+local now = tonumber(redis.call('TIME')[1])
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not cur or tonumber(cur) < exp then redis.call('ZADD', KEYS[1], exp, ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 or now + ttl < exp then redis.call('EXPIREAT', KEYS[1], exp) end
+return 1
+"#;
+
+/// Revokes every family in the subject's index KEYS[1] (ARGV: prefix, now, keep_until) as
+/// [`REVOKE_FAMILY`] does; returns how many were live (not expired at now) and not revoked
+/// before.
+const REVOKE_SUBJECT: &str = r#"
+local now = tonumber(ARGV[2])
+local keep = tonumber(ARGV[3])
+local n = 0
+for _, fam in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  local k = ARGV[1] .. 'revoked_family:' .. fam
+  local ttl = redis.call('TTL', k)
+  if ttl == -2 then n = n + 1 end
+  if ttl == -2 or (ttl >= 0 and now + ttl < keep) then
+    redis.call('SET', k, '1', 'EXAT', keep)
+  end
+end
+return n
+"#;
+
 /// A Redis connection manager (reconnects by itself; clones share one connection).
 #[derive(Clone)]
 pub struct RedisStore {
@@ -209,6 +243,17 @@ impl KindStr for redis::RedisError {
     }
 }
 
+/// Adds the index entry of a grant's family under its subject ([`INDEX_SUBJECT`]) to `pipe`.
+fn index_subject(pipe: &mut redis::Pipeline, subject: &str, family: &str, expires_at: u64) {
+    pipe.cmd("EVAL")
+        .arg(INDEX_SUBJECT)
+        .arg(1)
+        .arg(key("subject", subject))
+        .arg(family)
+        .arg(expires_at.max(1))
+        .ignore();
+}
+
 fn token_fields(pipe: &mut redis::Pipeline, t: &NewToken) -> Result<(), StoreError> {
     let k = key("token", &t.hash);
     pipe.cmd("HSET")
@@ -228,6 +273,12 @@ fn token_fields(pipe: &mut redis::Pipeline, t: &NewToken) -> Result<(), StoreErr
         .arg(&k)
         .arg(t.record.expires_at)
         .ignore();
+    index_subject(
+        pipe,
+        &t.record.person.subject,
+        &t.record.family,
+        t.record.expires_at,
+    );
     Ok(())
 }
 
@@ -316,15 +367,22 @@ impl Store for RedisStore {
 
     fn put_code<'a>(&'a self, hash: &'a str, code: &'a CodeRecord) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut c = self.conn();
-            let _: () = redis::cmd("SET")
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            pipe.cmd("SET")
                 .arg(key("code", hash))
                 .arg(to_json(code)?)
                 .arg("EXAT")
                 .arg(code.expires_at.max(1))
-                .query_async(&mut c)
-                .await
-                .map_err(err)?;
+                .ignore();
+            index_subject(
+                &mut pipe,
+                &code.person.subject,
+                &code.family,
+                code.expires_at,
+            );
+            let mut c = self.conn();
+            let _: () = pipe.query_async(&mut c).await.map_err(err)?;
             Ok(())
         })
     }
@@ -426,6 +484,21 @@ impl Store for RedisStore {
             }
             let mut c = self.conn();
             let outcome: String = cmd.query_async(&mut c).await.map_err(err)?;
+            if outcome == "rotated" {
+                // The family is indexed already (with the presented token's expiry, which is
+                // in the future); this moves its expiry to the new tokens'. Not part of the
+                // script: a revocation in between finds the family by its earlier entry.
+                let mut pipe = redis::pipe();
+                for t in &req.new_tokens {
+                    index_subject(
+                        &mut pipe,
+                        &t.record.person.subject,
+                        &t.record.family,
+                        t.record.expires_at,
+                    );
+                }
+                let _: () = pipe.query_async(&mut c).await.map_err(err)?;
+            }
             Ok(match outcome.as_str() {
                 "rotated" => Rotation::Rotated,
                 "superseded" => Rotation::Reused(Reuse::Superseded),
@@ -484,6 +557,28 @@ impl Store for RedisStore {
                 backend: "redis",
                 name: name.to_owned(),
             })
+        })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let n: u64 = redis::cmd("EVAL")
+                .arg(REVOKE_SUBJECT)
+                .arg(1)
+                .arg(key("subject", subject))
+                .arg(PREFIX)
+                .arg(now)
+                .arg(keep_until.max(1))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(n)
         })
     }
 

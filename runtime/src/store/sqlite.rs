@@ -20,7 +20,9 @@ CREATE TABLE IF NOT EXISTS mcpgen_codes (
     hash TEXT PRIMARY KEY,
     data TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0
+    used INTEGER NOT NULL DEFAULT 0,
+    subject TEXT,
+    family TEXT
 );
 CREATE INDEX IF NOT EXISTS mcpgen_codes_expires ON mcpgen_codes (expires_at);
 CREATE TABLE IF NOT EXISTS mcpgen_tokens (
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS mcpgen_tokens (
     successor TEXT,
     revoked INTEGER NOT NULL DEFAULT 0,
     parent TEXT,
-    superseded INTEGER NOT NULL DEFAULT 0
+    superseded INTEGER NOT NULL DEFAULT 0,
+    subject TEXT
 );
 CREATE INDEX IF NOT EXISTS mcpgen_tokens_expires ON mcpgen_tokens (expires_at);
 CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
@@ -55,6 +58,9 @@ CREATE TABLE IF NOT EXISTS mcpgen_server_keys (
 ///   for minutes on a large file;
 /// - clients gained `expires_at` (NULL: kept, so clients registered before the upgrade never
 ///   expire).
+/// - codes and tokens gained `subject` (whom the grant belongs to, for
+///   [`Store::revoke_subject`]) and codes `family`, filled in from each row's record; a record
+///   written before people were stored belongs to [`Person::OPERATOR`](super::Person).
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -83,9 +89,36 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch("ALTER TABLE mcpgen_clients ADD COLUMN expires_at INTEGER")
             .map_err(err)?;
     }
+    if !has_column("mcpgen_tokens", "subject")? {
+        tx.execute(
+            "ALTER TABLE mcpgen_tokens ADD COLUMN subject TEXT",
+            params![],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "UPDATE mcpgen_tokens SET subject = coalesce(json_extract(data, '$.person.subject'), ?1)",
+            params![super::Person::OPERATOR],
+        )
+        .map_err(err)?;
+    }
+    if !has_column("mcpgen_codes", "subject")? {
+        tx.execute_batch(
+            "ALTER TABLE mcpgen_codes ADD COLUMN subject TEXT;
+             ALTER TABLE mcpgen_codes ADD COLUMN family TEXT;",
+        )
+        .map_err(err)?;
+        tx.execute(
+            "UPDATE mcpgen_codes SET subject = coalesce(json_extract(data, '$.person.subject'), ?1),
+                 family = json_extract(data, '$.family')",
+            params![super::Person::OPERATOR],
+        )
+        .map_err(err)?;
+    }
     tx.execute_batch(
         "CREATE INDEX IF NOT EXISTS mcpgen_tokens_parent ON mcpgen_tokens (parent) WHERE parent IS NOT NULL;
-         CREATE INDEX IF NOT EXISTS mcpgen_clients_expires ON mcpgen_clients (expires_at);",
+         CREATE INDEX IF NOT EXISTS mcpgen_clients_expires ON mcpgen_clients (expires_at);
+         CREATE INDEX IF NOT EXISTS mcpgen_tokens_subject ON mcpgen_tokens (subject);
+         CREATE INDEX IF NOT EXISTS mcpgen_codes_subject ON mcpgen_codes (subject);",
     )
     .map_err(err)?;
     tx.commit().map_err(err)
@@ -229,13 +262,14 @@ fn insert_tokens(
         let parent = parent.filter(|_| t.record.kind == TokenKind::Refresh);
         exec(
             conn,
-            "INSERT OR REPLACE INTO mcpgen_tokens (hash, data, family, expires_at, parent) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR REPLACE INTO mcpgen_tokens (hash, data, family, expires_at, parent, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 t.hash,
                 to_json(&t.record)?,
                 t.record.family,
                 int(t.record.expires_at),
-                parent
+                parent,
+                t.record.person.subject
             ],
         )?;
     }
@@ -490,9 +524,10 @@ impl Store for SqliteStore {
         let hash = hash.to_owned();
         let data = to_json(code);
         let expires = int(code.expires_at);
+        let (subject, family) = (code.person.subject.clone(), code.family.clone());
         self.run(move |c| {
-            exec(c, "INSERT OR REPLACE INTO mcpgen_codes (hash, data, expires_at, used) VALUES (?1, ?2, ?3, 0)",
-                params![hash, data?, expires],
+            exec(c, "INSERT OR REPLACE INTO mcpgen_codes (hash, data, expires_at, used, subject, family) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+                params![hash, data?, expires, subject, family],
             )?;
             Ok(())
         })
@@ -664,6 +699,45 @@ impl Store for SqliteStore {
                     backend: "sqlite",
                     name,
                 })
+        })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        now: u64,
+        keep_until: u64,
+    ) -> StoreFuture<'a, u64> {
+        let subject = subject.to_owned();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            const FAMILIES: &str = "SELECT family, expires_at FROM mcpgen_tokens WHERE subject = ?1
+                 UNION ALL SELECT family, expires_at FROM mcpgen_codes WHERE subject = ?1";
+            let live: i64 = query_opt(
+                &tx,
+                &format!(
+                    "SELECT count(DISTINCT f.family) FROM ({FAMILIES}) f
+                     WHERE f.expires_at > ?2 AND f.family NOT IN (SELECT family FROM mcpgen_revoked_families)"
+                ),
+                params![subject, int(now)],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+            // A WHERE clause is needed anyway: without one SQLite reads ON CONFLICT as a join
+            // constraint.
+            exec(
+                &tx,
+                &format!(
+                    "INSERT INTO mcpgen_revoked_families (family, keep_until)
+                     SELECT DISTINCT family, ?2 FROM ({FAMILIES}) WHERE family IS NOT NULL
+                     ON CONFLICT (family) DO UPDATE SET keep_until = max(keep_until, excluded.keep_until)"
+                ),
+                params![subject, int(keep_until)],
+            )?;
+            tx.commit().map_err(err)?;
+            Ok(u64::try_from(live).unwrap_or(0))
         })
     }
 

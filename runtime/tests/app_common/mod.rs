@@ -13,7 +13,7 @@ use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use mcpgen_runtime::app::{App, AuthSpec};
 use mcpgen_runtime::config::{Command, Config, StartError};
-use mcpgen_runtime::oauth::Consent;
+use mcpgen_runtime::oauth::Login;
 use mcpgen_runtime::template::Template;
 use mcpgen_runtime::tools::{
     Annotations, BoxFuture, ServerInfo, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult,
@@ -82,7 +82,8 @@ pub fn app() -> App {
                 ("orders.read".into(), "Read orders".into()),
             ],
             default_scopes: vec!["claudeai".into()],
-            consent: Consent::Password,
+            login: Login::Password,
+            oidc: None,
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_reuse_grace: Duration::from_secs(120),

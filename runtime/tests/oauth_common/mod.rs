@@ -9,7 +9,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
-use mcpgen_runtime::oauth::{Consent, OAuth, OAuthConfig};
+use mcpgen_runtime::oauth::{Login, OAuth, OAuthConfig};
 use mcpgen_runtime::store::{MemoryStore, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -40,7 +40,7 @@ pub fn config(public_url: &str) -> OAuthConfig {
         ("orders.write".into(), "Change orders".into()),
     ];
     c.auth.default_scopes = vec!["claudeai".into()];
-    c.auth.consent = Consent::Auto;
+    c.auth.login = Login::Auto;
     c
 }
 

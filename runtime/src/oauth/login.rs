@@ -1,0 +1,100 @@
+//! How people sign in at `/authorize` (the spec's `auth.login`), and the settings of each way.
+
+use serde::{Deserialize, Serialize};
+
+/// How a person signs in before a client is granted access (the spec's `auth.login`;
+/// `--login` replaces it). Every way ends with a [`Person`](crate::auth::Person) whom the
+/// code and tokens belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Login {
+    /// One shared password (its hash in [`PASSWORD_HASH_ENV`](super::PASSWORD_HASH_ENV)),
+    /// typed on the consent page. It stands for one operator: every grant belongs to
+    /// [`Person::OPERATOR`](crate::auth::Person::OPERATOR).
+    #[default]
+    Password,
+    /// Accounts kept in the server's store (`<bin> users add NAME --password-stdin`), signed
+    /// in with name and password on the consent page; the subject is the user's name.
+    Users,
+    /// An upstream OpenID provider signs the person in ([`OidcSpec`]); the subject is the one
+    /// it asserts.
+    Oidc,
+    /// Approve at once: `/authorize` answers 302 with the code. Only allowed when the public
+    /// URL is loopback (local development, tests, conformance runs); grants belong to
+    /// [`Person::LOCAL`](crate::auth::Person::LOCAL).
+    Auto,
+}
+
+/// The former name of [`Login`] (the spec's `consent: password | auto`).
+pub type Consent = Login;
+
+impl Login {
+    /// Every mode, in the order help texts list them.
+    pub const ALL: [Login; 4] = [Login::Password, Login::Users, Login::Oidc, Login::Auto];
+
+    /// The spec's and the command line's name: `password`, `users`, `oidc` or `auto`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Login::Password => "password",
+            Login::Users => "users",
+            Login::Oidc => "oidc",
+            Login::Auto => "auto",
+        }
+    }
+
+    /// Parses [`Login::as_str`]'s names (surrounding whitespace ignored).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s.trim())
+    }
+}
+
+impl std::fmt::Display for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The settings of `login: oidc` (the spec's `auth.oidc`). The client id and secret at the
+/// provider are never in the spec: they come from `MCPGEN_OIDC_CLIENT_ID` and
+/// `MCPGEN_OIDC_CLIENT_SECRET`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OidcSpec {
+    /// The provider's issuer URL (`https://accounts.google.com`); `None`: from
+    /// `MCPGEN_OIDC_ISSUER` at start.
+    pub issuer: Option<String>,
+    /// Who is admitted once the provider has signed them in.
+    pub allow: OidcAllow,
+}
+
+/// Who `login: oidc` admits: a person matching any one rule. At least one rule must be set
+/// ([`OidcAllow::is_empty`]): a provider such as Google signs in anyone with an account.
+/// Email rules only match an email the provider says is verified (`email_verified`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OidcAllow {
+    /// Email addresses admitted (compared case-insensitively).
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// Email domains admitted: `example.com` admits `ada@example.com` (compared
+    /// case-insensitively; subdomains are not included).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// An ID token claim that must hold a value (a string claim equal to it, or an array
+    /// claim containing it): `groups` = `mcp-users`, `hd` = `example.com`.
+    #[serde(default)]
+    pub claim: Option<OidcClaim>,
+}
+
+impl OidcAllow {
+    /// Whether no rule is set (such a spec is refused: it would admit nobody).
+    pub fn is_empty(&self) -> bool {
+        self.emails.is_empty() && self.domains.is_empty() && self.claim.is_none()
+    }
+}
+
+/// A required claim value (see [`OidcAllow::claim`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcClaim {
+    /// The claim's name in the ID token (`groups`).
+    pub name: String,
+    /// The value it must hold (`mcp-users`).
+    pub value: String,
+}
