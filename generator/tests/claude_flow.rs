@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine;
-use common::{Reply, Server, agent, get, query_param, reply, start};
+use common::{Reply, Server, USER, agent, get, query_param, reply, start, start_with_users};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -70,8 +70,16 @@ fn register(base: &str, method: &str) -> (Reply, Value) {
     (r, body)
 }
 
-/// The browser part: /authorize with Claude's parameters; returns the code.
-fn authorize(base: &str, client: &Client, scope: &str, verifier: &str) -> String {
+/// The browser part: /authorize with Claude's parameters; returns the code. With `user`
+/// (name, password: a `--login users` server), the page that answers is the sign-in form,
+/// which the person fills in and approves, as a browser submits it (CSRF cookie included).
+fn authorize(
+    base: &str,
+    client: &Client,
+    scope: &str,
+    verifier: &str,
+    user: Option<(&str, &str)>,
+) -> String {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
     // Built by hand: Claude sends `scope=claudeai+` (a trailing encoded space) and the bare
@@ -82,7 +90,40 @@ fn authorize(base: &str, client: &Client, scope: &str, verifier: &str) -> String
         encode(CALLBACK),
         encode(&format!("{base}/")),
     );
-    let r = reply(agent().get(&url).header("user-agent", "Mozilla/5.0").call());
+    let mut r = reply(agent().get(&url).header("user-agent", "Mozilla/5.0").call());
+    if let Some((name, password)) = user {
+        assert_eq!(r.status, 200, "the sign-in form: {}", r.body);
+        assert!(r.body.contains("name=\"username\""), "{}", r.body);
+        let cookie = r
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("the form's csrf cookie")
+            .to_owned();
+        let csrf = cookie.split_once('=').expect("name=value").1.to_owned();
+        let resource = format!("{base}/");
+        let scope = scope.replace('+', " ");
+        let fields = [
+            ("response_type", "code"),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "claude-state-1"),
+            ("scope", scope.as_str()),
+            ("resource", resource.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", name),
+            ("password", password),
+            ("action", "approve"),
+        ];
+        r = reply(
+            agent()
+                .post(&format!("{base}/authorize"))
+                .header("user-agent", "Mozilla/5.0")
+                .header("cookie", &cookie)
+                .send_form(fields),
+        );
+    }
     assert_eq!(r.status, 302, "{}", r.body);
     let location = r.header("location").unwrap().to_owned();
     assert!(location.starts_with(CALLBACK), "{location}");
@@ -158,14 +199,28 @@ const STEPPED_UP: &str = "catalog.read claudeai customers.read orders.read order
 
 #[test]
 fn claude_connects_authorizes_and_calls() {
-    let server = start("medtainer-mcp", &["--consent", "auto"]);
+    let server = start("medtainer-mcp", &["--login", "auto"]);
+    replay(&server, None);
+}
+
+/// The same replay against `--login users`: the person signs in on the form with an account
+/// the binary's `users add` made, and everything after is as with automatic approval.
+#[test]
+fn claude_connects_with_a_user_signing_in() {
+    let (server, _store) = start_with_users("medtainer-mcp");
+    let (name, _, password) = USER;
+    replay(&server, Some((name, password)));
+}
+
+/// Claude's whole flow against `server`; `user` signs in on the form when the server asks.
+fn replay(server: &Server, user: Option<(&str, &str)>) {
     let base = server.base.clone();
 
     // 1. The unauthenticated probe: 401 (never 400/406), pointing at the path-inserted metadata.
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
         "clientInfo": {"name": "claude-ai", "version": "0.1.0"}}});
-    let probe = post_mcp(&server, "python-httpx/0.28.1", None, init.clone());
+    let probe = post_mcp(server, "python-httpx/0.28.1", None, init.clone());
     assert_eq!(probe.status, 401);
     let www = probe.header("www-authenticate").unwrap();
     let prm_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
@@ -222,13 +277,13 @@ fn claude_connects_authorizes_and_calls() {
     // scope is normalised.
     let verifier = "claude-verifier-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let requested = format!("{}+", CONNECT_SCOPES.replace(' ', "+"));
-    let code = authorize(&base, &client, &requested, verifier);
+    let code = authorize(&base, &client, &requested, verifier, user);
     let tokens = token_for_code(&base, &client, &code, verifier);
     assert_eq!(tokens["scope"], GRANTED_AT_CONNECT);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
 
     // 8. The session, as `Claude-User`.
-    let ok = post_mcp(&server, "Claude-User", Some(&access), init);
+    let ok = post_mcp(server, "Claude-User", Some(&access), init);
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.header("content-type"), Some("application/json"));
     assert_eq!(ok.json()["result"]["protocolVersion"], "2025-11-25");
@@ -263,7 +318,7 @@ fn claude_connects_authorizes_and_calls() {
         read_tools += 1;
         let call = json!({"jsonrpc": "2.0", "id": 10 + id, "method": "tools/call",
             "params": {"name": tool["name"], "arguments": {}}});
-        let r = post_mcp(&server, "Claude-User", Some(&access), call);
+        let r = post_mcp(server, "Claude-User", Some(&access), call);
         assert_eq!(r.status, 200, "{}: {}", tool["name"], r.body);
     }
     assert_eq!(read_tools, 5);
@@ -272,7 +327,7 @@ fn claude_connects_authorizes_and_calls() {
     // as "reconnect"; a client that steps up (the SDKs) authorizes again with that set.
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "cancel_order", "arguments": {"order_id": "SO-20931", "reason": "duplicate"}}});
-    let denied = post_mcp(&server, "Claude-User", Some(&access), call.clone());
+    let denied = post_mcp(server, "Claude-User", Some(&access), call.clone());
     assert_eq!(denied.status, 403);
     let www = denied.header("www-authenticate").unwrap();
     assert!(www.contains("error=\"insufficient_scope\""), "{www}");
@@ -286,11 +341,12 @@ fn claude_connects_authorizes_and_calls() {
         &client,
         &STEP_UP_CHALLENGE.replace(' ', "+"),
         verifier,
+        user,
     );
     let tokens = token_for_code(&base, &client, &code, verifier);
     assert_eq!(tokens["scope"], STEPPED_UP);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
-    let called = post_mcp(&server, "Claude-User", Some(&access), call.clone());
+    let called = post_mcp(server, "Claude-User", Some(&access), call.clone());
     assert_eq!(called.status, 200);
     let result = &called.json()["result"];
     assert_eq!(

@@ -129,6 +129,13 @@ fn local_notes_templates_answer_after_oauth() {
     initialize(&server, Some(&token));
     let hello = call(&server, Some(&token), "greet", json!({"name": "Ada"}));
     assert_eq!(hello.json()["result"]["content"][0]["text"], "Hello, Ada!");
+    // Automatic approval on loopback grants as the subject `local`.
+    let who = call(&server, Some(&token), "whoami", json!({}));
+    let who = who.json()["result"]["content"][0]["text"].clone();
+    assert!(
+        who.as_str().is_some_and(|t| t.starts_with("local via ")),
+        "{who}"
+    );
     let note = call(
         &server,
         Some(&token),

@@ -29,6 +29,8 @@ const MEDTAINER_TOOLS: [&str; 7] = [
     "get_customer",
 ];
 
+const LOCAL_NOTES_TOOLS: [&str; 3] = ["greet", "format_note", "whoami"];
+
 /// How long one client run may take before it is killed and the test fails.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -263,12 +265,32 @@ fn python_client(python: &Path, mode: &str, protocol_version: &str) {
     let notes = start("local-notes-mcp", &[]);
     let r = python_run(&notes, "greet", json!({"name": "Ada"}));
     assert_eq!(r["server_name"], "local-notes", "{r}");
-    assert_eq!(names(&r["tools"]), ["greet", "format_note"], "{r}");
+    assert_eq!(names(&r["tools"]), LOCAL_NOTES_TOOLS, "{r}");
     assert_eq!(
         r["calls"][0],
         json!({"name": "greet", "is_error": false, "text": "Hello, Ada!"})
     );
     assert_eq!(r["protocol_version"], protocol_version, "{r}");
+}
+
+/// `login: users`: the Python SDK's user agent meets the sign-in form, signs in as a user the
+/// binary's `users add` created, and the template tool names that person as the caller.
+#[test]
+fn python_sdk_2_signs_in_as_a_user() {
+    let Some(c) = clients() else { return };
+    let (notes, _store) = start_with_users("local-notes-mcp");
+    let (name, email, password) = USER;
+    let mut cmd = Command::new(&c.py_mcp2);
+    cmd.arg(clients_dir().join("python_client.py"))
+        .arg(format!("{}/mcp", notes.base))
+        .args(["--sign-in", name, "--call", "whoami", "{}"])
+        .env("MCPGEN_E2E_PASSWORD", password);
+    let r = run(cmd).result();
+    assert_eq!(names(&r["tools"]), LOCAL_NOTES_TOOLS, "{r}");
+    let call = &r["calls"][0];
+    assert_eq!(call["is_error"], false, "{r}");
+    let text = call["text"].as_str().unwrap();
+    assert!(text.starts_with(&format!("{name} <{email}> via ")), "{r}");
 }
 
 #[test]
@@ -308,7 +330,7 @@ fn typescript_sdk() {
     let r = ts_run(&notes, &["--call", "greet", r#"{"name":"Ada"}"#]);
     assert_eq!(r["server_name"], "local-notes", "{r}");
     assert_eq!(r["protocol_version"], "2025-11-25", "{r}");
-    assert_eq!(names(&r["tools"]), ["greet", "format_note"], "{r}");
+    assert_eq!(names(&r["tools"]), LOCAL_NOTES_TOOLS, "{r}");
     assert_eq!(
         r["calls"][0],
         json!({"name": "greet", "is_error": false, "text": "Hello, Ada!"})

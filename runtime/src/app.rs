@@ -37,7 +37,7 @@
 //! ```
 
 use std::future::Future;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use axum::Router;
@@ -353,6 +353,7 @@ where
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(app.name),
+        Command::Users(cmd) => crate::users::run(&app, cmd),
         Command::Serve(config) => {
             if let Err(e) = init_tracing(config.log_format, env("RUST_LOG").as_deref()) {
                 return start_error(&e);
@@ -403,16 +404,10 @@ fn start_error(e: &StartError) -> ExitCode {
 /// `MCPGEN_PASSWORD_HASH`. Read from stdin, never from argv, so the password stays out of
 /// shell history and `ps`.
 fn hash_password(name: &str) -> ExitCode {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!("password (it is echoed; end with enter):");
-    }
-    let mut line = String::new();
-    if let Err(e) = stdin.lock().read_line(&mut line) {
-        return start_error(&StartError::ReadPassword(e));
-    }
-    let password = line.strip_suffix('\n').unwrap_or(&line);
-    let password = password.strip_suffix('\r').unwrap_or(password);
+    let password = match crate::users::read_password_line("password") {
+        Ok(p) => p,
+        Err(e) => return start_error(&StartError::ReadPassword(e)),
+    };
     if password.is_empty() {
         return start_error(&StartError::NoPassword {
             name: name.to_owned(),
@@ -424,7 +419,7 @@ fn hash_password(name: &str) -> ExitCode {
              characters"
         );
     }
-    let hash = crate::oauth::hash_password(password);
+    let hash = crate::oauth::hash_password(&password);
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{hash}").and_then(|()| out.flush()).is_err() {
         return ExitCode::FAILURE;

@@ -274,6 +274,8 @@ pub enum Command {
     Serve(Config),
     /// `hash-password`: read a password from stdin, print its hash.
     HashPassword,
+    /// `users ...`: manage the accounts of `login: users` in the configured store.
+    Users(UsersCommand),
     /// `--help` or `--version`: print this text to stdout and exit 0.
     Print(String),
 }
@@ -360,8 +362,26 @@ impl Config {
             Err(e) => return clap_outcome(e),
         };
         let cli = Cli::from_arg_matches(&matches).map_err(usage_error)?;
-        if let Some(Sub::HashPassword) = cli.command {
-            return Ok(Command::HashPassword);
+        match cli.command {
+            Some(Sub::HashPassword) => return Ok(Command::HashPassword),
+            Some(Sub::Users(sub)) => {
+                let store =
+                    pick_value(cli.store, "--store", STORE_ENV, &env).unwrap_or_else(|| {
+                        Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default")
+                    });
+                check_store(&store)?;
+                let action = match sub {
+                    UsersSub::Add { name, email, .. } => UsersAction::Add { name, email },
+                    UsersSub::List { json } => UsersAction::List { json },
+                    UsersSub::Remove { name } => UsersAction::Remove { name },
+                    UsersSub::Passwd { name, .. } => UsersAction::Passwd { name },
+                };
+                return Ok(Command::Users(UsersCommand {
+                    store: store.value,
+                    action,
+                }));
+            }
+            None => {}
         }
         Self::resolve(app, cli, &env).map(Command::Serve)
     }
@@ -742,7 +762,7 @@ fn check_store(g: &Given) -> Result<(), StartError> {
 }
 
 /// A store URL with any password removed.
-fn redact_store(raw: &str) -> String {
+pub(crate) fn redact_store(raw: &str) -> String {
     let raw = raw.trim();
     if raw.starts_with("redis://") || raw.starts_with("rediss://") {
         if let Ok(mut u) = Url::parse(raw) {
@@ -767,7 +787,7 @@ struct Cli {
     public_url: Option<String>,
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
-    #[arg(long, value_name = "STORE")]
+    #[arg(long, value_name = "STORE", global = true)]
     store: Option<String>,
     #[arg(long, value_name = "MODE", visible_alias = "consent")]
     login: Option<String>,
@@ -791,6 +811,62 @@ struct Cli {
 enum Sub {
     /// Read a password from stdin and print its hash, for MCPGEN_PASSWORD_HASH.
     HashPassword,
+    /// Manage the accounts people sign in with under `login: users`, in the store (--store)
+    #[command(subcommand)]
+    Users(UsersSub),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum UsersSub {
+    /// Add a user; the password is the first line of stdin
+    Add {
+        /// The user name: letters, digits, `.`, `_`, `-`, `@`; their subject in grants
+        name: String,
+        /// Their email address (templates see it as caller.email)
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+        /// Read the password from stdin (the only way: never in argv or the environment)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the users (name, email, created)
+    List {
+        /// One JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user and revoke every grant of theirs at once, on every replica
+    Remove { name: String },
+    /// Change a user's password (first line of stdin); their grants are kept
+    Passwd {
+        name: String,
+        /// Read the password from stdin (the only way)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+/// `users ...` on the configured store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsersCommand {
+    /// The store URL (`--store`, `MCPGEN_STORE`, else the default SQLite file), as for
+    /// serving: run it with the same `--store` as the server.
+    pub store: String,
+    /// What to do.
+    pub action: UsersAction,
+}
+
+/// One `users` subcommand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsersAction {
+    /// `users add NAME [--email E] --password-stdin`.
+    Add { name: String, email: Option<String> },
+    /// `users list [--json]`.
+    List { json: bool },
+    /// `users remove NAME`.
+    Remove { name: String },
+    /// `users passwd NAME --password-stdin`.
+    Passwd { name: String },
 }
 
 fn cli_command(app: &CliSpec<'_>) -> clap::Command {

@@ -13,6 +13,7 @@ pub mod server;
 pub mod store;
 pub mod template;
 pub mod tools;
+mod users;
 
 // Generated code depends on this crate alone; these are the versions it compiles against, so
 // the two never drift (`#[serde(crate = "::mcpgen_runtime::serde")]` on generated types).

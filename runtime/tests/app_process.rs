@@ -14,6 +14,8 @@ use app_common::*;
 use mcpgen_runtime::app::run_with;
 
 const CHILD_ARGS: &str = "MCPGEN_APP_CHILD_ARGS";
+/// When set, the child's `greet` tool renders this template instead of the usual one.
+const CHILD_GREETING: &str = "MCPGEN_APP_CHILD_GREETING";
 
 #[test]
 fn child() {
@@ -22,7 +24,11 @@ fn child() {
     };
     let args: Vec<String> = serde_json::from_str(&args).expect("child args");
     let argv = std::iter::once("medtainer-mcp".to_owned()).chain(args);
-    let code = run_with(app(), Handler::new(), argv, |k| std::env::var(k).ok());
+    let handler = match std::env::var(CHILD_GREETING) {
+        Ok(template) => Handler::with_greeting(&template),
+        Err(_) => Handler::new(),
+    };
+    let code = run_with(app(), handler, argv, |k| std::env::var(k).ok());
     let _ = std::io::stdout().flush();
     // `ExitCode::exit_process` is unstable; the codes run_with returns are these three.
     let code = [0u8, 1, 2]
@@ -1078,4 +1084,250 @@ fn one_source_cannot_take_every_connection_slot() {
         "served only once the other source's connections closed"
     );
     terminate(&child);
+}
+
+/// Runs `users ARGS` on `store` with `stdin` as its input; exit code, stdout, stderr.
+fn users(store: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut all = vec!["users"];
+    all.extend_from_slice(args);
+    let mut child = spawn(&all, &[("MCPGEN_STORE", store)], stdin.is_some());
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+    }
+    finish(child)
+}
+
+/// `login: users` end to end, with the CLI and the server as separate processes on one SQLite
+/// file: a user added with `users add` signs in through the form, the tool the token calls
+/// sees them as `caller`, `users passwd` changes the password and keeps the grants, and
+/// `users remove` (while the server runs) makes the very next call with their token a 401.
+/// Sign-ins with a wrong password or an unknown name are refused alike.
+#[test]
+fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
+    let path = std::env::temp_dir().join(format!("mcpgen-users-{}.sqlite3", std::process::id()));
+    let store = format!("sqlite:{}", path.display());
+    let password = "correct horse battery staple";
+
+    let (code, stdout, stderr) = users(
+        &store,
+        &[
+            "add",
+            "ada",
+            "--email",
+            "ada@example.com",
+            "--password-stdin",
+        ],
+        Some(&format!("{password}\n")),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.lines().any(|l| l == "added user \"ada\""),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("login: password"),
+        "the spec's login is named: {stderr}"
+    );
+    let (code, _, stderr) = users(&store, &["add", "ada", "--password-stdin"], Some("x\n"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("exists") && stderr.contains("users passwd"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = users(
+        &store,
+        &["add", "bad name", "--password-stdin"],
+        Some("x\n"),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let (code, stdout, stderr) = users(&store, &["list", "--json"], None);
+    assert_eq!(code, 0, "{stderr}");
+    // The child's stdout also carries the test harness's own lines.
+    let json = stdout
+        .lines()
+        .find(|l| l.starts_with('['))
+        .expect("a json line");
+    let list: serde_json::Value = serde_json::from_str(json).expect("json");
+    assert_eq!(list[0]["name"], "ada");
+    assert_eq!(list[0]["email"], "ada@example.com");
+    assert!(
+        !stdout.contains("argon2"),
+        "hashes are never listed: {stdout}"
+    );
+
+    let mut server = spawn(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--login",
+            "users",
+        ],
+        &[
+            ("MCPGEN_PUBLIC_URL", "https://mcp.example.org"),
+            (
+                CHILD_GREETING,
+                "{{ caller.subject }} <{{ caller.email }}> via {{ caller.client_id }}",
+            ),
+        ],
+        false,
+    );
+    let lines = stderr_lines(&mut server);
+    let addr = listening_addr(&lines);
+    let client_id = register_client(&addr);
+
+    let page = request(
+        &addr,
+        "GET",
+        &format!(
+            "/authorize?{}",
+            form(&[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", CALLBACK),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ])
+        ),
+        &[],
+        "",
+    );
+    assert_eq!(page.0, 200, "{}", page.1);
+    assert!(
+        page.1.contains("name=\"username\""),
+        "a user name field: {}",
+        page.1
+    );
+    let sign_in = |username: &str, password: &str| {
+        let body = form(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", CALLBACK),
+            ("state", "s"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("csrf", "double-submitted"),
+            ("username", username),
+            ("password", password),
+            ("action", "approve"),
+        ]);
+        request(
+            &addr,
+            "POST",
+            "/authorize",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", "__Host-mcpgen_csrf=double-submitted"),
+            ],
+            &body,
+        )
+    };
+    for (who, pass) in [
+        ("ada", "wrong password"),
+        ("bob", password),
+        ("operator", password),
+    ] {
+        let (status, reply) = sign_in(who, pass);
+        assert_eq!(status, 401, "{who}: {reply}");
+        assert!(reply.contains("Wrong user name or password"), "{reply}");
+    }
+    let (status, reply) = sign_in("ada", password);
+    assert_eq!(status, 302, "{reply}");
+    let location = reply
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        })
+        .expect("location");
+    let code = url::Url::parse(location.trim())
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .expect("code")
+        .1
+        .into_owned();
+    let (status, reply) = request(
+        &addr,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("client_id", &client_id),
+            ("code_verifier", VERIFIER),
+        ]),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let body = reply.split_once("\r\n\r\n").expect("body").1;
+    let tokens: serde_json::Value = serde_json::from_str(body).expect("json");
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().expect("token"));
+    let greet = || {
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "greet", "arguments": {"order_id": "A-1"}}});
+        request(
+            &addr,
+            "POST",
+            "/mcp",
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json, text/event-stream"),
+                ("MCP-Protocol-Version", "2025-06-18"),
+                ("Authorization", &bearer),
+            ],
+            &call.to_string(),
+        )
+    };
+    let (status, reply) = greet();
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply.contains(&format!("ada <ada@example.com> via {client_id}")),
+        "{reply}"
+    );
+
+    // A new password: the old one no longer signs in, the new one does, and the grant made
+    // before is kept.
+    let new_password = "another long passphrase";
+    let (code, stdout, stderr) = users(
+        &store,
+        &["passwd", "ada", "--password-stdin"],
+        Some(&format!("{new_password}\n")),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("changed the password"), "{stdout}");
+    assert_eq!(sign_in("ada", password).0, 401);
+    assert_eq!(sign_in("ada", new_password).0, 302);
+    assert_eq!(greet().0, 200, "passwd keeps the grants already made");
+
+    // Removed while the server runs: the next call with the same token is refused, and both
+    // grants are revoked.
+    let (code, stdout, stderr) = users(&store, &["remove", "ada"], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "removed user \"ada\"; revoked 2 grants"),
+        "{stdout}"
+    );
+    let (status, reply) = greet();
+    assert_eq!(status, 401, "{reply}");
+    assert!(reply.contains("invalid_token"), "{reply}");
+    let (status, _) = sign_in("ada", new_password);
+    assert_eq!(status, 401, "a removed user cannot sign in again");
+    let (code, _, stderr) = users(&store, &["remove", "ada"], None);
+    assert_eq!(code, 1, "{stderr}");
+
+    terminate(&server);
+    assert_eq!(server.wait().expect("wait").code(), Some(0));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }

@@ -275,7 +275,7 @@ async fn python_client(deps: &Deps, url: &str) -> Run {
     let mut cmd = Command::new(&deps.python);
     cmd.arg(repo().join("tests/clients/python_client.py"))
         .arg(url)
-        .args(["--sign-in", "--call", "whoami", "{}"])
+        .args(["--follow", "--call", "whoami", "{}"])
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
         .stdin(Stdio::null())

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpgen_runtime::store::{
     self, ClientRecord, CodeRecord, MemoryStore, NewToken, Person, Redemption, Reuse,
-    RotateRequest, Rotation, Store, TokenKind, TokenRecord, TokenState,
+    RotateRequest, Rotation, Store, TokenKind, TokenRecord, TokenState, UserRecord,
 };
 use redis_common::redis_url;
 
@@ -803,11 +803,83 @@ async fn subject_revocation(s: &dyn Store, p: &str) {
     assert_eq!(state(s, &b3).await, Some(TokenState::Active));
 }
 
+fn user(name: &str, email: Option<&str>, hash: &str) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        email: email.map(Into::into),
+        password_hash: hash.into(),
+        created_at: 1_790_000_000,
+    }
+}
+
+/// Users (`login: users`): a name is taken once, records round-trip whole, updates only reach
+/// existing users, listing is sorted, removal says whether there was one.
+async fn users(s: &dyn Store, p: &str) {
+    let (zed, ada) = (format!("{p}-zed"), format!("{p}-ada"));
+    let z = user(&zed, None, "$argon2id$z");
+    let a = user(&ada, Some("ada@example.com"), "$argon2id$a");
+    assert!(s.add_user(&z).await.unwrap());
+    assert!(s.add_user(&a).await.unwrap());
+    // A second `users add` of the same name changes nothing.
+    assert!(
+        !s.add_user(&user(&ada, None, "$argon2id$other"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_user(&ada).await.unwrap(), Some(a.clone()));
+    assert_eq!(s.get_user(&format!("{p}-nobody")).await.unwrap(), None);
+    let mine: Vec<UserRecord> = s
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.name.starts_with(p))
+        .collect();
+    assert_eq!(mine, [a.clone(), z.clone()]);
+    let changed = user(&ada, Some("ada@example.com"), "$argon2id$new");
+    assert!(s.update_user(&changed).await.unwrap());
+    assert_eq!(s.get_user(&ada).await.unwrap(), Some(changed));
+    assert!(
+        !s.update_user(&user(&format!("{p}-ghost"), None, "$argon2id$g"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_user(&format!("{p}-ghost")).await.unwrap(), None);
+    assert!(s.remove_user(&ada).await.unwrap());
+    assert!(!s.remove_user(&ada).await.unwrap());
+    assert_eq!(s.get_user(&ada).await.unwrap(), None);
+    assert!(!s.update_user(&a).await.unwrap(), "removed meanwhile");
+    assert_eq!(s.get_user(&zed).await.unwrap(), Some(z));
+}
+
+#[test]
+fn user_names() {
+    for ok in ["ada", "ada.lovelace", "a", "ada@example.com", "Ada_2-x"] {
+        assert!(store::is_user_name(ok), "{ok}");
+    }
+    let long = "a".repeat(65);
+    for bad in [
+        "",
+        "-ada",
+        ".ada",
+        "ada lovelace",
+        "ada\n",
+        "adé",
+        "operator",
+        "local",
+        "a/b",
+        &long,
+    ] {
+        assert!(!store::is_user_name(bad), "{bad:?}");
+    }
+}
+
 async fn contract(s: Arc<dyn Store>, expires_keys: bool) {
     let p = run_id();
     clients(&*s, &p).await;
     people(&*s, &p).await;
     subject_revocation(&*s, &p).await;
+    users(&*s, &p).await;
     codes(Arc::clone(&s), &p).await;
     tokens(&*s, &p).await;
     rotation(Arc::clone(&s), &p).await;
@@ -996,6 +1068,8 @@ async fn sqlite_file_of_an_earlier_version_is_upgraded() {
         1
     );
     assert_eq!(state(&*s, "legacy0").await, Some(TokenState::Revoked));
+    // A file from before users gains their table.
+    assert!(s.add_user(&user("ada", None, "$argon2id$a")).await.unwrap());
     assert_eq!(state(&*s, "n3-refresh").await, Some(TokenState::Active));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -6,14 +6,16 @@ client registration -> authorize (S256 PKCE, state, resource, scope) -> token ->
 Runs with mcp 2.x (`--mode legacy`: initialize handshake; `--mode auto`: `server/discover`
 first, falling back to initialize) and with mcp 1.x (always initialize; `--mode` ignored).
 
-    python_client.py URL [--mode legacy|auto] [--sign-in] [--call NAME JSON]...
+    python_client.py URL [--mode legacy|auto] [--sign-in USER] [--follow] [--call NAME JSON]...
 
 The client asks for no scope of its own: the SDK takes the scope from the server's 401
 challenge, and when a tool answers 403 insufficient_scope it authorizes again with the scope
-the challenge names (step-up). The generated server approves at once (`--consent auto`), so the
-"browser" is one GET of the authorize URL whose `Location` carries the code. With `--sign-in`
-(servers with `login: oidc`) it is a browser with cookies that follows the redirects through
-the OpenID provider and approves the consent page.
+the challenge names (step-up). The generated server approves at once (`--login auto`), so the
+"browser" is one GET of the authorize URL whose `Location` carries the code; with `--sign-in
+USER` (a `--login users` server) it fills in the sign-in form that GET answers instead, with the
+password from MCPGEN_E2E_PASSWORD, and approves. With `--follow` (a `--login oidc` server) it is a
+browser with cookies that follows the redirects through the OpenID provider and back, and
+approves the consent page; a page that is neither (a refusal) fails the run with its text.
 
 Prints one line `RESULT {json}` (what the Rust test asserts on) and exits 0; any failure to
 connect, authorize or call raises and exits non-zero.
@@ -23,9 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import re
 from html.parser import HTMLParser
+import re
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import anyio
@@ -71,23 +74,60 @@ class InMemoryTokenStorage(TokenStorage):
         self.client_info = client_info
 
 
+class FormFields(HTMLParser):
+    """The first form of a page: its action and the values of its hidden inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self._done = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = a.get("action") or ""
+        elif tag == "input" and not self._done and a.get("type") == "hidden" and a.get("name"):
+            self.fields[a["name"]] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._done = True
+
+
 class HeadlessBrowser:
     """The user agent: GET the authorize URL without following the redirect, keep the query of
-    `Location`, hand it back to the SDK from the callback handler."""
+    `Location`, hand it back to the SDK from the callback handler. With a user to sign in as,
+    the GET answers the sign-in form, which it submits (name, password, approve) as a person
+    would, the CSRF cookie included."""
 
-    def __init__(self, sign_in: bool = False) -> None:
+    def __init__(self, sign_in: str | None = None, follow: bool = False) -> None:
         self._query: dict[str, list[str]] | None = None
         self.authorize_urls: list[str] = []
         self.sign_in = sign_in
+        self.follow = follow
         self.visited: list[str] = []
 
     async def redirect_handler(self, authorization_url: str) -> None:
         self.authorize_urls.append(authorization_url)
-        async with httpx.AsyncClient(follow_redirects=False, timeout=10) as http:
-            if self.sign_in:
-                resp = await self.sign_in_and_approve(http, authorization_url)
+        async with httpx.AsyncClient(follow_redirects=False, timeout=30) as http:
+            if self.follow:
+                resp = await self.follow_and_approve(http, authorization_url)
             else:
                 resp = await http.get(authorization_url)
+            if resp.status_code == 200 and self.sign_in and not self.follow:
+                form = FormFields()
+                form.feed(resp.text)
+                if form.action is None:
+                    raise RuntimeError(f"no sign-in form: {resp.text[:300]}")
+                fields = dict(form.fields)
+                fields.update(
+                    username=self.sign_in,
+                    password=os.environ["MCPGEN_E2E_PASSWORD"],
+                    action="approve",
+                )
+                target = str(resp.url.join(form.action))
+                resp = await http.post(target, data=fields)
         if resp.status_code not in (301, 302, 303, 307, 308):
             raise RuntimeError(f"authorize did not redirect: {resp.status_code} {resp.text[:300]}")
         location = resp.headers["location"]
@@ -98,9 +138,9 @@ class HeadlessBrowser:
             raise RuntimeError(f"authorization error: {query}")
         self._query = query
 
-    async def sign_in_and_approve(self, http, url: str):
-        """`--sign-in`: a browser with cookies. Follows redirects (to the OpenID provider, whose
-        test interactions sign in without UI, and back), submits the consent page's form with
+    async def follow_and_approve(self, http, url: str):
+        """`--follow`: follows redirects with cookies (to the OpenID provider, whose test
+        interactions sign in without UI, and back), submits the consent page's form with
         `action=approve`, and returns the response that redirects to the client; any other
         page (a refusal) raises with its status and text."""
         resp = await http.get(url)
@@ -112,8 +152,9 @@ class HeadlessBrowser:
                     return resp
                 resp = await http.get(location)
                 continue
-            form = ConsentForm.parse(resp.text) if resp.status_code == 200 else None
-            if form is None:
+            form = FormFields()
+            form.feed(resp.text)
+            if resp.status_code != 200 or form.action is None:
                 raise RuntimeError(f"refused: {resp.status_code} {page_text(resp.text)}")
             fields = dict(form.fields)
             fields["action"] = "approve"
@@ -126,36 +167,6 @@ class HeadlessBrowser:
         if MCP2:
             return AuthorizationCodeResult(code=q["code"], state=q.get("state"), iss=q.get("iss"))
         return q["code"], q.get("state")
-
-
-class ConsentForm(HTMLParser):
-    """The first `<form method=post>` of a page: its action and its named inputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: list[tuple[str, str]] = []
-        self._in_form = False
-        self._done = False
-
-    @classmethod
-    def parse(cls, html: str) -> "ConsentForm | None":
-        f = cls()
-        f.feed(html)
-        return f if f.action is not None else None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form" and not self._done and (a.get("method") or "").lower() == "post":
-            self.action = a.get("action") or ""
-            self._in_form = True
-        elif tag == "input" and self._in_form and a.get("name") and a.get("type") != "submit":
-            self.fields.append((a["name"], a.get("value") or ""))
-
-    def handle_endtag(self, tag):
-        if tag == "form" and self._in_form:
-            self._in_form = False
-            self._done = True
 
 
 def page_text(html: str) -> str:
@@ -197,8 +208,10 @@ async def session_calls(client, calls: list[tuple[str, dict]]) -> dict:
     return out
 
 
-async def run(url: str, mode: str, calls: list[tuple[str, dict]], sign_in: bool = False) -> dict:
-    browser = HeadlessBrowser(sign_in)
+async def run(
+    url: str, mode: str, calls: list[tuple[str, dict]], sign_in: str | None, follow: bool
+) -> dict:
+    browser = HeadlessBrowser(sign_in, follow)
     storage = InMemoryTokenStorage()
     provider = make_provider(url, browser, storage)
     if MCP2:
@@ -227,14 +240,15 @@ def main() -> None:
     p.add_argument("url")
     p.add_argument("--mode", choices=["legacy", "auto"], default="legacy")
     p.add_argument("--call", nargs=2, action="append", default=[], metavar=("NAME", "JSON"))
+    p.add_argument("--sign-in", metavar="USER", help="sign in through the form as USER")
     p.add_argument(
-        "--sign-in",
+        "--follow",
         action="store_true",
-        help="the server signs people in (login: oidc): follow redirects with cookies, approve the consent page",
+        help="login oidc: follow redirects with cookies through the provider, approve the consent page",
     )
     a = p.parse_args()
     calls = [(name, json.loads(args)) for name, args in a.call]
-    out = anyio.run(run, a.url, a.mode, calls, a.sign_in)
+    out = anyio.run(run, a.url, a.mode, calls, a.sign_in, a.follow)
     print("RESULT " + json.dumps(out), flush=True)
 
 

@@ -4,7 +4,7 @@
 //! Each test file compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -103,12 +103,10 @@ pub fn start(binary_name: &str, extra: &[&str]) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut args = vec!["--bind".to_string(), format!("127.0.0.1:{port}")];
-    args.extend([
-        "--public-url".into(),
-        base,
-        "--store".into(),
-        "memory".into(),
-    ]);
+    args.extend(["--public-url".into(), base]);
+    if !extra.contains(&"--store") {
+        args.extend(["--store".into(), "memory".into()]);
+    }
     args.extend(extra.iter().map(|a| a.to_string()));
     launch(binary_name, port, &args)
 }
@@ -369,4 +367,56 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&p, to.join(name)).unwrap();
         }
     }
+}
+
+/// The person the `login: users` cases sign in as: name, email and password.
+pub const USER: (&str, &str, &str) = ("ada", "ada@example.com", "correct horse battery staple");
+
+/// Runs `<binary> users ARGS` on `store`, with `stdin` as its input; panics unless it exits 0.
+pub fn users_cli(binary_name: &str, store: &str, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(binary(binary_name))
+        .arg("users")
+        .args(args)
+        .args(["--store", store])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "users {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `binary_name` serving with `--login users` on a fresh SQLite file, which holds [`USER`],
+/// added through the binary's own `users add`. Returns the server and the store URL.
+pub fn start_with_users(binary_name: &str) -> (Server, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = repo().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("users-{}-{n}.sqlite3", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let store = format!("sqlite:{}", path.display());
+    let (name, email, password) = USER;
+    users_cli(
+        binary_name,
+        &store,
+        &["add", name, "--email", email, "--password-stdin"],
+        &format!("{password}\n"),
+    );
+    let server = start(binary_name, &["--login", "users", "--store", &store]);
+    (server, store)
 }

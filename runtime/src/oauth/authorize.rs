@@ -16,12 +16,13 @@ use url::Url;
 use super::crypto::{constant_time_eq, is_s256_challenge, random_id, random_token, secret_hash};
 use super::error::OAuthError;
 use super::limit::Refused;
+use super::login::SignInError;
 use super::pages::{
     ClientView, ConsentPage, ErrorPage, HiddenField, PersonView, ScopeView, SignInView,
 };
 use super::redirect::redirect_matches;
 use super::scope;
-use super::session::{self, OPERATOR_SUBJECT, Sealer, Session, SignedIn};
+use super::session::{self, Sealer, Session, SignedIn};
 use super::{CODE_TTL, Inner, Login, now};
 use crate::store::{ClientRecord, CodeRecord, Person};
 
@@ -562,6 +563,19 @@ fn read_session(inner: &Inner, headers: &HeaderMap, sealer: Option<&Sealer>) -> 
     sealer?.open(value, &inner.urls.issuer, now())
 }
 
+/// `session`, unless it names a user of `login: users` who has been removed since (or the
+/// store cannot say): a removed user's sign-in cookie signs nobody in.
+async fn live(inner: &Inner, session: Option<Session>) -> Option<Session> {
+    let s = session?;
+    if inner.config.login() != Login::Users {
+        return Some(s);
+    }
+    match inner.store.get_user(&s.person.subject).await {
+        Ok(Some(_)) => Some(s),
+        _ => None,
+    }
+}
+
 /// The `Set-Cookie` value remembering that `session`'s person approved `req`; `None` when it
 /// cannot be signed.
 fn remember(
@@ -658,7 +672,10 @@ fn consent_page(
             email: p.email.clone(),
         }),
         switch_href,
-        sign_in: signed_in.is_none().then_some(SignInView::Password),
+        sign_in: signed_in.is_none().then(|| match inner.config.login() {
+            Login::Users => SignInView::Users { username: None },
+            _ => SignInView::Password,
+        }),
         action: inner.urls.route("/authorize"),
         hidden: fields
             .into_iter()
@@ -795,7 +812,7 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
         return approve(inner, req, Person::local(), "auto", None).await;
     }
     let sealer = sealer(inner).await;
-    let session = read_session(inner, headers, sealer.as_ref());
+    let session = live(inner, read_session(inner, headers, sealer.as_ref())).await;
     let remembered = session
         .as_ref()
         .is_some_and(|s| s.covers(&req.client.client_id, &req.scopes));
@@ -896,7 +913,7 @@ pub(crate) async fn authorize_post(
         return show_or_approve(&inner, headers, req).await;
     }
     let sealer = sealer(&inner).await;
-    let previous = read_session(&inner, headers, sealer.as_ref());
+    let previous = live(&inner, read_session(&inner, headers, sealer.as_ref())).await;
     // Who is signed in, unless the page asked to sign in again.
     let session = previous.clone().filter(|_| !req.prompt.login);
     let signed_in = session.as_ref().map(|s| s.person.clone());
@@ -943,35 +960,72 @@ pub(crate) async fn authorize_post(
     // Counted before the check, so concurrent guesses cannot race past the limit.
     let source = super::limit::source_ip(&parts, &inner.config.trusted_proxies);
     let password = params.get("password").cloned().unwrap_or_default();
-    let checked = match (
-        inner.password_attempts.take(source, Instant::now()),
-        inner.config.password_hash.clone(),
-    ) {
-        (Err(refused), _) => Err(refused),
-        // Argon2 is deliberately slow: it runs off the async workers, a few at a time.
-        (Ok(()), Some(hash)) => inner.password_attempts.verify(hash, password).await,
-        (Ok(()), None) => Ok(false),
+    let users = inner.config.login() == Login::Users;
+    // Whom the form claims to be: the user name typed, or the one operator the shared
+    // password stands for.
+    let claimed = if users {
+        params.get("username").map_or("", |n| n.trim())
+    } else {
+        Person::OPERATOR
+    };
+    let checked = if users {
+        match super::login::check_user(&inner, source, claimed, &password).await {
+            Ok(person) => Ok(Some(person)),
+            Err(SignInError::Wrong) => Ok(None),
+            Err(SignInError::Limited(refused)) => Err(refused),
+            Err(SignInError::Store(e)) => {
+                tracing::error!(target: "mcpgen::oauth", error = ?e, "store failure checking a user");
+                let e = OAuthError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the authorization store is unavailable; try again",
+                );
+                return refuse(&inner, headers, Refusal::Direct(e));
+            }
+        }
+    } else {
+        match (
+            inner.password_attempts.take(source, Instant::now()),
+            inner.config.password_hash.clone(),
+        ) {
+            (Err(refused), _) => Err(refused),
+            // Argon2 is deliberately slow: it runs off the async workers, a few at a time.
+            (Ok(()), Some(hash)) => inner
+                .password_attempts
+                .verify(hash, password)
+                .await
+                .map(|ok| ok.then(Person::operator)),
+            (Ok(()), None) => Ok(None),
+        }
     };
     let (reason, message) = match checked {
-        Ok(true) => {
-            let person = SignedIn {
-                subject: OPERATOR_SUBJECT.to_owned(),
-                name: None,
-                email: None,
+        Ok(Some(person)) => {
+            let signed_in = SignedIn {
+                subject: person.subject.clone(),
+                name: person.name.clone(),
+                email: person.email.clone(),
             };
-            let session = Session::signed_in(&inner.urls.issuer, person, now(), previous);
+            let session = Session::signed_in(&inner.urls.issuer, signed_in, now(), previous);
             let cookie = remember(&inner, sealer.as_ref(), session, &req);
-            return approve(&inner, req, Person::operator(), "consent", cookie).await;
+            return approve(&inner, req, person, "consent", cookie).await;
         }
-        Ok(false) => {
+        Ok(None) => {
+            let (reason, message) = if users {
+                (
+                    "wrong user name or password",
+                    "Wrong user name or password.",
+                )
+            } else {
+                ("wrong password", "Wrong password.")
+            };
             return consent_refused(
                 &inner,
                 &req,
                 None,
                 StatusCode::UNAUTHORIZED,
-                "wrong password",
-                "Wrong password.",
-                Some(Person::OPERATOR),
+                reason,
+                message,
+                Some(claimed),
             );
         }
         Err(Refused::Source(_)) => (
@@ -987,7 +1041,13 @@ pub(crate) async fn authorize_post(
             "The server is busy checking passwords. Wait a moment and try again.",
         ),
     };
-    tracing::info!(target: "mcpgen::oauth", decision = "password_limited", source = ?source, reason);
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "password_limited",
+        source = ?source,
+        subject = ?super::clip(claimed),
+        reason,
+    );
     let mut res = consent_refused(
         &inner,
         &req,
@@ -995,7 +1055,7 @@ pub(crate) async fn authorize_post(
         StatusCode::TOO_MANY_REQUESTS,
         reason,
         message,
-        Some(Person::OPERATOR),
+        Some(claimed),
     );
     let wait = match checked {
         Err(Refused::Source(w) | Refused::Global(w)) => w.as_secs(),

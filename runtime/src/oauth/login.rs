@@ -98,3 +98,59 @@ pub struct OidcClaim {
     /// The value it must hold (`mcp-users`).
     pub value: String,
 }
+
+/// Why a `login: users` sign-in was not accepted.
+#[derive(Debug)]
+pub(crate) enum SignInError {
+    /// Unknown user, malformed name or wrong password (which one is not told).
+    Wrong,
+    /// The password limiter refused the attempt (see [`super::limit::PasswordLimiter`]).
+    Limited(super::limit::Refused),
+    /// The store could not be read.
+    Store(crate::store::StoreError),
+}
+
+/// Checks a user name and password for `login: users` against the store and answers the
+/// person to issue the code for. Every attempt goes through the shared-password limiter first
+/// (per source address and server-wide, counted before the check) and its Argon2 check queue.
+/// An unknown or malformed name costs the same Argon2 check as a known one, so the time an
+/// answer takes does not tell which names exist.
+pub(crate) async fn check_user(
+    inner: &super::Inner,
+    source: Option<std::net::IpAddr>,
+    name: &str,
+    password: &str,
+) -> Result<crate::auth::Person, SignInError> {
+    inner
+        .password_attempts
+        .take(source, std::time::Instant::now())
+        .map_err(SignInError::Limited)?;
+    let user = if crate::store::is_user_name(name) {
+        inner
+            .store
+            .get_user(name)
+            .await
+            .map_err(SignInError::Store)?
+    } else {
+        None
+    };
+    let hash = user
+        .as_ref()
+        .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
+    let matches = inner
+        .password_attempts
+        .verify(hash, password.to_owned())
+        .await
+        .map_err(SignInError::Limited)?;
+    match user {
+        Some(u) if matches => Ok(u.person()),
+        _ => Err(SignInError::Wrong),
+    }
+}
+
+/// A hash no password is known for, checked in place of a user that does not exist. Made
+/// once, at start-up ([`super::OAuth::new`] with `login: users`), not in a request.
+pub(super) fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| super::hash_password(&super::crypto::random_token()))
+}

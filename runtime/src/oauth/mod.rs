@@ -419,7 +419,9 @@ impl OAuth {
                 }
                 Some(_) => {}
             },
-            Login::Users => return Err(ConfigError::LoginUnsupported(Login::Users)),
+            Login::Users => {
+                login::decoy_hash();
+            }
             Login::Auto => {}
         }
         if config.auth.access_ttl.is_zero() && config.auth.refresh_ttl.is_zero() {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::{
     ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState, UserRecord,
 };
 
 #[derive(Debug, Default)]
@@ -24,6 +24,8 @@ struct Inner {
     children: HashMap<String, Vec<String>>,
     /// name -> server key
     keys: HashMap<String, [u8; 32]>,
+    /// user name -> user (sorted, for listing)
+    users: std::collections::BTreeMap<String, UserRecord>,
 }
 
 /// Keeps everything in a map behind one mutex, which makes every operation atomic.
@@ -270,6 +272,38 @@ impl Store for MemoryStore {
             }
             revoked
         }))
+    }
+
+    fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        ready(self.with(|i| {
+            if i.users.contains_key(&user.name) {
+                return false;
+            }
+            i.users.insert(user.name.clone(), user.clone());
+            true
+        }))
+    }
+
+    fn update_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        ready(self.with(|i| match i.users.get_mut(&user.name) {
+            Some(u) => {
+                *u = user.clone();
+                true
+            }
+            None => false,
+        }))
+    }
+
+    fn get_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<UserRecord>> {
+        ready(self.with(|i| i.users.get(name).cloned()))
+    }
+
+    fn list_users(&self) -> StoreFuture<'_, Vec<UserRecord>> {
+        ready(self.with(|i| i.users.values().cloned().collect()))
+    }
+
+    fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        ready(self.with(|i| i.users.remove(name).is_some()))
     }
 
     fn purge_expired(&self, now: u64) -> StoreFuture<'_, u64> {

@@ -153,6 +153,57 @@ pub struct CodeRecord {
     pub person: Person,
 }
 
+/// A person who can sign in with `login: users`: managed by the generated binary's `users`
+/// subcommands, checked at `/authorize`. The name is the subject of their grants.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// What they sign in with, and their [`Person::subject`]; see [`is_user_name`].
+    pub name: String,
+    /// Their email address, when given (`users add --email`); templates see it as
+    /// `caller.email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Their password as an Argon2id PHC string ([`crate::oauth::hash_password`]).
+    pub password_hash: String,
+    /// When the account was created, Unix seconds.
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password_hash", &"<argon2 hash>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl UserRecord {
+    /// The person this user signs in as.
+    pub fn person(&self) -> Person {
+        Person {
+            subject: self.name.clone(),
+            name: None,
+            email: self.email.clone(),
+        }
+    }
+}
+
+/// Whether `name` may name a user: 1 to 64 of ASCII letters, digits, `.`, `_`, `-` and `@`,
+/// starting with a letter or digit (so it is safe in logs, a shell and a URL), and not one of
+/// the subjects the other login modes use ([`Person::OPERATOR`], [`Person::LOCAL`]), which
+/// would let a user take over their grants.
+pub fn is_user_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        && name != Person::OPERATOR
+        && name != Person::LOCAL
+}
+
 /// Access or refresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -384,6 +435,18 @@ pub trait Store: Send + Sync + 'static {
     /// which invalidates whatever the old one signed (the authorization server's sign-in
     /// cookies, signed with the key named `session`).
     fn server_key<'a>(&'a self, name: &'a str) -> StoreFuture<'a, [u8; 32]>;
+    /// Stores a new user (`login: users`); answers `false`, writing nothing, when the name is
+    /// taken. Checking and writing are one atomic step.
+    fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool>;
+    /// Replaces the record of an existing user (same name); answers `false`, writing nothing,
+    /// when there is no such user (removed meanwhile).
+    fn update_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool>;
+    fn get_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<UserRecord>>;
+    /// Every user, sorted by name.
+    fn list_users(&self) -> StoreFuture<'_, Vec<UserRecord>>;
+    /// Removes a user; answers whether there was one. Their grants stay until
+    /// [`Store::revoke_subject`] revokes them (the `users remove` command does both).
+    fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool>;
 
     /// Removes expired codes, tokens, family revocations and clients that expired without a
     /// grant; returns how many rows went.

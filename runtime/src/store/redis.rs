@@ -9,7 +9,7 @@ use redis::aio::ConnectionManager;
 
 use super::{
     ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenRecord, TokenState,
+    Store, StoreError, StoreFuture, StoredToken, TokenRecord, TokenState, UserRecord,
 };
 
 const PREFIX: &str = "mcpgen:";
@@ -173,6 +173,16 @@ for _, fam in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) d
   end
 end
 return n
+"#;
+
+/// The hash of users: field the user's name, value its record as JSON.
+const USERS: &str = "mcpgen:users";
+
+/// Replaces user ARGV[1]'s record in KEYS[1] with ARGV[2] if the user exists; returns 1 then.
+const UPDATE_USER: &str = r#"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
 "#;
 
 /// A Redis connection manager (reconnects by itself; clones share one connection).
@@ -579,6 +589,79 @@ impl Store for RedisStore {
                 .await
                 .map_err(err)?;
             Ok(n)
+        })
+    }
+
+    fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let added: i64 = redis::cmd("HSETNX")
+                .arg(USERS)
+                .arg(&user.name)
+                .arg(to_json(user)?)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(added == 1)
+        })
+    }
+
+    fn update_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let updated: i64 = redis::cmd("EVAL")
+                .arg(UPDATE_USER)
+                .arg(1)
+                .arg(USERS)
+                .arg(&user.name)
+                .arg(to_json(user)?)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(updated == 1)
+        })
+    }
+
+    fn get_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<UserRecord>> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let data: Option<String> = redis::cmd("HGET")
+                .arg(USERS)
+                .arg(name)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            data.map(|d| from_json(&d)).transpose()
+        })
+    }
+
+    fn list_users(&self) -> StoreFuture<'_, Vec<UserRecord>> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let all: Vec<String> = redis::cmd("HVALS")
+                .arg(USERS)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            let mut users = all
+                .iter()
+                .map(|d| from_json::<UserRecord>(d))
+                .collect::<Result<Vec<_>, _>>()?;
+            users.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(users)
+        })
+    }
+
+    fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut c = self.conn();
+            let removed: i64 = redis::cmd("HDEL")
+                .arg(USERS)
+                .arg(name)
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(removed == 1)
         })
     }
 

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     ClientRecord, CodeRecord, MAX_SIBLINGS, NewToken, Redemption, Reuse, RotateRequest, Rotation,
-    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState,
+    Store, StoreError, StoreFuture, StoredToken, TokenKind, TokenRecord, TokenState, UserRecord,
 };
 
 const SCHEMA: &str = "
@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS mcpgen_tokens (
     subject TEXT
 );
 CREATE INDEX IF NOT EXISTS mcpgen_tokens_expires ON mcpgen_tokens (expires_at);
+CREATE TABLE IF NOT EXISTS mcpgen_users (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mcpgen_revoked_families (
     family TEXT PRIMARY KEY,
     keep_until INTEGER NOT NULL
@@ -738,6 +742,69 @@ impl Store for SqliteStore {
             )?;
             tx.commit().map_err(err)?;
             Ok(u64::try_from(live).unwrap_or(0))
+        })
+    }
+
+    fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        let name = user.name.clone();
+        let data = to_json(user);
+        self.run(move |c| {
+            let n = exec(
+                c,
+                "INSERT INTO mcpgen_users (name, data) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, data?],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn update_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool> {
+        let name = user.name.clone();
+        let data = to_json(user);
+        self.run(move |c| {
+            let n = exec(
+                c,
+                "UPDATE mcpgen_users SET data = ?2 WHERE name = ?1",
+                params![name, data?],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn get_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<UserRecord>> {
+        let name = name.to_owned();
+        self.run(move |c| {
+            let data: Option<String> = query_opt(
+                c,
+                "SELECT data FROM mcpgen_users WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )?;
+            data.map(|d| from_json(&d)).transpose()
+        })
+    }
+
+    fn list_users(&self) -> StoreFuture<'_, Vec<UserRecord>> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT data FROM mcpgen_users ORDER BY name")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![], |r| r.get::<_, String>(0))
+                .map_err(err)?;
+            let mut users = Vec::new();
+            for row in rows {
+                users.push(from_json(&row.map_err(err)?)?);
+            }
+            Ok(users)
+        })
+    }
+
+    fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        let name = name.to_owned();
+        self.run(move |c| {
+            let n = exec(c, "DELETE FROM mcpgen_users WHERE name = ?1", params![name])?;
+            Ok(n == 1)
         })
     }
 

@@ -102,8 +102,14 @@ pub struct Handler {
 
 impl Handler {
     pub fn new() -> Self {
+        Self::with_greeting(GREETING)
+    }
+
+    /// A handler whose `greet` renders `template` instead (it sees `caller`, as every
+    /// template tool does).
+    pub fn with_greeting(template: &str) -> Self {
         Self {
-            greet: Template::new("greet", GREETING).expect("template compiles"),
+            greet: Template::new("greet", template).expect("template compiles"),
         }
     }
 }
@@ -113,11 +119,11 @@ impl ToolHandler for Handler {
         &'a self,
         tool: &'a str,
         args: Value,
-        _ctx: ToolContext,
+        ctx: ToolContext,
     ) -> BoxFuture<'a, Result<ToolResult, ToolError>> {
         Box::pin(async move {
             match tool {
-                "greet" => self.greet.render(&args),
+                "greet" => self.greet.render_for(&args, &ctx),
                 "echo" => Ok(ToolResult::text(args["text"].as_str().unwrap_or_default())),
                 other => Err(ToolError::new(format!("no tool {other}"))),
             }
