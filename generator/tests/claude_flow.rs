@@ -292,14 +292,14 @@ fn replay(server: &Server, user: Option<(&str, &str)>) {
         "stateless: no session id"
     );
     let initialized = post_mcp(
-        &server,
+        server,
         "Claude-User",
         Some(&access),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
     );
     assert_eq!((initialized.status, initialized.body.as_str()), (202, ""));
     let list = post_mcp(
-        &server,
+        server,
         "Claude-User",
         Some(&access),
         json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
@@ -372,7 +372,7 @@ fn replay(server: &Server, user: Option<(&str, &str)>) {
         "rotated"
     );
     let again = post_mcp(
-        &server,
+        server,
         "Claude-User",
         Some(refreshed["access_token"].as_str().unwrap()),
         call,
