@@ -239,3 +239,54 @@ fn a_default_is_documented_in_its_own_paragraph() {
         "{tools}"
     );
 }
+
+/// The generated README of a `login: oidc` server says what to register at the provider (the
+/// redirect URI under the public URL), the issuer forms of Google, Entra ID, Okta and
+/// Keycloak, and the three environment variables; a server with another login does not.
+#[test]
+fn the_readme_of_an_oidc_server_says_how_to_register_it() {
+    let readme = |auth: Value| {
+        let yaml = json!({
+            "mcpgen": 1,
+            "name": "staff",
+            "version": "0.1.0",
+            "server": {"public_url": "https://mcp.example.com"},
+            "auth": auth,
+            "tools": [{"name": "t", "description": "T.", "input": {"type": "object"}}]
+        })
+        .to_string();
+        let model = mcpgen::load(yaml.as_bytes()).unwrap_or_else(|d| panic!("{d:?}"));
+        let options = Options {
+            spec_path: "specs/staff.yaml".into(),
+            runtime: RuntimeDep::Registry,
+        };
+        emit::generate(&model, &options)["README.md"]
+            .contents
+            .clone()
+    };
+    let scopes = json!({"staff": {"description": "Use it"}});
+    let oidc = readme(json!({
+        "scopes": scopes, "login": "oidc",
+        "oidc": {"allow": {"domains": ["example.com"]}}
+    }));
+    for needed in [
+        "`https://mcp.example.com/oauth/callback`",
+        "https://accounts.google.com",
+        "https://login.microsoftonline.com/TENANT-ID/v2.0",
+        "https://YOUR-ORG.okta.com",
+        "https://HOST/realms/REALM",
+        "export MCPGEN_OIDC_ISSUER=",
+        "| | `MCPGEN_OIDC_CLIENT_ID` |",
+        "| | `MCPGEN_OIDC_CLIENT_SECRET` |",
+    ] {
+        assert!(oidc.contains(needed), "{needed} missing:\n{oidc}");
+    }
+    let with_issuer = readme(json!({
+        "scopes": scopes, "login": "oidc",
+        "oidc": {"issuer": "https://idp.example.com/realms/staff", "allow": {"domains": ["example.com"]}}
+    }));
+    assert!(with_issuer.contains("`https://idp.example.com/realms/staff` (the spec's"));
+    assert!(!with_issuer.contains("export MCPGEN_OIDC_ISSUER="));
+    let password = readme(json!({"scopes": scopes, "login": "password"}));
+    assert!(!password.contains("/oauth/callback"), "{password}");
+}

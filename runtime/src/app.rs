@@ -99,6 +99,7 @@ impl<'a> From<&'a App> for CliSpec<'a> {
             auth: app.auth.as_ref().map(|a| CliAuth {
                 issuer: a.issuer.as_deref(),
                 login: a.login,
+                oidc: a.oidc.as_ref(),
             }),
         }
     }
@@ -228,6 +229,7 @@ impl Server {
                     allowed_origins: origins,
                     trusted_proxies: config.trusted_proxies.clone(),
                     metrics: metrics.clone(),
+                    oidc: config.oidc.as_deref().cloned(),
                     title: Some(
                         app.info
                             .title

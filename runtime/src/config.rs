@@ -14,6 +14,7 @@ use mcpgen_rules::BaseUrlError;
 use mcpgen_rules::base_url::without_trailing_slash;
 use url::Url;
 
+use crate::oauth::oidc::{OidcConfig, OidcConfigError};
 use crate::oauth::{Login, PASSWORD_HASH_ENV, is_password_hash};
 use crate::server::Limits;
 
@@ -71,6 +72,8 @@ pub struct CliAuth<'a> {
     pub issuer: Option<&'a str>,
     /// The spec's login mode, the default of `--login`.
     pub login: Login,
+    /// The spec's `auth.oidc`, resolved with the environment when the login is `oidc`.
+    pub oidc: Option<&'a crate::oauth::OidcSpec>,
 }
 
 /// A configuration the server cannot start with, or a command line it cannot parse. The
@@ -180,6 +183,9 @@ pub enum StartError {
         env = PASSWORD_HASH_ENV
     )]
     NoPasswordHash { name: String },
+    /// `login: oidc` without its issuer, client id or secret, or without an allow rule.
+    #[error(transparent)]
+    Oidc(#[from] crate::oauth::oidc::OidcConfigError),
     /// The password hash is not an argon2 PHC string; `name` is the program name.
     #[error(
         "{env} is not an argon2 password hash ($argon2id$...): create it with `{name} hash-password`",
@@ -339,6 +345,11 @@ pub struct Config {
     /// Where and how spans are exported over OTLP (the `OTEL_*` variables, see
     /// [`traces`](crate::traces)); `None`: no exporter, nothing sent.
     pub traces: Option<crate::traces::TracesConfig>,
+    /// `login: oidc` resolved with [`OIDC_ISSUER_ENV`](crate::oauth::oidc::OIDC_ISSUER_ENV),
+    /// [`OIDC_CLIENT_ID_ENV`](crate::oauth::oidc::OIDC_CLIENT_ID_ENV) and
+    /// [`OIDC_CLIENT_SECRET_ENV`](crate::oauth::oidc::OIDC_CLIENT_SECRET_ENV); `None`
+    /// otherwise. See [`OAuthConfig::oidc`](crate::oauth::OAuthConfig::oidc).
+    pub oidc: Option<Box<crate::oauth::oidc::OidcConfig>>,
 }
 
 impl std::fmt::Debug for Config {
@@ -358,6 +369,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("metrics_bind", &self.metrics_bind)
             .field("traces", &self.traces)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -566,6 +578,7 @@ impl Config {
                 limits,
                 metrics_bind,
                 traces,
+                oidc: None,
             });
         };
 
@@ -628,6 +641,14 @@ impl Config {
             }
         };
 
+        let oidc = match login {
+            Login::Oidc => {
+                let spec = auth.oidc.ok_or(OidcConfigError::NoSpec)?;
+                Some(Box::new(OidcConfig::resolve(spec, env)?))
+            }
+            _ => None,
+        };
+
         Ok(Self {
             bind: bind.value,
             public_url,
@@ -640,6 +661,7 @@ impl Config {
             limits,
             metrics_bind,
             traces,
+            oidc,
         })
     }
 }

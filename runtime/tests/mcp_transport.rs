@@ -532,6 +532,9 @@ async fn unauthenticated_sees_401_before_any_other_error() {
                 .starts_with("Bearer resource_metadata="),
             "{name}"
         );
+        // The body is not read, so the connection closes after the 401: saying so keeps a
+        // client from sending its next request (after sign-in) on it.
+        assert_eq!(r.header("connection"), Some("close"), "{name}");
     }
     // 401 with CORS headers so a browser can read the challenge.
     let r = post_raw(

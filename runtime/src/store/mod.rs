@@ -478,6 +478,13 @@ pub trait Store: Send + Sync + 'static {
         keep_until: u64,
     ) -> StoreFuture<'a, u64>;
 
+    /// The server's secret key named `name`: 32 random bytes, created on the first call and the
+    /// same afterwards for every caller on every replica sharing the store (get-or-create in
+    /// one atomic step: the first writer's key wins, the others read it). Keys never expire
+    /// and a purge keeps them; deleting one from the store makes a new one on the next call,
+    /// which invalidates whatever the old one signed (the authorization server's sign-in
+    /// cookies, signed with the key named `session`).
+    fn server_key<'a>(&'a self, name: &'a str) -> StoreFuture<'a, [u8; 32]>;
     /// Stores a new user (`login: users`); answers `false`, writing nothing, when the name is
     /// taken. Checking and writing are one atomic step.
     fn add_user<'a>(&'a self, user: &'a UserRecord) -> StoreFuture<'a, bool>;
@@ -490,14 +497,6 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a user; answers whether there was one. Their grants stay until
     /// [`Store::revoke_subject`] revokes them (the `users remove` command does both).
     fn remove_user<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool>;
-
-    /// The server's secret key named `name`: 32 random bytes, created on the first call and the
-    /// same afterwards for every caller on every replica sharing the store (get-or-create in
-    /// one atomic step: the first writer's key wins, the others read it). Keys never expire
-    /// and a purge keeps them; deleting one from the store makes a new one on the next call,
-    /// which invalidates whatever the old one signed (the authorization server's sign-in
-    /// cookies, signed with the key named `session`).
-    fn server_key<'a>(&'a self, name: &'a str) -> StoreFuture<'a, [u8; 32]>;
 
     /// Removes expired codes, tokens, family revocations and clients that expired without a
     /// grant; returns how many rows went.
