@@ -144,7 +144,12 @@ pub fn compose(model: &Model, header: &str) -> String {
     render(
         "compose.yaml",
         COMPOSE,
-        context! { header, crate_name => &model.crate_name, auth => model.auth.is_some() },
+        context! {
+            header,
+            crate_name => &model.crate_name,
+            auth => model.auth.is_some(),
+            login => model.auth.as_ref().map(|a| a.login.as_str()),
+        },
     )
 }
 
