@@ -124,6 +124,7 @@ pub fn readme(model: &Model, options: &Options, header: &str) -> String {
                 RuntimeDep::Registry => None,
                 RuntimeDep::Path(path) => Some(path.as_str()),
             },
+            runtime_version => super::GENERATOR_VERSION,
         },
     )
 }
