@@ -405,6 +405,20 @@ impl Config {
                         Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default")
                     });
                 check_store(&store)?;
+                // Accounts in a memory store would vanish as the command exits, never seen by
+                // a server (as for the admin commands: memory only comes from flag or variable).
+                if matches!(store.value.trim(), "memory" | "memory:") {
+                    let command = match &sub {
+                        UsersSub::Add { .. } => "users add",
+                        UsersSub::List { .. } => "users list",
+                        UsersSub::Remove { .. } => "users remove",
+                        UsersSub::Passwd { .. } => "users passwd",
+                    };
+                    return Err(StartError::AdminOnMemory {
+                        command: command.to_owned(),
+                        from: store.from,
+                    });
+                }
                 let action = match sub {
                     UsersSub::Add { name, email, .. } => UsersAction::Add { name, email },
                     UsersSub::List { json } => UsersAction::List { json },

@@ -716,6 +716,44 @@ fn help_lines_read_as_sentences() {
     }
 }
 
+/// `users ...` on the memory store is refused, as the admin commands are: a user added
+/// there would be gone when the command exits, and no server would ever see it.
+#[test]
+fn users_commands_refuse_the_memory_store() {
+    for (args, command) in [
+        (
+            &["users", "add", "ada", "--password-stdin"][..],
+            "users add",
+        ),
+        (&["users", "list"], "users list"),
+        (&["users", "remove", "ada"], "users remove"),
+        (
+            &["users", "passwd", "ada", "--password-stdin"],
+            "users passwd",
+        ),
+    ] {
+        let e = error_for(&app(), &[args, &["--store", "memory"]].concat(), &[]);
+        assert_style(&e);
+        assert!(
+            e.starts_with(&format!(
+                "{command} acts on a shared store, and --store is memory"
+            )),
+            "{e}"
+        );
+        let e = error_for(&app(), args, &[("MCPGEN_STORE", "memory")]);
+        assert!(e.contains("MCPGEN_STORE is memory"), "{e}");
+    }
+    // A SQLite file stays allowed (the server's default store).
+    assert!(matches!(
+        parse_for(
+            &app(),
+            &["users", "list", "--store", "sqlite:x.sqlite3"],
+            &[]
+        ),
+        Ok(Command::Users(_))
+    ));
+}
+
 #[test]
 fn usage_errors_do_not_panic() {
     for args in [
