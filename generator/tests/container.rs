@@ -499,7 +499,7 @@ fn compose_file_keeps_the_specs_login() {
     let dir = scratch("users-login");
     let spec = std::fs::read_to_string(repo().join("specs/medtainer.yaml"))
         .unwrap()
-        .replace("  consent: password\n", "  login: users\n");
+        .replace("  login: password\n", "  login: users\n");
     assert!(spec.contains("  login: users\n"));
     let spec_path = dir.join("medtainer.yaml");
     std::fs::write(&spec_path, spec).unwrap();
