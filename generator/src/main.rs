@@ -37,7 +37,8 @@ enum Command {
         /// The crate's own folder. Default: `./<name>-mcp`.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Depend on a local checkout of mcpgen-runtime instead of the published crate.
+        /// Depend on a local checkout of mcpgen-runtime instead of crates.io (needed until
+        /// mcpgen-runtime is published there).
         #[arg(long, value_name = "PATH")]
         runtime_path: Option<PathBuf>,
         /// Write nothing; print a diff and exit 1 if the crate on disk differs.

@@ -495,3 +495,50 @@ fn compose_file_runs_two_replicas_on_one_redis_behind_one_port() {
         );
     }
 }
+
+/// `compose.yaml` runs the replicas with the spec's login: a `login: users` server keeps its
+/// accounts (no shared password forced on it, no password hash asked for), `password` asks
+/// for the hash, and `auto` (loopback only) becomes `password` in a container.
+#[test]
+fn compose_file_keeps_the_specs_login() {
+    let replica_env = |crate_dir: &Path| {
+        let text = std::fs::read_to_string(crate_dir.join("compose.yaml")).unwrap();
+        let compose = mcpgen::parse::parse(&text).unwrap().value;
+        let env = compose["services"]["server-1"]["environment"].clone();
+        assert_eq!(env, compose["services"]["server-2"]["environment"]);
+        (text, env)
+    };
+    let dir = scratch("users-login");
+    let spec = std::fs::read_to_string(repo().join("specs/medtainer.yaml"))
+        .unwrap()
+        .replace("  login: password\n", "  login: users\n");
+    assert!(spec.contains("  login: users\n"));
+    let spec_path = dir.join("medtainer.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let out = dir.join("medtainer-mcp");
+    mcpgen_build(spec_path.to_str().unwrap(), &out);
+    let (text, env) = replica_env(&out);
+    for key in ["MCPGEN_CONSENT", "MCPGEN_LOGIN", "MCPGEN_PASSWORD_HASH"] {
+        assert!(env.get(key).is_none(), "users login with {key}: {env:#}");
+    }
+    assert!(text.contains("users add NAME --password-stdin"), "{text}");
+    assert!(!text.contains("MCPGEN_PASSWORD_HASH"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let (_, env) = replica_env(&repo().join("tests/golden/medtainer"));
+    assert!(env.get("MCPGEN_LOGIN").is_none() && env.get("MCPGEN_CONSENT").is_none());
+    assert!(
+        env["MCPGEN_PASSWORD_HASH"]
+            .as_str()
+            .unwrap()
+            .starts_with("${MCPGEN_PASSWORD_HASH:?")
+    );
+    let (_, env) = replica_env(&repo().join("tests/golden/local-notes"));
+    assert_eq!(env["MCPGEN_LOGIN"], "password");
+    assert!(
+        env["MCPGEN_PASSWORD_HASH"]
+            .as_str()
+            .unwrap()
+            .starts_with("${MCPGEN_PASSWORD_HASH:?")
+    );
+}

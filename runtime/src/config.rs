@@ -408,13 +408,29 @@ impl Config {
             Some(Sub::Clients(c)) => return admin(app, cli.store, c.into(), &env),
             Some(Sub::Grants(c)) => return admin(app, cli.store, c.into(), &env),
             Some(Sub::Tokens(c)) => return admin(app, cli.store, c.into(), &env),
-            Some(Sub::Healthcheck) => return Self::resolve(app, cli, &env).map(Command::Healthcheck),
+            Some(Sub::Healthcheck) => {
+                return Self::resolve(app, cli, &env).map(Command::Healthcheck);
+            }
             Some(Sub::Users(sub)) => {
                 let store =
                     pick_value(cli.store, "--store", STORE_ENV, &env).unwrap_or_else(|| {
                         Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default")
                     });
                 check_store(&store)?;
+                // Accounts in a memory store would vanish as the command exits, never seen by
+                // a server (as for the admin commands: memory only comes from flag or variable).
+                if matches!(store.value.trim(), "memory" | "memory:") {
+                    let command = match &sub {
+                        UsersSub::Add { .. } => "users add",
+                        UsersSub::List { .. } => "users list",
+                        UsersSub::Remove { .. } => "users remove",
+                        UsersSub::Passwd { .. } => "users passwd",
+                    };
+                    return Err(StartError::AdminOnMemory {
+                        command: command.to_owned(),
+                        from: store.from,
+                    });
+                }
                 let action = match sub {
                     UsersSub::Add { name, email, .. } => UsersAction::Add { name, email },
                     UsersSub::List { json } => UsersAction::List { json },
@@ -898,6 +914,9 @@ enum Sub {
     HashPassword,
     /// Check that the server configured by the same flags and environment answers /healthz;
     /// exit 0 if it does, 1 if not (for a container HEALTHCHECK).
+    ///
+    /// It GETs /healthz at the listen address (--bind or MCPGEN_BIND; 0.0.0.0 is reached on
+    /// 127.0.0.1). Server flags go before the subcommand: `--bind 127.0.0.1:9000 healthcheck`.
     Healthcheck,
     /// List or revoke registered OAuth clients (in the store every replica shares).
     #[command(subcommand)]
@@ -933,9 +952,13 @@ enum UsersSub {
         json: bool,
     },
     /// Remove a user and revoke every grant of theirs at once, on every replica
-    Remove { name: String },
+    Remove {
+        /// The user name, as `users list` shows it
+        name: String,
+    },
     /// Change a user's password (first line of stdin); their grants are kept
     Passwd {
+        /// The user name, as `users list` shows it
         name: String,
         /// Read the password from stdin (the only way)
         #[arg(long, required = true)]
@@ -1060,7 +1083,8 @@ fn cli_command(app: &CliSpec<'_>) -> clap::Command {
         })
         .mut_arg("metrics_bind", |a| {
             a.help(format!(
-                "Serve Prometheus metrics at http://HOST:PORT/metrics, on a listener of its own                  [env: {METRICS_BIND_ENV}] [default: off]"
+                "Serve Prometheus metrics at http://HOST:PORT/metrics, on a listener of its own \
+                 (keep it private) [env: {METRICS_BIND_ENV}] [default: off]"
             ))
         })
 }

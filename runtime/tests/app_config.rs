@@ -654,6 +654,108 @@ fn help_version_and_subcommand() {
     );
 }
 
+/// Every option and argument line of `--help` (the server's and each subcommand's) reads as
+/// one sentence: after the name column, no run of spaces inside the description (a string
+/// continued across source lines with its indentation kept), and no argument left without a
+/// description.
+#[test]
+fn help_lines_read_as_sentences() {
+    let print = |args: &[&str]| match parse_for(&app(), args, &[]) {
+        Ok(Command::Print(help)) => help,
+        other => panic!("{args:?} prints help, not {other:?}"),
+    };
+    let main = print(&["--help"]);
+    assert!(
+        main.contains(
+            "on a listener of its own (keep it private) [env: MCPGEN_METRICS_BIND] [default: off]"
+        ),
+        "{main}"
+    );
+    let health = print(&["healthcheck", "--help"]);
+    assert!(
+        health
+            .contains("Server flags go before the subcommand: `--bind 127.0.0.1:9000 healthcheck`"),
+        "{health}"
+    );
+    let mut pages = vec![main, health];
+    for sub in [
+        &["users", "add"][..],
+        &["users", "list"],
+        &["users", "remove"],
+        &["users", "passwd"],
+        &["clients", "list"],
+        &["clients", "revoke"],
+        &["grants", "list"],
+        &["tokens", "revoke"],
+    ] {
+        pages.push(print(&[sub, &["--help"]].concat()));
+    }
+    // A line is `  NAME  DESCRIPTION`, or (the long layout) `  NAME` followed by
+    // `          DESCRIPTION` lines.
+    for page in &pages {
+        let lines: Vec<&str> = page.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with("  ") {
+                continue;
+            }
+            let description = if line.starts_with("          ") {
+                line.trim_start()
+            } else if let Some((_, description)) = line.trim_start().split_once("  ") {
+                description.trim_start()
+            } else {
+                let next = lines.get(i + 1).copied().unwrap_or("");
+                assert!(
+                    next.starts_with("          "),
+                    "no description: {line:?} in\n{page}"
+                );
+                continue;
+            };
+            assert!(
+                !description.is_empty() && !description.contains("  "),
+                "help line {line:?} in\n{page}"
+            );
+        }
+    }
+}
+
+/// `users ...` on the memory store is refused, as the admin commands are: a user added
+/// there would be gone when the command exits, and no server would ever see it.
+#[test]
+fn users_commands_refuse_the_memory_store() {
+    for (args, command) in [
+        (
+            &["users", "add", "ada", "--password-stdin"][..],
+            "users add",
+        ),
+        (&["users", "list"], "users list"),
+        (&["users", "remove", "ada"], "users remove"),
+        (
+            &["users", "passwd", "ada", "--password-stdin"],
+            "users passwd",
+        ),
+    ] {
+        let e = error_for(&app(), &[args, &["--store", "memory"]].concat(), &[]);
+        assert_style(&e);
+        assert!(
+            e.starts_with(&format!(
+                "{command} acts on a shared store, and --store is memory"
+            )),
+            "{e}"
+        );
+        let e = error_for(&app(), args, &[("MCPGEN_STORE", "memory")]);
+        assert!(e.contains("MCPGEN_STORE is memory"), "{e}");
+    }
+    // A SQLite file stays allowed (the server's default store).
+    assert!(matches!(
+        parse_for(
+            &app(),
+            &["users", "list", "--store", "sqlite:x.sqlite3"],
+            &[]
+        ),
+        Ok(Command::Users(_))
+    ));
+}
+
 #[test]
 fn usage_errors_do_not_panic() {
     for args in [

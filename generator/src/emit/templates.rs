@@ -124,6 +124,7 @@ pub fn readme(model: &Model, options: &Options, header: &str) -> String {
                 RuntimeDep::Registry => None,
                 RuntimeDep::Path(path) => Some(path.as_str()),
             },
+            runtime_version => super::GENERATOR_VERSION,
         },
     )
 }
@@ -144,7 +145,12 @@ pub fn compose(model: &Model, header: &str) -> String {
     render(
         "compose.yaml",
         COMPOSE,
-        context! { header, crate_name => &model.crate_name, auth => model.auth.is_some() },
+        context! {
+            header,
+            crate_name => &model.crate_name,
+            auth => model.auth.is_some(),
+            login => model.auth.as_ref().map(|a| a.login.as_str()),
+        },
     )
 }
 
