@@ -672,3 +672,110 @@ impl LocationOrNone for Reply {
         self.location_param(name)
     }
 }
+
+/// A `login: users` server on `store` (titled, with a destructive scope, like the others).
+fn users_server(store: Arc<dyn Store>) -> Server {
+    let mut c = password_config("https://mcp.example.com");
+    c.auth.login = Login::Users;
+    c.password_hash = None;
+    server_on(c, store)
+}
+
+fn user_record(name: &str, password: &str) -> mcpgen_runtime::store::UserRecord {
+    mcpgen_runtime::store::UserRecord {
+        name: name.into(),
+        email: None,
+        password_hash: hash_password(password),
+        created_at: 1_790_000_000,
+    }
+}
+
+/// Signs `name` in on the form and approves `orders.read`; the sign-in cookie pair.
+async fn user_signs_in(s: &Server, client_id: &str, name: &str, password: &str) -> String {
+    let r = submit(
+        s,
+        client_id,
+        "orders.read",
+        "",
+        &[
+            ("username", name),
+            ("password", password),
+            ("action", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    pair(&session_set_cookie(&r).expect("a sign-in cookie"))
+}
+
+/// With `login: users` the sign-in cookie stands for the account as it was when the person
+/// signed in: an unchanged account's cookie skips the sign-in; after `users passwd`, after
+/// `users remove`, and after the name is removed and added again (even with the same
+/// password), the same cookie shows the sign-in page, with or without `prompt=none`.
+async fn users_cookie_is_bound_to_the_account(store: Arc<dyn Store>) {
+    let s = users_server(Arc::clone(&store));
+    let id = client(&s, "Claude").await;
+    for name in ["ada", "bob", "cy"] {
+        assert!(store.add_user(&user_record(name, PASSWORD)).await.unwrap());
+    }
+    let ada = user_signs_in(&s, &id, "ada", PASSWORD).await;
+    let bob = user_signs_in(&s, &id, "bob", PASSWORD).await;
+    let cy = user_signs_in(&s, &id, "cy", PASSWORD).await;
+    for cookie in [&ada, &bob, &cy] {
+        let r = authorize_with(&s, &id, &[("scope", "orders.read")], cookie).await;
+        assert_eq!(r.status, StatusCode::FOUND, "unchanged: {}", r.text());
+    }
+
+    // ada's password changes, bob is removed, cy is removed and added again.
+    let mut changed = store.get_user("ada").await.unwrap().unwrap();
+    changed.password_hash = hash_password("a brand new password");
+    assert!(store.update_user(&changed).await.unwrap());
+    assert!(store.remove_user("bob").await.unwrap());
+    assert!(store.remove_user("cy").await.unwrap());
+    assert!(store.add_user(&user_record("cy", PASSWORD)).await.unwrap());
+    for (who, cookie) in [("passwd", &ada), ("removed", &bob), ("re-added", &cy)] {
+        let r = authorize_with(&s, &id, &[("scope", "orders.read")], cookie).await;
+        assert!(is_sign_in_page(&r), "{who}: {} {}", r.status, r.text());
+        assert!(r.text().contains("name=\"username\""), "{who}");
+        let r = authorize_with(
+            &s,
+            &id,
+            &[("scope", "orders.read"), ("prompt", "none")],
+            cookie,
+        )
+        .await;
+        assert_eq!(
+            r.location_param("error").as_deref(),
+            Some("login_required"),
+            "{who}"
+        );
+    }
+    // Signing in again with the new password is remembered again.
+    let ada = user_signs_in(&s, &id, "ada", "a brand new password").await;
+    let r = authorize_with(&s, &id, &[("scope", "orders.read")], &ada).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+}
+
+#[tokio::test]
+async fn users_cookie_is_bound_to_the_account_on_memory() {
+    users_cookie_is_bound_to_the_account(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn users_cookie_is_bound_to_the_account_on_sqlite() {
+    let path = std::env::temp_dir().join(format!(
+        "mcpgen-consent-users-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let store = mcpgen_runtime::store::SqliteStore::open(path.to_str().unwrap())
+        .await
+        .unwrap();
+    users_cookie_is_bound_to_the_account(Arc::new(store)).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
