@@ -779,3 +779,140 @@ async fn users_cookie_is_bound_to_the_account_on_sqlite() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// Signs `name` in on the form for `orders.read offline_access`; the code.
+async fn user_code(s: &Server, client_id: &str, name: &str) -> String {
+    let r = submit(
+        s,
+        client_id,
+        "orders.read offline_access",
+        "",
+        &[
+            ("username", name),
+            ("password", PASSWORD),
+            ("action", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    r.location_param("code").expect("code")
+}
+
+async fn redeem(s: &Server, client_id: &str, code: &str) -> Reply {
+    post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", client_id),
+            ("code_verifier", VERIFIER),
+        ],
+        &[],
+    )
+    .await
+}
+
+async fn refresh(s: &Server, client_id: &str, refresh_token: &str) -> Reply {
+    post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ],
+        &[],
+    )
+    .await
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// With `login: users`, a code or refresh token only becomes tokens while the person it was
+/// issued to still has their account: a code issued as `users remove` runs (after it revoked
+/// their grants: here, the account removed and nothing revoked) is refused at the token
+/// endpoint, and so is a refresh token whose grants were not revoked; a name removed and
+/// added again is a new account, which the old person's codes and refresh tokens do not
+/// reach. A password change keeps both working.
+async fn tokens_need_the_account_that_approved_them(store: Arc<dyn Store>) {
+    let s = users_server(Arc::clone(&store));
+    let registered = register(
+        &s.router,
+        json!({"client_name": "Claude", "redirect_uris": [CLAUDE_CALLBACK],
+               "token_endpoint_auth_method": "none",
+               "grant_types": ["authorization_code", "refresh_token"]}),
+    )
+    .await;
+    let id = registered["client_id"].as_str().unwrap().to_owned();
+    for name in ["ada", "bob", "cy", "dee"] {
+        assert!(store.add_user(&user_record(name, PASSWORD)).await.unwrap());
+    }
+    let ada_code = user_code(&s, &id, "ada").await;
+    let bob_code = user_code(&s, &id, "bob").await;
+    let cy = redeem(&s, &id, &user_code(&s, &id, "cy").await).await;
+    assert_eq!(cy.status, StatusCode::OK, "{}", cy.text());
+    let dee = redeem(&s, &id, &user_code(&s, &id, "dee").await).await;
+    assert_eq!(dee.status, StatusCode::OK, "{}", dee.text());
+
+    // ada and cy removed (the race: their grants not revoked); bob removed and added again,
+    // later; dee's password changes.
+    assert!(store.remove_user("ada").await.unwrap());
+    assert!(store.remove_user("cy").await.unwrap());
+    assert!(store.remove_user("bob").await.unwrap());
+    let mut bob = user_record("bob", PASSWORD);
+    bob.created_at = now_secs() + 5;
+    assert!(store.add_user(&bob).await.unwrap());
+    let mut dee_user = store.get_user("dee").await.unwrap().unwrap();
+    dee_user.password_hash = hash_password("a brand new password");
+    assert!(store.update_user(&dee_user).await.unwrap());
+
+    for (who, code) in [("removed", &ada_code), ("re-added", &bob_code)] {
+        let r = redeem(&s, &id, code).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{who}: {}", r.text());
+        assert_eq!(r.json()["error"], "invalid_grant", "{who}");
+    }
+    let r = refresh(&s, &id, cy.json()["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "removed: {}", r.text());
+    assert_eq!(r.json()["error"], "invalid_grant");
+    // cy added again: the old refresh token (already refused) still does not reach the new
+    // account.
+    let mut cy_again = user_record("cy", PASSWORD);
+    cy_again.created_at = now_secs() + 5;
+    assert!(store.add_user(&cy_again).await.unwrap());
+    let r = refresh(&s, &id, cy.json()["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "re-added: {}", r.text());
+
+    let r = refresh(&s, &id, dee.json()["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK, "passwd keeps grants: {}", r.text());
+}
+
+#[tokio::test]
+async fn tokens_need_the_account_that_approved_them_on_memory() {
+    tokens_need_the_account_that_approved_them(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn tokens_need_the_account_that_approved_them_on_sqlite() {
+    let path = std::env::temp_dir().join(format!(
+        "mcpgen-consent-tokens-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let store = mcpgen_runtime::store::SqliteStore::open(path.to_str().unwrap())
+        .await
+        .unwrap();
+    tokens_need_the_account_that_approved_them(Arc::new(store)).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

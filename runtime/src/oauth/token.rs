@@ -18,7 +18,7 @@ use super::crypto::{
     constant_time_eq, is_code_verifier, pkce_s256_matches, random_token, secret_hash,
 };
 use super::error::OAuthError;
-use super::{Inner, now, scope};
+use super::{Inner, Login, now, scope};
 use crate::store::{
     ClientRecord, NewToken, Person, Redemption, RotateRequest, Rotation, TokenKind, TokenRecord,
     TokenState,
@@ -175,6 +175,47 @@ fn store_error(inner: &Inner, e: impl std::fmt::Display) -> OAuthError {
     OAuthError::server_error()
 }
 
+/// With `login: users`, whether `person` still has the account a code or refresh token issued
+/// at `issued_at` (Unix seconds) was approved by: the user exists and was created no later.
+/// `users remove` revokes a person's grants, but a code issued while it ran (the sign-in
+/// checked the password just before the account went) escapes that revocation; and a name
+/// removed and added again is another person, whom the old person's codes and tokens must
+/// not reach. On refusal the grant is revoked and the refusal logged with its subject.
+async fn check_account(
+    inner: &Inner,
+    person: &Person,
+    family: &str,
+    issued_at: u64,
+    client_id: &str,
+) -> Result<(), OAuthError> {
+    if inner.config.login() != Login::Users {
+        return Ok(());
+    }
+    let user = inner
+        .store
+        .get_user(&person.subject)
+        .await
+        .map_err(|e| store_error(inner, e))?;
+    if user.is_some_and(|u| u.created_at <= issued_at) {
+        return Ok(());
+    }
+    inner
+        .store
+        .revoke_family(family, revoked_until(inner))
+        .await
+        .map_err(|e| store_error(inner, e))?;
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "account_gone",
+        client_id = ?client_id,
+        subject = ?person.subject,
+        "the user the grant belongs to was removed; the grant is revoked",
+    );
+    Err(OAuthError::invalid_grant(
+        "the user who approved this grant no longer exists; sign in again",
+    ))
+}
+
 struct Issued {
     access: String,
     refresh: Option<String>,
@@ -325,6 +366,14 @@ async fn authorization_code(
         ));
     }
     check_resource(inner, p, &record.resource)?;
+    check_account(
+        inner,
+        &record.person,
+        &record.family,
+        record.issued_at,
+        &client.client_id,
+    )
+    .await?;
     let issued = mint(
         inner,
         &client,
@@ -398,6 +447,14 @@ async fn refresh_token(
         return Err(OAuthError::invalid_grant("refresh token expired"));
     }
     check_resource(inner, p, &old.resource)?;
+    check_account(
+        inner,
+        &old.person,
+        &old.family,
+        old.issued_at,
+        &client.client_id,
+    )
+    .await?;
     let access_scopes = inner
         .scopes
         .narrow(&old.scopes, p.get("scope").map(String::as_str));
