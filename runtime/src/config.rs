@@ -403,6 +403,19 @@ impl Config {
                         Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default")
                     });
                 check_store(&store)?;
+                let name = match &sub {
+                    UsersSub::Add { .. } => "users add",
+                    UsersSub::List { .. } => "users list",
+                    UsersSub::Remove { .. } => "users remove",
+                    UsersSub::Passwd { .. } => "users passwd",
+                };
+                // A user added to the memory store is gone when the command exits.
+                if matches!(store.value.trim(), "memory" | "memory:") {
+                    return Err(StartError::AdminOnMemory {
+                        command: name.to_owned(),
+                        from: store.from,
+                    });
+                }
                 let action = match sub {
                     UsersSub::Add { name, email, .. } => UsersAction::Add { name, email },
                     UsersSub::List { json } => UsersAction::List { json },

@@ -1,6 +1,8 @@
 //! The `users` subcommands of a generated server: the accounts people sign in with under
 //! `login: users`, kept in the configured store (`--store`, `MCPGEN_STORE`), so on a running
-//! deployment they act on every replica at once.
+//! deployment they act on every replica at once. The `memory` store (inside each server
+//! process) is refused, and so is a SQLite file that does not exist, except by `users add`,
+//! which creates it and says so.
 //!
 //! - `users add NAME [--email E] --password-stdin`: a new user; the password is the first line
 //!   of stdin, stored as an Argon2id PHC string.
@@ -78,6 +80,17 @@ pub(crate) fn run(app: &App, cmd: UsersCommand) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(2, format!("cannot start the async runtime: {e}")),
     };
+    // Opening a SQLite file that does not exist creates an empty store, likely not where the
+    // servers look: only `users add` may (the first user before the first start).
+    let missing = crate::admin::missing_sqlite_file(&cmd.store);
+    if let Some(path) = &missing
+        && !matches!(cmd.action, UsersAction::Add { .. })
+    {
+        return fail(
+            2,
+            format!("store file {path:?} does not exist: point --store at the servers' store"),
+        );
+    }
     runtime.block_on(async move {
         let store = match store::open(&cmd.store).await {
             Ok(s) => s,
@@ -93,7 +106,9 @@ pub(crate) fn run(app: &App, cmd: UsersCommand) -> ExitCode {
             }
         };
         match cmd.action {
-            UsersAction::Add { name, email } => add(app.name, &store, name, email).await,
+            UsersAction::Add { name, email } => {
+                add(app.name, &store, name, email, missing).await
+            }
             UsersAction::List { json } => list(&store, json).await,
             UsersAction::Remove { name } => remove(&store, &name, keep_for).await,
             UsersAction::Passwd { name } => passwd(app.name, &store, &name).await,
@@ -138,7 +153,14 @@ fn store_failed(e: &store::StoreError) -> ExitCode {
     fail(2, format!("the store failed: {}", e.detail()))
 }
 
-async fn add(bin: &str, store: &Arc<dyn Store>, name: String, email: Option<String>) -> ExitCode {
+/// `created`: the SQLite file the store was created in, when it did not exist.
+async fn add(
+    bin: &str,
+    store: &Arc<dyn Store>,
+    name: String,
+    email: Option<String>,
+    created: Option<String>,
+) -> ExitCode {
     if let Err(code) = check_name(&name) {
         return code;
     }
@@ -162,6 +184,9 @@ async fn add(bin: &str, store: &Arc<dyn Store>, name: String, email: Option<Stri
     };
     match store.add_user(&user).await {
         Ok(true) => {
+            if let Some(path) = created {
+                eprintln!("note: created the store file {path:?}; run the server with this --store");
+            }
             println!("added user {:?}", user.name);
             ExitCode::SUCCESS
         }

@@ -662,3 +662,43 @@ fn admin_commands_parse_with_the_store_alone() {
     let e = error_for(&app(), &["clients", "list", "--store", "rediss://x"], &[]);
     assert!(e.contains("tls"), "{e}");
 }
+
+/// The `users` commands refuse the memory store (a user added there is gone when the command
+/// exits, yet `users add` said "added") and, but for `users add`, a SQLite file that does not
+/// exist (they would create an empty store where the servers do not look); `users add`
+/// creates the file and says so.
+#[test]
+fn users_commands_refuse_stores_they_cannot_act_on() {
+    for args in [
+        &["users", "add", "ada", "--password-stdin", "--store", "memory"][..],
+        &["users", "list", "--store", "memory"],
+        &["users", "remove", "ada", "--store", "memory"],
+        &["users", "passwd", "ada", "--password-stdin", "--store", "memory"],
+    ] {
+        let (code, out, err) = admin(args, &[]);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(
+            err.contains("--store is memory") && err.contains("sqlite:PATH"),
+            "{args:?}: {err}"
+        );
+    }
+    let (code, _, err) = admin(&["users", "list"], &[("MCPGEN_STORE", "memory")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("MCPGEN_STORE is memory"), "{err}");
+
+    let db = temp_db();
+    let store = format!("sqlite:{}", db.0.display());
+    for args in [
+        &["users", "list", "--store", &store][..],
+        &["users", "remove", "ada", "--store", &store],
+        &["users", "passwd", "ada", "--password-stdin", "--store", &store],
+    ] {
+        let (code, _, err) = admin(args, &[]);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("does not exist") && err.contains(&db.0.display().to_string()),
+            "{args:?}: {err}"
+        );
+        assert!(!db.0.exists(), "{args:?}: no empty store created");
+    }
+}
