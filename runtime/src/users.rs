@@ -105,13 +105,15 @@ pub(crate) fn run(app: &App, cmd: UsersCommand) -> ExitCode {
                 );
             }
         };
+        // Names are case-insensitive: every command acts on the canonical form.
+        let canonical = |name: &str| store::canonical_user_name(name);
         match cmd.action {
             UsersAction::Add { name, email } => {
-                add(app.name, &store, name, email, missing).await
+                add(app.name, &store, canonical(&name), email, missing).await
             }
             UsersAction::List { json } => list(&store, json).await,
-            UsersAction::Remove { name } => remove(&store, &name, keep_for).await,
-            UsersAction::Passwd { name } => passwd(app.name, &store, &name).await,
+            UsersAction::Remove { name } => remove(&store, &canonical(&name), keep_for).await,
+            UsersAction::Passwd { name } => passwd(app.name, &store, &canonical(&name)).await,
         }
     })
 }

@@ -702,3 +702,67 @@ fn users_commands_refuse_stores_they_cannot_act_on() {
         assert!(!db.0.exists(), "{args:?}: no empty store created");
     }
 }
+
+/// Runs a command with `stdin` as its input: exit code, stdout, stderr.
+fn admin_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["--exact", "child", "--nocapture", "--test-threads=1", "-q"])
+        .env_clear()
+        .env(CHILD_ARGS, serde_json::to_string(args).expect("json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// User names are case-insensitive: `users add Ada` stores `ada`, `users add ADA` then finds
+/// it taken, `users passwd ADA` and `users remove Ada` act on it, and `Operator` is refused
+/// like `operator`.
+#[test]
+fn users_commands_take_names_in_any_case() {
+    let db = temp_db();
+    let store = format!("sqlite:{}", db.0.display());
+    let pw = "a long enough password\n";
+    let (code, out, err) = admin_with_stdin(
+        &["users", "add", "Ada", "--password-stdin", "--store", &store],
+        pw,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added user \"ada\""), "{out}");
+    let (code, _, err) = admin_with_stdin(
+        &["users", "add", "ADA", "--password-stdin", "--store", &store],
+        pw,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("exists"), "{err}");
+    let (code, _, err) = admin_with_stdin(
+        &["users", "add", "Operator", "--password-stdin", "--store", &store],
+        pw,
+    );
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = admin_with_stdin(
+        &["users", "passwd", "ADA", "--password-stdin", "--store", &store],
+        pw,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("changed the password of \"ada\""), "{out}");
+    let (code, out, err) = admin(&["users", "list", "--json", "--store", &store], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"name\":\"ada\""), "{out}");
+    assert!(!out.contains("Ada"), "{out}");
+    let (code, out, err) = admin(&["users", "remove", "Ada", "--store", &store], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("removed user \"ada\""), "{out}");
+}

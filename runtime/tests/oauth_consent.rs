@@ -916,3 +916,57 @@ async fn tokens_need_the_account_that_approved_them_on_sqlite() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// User names are case-insensitive (ASCII; other characters are not allowed in them): `Ada`
+/// and `ADA ` sign in as the stored `ada`, and the grant's subject is `ada`, so `tokens revoke
+/// --subject ada` and `users remove ada` reach it. `Operator` is not the operator.
+#[tokio::test]
+async fn user_names_sign_in_whatever_their_case() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let s = users_server(Arc::clone(&store));
+    let id = client(&s, "Claude").await;
+    assert!(store.add_user(&user_record("ada", PASSWORD)).await.unwrap());
+    for typed in ["Ada", "ADA ", "ada"] {
+        let r = submit(
+            &s,
+            &id,
+            "orders.read",
+            "",
+            &[
+                ("username", typed),
+                ("password", PASSWORD),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FOUND, "{typed}: {}", r.text());
+        let grants_before = store
+            .list_grants(&Default::default(), now_secs())
+            .await
+            .unwrap()
+            .len();
+        let t = redeem(&s, &id, &r.location_param("code").unwrap()).await;
+        assert_eq!(t.status, StatusCode::OK, "{}", t.text());
+        let grants = store
+            .list_grants(&Default::default(), now_secs())
+            .await
+            .unwrap();
+        assert_eq!(grants.len(), grants_before + 1);
+        assert!(grants.iter().all(|g| g.subject == "ada"), "{grants:?}");
+    }
+    for typed in ["Operator", "LOCAL"] {
+        let r = submit(
+            &s,
+            &id,
+            "orders.read",
+            "",
+            &[
+                ("username", typed),
+                ("password", PASSWORD),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{typed}");
+    }
+}

@@ -1053,6 +1053,8 @@ fn user_names() {
         "adé",
         "operator",
         "local",
+        "Operator",
+        "LOCAL",
         "a/b",
         &long,
     ] {
