@@ -396,7 +396,9 @@ impl Config {
             Some(Sub::Clients(c)) => return admin(app, cli.store, c.into(), &env),
             Some(Sub::Grants(c)) => return admin(app, cli.store, c.into(), &env),
             Some(Sub::Tokens(c)) => return admin(app, cli.store, c.into(), &env),
-            Some(Sub::Healthcheck) => return Self::resolve(app, cli, &env).map(Command::Healthcheck),
+            Some(Sub::Healthcheck) => {
+                return Self::resolve(app, cli, &env).map(Command::Healthcheck);
+            }
             Some(Sub::Users(sub)) => {
                 let store =
                     pick_value(cli.store, "--store", STORE_ENV, &env).unwrap_or_else(|| {

@@ -15,8 +15,8 @@ pub mod server;
 pub mod store;
 pub mod template;
 pub mod tools;
-mod users;
 pub mod traces;
+mod users;
 
 // Generated code depends on this crate alone; these are the versions it compiles against, so
 // the two never drift (`#[serde(crate = "::mcpgen_runtime::serde")]` on generated types).

@@ -187,7 +187,9 @@ async fn add(
     match store.add_user(&user).await {
         Ok(true) => {
             if let Some(path) = created {
-                eprintln!("note: created the store file {path:?}; run the server with this --store");
+                eprintln!(
+                    "note: created the store file {path:?}; run the server with this --store"
+                );
             }
             println!("added user {:?}", user.name);
             ExitCode::SUCCESS

@@ -670,10 +670,24 @@ fn admin_commands_parse_with_the_store_alone() {
 #[test]
 fn users_commands_refuse_stores_they_cannot_act_on() {
     for args in [
-        &["users", "add", "ada", "--password-stdin", "--store", "memory"][..],
+        &[
+            "users",
+            "add",
+            "ada",
+            "--password-stdin",
+            "--store",
+            "memory",
+        ][..],
         &["users", "list", "--store", "memory"],
         &["users", "remove", "ada", "--store", "memory"],
-        &["users", "passwd", "ada", "--password-stdin", "--store", "memory"],
+        &[
+            "users",
+            "passwd",
+            "ada",
+            "--password-stdin",
+            "--store",
+            "memory",
+        ],
     ] {
         let (code, out, err) = admin(args, &[]);
         assert_eq!(code, 2, "{args:?}: {out} {err}");
@@ -691,7 +705,14 @@ fn users_commands_refuse_stores_they_cannot_act_on() {
     for args in [
         &["users", "list", "--store", &store][..],
         &["users", "remove", "ada", "--store", &store],
-        &["users", "passwd", "ada", "--password-stdin", "--store", &store],
+        &[
+            "users",
+            "passwd",
+            "ada",
+            "--password-stdin",
+            "--store",
+            &store,
+        ],
     ] {
         let (code, _, err) = admin(args, &[]);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -748,12 +769,26 @@ fn users_commands_take_names_in_any_case() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("exists"), "{err}");
     let (code, _, err) = admin_with_stdin(
-        &["users", "add", "Operator", "--password-stdin", "--store", &store],
+        &[
+            "users",
+            "add",
+            "Operator",
+            "--password-stdin",
+            "--store",
+            &store,
+        ],
         pw,
     );
     assert_eq!(code, 2, "{err}");
     let (code, out, err) = admin_with_stdin(
-        &["users", "passwd", "ADA", "--password-stdin", "--store", &store],
+        &[
+            "users",
+            "passwd",
+            "ADA",
+            "--password-stdin",
+            "--store",
+            &store,
+        ],
         pw,
     );
     assert_eq!(code, 0, "{err}");

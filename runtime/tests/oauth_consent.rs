@@ -890,7 +890,12 @@ async fn tokens_need_the_account_that_approved_them(store: Arc<dyn Store>) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "re-added: {}", r.text());
 
     let r = refresh(&s, &id, dee.json()["refresh_token"].as_str().unwrap()).await;
-    assert_eq!(r.status, StatusCode::OK, "passwd keeps grants: {}", r.text());
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "passwd keeps grants: {}",
+        r.text()
+    );
 }
 
 #[tokio::test]

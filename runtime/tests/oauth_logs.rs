@@ -94,6 +94,28 @@ async fn decisions_are_logged_without_secrets() {
     assert!(grandchild["refresh_token"].is_string(), "{grandchild}");
     assert_eq!(refresh(second_refresh).await["error"], "invalid_grant");
 
+    // Refusals of a stored refresh token (its grant was revoked by the reuse) and of a code
+    // with the wrong verifier: both name whose grant it was.
+    let revoked = refresh(grandchild["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(revoked["error"], "invalid_grant", "{revoked}");
+    let code = code_for(&s.router, id, CLAUDE_CALLBACK, &[]).await;
+    let wrong_verifier = "x".repeat(43);
+    let r = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("code_verifier", &wrong_verifier),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+
     // A refused token request whose reason quotes the request (a repeated parameter's name)
     // logs it escaped: a line break in it cannot forge a log line.
     let forged_refresh = "x\nforged decision=\"refresh_reused\"";
@@ -153,6 +175,15 @@ async fn decisions_are_logged_without_secrets() {
         for line in lines {
             assert!(line.contains("subject=\"local\""), "no subject: {line}");
         }
+    }
+    for reason in ["refresh token revoked", "does not match the code_challenge"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("decision=\"token_refused\"")
+                    && l.contains(reason)
+                    && l.contains("subject=\"local\"")),
+            "{reason}: {logs}"
+        );
     }
     // A stored token refused (the replay revoked it) is named by its owner too.
     assert!(

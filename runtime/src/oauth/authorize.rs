@@ -16,10 +16,10 @@ use url::Url;
 use super::crypto::{constant_time_eq, is_s256_challenge, random_id, random_token, secret_hash};
 use super::error::OAuthError;
 use super::limit::Refused;
+use super::login::SignInError;
 use super::pages::{
     ClientView, ConsentPage, ErrorPage, HiddenField, PersonView, ScopeView, SignInView,
 };
-use super::login::SignInError;
 use super::redirect::redirect_matches;
 use super::scope;
 use super::session::{self, Sealer, Session, SignedIn};

@@ -213,7 +213,8 @@ async fn check_account(
     );
     Err(OAuthError::invalid_grant(
         "the user who approved this grant no longer exists; sign in again",
-    ))
+    )
+    .about(&person.subject))
 }
 
 struct Issued {
@@ -335,13 +336,15 @@ async fn authorization_code(
             ));
         }
     };
+    // Whose grant the checks below refuse, for their log line.
+    let who = &record.person.subject;
     if record.expires_at <= now() {
-        return Err(OAuthError::invalid_grant("authorization code expired"));
+        return Err(OAuthError::invalid_grant("authorization code expired").about(who));
     }
     if record.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "authorization code was issued to another client",
-        ));
+        return Err(
+            OAuthError::invalid_grant("authorization code was issued to another client").about(who),
+        );
     }
     match p.get("redirect_uri") {
         Some(r) if *r == record.redirect_uri => {}
@@ -351,21 +354,20 @@ async fn authorization_code(
         _ => {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri differs from the authorization request",
-            ));
+            )
+            .about(who));
         }
     }
     let verifier = p.get("code_verifier").map(String::as_str).unwrap_or("");
     if !is_code_verifier(verifier) {
-        return Err(OAuthError::invalid_grant(
-            "code_verifier is missing or malformed",
-        ));
+        return Err(OAuthError::invalid_grant("code_verifier is missing or malformed").about(who));
     }
     if !pkce_s256_matches(verifier, &record.code_challenge) {
-        return Err(OAuthError::invalid_grant(
-            "code_verifier does not match the code_challenge",
-        ));
+        return Err(
+            OAuthError::invalid_grant("code_verifier does not match the code_challenge").about(who),
+        );
     }
-    check_resource(inner, p, &record.resource)?;
+    check_resource(inner, p, &record.resource).map_err(|e| e.about(who))?;
     check_account(
         inner,
         &record.person,
@@ -437,16 +439,17 @@ async fn refresh_token(
         return Err(OAuthError::invalid_grant("unknown refresh token"));
     };
     let old = &stored.record;
+    let who = &old.person.subject;
     if old.kind != TokenKind::Refresh || old.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant("unknown refresh token"));
+        return Err(OAuthError::invalid_grant("unknown refresh token").about(who));
     }
     if matches!(stored.state, TokenState::Revoked) {
-        return Err(OAuthError::invalid_grant("refresh token revoked"));
+        return Err(OAuthError::invalid_grant("refresh token revoked").about(who));
     }
     if old.expires_at <= now() {
-        return Err(OAuthError::invalid_grant("refresh token expired"));
+        return Err(OAuthError::invalid_grant("refresh token expired").about(who));
     }
-    check_resource(inner, p, &old.resource)?;
+    check_resource(inner, p, &old.resource).map_err(|e| e.about(who))?;
     check_account(
         inner,
         &old.person,
@@ -496,7 +499,9 @@ async fn refresh_token(
             );
             return Err(OAuthError::invalid_grant("refresh token already used"));
         }
-        Rotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is not valid")),
+        Rotation::Invalid => {
+            return Err(OAuthError::invalid_grant("refresh token is not valid").about(who));
+        }
     }
     inner.config.metrics.tokens_issued("refresh_token");
     note_client_used(inner, &client.client_id).await;
@@ -539,13 +544,22 @@ pub(crate) async fn token(
     .await;
     result.unwrap_or_else(|e| {
         inner.config.metrics.refused("token", e.error);
-        tracing::info!(
-            target: "mcpgen::oauth",
-            decision = "token_refused",
-            error = e.error,
+        match &e.subject {
             // Debug: a reason can quote the request (a repeated parameter's name).
-            reason = ?e.description,
-        );
+            Some(subject) => tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "token_refused",
+                error = e.error,
+                reason = ?e.description,
+                subject = ?subject,
+            ),
+            None => tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "token_refused",
+                error = e.error,
+                reason = ?e.description,
+            ),
+        }
         e.into_response()
     })
 }
