@@ -152,6 +152,18 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
 }
 
 fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
+    refuse_about(inner, headers, refusal, None)
+}
+
+/// [`refuse`], logged as about `subject` when the signed-in person is known.
+fn refuse_about(
+    inner: &Inner,
+    headers: &HeaderMap,
+    refusal: Refusal,
+    subject: Option<&str>,
+) -> Response {
+    // Absent from the line when nobody is known (`Option` records nothing for `None`).
+    let subject = subject.map(|s| tracing::field::debug(super::clip(s)));
     match refusal {
         Refusal::Direct(e) => {
             inner.config.metrics.refused("authorize", e.error);
@@ -185,6 +197,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
                 client_id = ?super::clip(&client_id),
                 error,
                 reason = ?super::clip(&description),
+                subject,
                 shown = "page",
             );
             page(
@@ -208,6 +221,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
                 client_id = ?super::clip(&client_id),
                 error,
                 reason = ?super::clip(&description),
+                subject,
             );
             let mut pairs = vec![
                 ("error", error),
@@ -796,7 +810,8 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
         };
         if let Some((error, description)) = error {
             let refused = refusal(inner, &req, error, description);
-            return refuse(inner, headers, refused);
+            let subject = session.as_ref().map(|s| s.person.subject.as_str());
+            return refuse_about(inner, headers, refused, subject);
         }
     }
     if let Some(person) = remembered
@@ -885,11 +900,11 @@ pub(crate) async fn authorize_post(
             StatusCode::FORBIDDEN,
             "csrf token missing or stale",
             "This form expired. Please try again.",
-            None,
+            signed_in.as_ref().map(|p| p.subject.as_str()),
         );
     }
     if params.get("action").map(String::as_str) == Some("deny") {
-        return refuse(
+        return refuse_about(
             &inner,
             headers,
             Refusal::Redirect {
@@ -899,6 +914,7 @@ pub(crate) async fn authorize_post(
                 description: "the user denied the request".into(),
                 client_id: req.client.client_id.clone(),
             },
+            signed_in.as_ref().map(|p| p.subject.as_str()),
         );
     }
     if let Some(session) = session {
