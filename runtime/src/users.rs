@@ -25,15 +25,27 @@ use crate::config::{UsersAction, UsersCommand};
 use crate::oauth::{Login, hash_password};
 use crate::store::{self, Store, UserRecord, is_user_name};
 
+/// The longest password read, in bytes (line ending excluded).
+const MAX_PASSWORD: usize = 1024;
+
 /// Reads the first line of stdin without its line ending: a password, kept out of argv,
-/// shell history and `ps`. `prompt` is shown when stdin is a terminal.
+/// shell history and `ps`. `prompt` is shown when stdin is a terminal. At most
+/// [`MAX_PASSWORD`] bytes are read: a longer line is an error, not read whole.
 pub(crate) fn read_password_line(prompt: &str) -> std::io::Result<String> {
+    use std::io::Read as _;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprintln!("{prompt} (it is echoed; end with enter):");
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
+    // Room for the password and a `\r\n`, and one byte more to tell a longer line.
+    let limit = (MAX_PASSWORD + 3) as u64;
+    stdin.lock().take(limit).read_line(&mut line)?;
+    if line.trim_end_matches(['\r', '\n']).len() > MAX_PASSWORD {
+        return Err(std::io::Error::other(format!(
+            "the password is longer than {MAX_PASSWORD} bytes"
+        )));
+    }
     let password = line.strip_suffix('\n').unwrap_or(&line);
     Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
 }

@@ -734,12 +734,12 @@ fn admin_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .stdin(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
-    child
+    // The command may stop reading early (a refused password): a closed pipe is its answer.
+    let _ = child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
+        .write_all(stdin.as_bytes());
     let out = child.wait_with_output().expect("wait");
     (
         out.status.code().unwrap_or(-1),
@@ -800,4 +800,25 @@ fn users_commands_take_names_in_any_case() {
     let (code, out, err) = admin(&["users", "remove", "Ada", "--store", &store], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("removed user \"ada\""), "{out}");
+}
+
+/// A password is one line of at most 1024 bytes: a longer one (a file piped in by mistake,
+/// or `/dev/zero`) is refused, not read whole into memory.
+#[test]
+fn users_passwords_are_read_in_bounded_memory() {
+    let db = temp_db();
+    let store = format!("sqlite:{}", db.0.display());
+    let long = "x".repeat(4 * 1024 * 1024);
+    let (code, out, err) = admin_with_stdin(
+        &["users", "add", "ada", "--password-stdin", "--store", &store],
+        &long,
+    );
+    assert_eq!(code, 2, "{out} {err}");
+    assert!(err.contains("longer than 1024 bytes"), "{err}");
+    let ok = format!("{}\n", "y".repeat(1024));
+    let (code, _, err) = admin_with_stdin(
+        &["users", "add", "ada", "--password-stdin", "--store", &store],
+        &ok,
+    );
+    assert_eq!(code, 0, "{err}");
 }
