@@ -763,7 +763,10 @@ fn users_commands_take_names_in_any_case() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("added user \"ada\""), "{out}");
     assert!(
-        err.contains(&format!("created the store file {:?}", db.0.display().to_string())),
+        err.contains(&format!(
+            "created the store file {:?}",
+            db.0.display().to_string()
+        )),
         "a new store file is named: {err}"
     );
     let (code, _, err) = admin_with_stdin(

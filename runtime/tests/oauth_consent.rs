@@ -839,8 +839,8 @@ fn now_secs() -> u64 {
 /// issued to still has their account: a code issued as `users remove` runs (after it revoked
 /// their grants: here, the account removed and nothing revoked) is refused at the token
 /// endpoint, and so is a refresh token whose grants were not revoked; a name removed and
-/// added again is a new account, which the old person's codes and refresh tokens do not
-/// reach. A password change keeps both working.
+/// added again (here two minutes later, past the minute allowed for clock skew) is a new
+/// account, which the old person's codes and refresh tokens do not reach. A password change keeps both working.
 async fn tokens_need_the_account_that_approved_them(store: Arc<dyn Store>) {
     let s = users_server(Arc::clone(&store));
     let registered = register(
@@ -867,7 +867,7 @@ async fn tokens_need_the_account_that_approved_them(store: Arc<dyn Store>) {
     assert!(store.remove_user("cy").await.unwrap());
     assert!(store.remove_user("bob").await.unwrap());
     let mut bob = user_record("bob", PASSWORD);
-    bob.created_at = now_secs() + 5;
+    bob.created_at = now_secs() + 120;
     assert!(store.add_user(&bob).await.unwrap());
     let mut dee_user = store.get_user("dee").await.unwrap().unwrap();
     dee_user.password_hash = hash_password("a brand new password");
@@ -884,7 +884,7 @@ async fn tokens_need_the_account_that_approved_them(store: Arc<dyn Store>) {
     // cy added again: the old refresh token (already refused) still does not reach the new
     // account.
     let mut cy_again = user_record("cy", PASSWORD);
-    cy_again.created_at = now_secs() + 5;
+    cy_again.created_at = now_secs() + 120;
     assert!(store.add_user(&cy_again).await.unwrap());
     let r = refresh(&s, &id, cy.json()["refresh_token"].as_str().unwrap()).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "re-added: {}", r.text());

@@ -175,8 +175,13 @@ fn store_error(inner: &Inner, e: impl std::fmt::Display) -> OAuthError {
     OAuthError::server_error()
 }
 
+/// How far (seconds) the clock of the machine running `users add` may be ahead of the
+/// replica's without its new user's first code being refused by [`check_account`].
+const ACCOUNT_CLOCK_SKEW: u64 = 60;
+
 /// With `login: users`, whether `person` still has the account a code or refresh token issued
-/// at `issued_at` (Unix seconds) was approved by: the user exists and was created no later.
+/// at `issued_at` (Unix seconds) was approved by: the user exists and was created no later
+/// (give or take [`ACCOUNT_CLOCK_SKEW`]).
 /// `users remove` revokes a person's grants, but a code issued while it ran (the sign-in
 /// checked the password just before the account went) escapes that revocation; and a name
 /// removed and added again is another person, whom the old person's codes and tokens must
@@ -196,7 +201,9 @@ async fn check_account(
         .get_user(&person.subject)
         .await
         .map_err(|e| store_error(inner, e))?;
-    if user.is_some_and(|u| u.created_at <= issued_at) {
+    // `users add` may run on another machine than the replica that issued the code: a clock
+    // ahead by up to a minute must not refuse someone who signs in right after being added.
+    if user.is_some_and(|u| u.created_at <= issued_at.saturating_add(ACCOUNT_CLOCK_SKEW)) {
         return Ok(());
     }
     inner
