@@ -241,7 +241,7 @@ fn now() -> u64 {
 }
 
 /// The path of a `sqlite:` store whose file does not exist.
-fn missing_sqlite_file(url: &str) -> Option<String> {
+pub(crate) fn missing_sqlite_file(url: &str) -> Option<String> {
     let url = url.trim();
     let path = url
         .strip_prefix("sqlite://")

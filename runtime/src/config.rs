@@ -417,17 +417,16 @@ impl Config {
                         Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default")
                     });
                 check_store(&store)?;
-                // Accounts in a memory store would vanish as the command exits, never seen by
-                // a server (as for the admin commands: memory only comes from flag or variable).
+                let name = match &sub {
+                    UsersSub::Add { .. } => "users add",
+                    UsersSub::List { .. } => "users list",
+                    UsersSub::Remove { .. } => "users remove",
+                    UsersSub::Passwd { .. } => "users passwd",
+                };
+                // A user added to the memory store is gone when the command exits.
                 if matches!(store.value.trim(), "memory" | "memory:") {
-                    let command = match &sub {
-                        UsersSub::Add { .. } => "users add",
-                        UsersSub::List { .. } => "users list",
-                        UsersSub::Remove { .. } => "users remove",
-                        UsersSub::Passwd { .. } => "users passwd",
-                    };
                     return Err(StartError::AdminOnMemory {
-                        command: command.to_owned(),
+                        command: name.to_owned(),
                         from: store.from,
                     });
                 }

@@ -1,6 +1,8 @@
 //! The `users` subcommands of a generated server: the accounts people sign in with under
 //! `login: users`, kept in the configured store (`--store`, `MCPGEN_STORE`), so on a running
-//! deployment they act on every replica at once.
+//! deployment they act on every replica at once. The `memory` store (inside each server
+//! process) is refused, and so is a SQLite file that does not exist, except by `users add`,
+//! which creates it and says so.
 //!
 //! - `users add NAME [--email E] --password-stdin`: a new user; the password is the first line
 //!   of stdin, stored as an Argon2id PHC string.
@@ -23,15 +25,27 @@ use crate::config::{UsersAction, UsersCommand};
 use crate::oauth::{Login, hash_password};
 use crate::store::{self, Store, UserRecord, is_user_name};
 
+/// The longest password read, in bytes (line ending excluded).
+const MAX_PASSWORD: usize = 1024;
+
 /// Reads the first line of stdin without its line ending: a password, kept out of argv,
-/// shell history and `ps`. `prompt` is shown when stdin is a terminal.
+/// shell history and `ps`. `prompt` is shown when stdin is a terminal. At most
+/// [`MAX_PASSWORD`] bytes are read: a longer line is an error, not read whole.
 pub(crate) fn read_password_line(prompt: &str) -> std::io::Result<String> {
+    use std::io::Read as _;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprintln!("{prompt} (it is echoed; end with enter):");
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
+    // Room for the password and a `\r\n`, and one byte more to tell a longer line.
+    let limit = (MAX_PASSWORD + 3) as u64;
+    stdin.lock().take(limit).read_line(&mut line)?;
+    if line.trim_end_matches(['\r', '\n']).len() > MAX_PASSWORD {
+        return Err(std::io::Error::other(format!(
+            "the password is longer than {MAX_PASSWORD} bytes"
+        )));
+    }
     let password = line.strip_suffix('\n').unwrap_or(&line);
     Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
 }
@@ -78,6 +92,17 @@ pub(crate) fn run(app: &App, cmd: UsersCommand) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(2, format!("cannot start the async runtime: {e}")),
     };
+    // Opening a SQLite file that does not exist creates an empty store, likely not where the
+    // servers look: only `users add` may (the first user before the first start).
+    let missing = crate::admin::missing_sqlite_file(&cmd.store);
+    if let Some(path) = &missing
+        && !matches!(cmd.action, UsersAction::Add { .. })
+    {
+        return fail(
+            2,
+            format!("store file {path:?} does not exist: point --store at the servers' store"),
+        );
+    }
     runtime.block_on(async move {
         let store = match store::open(&cmd.store).await {
             Ok(s) => s,
@@ -92,11 +117,15 @@ pub(crate) fn run(app: &App, cmd: UsersCommand) -> ExitCode {
                 );
             }
         };
+        // Names are case-insensitive: every command acts on the canonical form.
+        let canonical = |name: &str| store::canonical_user_name(name);
         match cmd.action {
-            UsersAction::Add { name, email } => add(app.name, &store, name, email).await,
+            UsersAction::Add { name, email } => {
+                add(app.name, &store, canonical(&name), email, missing).await
+            }
             UsersAction::List { json } => list(&store, json).await,
-            UsersAction::Remove { name } => remove(&store, &name, keep_for).await,
-            UsersAction::Passwd { name } => passwd(app.name, &store, &name).await,
+            UsersAction::Remove { name } => remove(&store, &canonical(&name), keep_for).await,
+            UsersAction::Passwd { name } => passwd(app.name, &store, &canonical(&name)).await,
         }
     })
 }
@@ -138,7 +167,14 @@ fn store_failed(e: &store::StoreError) -> ExitCode {
     fail(2, format!("the store failed: {}", e.detail()))
 }
 
-async fn add(bin: &str, store: &Arc<dyn Store>, name: String, email: Option<String>) -> ExitCode {
+/// `created`: the SQLite file the store was created in, when it did not exist.
+async fn add(
+    bin: &str,
+    store: &Arc<dyn Store>,
+    name: String,
+    email: Option<String>,
+    created: Option<String>,
+) -> ExitCode {
     if let Err(code) = check_name(&name) {
         return code;
     }
@@ -162,6 +198,11 @@ async fn add(bin: &str, store: &Arc<dyn Store>, name: String, email: Option<Stri
     };
     match store.add_user(&user).await {
         Ok(true) => {
+            if let Some(path) = created {
+                eprintln!(
+                    "note: created the store file {path:?}; run the server with this --store"
+                );
+            }
             println!("added user {:?}", user.name);
             ExitCode::SUCCESS
         }

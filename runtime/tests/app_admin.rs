@@ -662,3 +662,170 @@ fn admin_commands_parse_with_the_store_alone() {
     let e = error_for(&app(), &["clients", "list", "--store", "rediss://x"], &[]);
     assert!(e.contains("tls"), "{e}");
 }
+
+/// The `users` commands refuse the memory store (a user added there is gone when the command
+/// exits, yet `users add` said "added") and, but for `users add`, a SQLite file that does not
+/// exist (they would create an empty store where the servers do not look); `users add`
+/// creates the file and says so.
+#[test]
+fn users_commands_refuse_stores_they_cannot_act_on() {
+    for args in [
+        &[
+            "users",
+            "add",
+            "ada",
+            "--password-stdin",
+            "--store",
+            "memory",
+        ][..],
+        &["users", "list", "--store", "memory"],
+        &["users", "remove", "ada", "--store", "memory"],
+        &[
+            "users",
+            "passwd",
+            "ada",
+            "--password-stdin",
+            "--store",
+            "memory",
+        ],
+    ] {
+        let (code, out, err) = admin(args, &[]);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(
+            err.contains("--store is memory") && err.contains("sqlite:PATH"),
+            "{args:?}: {err}"
+        );
+    }
+    let (code, _, err) = admin(&["users", "list"], &[("MCPGEN_STORE", "memory")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("MCPGEN_STORE is memory"), "{err}");
+
+    let db = temp_db();
+    let store = format!("sqlite:{}", db.0.display());
+    for args in [
+        &["users", "list", "--store", &store][..],
+        &["users", "remove", "ada", "--store", &store],
+        &[
+            "users",
+            "passwd",
+            "ada",
+            "--password-stdin",
+            "--store",
+            &store,
+        ],
+    ] {
+        let (code, _, err) = admin(args, &[]);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("does not exist") && err.contains(&db.0.display().to_string()),
+            "{args:?}: {err}"
+        );
+        assert!(!db.0.exists(), "{args:?}: no empty store created");
+    }
+}
+
+/// Runs a command with `stdin` as its input: exit code, stdout, stderr.
+fn admin_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["--exact", "child", "--nocapture", "--test-threads=1", "-q"])
+        .env_clear()
+        .env(CHILD_ARGS, serde_json::to_string(args).expect("json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    // The command may stop reading early (a refused password): a closed pipe is its answer.
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// User names are case-insensitive: `users add Ada` stores `ada`, `users add ADA` then finds
+/// it taken, `users passwd ADA` and `users remove Ada` act on it, and `Operator` is refused
+/// like `operator`.
+#[test]
+fn users_commands_take_names_in_any_case() {
+    let db = temp_db();
+    let store = format!("sqlite:{}", db.0.display());
+    let pw = "a long enough password\n";
+    let (code, out, err) = admin_with_stdin(
+        &["users", "add", "Ada", "--password-stdin", "--store", &store],
+        pw,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added user \"ada\""), "{out}");
+    assert!(
+        err.contains(&format!(
+            "created the store file {:?}",
+            db.0.display().to_string()
+        )),
+        "a new store file is named: {err}"
+    );
+    let (code, _, err) = admin_with_stdin(
+        &["users", "add", "ADA", "--password-stdin", "--store", &store],
+        pw,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("exists"), "{err}");
+    let (code, _, err) = admin_with_stdin(
+        &[
+            "users",
+            "add",
+            "Operator",
+            "--password-stdin",
+            "--store",
+            &store,
+        ],
+        pw,
+    );
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = admin_with_stdin(
+        &[
+            "users",
+            "passwd",
+            "ADA",
+            "--password-stdin",
+            "--store",
+            &store,
+        ],
+        pw,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("changed the password of \"ada\""), "{out}");
+    let (code, out, err) = admin(&["users", "list", "--json", "--store", &store], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"name\":\"ada\""), "{out}");
+    assert!(!out.contains("Ada"), "{out}");
+    let (code, out, err) = admin(&["users", "remove", "Ada", "--store", &store], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("removed user \"ada\""), "{out}");
+}
+
+/// A password is one line of at most 1024 bytes: a longer one (a file piped in by mistake,
+/// or `/dev/zero`) is refused, not read whole into memory.
+#[test]
+fn users_passwords_are_read_in_bounded_memory() {
+    let db = temp_db();
+    let store = format!("sqlite:{}", db.0.display());
+    let long = "x".repeat(4 * 1024 * 1024);
+    let (code, out, err) = admin_with_stdin(
+        &["users", "add", "ada", "--password-stdin", "--store", &store],
+        &long,
+    );
+    assert_eq!(code, 2, "{out} {err}");
+    assert!(err.contains("longer than 1024 bytes"), "{err}");
+    let ok = format!("{}\n", "y".repeat(1024));
+    let (code, _, err) = admin_with_stdin(
+        &["users", "add", "ada", "--password-stdin", "--store", &store],
+        &ok,
+    );
+    assert_eq!(code, 0, "{err}");
+}

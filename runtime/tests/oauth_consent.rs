@@ -748,3 +748,306 @@ async fn denying_a_client_forgets_its_remembered_approval() {
     assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
     assert!(r.location_param("code").is_some());
 }
+
+/// A `login: users` server on `store` (titled, with a destructive scope, like the others).
+fn users_server(store: Arc<dyn Store>) -> Server {
+    let mut c = password_config("https://mcp.example.com");
+    c.auth.login = Login::Users;
+    c.password_hash = None;
+    server_on(c, store)
+}
+
+fn user_record(name: &str, password: &str) -> mcpgen_runtime::store::UserRecord {
+    mcpgen_runtime::store::UserRecord {
+        name: name.into(),
+        email: None,
+        password_hash: hash_password(password),
+        created_at: 1_790_000_000,
+    }
+}
+
+/// Signs `name` in on the form and approves `orders.read`; the sign-in cookie pair.
+async fn user_signs_in(s: &Server, client_id: &str, name: &str, password: &str) -> String {
+    let r = submit(
+        s,
+        client_id,
+        "orders.read",
+        "",
+        &[
+            ("username", name),
+            ("password", password),
+            ("action", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    pair(&session_set_cookie(&r).expect("a sign-in cookie"))
+}
+
+/// With `login: users` the sign-in cookie stands for the account as it was when the person
+/// signed in: an unchanged account's cookie skips the sign-in; after `users passwd`, after
+/// `users remove`, and after the name is removed and added again (even with the same
+/// password), the same cookie shows the sign-in page, with or without `prompt=none`.
+async fn users_cookie_is_bound_to_the_account(store: Arc<dyn Store>) {
+    let s = users_server(Arc::clone(&store));
+    let id = client(&s, "Claude").await;
+    for name in ["ada", "bob", "cy"] {
+        assert!(store.add_user(&user_record(name, PASSWORD)).await.unwrap());
+    }
+    let ada = user_signs_in(&s, &id, "ada", PASSWORD).await;
+    let bob = user_signs_in(&s, &id, "bob", PASSWORD).await;
+    let cy = user_signs_in(&s, &id, "cy", PASSWORD).await;
+    for cookie in [&ada, &bob, &cy] {
+        let r = authorize_with(&s, &id, &[("scope", "orders.read")], cookie).await;
+        assert_eq!(r.status, StatusCode::FOUND, "unchanged: {}", r.text());
+    }
+
+    // ada's password changes, bob is removed, cy is removed and added again.
+    let mut changed = store.get_user("ada").await.unwrap().unwrap();
+    changed.password_hash = hash_password("a brand new password");
+    assert!(store.update_user(&changed).await.unwrap());
+    assert!(store.remove_user("bob").await.unwrap());
+    assert!(store.remove_user("cy").await.unwrap());
+    assert!(store.add_user(&user_record("cy", PASSWORD)).await.unwrap());
+    for (who, cookie) in [("passwd", &ada), ("removed", &bob), ("re-added", &cy)] {
+        let r = authorize_with(&s, &id, &[("scope", "orders.read")], cookie).await;
+        assert!(is_sign_in_page(&r), "{who}: {} {}", r.status, r.text());
+        assert!(r.text().contains("name=\"username\""), "{who}");
+        let r = authorize_with(
+            &s,
+            &id,
+            &[("scope", "orders.read"), ("prompt", "none")],
+            cookie,
+        )
+        .await;
+        assert_eq!(
+            r.location_param("error").as_deref(),
+            Some("login_required"),
+            "{who}"
+        );
+    }
+    // Signing in again with the new password is remembered again.
+    let ada = user_signs_in(&s, &id, "ada", "a brand new password").await;
+    let r = authorize_with(&s, &id, &[("scope", "orders.read")], &ada).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+}
+
+#[tokio::test]
+async fn users_cookie_is_bound_to_the_account_on_memory() {
+    users_cookie_is_bound_to_the_account(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn users_cookie_is_bound_to_the_account_on_sqlite() {
+    let path = std::env::temp_dir().join(format!(
+        "mcpgen-consent-users-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let store = mcpgen_runtime::store::SqliteStore::open(path.to_str().unwrap())
+        .await
+        .unwrap();
+    users_cookie_is_bound_to_the_account(Arc::new(store)).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Signs `name` in on the form for `orders.read offline_access`; the code.
+async fn user_code(s: &Server, client_id: &str, name: &str) -> String {
+    let r = submit(
+        s,
+        client_id,
+        "orders.read offline_access",
+        "",
+        &[
+            ("username", name),
+            ("password", PASSWORD),
+            ("action", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    r.location_param("code").expect("code")
+}
+
+async fn redeem(s: &Server, client_id: &str, code: &str) -> Reply {
+    post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", client_id),
+            ("code_verifier", VERIFIER),
+        ],
+        &[],
+    )
+    .await
+}
+
+async fn refresh(s: &Server, client_id: &str, refresh_token: &str) -> Reply {
+    post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ],
+        &[],
+    )
+    .await
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// With `login: users`, a code or refresh token only becomes tokens while the person it was
+/// issued to still has their account: a code issued as `users remove` runs (after it revoked
+/// their grants: here, the account removed and nothing revoked) is refused at the token
+/// endpoint, and so is a refresh token whose grants were not revoked; a name removed and
+/// added again (here two minutes later, past the minute allowed for clock skew) is a new
+/// account, which the old person's codes and refresh tokens do not reach. A password change keeps both working.
+async fn tokens_need_the_account_that_approved_them(store: Arc<dyn Store>) {
+    let s = users_server(Arc::clone(&store));
+    let registered = register(
+        &s.router,
+        json!({"client_name": "Claude", "redirect_uris": [CLAUDE_CALLBACK],
+               "token_endpoint_auth_method": "none",
+               "grant_types": ["authorization_code", "refresh_token"]}),
+    )
+    .await;
+    let id = registered["client_id"].as_str().unwrap().to_owned();
+    for name in ["ada", "bob", "cy", "dee"] {
+        assert!(store.add_user(&user_record(name, PASSWORD)).await.unwrap());
+    }
+    let ada_code = user_code(&s, &id, "ada").await;
+    let bob_code = user_code(&s, &id, "bob").await;
+    let cy = redeem(&s, &id, &user_code(&s, &id, "cy").await).await;
+    assert_eq!(cy.status, StatusCode::OK, "{}", cy.text());
+    let dee = redeem(&s, &id, &user_code(&s, &id, "dee").await).await;
+    assert_eq!(dee.status, StatusCode::OK, "{}", dee.text());
+
+    // ada and cy removed (the race: their grants not revoked); bob removed and added again,
+    // later; dee's password changes.
+    assert!(store.remove_user("ada").await.unwrap());
+    assert!(store.remove_user("cy").await.unwrap());
+    assert!(store.remove_user("bob").await.unwrap());
+    let mut bob = user_record("bob", PASSWORD);
+    bob.created_at = now_secs() + 120;
+    assert!(store.add_user(&bob).await.unwrap());
+    let mut dee_user = store.get_user("dee").await.unwrap().unwrap();
+    dee_user.password_hash = hash_password("a brand new password");
+    assert!(store.update_user(&dee_user).await.unwrap());
+
+    for (who, code) in [("removed", &ada_code), ("re-added", &bob_code)] {
+        let r = redeem(&s, &id, code).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{who}: {}", r.text());
+        assert_eq!(r.json()["error"], "invalid_grant", "{who}");
+    }
+    let r = refresh(&s, &id, cy.json()["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "removed: {}", r.text());
+    assert_eq!(r.json()["error"], "invalid_grant");
+    // cy added again: the old refresh token (already refused) still does not reach the new
+    // account.
+    let mut cy_again = user_record("cy", PASSWORD);
+    cy_again.created_at = now_secs() + 120;
+    assert!(store.add_user(&cy_again).await.unwrap());
+    let r = refresh(&s, &id, cy.json()["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "re-added: {}", r.text());
+
+    let r = refresh(&s, &id, dee.json()["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "passwd keeps grants: {}",
+        r.text()
+    );
+}
+
+#[tokio::test]
+async fn tokens_need_the_account_that_approved_them_on_memory() {
+    tokens_need_the_account_that_approved_them(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn tokens_need_the_account_that_approved_them_on_sqlite() {
+    let path = std::env::temp_dir().join(format!(
+        "mcpgen-consent-tokens-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let store = mcpgen_runtime::store::SqliteStore::open(path.to_str().unwrap())
+        .await
+        .unwrap();
+    tokens_need_the_account_that_approved_them(Arc::new(store)).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// User names are case-insensitive (ASCII; other characters are not allowed in them): `Ada`
+/// and `ADA ` sign in as the stored `ada`, and the grant's subject is `ada`, so `tokens revoke
+/// --subject ada` and `users remove ada` reach it. `Operator` is not the operator.
+#[tokio::test]
+async fn user_names_sign_in_whatever_their_case() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let s = users_server(Arc::clone(&store));
+    let id = client(&s, "Claude").await;
+    assert!(store.add_user(&user_record("ada", PASSWORD)).await.unwrap());
+    for typed in ["Ada", "ADA ", "ada"] {
+        let r = submit(
+            &s,
+            &id,
+            "orders.read",
+            "",
+            &[
+                ("username", typed),
+                ("password", PASSWORD),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FOUND, "{typed}: {}", r.text());
+        let grants_before = store
+            .list_grants(&Default::default(), now_secs())
+            .await
+            .unwrap()
+            .len();
+        let t = redeem(&s, &id, &r.location_param("code").unwrap()).await;
+        assert_eq!(t.status, StatusCode::OK, "{}", t.text());
+        let grants = store
+            .list_grants(&Default::default(), now_secs())
+            .await
+            .unwrap();
+        assert_eq!(grants.len(), grants_before + 1);
+        assert!(grants.iter().all(|g| g.subject == "ada"), "{grants:?}");
+    }
+    for typed in ["Operator", "LOCAL"] {
+        let r = submit(
+            &s,
+            &id,
+            "orders.read",
+            "",
+            &[
+                ("username", typed),
+                ("password", PASSWORD),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{typed}");
+    }
+}

@@ -94,6 +94,28 @@ async fn decisions_are_logged_without_secrets() {
     assert!(grandchild["refresh_token"].is_string(), "{grandchild}");
     assert_eq!(refresh(second_refresh).await["error"], "invalid_grant");
 
+    // Refusals of a stored refresh token (its grant was revoked by the reuse) and of a code
+    // with the wrong verifier: both name whose grant it was.
+    let revoked = refresh(grandchild["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(revoked["error"], "invalid_grant", "{revoked}");
+    let code = code_for(&s.router, id, CLAUDE_CALLBACK, &[]).await;
+    let wrong_verifier = "x".repeat(43);
+    let r = post_form(
+        &s.router,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("code_verifier", &wrong_verifier),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+
     // A refused token request whose reason quotes the request (a repeated parameter's name)
     // logs it escaped: a line break in it cannot forge a log line.
     let forged_refresh = "x\nforged decision=\"refresh_reused\"";
@@ -125,7 +147,72 @@ async fn decisions_are_logged_without_secrets() {
     let r = get(&documents.router, &format!("/authorize?{query}")).await;
     assert_eq!(r.status, http::StatusCode::UNAUTHORIZED, "{}", r.text());
 
+    // A signed-in person (shared password: the operator) refused without a page
+    // (`prompt=none` for scopes not approved) and denying on the page: both name them.
+    let mut c = config("https://mcp.example.com");
+    c.auth.login = mcpgen_runtime::oauth::Login::Password;
+    c.password_hash = Some(mcpgen_runtime::oauth::hash_password("a shared password"));
+    let pw = server_with(c);
+    let pw_client = register(&pw.router, claude_body("none")).await;
+    let pw_id = pw_client["client_id"].as_str().unwrap();
+    let consent = async |extra: &[(&str, &str)], cookie: &str| {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", pw_id),
+            ("redirect_uri", CLAUDE_CALLBACK),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("scope", "orders.read"),
+            ("csrf", "double-submitted"),
+        ];
+        pairs.extend_from_slice(extra);
+        let cookie = format!("__Host-mcpgen_csrf=double-submitted; {cookie}");
+        post_form(&pw.router, "/authorize", &pairs, &[("cookie", &cookie)]).await
+    };
+    let r = consent(
+        &[("password", "a shared password"), ("action", "approve")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, http::StatusCode::FOUND, "{}", r.text());
+    let session = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.contains("mcpgen_session="))
+        .expect("a sign-in cookie");
+    let r = consent(&[("action", "deny")], &session).await;
+    assert_eq!(r.location_param("error").as_deref(), Some("access_denied"));
+    let query = form(&[
+        ("response_type", "code"),
+        ("client_id", pw_id),
+        ("redirect_uri", CLAUDE_CALLBACK),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("scope", "orders.write"),
+        ("prompt", "none"),
+    ]);
+    let req = Request::get(format!("/authorize?{query}"))
+        .header("cookie", &session)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = send(&pw.router, req).await;
+    assert_eq!(
+        r.location_param("error").as_deref(),
+        Some("consent_required")
+    );
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for error in ["access_denied", "consent_required"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("decision=\"authorize_refused\"")
+                    && l.contains(&format!("error=\"{error}\""))
+                    && l.contains("subject=\"operator\"")),
+            "{error} without its subject: {logs}"
+        );
+    }
     let injected: Vec<&str> = logs.lines().filter(|l| l.starts_with("forged")).collect();
     assert!(injected.is_empty(), "forged log lines: {injected:?}");
     for decision in [
@@ -140,7 +227,7 @@ async fn decisions_are_logged_without_secrets() {
         assert!(logs.contains(decision), "{decision} missing from:\n{logs}");
     }
     // Every decision about a grant names whom it belongs to: automatic consent on loopback
-    // approves for the local user.
+    // approves for the local user, the shared password for the operator.
     for decision in [
         "authorize_approved",
         "token_issued",
@@ -151,8 +238,25 @@ async fn decisions_are_logged_without_secrets() {
         let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&marker)).collect();
         assert!(!lines.is_empty(), "{decision} missing from:\n{logs}");
         for line in lines {
-            assert!(line.contains("subject=\"local\""), "no subject: {line}");
+            let who = if line.contains(pw_id) {
+                "operator"
+            } else {
+                "local"
+            };
+            assert!(
+                line.contains(&format!("subject=\"{who}\"")),
+                "no subject: {line}"
+            );
         }
+    }
+    for reason in ["refresh token revoked", "does not match the code_challenge"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("decision=\"token_refused\"")
+                    && l.contains(reason)
+                    && l.contains("subject=\"local\"")),
+            "{reason}: {logs}"
+        );
     }
     // A stored token refused (the replay revoked it) is named by its owner too.
     assert!(

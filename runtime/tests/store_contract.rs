@@ -1053,6 +1053,8 @@ fn user_names() {
         "adé",
         "operator",
         "local",
+        "Operator",
+        "LOCAL",
         "a/b",
         &long,
     ] {
@@ -1682,6 +1684,17 @@ async fn redis_data_of_an_earlier_version_is_indexed() {
     )])
     .await
     .unwrap();
+    // A grant of a person of its own, so its subject's index holds only it.
+    let (who, fam2) = (format!("{p}-old-person"), format!("{p}-old-fam2"));
+    s.put_tokens(&[new(
+        format!("{fam2}-at"),
+        TokenRecord {
+            person: Person::new(who.clone()),
+            ..grant_token(TokenKind::Access, &id, &fam2, now())
+        },
+    )])
+    .await
+    .unwrap();
     // What an earlier version left: the records without the indexes.
     let mut c = redis::Client::open(url.as_str())
         .unwrap()
@@ -1694,12 +1707,33 @@ async fn redis_data_of_an_earlier_version_is_indexed() {
         .arg("mcpgen:admin_indexed")
         .arg(format!("mcpgen:grant:{fam}"))
         .arg(format!("mcpgen:client_grants:{id}"))
+        .arg(format!("mcpgen:grant:{fam2}"))
+        .arg(format!("mcpgen:subject:{who}"))
         .query_async(&mut c)
         .await
         .unwrap();
     let clients = s.list_clients(now()).await.unwrap();
     let row = clients.iter().find(|c| c.client.client_id == id);
-    assert_eq!(row.map(|c| c.grants), Some(1), "{clients:?}");
+    assert_eq!(row.map(|c| c.grants), Some(2), "{clients:?}");
+    // The person's grant, by subject: listed, and revoked by `revoke_subject`
+    // (`tokens revoke --subject`, `users remove`).
+    let theirs = GrantFilter {
+        client_id: None,
+        subject: Some(who.clone()),
+    };
+    let listed = s.list_grants(&theirs, now()).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|g| g.family.as_str()).collect::<Vec<_>>(),
+        [fam2.as_str()]
+    );
+    assert_eq!(
+        s.revoke_subject(&who, now(), now() + 3600).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        state(&*s, &format!("{fam2}-at")).await,
+        Some(TokenState::Revoked)
+    );
     assert_eq!(
         s.remove_client(&id, now()).await.unwrap(),
         ClientRemoval {

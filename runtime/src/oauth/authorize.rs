@@ -148,6 +148,18 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
 }
 
 fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
+    refuse_about(inner, headers, refusal, None)
+}
+
+/// [`refuse`], logged as about `subject` when the signed-in person is known.
+fn refuse_about(
+    inner: &Inner,
+    headers: &HeaderMap,
+    refusal: Refusal,
+    subject: Option<&str>,
+) -> Response {
+    // Absent from the line when nobody is known (`Option` records nothing for `None`).
+    let subject = subject.map(|s| tracing::field::debug(super::clip(s)));
     match refusal {
         Refusal::Direct(e) => {
             inner.config.metrics.refused("authorize", e.error);
@@ -181,6 +193,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
                 client_id = ?super::clip(&client_id),
                 error,
                 reason = ?super::clip(&description),
+                subject,
                 shown = "page",
             );
             page(
@@ -204,6 +217,7 @@ fn refuse(inner: &Inner, headers: &HeaderMap, refusal: Refusal) -> Response {
                 client_id = ?super::clip(&client_id),
                 error,
                 reason = ?super::clip(&description),
+                subject,
             );
             let mut pairs = vec![
                 ("error", error),
@@ -820,7 +834,8 @@ async fn show_or_approve(inner: &Inner, headers: &HeaderMap, req: AuthRequest) -
         };
         if let Some((error, description)) = error {
             let refused = refusal(inner, &req, error, description);
-            return refuse(inner, headers, refused);
+            let subject = session.as_ref().map(|s| s.person.subject.as_str());
+            return refuse_about(inner, headers, refused, subject);
         }
     }
     if let Some(person) = remembered
@@ -943,7 +958,7 @@ pub(crate) async fn authorize_post(
                 ))
             })?
         });
-        let mut res = refuse(
+        let mut res = refuse_about(
             &inner,
             headers,
             Refusal::Redirect {
@@ -953,6 +968,7 @@ pub(crate) async fn authorize_post(
                 description: "the user denied the request".into(),
                 client_id: req.client.client_id.clone(),
             },
+            signed_in.as_ref().map(|p| p.subject.as_str()),
         );
         if let Some(cookie) = forgotten.and_then(|c| HeaderValue::from_str(&c).ok()) {
             res.headers_mut().append(header::SET_COOKIE, cookie);

@@ -32,6 +32,9 @@ pub(crate) struct OAuthError {
     pub description: String,
     /// The client tried HTTP Basic: RFC 6749 §5.2 requires a `WWW-Authenticate: Basic` then.
     pub basic_challenge: bool,
+    /// Whose grant the refused request was about, when a stored code or token said so: for
+    /// the log line of the refusal, never sent.
+    pub subject: Option<String>,
 }
 
 impl OAuthError {
@@ -41,7 +44,14 @@ impl OAuthError {
             error,
             description: clip(&description.into()).into_owned(),
             basic_challenge: false,
+            subject: None,
         }
+    }
+
+    /// The same error, logged as about the grant of `subject`.
+    pub fn about(mut self, subject: &str) -> Self {
+        self.subject = Some(subject.to_owned());
+        self
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {

@@ -125,10 +125,11 @@ pub(crate) async fn check_user(
         .password_attempts
         .take(source, std::time::Instant::now())
         .map_err(SignInError::Limited)?;
-    let user = if crate::store::is_user_name(name) {
+    let name = crate::store::canonical_user_name(name);
+    let user = if crate::store::is_user_name(&name) {
         inner
             .store
-            .get_user(name)
+            .get_user(&name)
             .await
             .map_err(SignInError::Store)?
     } else {

@@ -18,7 +18,7 @@ use super::crypto::{
     constant_time_eq, is_code_verifier, pkce_s256_matches, random_token, secret_hash,
 };
 use super::error::OAuthError;
-use super::{Inner, now, scope};
+use super::{Inner, Login, now, scope};
 use crate::store::{
     ClientRecord, NewToken, Person, Redemption, RotateRequest, Rotation, TokenKind, TokenRecord,
     TokenState,
@@ -175,6 +175,55 @@ fn store_error(inner: &Inner, e: impl std::fmt::Display) -> OAuthError {
     OAuthError::server_error()
 }
 
+/// How far (seconds) the clock of the machine running `users add` may be ahead of the
+/// replica's without its new user's first code being refused by [`check_account`].
+const ACCOUNT_CLOCK_SKEW: u64 = 60;
+
+/// With `login: users`, whether `person` still has the account a code or refresh token issued
+/// at `issued_at` (Unix seconds) was approved by: the user exists and was created no later
+/// (give or take [`ACCOUNT_CLOCK_SKEW`]).
+/// `users remove` revokes a person's grants, but a code issued while it ran (the sign-in
+/// checked the password just before the account went) escapes that revocation; and a name
+/// removed and added again is another person, whom the old person's codes and tokens must
+/// not reach. On refusal the grant is revoked and the refusal logged with its subject.
+async fn check_account(
+    inner: &Inner,
+    person: &Person,
+    family: &str,
+    issued_at: u64,
+    client_id: &str,
+) -> Result<(), OAuthError> {
+    if inner.config.login() != Login::Users {
+        return Ok(());
+    }
+    let user = inner
+        .store
+        .get_user(&person.subject)
+        .await
+        .map_err(|e| store_error(inner, e))?;
+    // `users add` may run on another machine than the replica that issued the code: a clock
+    // ahead by up to a minute must not refuse someone who signs in right after being added.
+    if user.is_some_and(|u| u.created_at <= issued_at.saturating_add(ACCOUNT_CLOCK_SKEW)) {
+        return Ok(());
+    }
+    inner
+        .store
+        .revoke_family(family, revoked_until(inner))
+        .await
+        .map_err(|e| store_error(inner, e))?;
+    tracing::info!(
+        target: "mcpgen::oauth",
+        decision = "account_gone",
+        client_id = ?client_id,
+        subject = ?person.subject,
+        "the user the grant belongs to was removed; the grant is revoked",
+    );
+    Err(OAuthError::invalid_grant(
+        "the user who approved this grant no longer exists; sign in again",
+    )
+    .about(&person.subject))
+}
+
 struct Issued {
     access: String,
     refresh: Option<String>,
@@ -294,13 +343,15 @@ async fn authorization_code(
             ));
         }
     };
+    // Whose grant the checks below refuse, for their log line.
+    let who = &record.person.subject;
     if record.expires_at <= now() {
-        return Err(OAuthError::invalid_grant("authorization code expired"));
+        return Err(OAuthError::invalid_grant("authorization code expired").about(who));
     }
     if record.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "authorization code was issued to another client",
-        ));
+        return Err(
+            OAuthError::invalid_grant("authorization code was issued to another client").about(who),
+        );
     }
     match p.get("redirect_uri") {
         Some(r) if *r == record.redirect_uri => {}
@@ -310,21 +361,28 @@ async fn authorization_code(
         _ => {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri differs from the authorization request",
-            ));
+            )
+            .about(who));
         }
     }
     let verifier = p.get("code_verifier").map(String::as_str).unwrap_or("");
     if !is_code_verifier(verifier) {
-        return Err(OAuthError::invalid_grant(
-            "code_verifier is missing or malformed",
-        ));
+        return Err(OAuthError::invalid_grant("code_verifier is missing or malformed").about(who));
     }
     if !pkce_s256_matches(verifier, &record.code_challenge) {
-        return Err(OAuthError::invalid_grant(
-            "code_verifier does not match the code_challenge",
-        ));
+        return Err(
+            OAuthError::invalid_grant("code_verifier does not match the code_challenge").about(who),
+        );
     }
-    check_resource(inner, p, &record.resource)?;
+    check_resource(inner, p, &record.resource).map_err(|e| e.about(who))?;
+    check_account(
+        inner,
+        &record.person,
+        &record.family,
+        record.issued_at,
+        &client.client_id,
+    )
+    .await?;
     let issued = mint(
         inner,
         &client,
@@ -388,16 +446,25 @@ async fn refresh_token(
         return Err(OAuthError::invalid_grant("unknown refresh token"));
     };
     let old = &stored.record;
+    let who = &old.person.subject;
     if old.kind != TokenKind::Refresh || old.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant("unknown refresh token"));
+        return Err(OAuthError::invalid_grant("unknown refresh token").about(who));
     }
     if matches!(stored.state, TokenState::Revoked) {
-        return Err(OAuthError::invalid_grant("refresh token revoked"));
+        return Err(OAuthError::invalid_grant("refresh token revoked").about(who));
     }
     if old.expires_at <= now() {
-        return Err(OAuthError::invalid_grant("refresh token expired"));
+        return Err(OAuthError::invalid_grant("refresh token expired").about(who));
     }
-    check_resource(inner, p, &old.resource)?;
+    check_resource(inner, p, &old.resource).map_err(|e| e.about(who))?;
+    check_account(
+        inner,
+        &old.person,
+        &old.family,
+        old.issued_at,
+        &client.client_id,
+    )
+    .await?;
     let access_scopes = inner
         .scopes
         .narrow(&old.scopes, p.get("scope").map(String::as_str));
@@ -439,7 +506,9 @@ async fn refresh_token(
             );
             return Err(OAuthError::invalid_grant("refresh token already used"));
         }
-        Rotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is not valid")),
+        Rotation::Invalid => {
+            return Err(OAuthError::invalid_grant("refresh token is not valid").about(who));
+        }
     }
     inner.config.metrics.tokens_issued("refresh_token");
     note_client_used(inner, &client.client_id).await;
@@ -482,13 +551,22 @@ pub(crate) async fn token(
     .await;
     result.unwrap_or_else(|e| {
         inner.config.metrics.refused("token", e.error);
-        tracing::info!(
-            target: "mcpgen::oauth",
-            decision = "token_refused",
-            error = e.error,
+        match &e.subject {
             // Debug: a reason can quote the request (a repeated parameter's name).
-            reason = ?e.description,
-        );
+            Some(subject) => tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "token_refused",
+                error = e.error,
+                reason = ?e.description,
+                subject = ?subject,
+            ),
+            None => tracing::info!(
+                target: "mcpgen::oauth",
+                decision = "token_refused",
+                error = e.error,
+                reason = ?e.description,
+            ),
+        }
         e.into_response()
     })
 }

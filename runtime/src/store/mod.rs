@@ -193,15 +193,24 @@ impl UserRecord {
 
 /// Whether `name` may name a user: 1 to 64 of ASCII letters, digits, `.`, `_`, `-` and `@`,
 /// starting with a letter or digit (so it is safe in logs, a shell and a URL), and not one of
-/// the subjects the other login modes use ([`Person::OPERATOR`], [`Person::LOCAL`]), which
-/// would let a user take over their grants.
+/// the subjects the other login modes use ([`Person::OPERATOR`], [`Person::LOCAL`]) in any
+/// case, which would let a user take over their grants.
 pub fn is_user_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && name.len() <= 64
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-        && name != Person::OPERATOR
-        && name != Person::LOCAL
+        && !name.eq_ignore_ascii_case(Person::OPERATOR)
+        && !name.eq_ignore_ascii_case(Person::LOCAL)
+}
+
+/// The form a user name is stored, signed in and looked up in: without surrounding
+/// whitespace, ASCII letters lowercase. User names are case-insensitive (`Ada` signs in as
+/// `ada`), so two accounts cannot differ only in case and `Operator` is refused like
+/// `operator`; [`is_user_name`] admits no other letters, so no Unicode case or normalisation
+/// form applies.
+pub fn canonical_user_name(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
 }
 
 /// Access or refresh.

@@ -214,8 +214,8 @@ return redis.call('GET', KEYS[1])
 /// Indexes a grant under its person: KEYS[1] is the subject's sorted set of families (score:
 /// when the family's last known code or token expires), ARGV[1] the family, ARGV[2] that
 /// expiry. Families past their expiry (by the Redis server's clock) are dropped, and the set
-/// lives as long as its longest-lived family. Grants written before this index existed are
-/// not in it.
+/// lives as long as its longest-lived family. Grants written before this index existed join
+/// it with the other administrative indexes ([`RedisStore::ensure_indexed`]).
 const INDEX_SUBJECT: &str = r#"
 local exp = tonumber(ARGV[2])
 local now = tonumber(redis.call('TIME')[1])
@@ -365,8 +365,8 @@ impl RedisStore {
         }
     }
 
-    /// Brings the indexes of the administrative commands over what a version without them
-    /// wrote (clients and tokens), once per database: a `SCAN` over the client and token
+    /// Brings the indexes of the administrative commands (clients, grants, and grants per
+    /// subject) over what a version without them wrote (clients and tokens), once per database: a `SCAN` over the client and token
     /// keys, then a marker. Writes since then maintain the indexes themselves.
     async fn ensure_indexed(&self) -> Result<(), StoreError> {
         let mut c = self.conn();
@@ -436,6 +436,8 @@ impl RedisStore {
                     .arg(w.expires_at)
                     .arg(now)
                     .ignore();
+                // The subject's index, which `revoke_subject` reads.
+                index_subject(&mut pipe, &w.subject, &w.family, w.expires_at);
             }
             let _: () = pipe.query_async(&mut c).await.map_err(err)?;
         }
@@ -938,6 +940,8 @@ impl Store for RedisStore {
         keep_until: u64,
     ) -> StoreFuture<'a, u64> {
         Box::pin(async move {
+            // Grants written before the subject index existed are in it once this ran.
+            self.ensure_indexed().await?;
             let mut c = self.conn();
             let n: u64 = redis::cmd("EVAL")
                 .arg(REVOKE_SUBJECT)
