@@ -519,10 +519,15 @@ async fn sealer(inner: &Inner) -> Option<Sealer> {
         Ok(key) => {
             // With an OpenID provider, its issuer: moving to another provider signs everybody
             // out.
+            // The login mode and what it trusts: a cookie from one mode (or one password, or
+            // one provider) means nothing in another, so changing either signs everybody out.
             let context = match (&inner.config.oidc, inner.config.login()) {
-                (Some(oidc), Login::Oidc) => oidc.issuer.as_str(),
-                (_, Login::Password) => inner.config.password_hash.as_deref().unwrap_or(""),
-                _ => "",
+                (Some(oidc), Login::Oidc) => format!("oidc\0{}", oidc.issuer),
+                (_, Login::Password) => format!(
+                    "password\0{}",
+                    inner.config.password_hash.as_deref().unwrap_or("")
+                ),
+                (_, login) => format!("{login:?}"),
             };
             Some(Sealer::new(key, context.as_bytes()))
         }

@@ -181,7 +181,7 @@ impl Authenticator for BearerAuth {
         tracing::info!(
             target: "mcpgen::oauth",
             decision = "tool_forbidden",
-            client_id = principal.client_id.as_deref().unwrap_or(""),
+            client_id = ?principal.client_id.as_deref().unwrap_or(""),
             subject = ?principal.person.as_ref().map(|p| p.subject.as_str()).unwrap_or(""),
             required = ?scope::join(required),
             challenge = ?needed,
