@@ -237,7 +237,9 @@ fn form_of(html: &str) -> (String, Vec<(String, String)>) {
         Some(unescape(&tag[start..start + len]))
     };
     let form = html.find("<form").expect("a form on the page");
-    let end = html[form..].find("</form>").map_or(html.len(), |e| form + e);
+    let end = html[form..]
+        .find("</form>")
+        .map_or(html.len(), |e| form + e);
     let action = attr(&html[form..end], "action").unwrap_or_default();
     let fields = html[form..end]
         .split("<input")
@@ -338,16 +340,15 @@ fn claude_connects_with_a_person_signing_in_at_an_openid_provider() {
     }
     let (medtainer_port, notes_port) = (free_port(), free_port());
     let callbacks = [oidc_callback(medtainer_port), oidc_callback(notes_port)];
-    let provider =
-        oidc_provider::Providers::start(&clients, &[&callbacks[0], &callbacks[1]]);
+    let provider = oidc_provider::Providers::start(&clients, &[&callbacks[0], &callbacks[1]]);
     let env = provider.env_a();
     let server = start_with_oidc("medtainer-mcp", medtainer_port, &env);
-    let browser = browser();
+    let medtainer_browser = browser();
     replay(
         &server,
         Person::Oidc {
             issuer: &provider.a,
-            agent: &browser,
+            agent: &medtainer_browser,
         },
     );
 
@@ -360,10 +361,10 @@ fn claude_connects_with_a_person_signing_in_at_an_openid_provider() {
         secret: registered["client_secret"].as_str().unwrap().to_owned(),
     };
     let verifier = "claude-verifier-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-    let browser = browser();
+    let fresh = browser();
     let person = Person::Oidc {
         issuer: &provider.a,
-        agent: &browser,
+        agent: &fresh,
     };
     let (code, _) = authorize(&base, &client, "notes+", verifier, person);
     let tokens = token_for_code(&base, &client, &code, verifier);

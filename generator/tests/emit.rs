@@ -300,7 +300,10 @@ fn the_readme_of_an_oidc_server_says_how_to_register_it() {
         "`https://mcp.example.com/oauth/callback`",
         "| | `MCPGEN_OIDC_CLIENT_ID` |",
     ] {
-        assert!(switchable.contains(needed), "{needed} missing:\n{switchable}");
+        assert!(
+            switchable.contains(needed),
+            "{needed} missing:\n{switchable}"
+        );
     }
     assert!(!oidc.contains("takes effect when"), "{oidc}");
 }

@@ -121,10 +121,12 @@ fn login_modes_and_the_former_consent_key() {
     );
     // Beside another login, `auth.oidc` is kept for `--login oidc` (as `--login users` needs
     // nothing from the spec, `--login oidc` needs the rule from it).
-    let m = with("  login: users
+    let m = with(
+        "  login: users
   oidc:
     allow: { emails: [ada@example.com] }
-");
+",
+    );
     let auth = m.auth.unwrap();
     assert_eq!(auth.login, Login::Users);
     assert_eq!(

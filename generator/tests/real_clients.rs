@@ -317,10 +317,7 @@ fn python_sdk_2_signs_in_at_an_openid_provider() {
     let call = &r["calls"][0];
     assert_eq!(call["is_error"], false, "{r}");
     let text = call["text"].as_str().unwrap();
-    assert!(
-        text.starts_with("alice <alice@example.com> via "),
-        "{r}"
-    );
+    assert!(text.starts_with("alice <alice@example.com> via "), "{r}");
     // The browser went to the provider, back through the callback, then to the consent page.
     let visited = names(&r["visited"]);
     let at = |prefix: &str| visited.iter().position(|v| v.starts_with(prefix));

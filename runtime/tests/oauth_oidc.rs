@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use app_common::*;
-use oidc_provider::Providers;
 use mcpgen_runtime::app::{App, Server};
 use mcpgen_runtime::oauth::oidc::{
     OIDC_CLIENT_ID_ENV, OIDC_CLIENT_SECRET_ENV, OIDC_ISSUER_ENV, OidcConfig,
@@ -26,6 +25,7 @@ use mcpgen_runtime::oauth::oidc::{
 use mcpgen_runtime::oauth::{Login, OidcAllow, OidcClaim, OidcSpec};
 use mcpgen_runtime::template::Template;
 use mcpgen_runtime::tools::{BoxFuture, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult};
+use oidc_provider::Providers;
 use serde_json::{Value, json};
 
 /// How long one client run may take before it is killed and the test fails.
@@ -133,7 +133,10 @@ fn provider_env(issuer: &str) -> [(&'static str, String); 3] {
     [
         (OIDC_ISSUER_ENV, issuer.to_owned()),
         (OIDC_CLIENT_ID_ENV, oidc_provider::CLIENT_ID.to_owned()),
-        (OIDC_CLIENT_SECRET_ENV, oidc_provider::CLIENT_SECRET.to_owned()),
+        (
+            OIDC_CLIENT_SECRET_ENV,
+            oidc_provider::CLIENT_SECRET.to_owned(),
+        ),
     ]
 }
 
