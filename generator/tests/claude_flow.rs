@@ -1,6 +1,9 @@
 //! Claude's observed connection flow (reference/mcp-requirements.md §4.1), replayed request by
 //! request against the generated MedTainer server: the headers, bodies and parameter shapes
-//! Claude's hosted connector sends, including `scope=claudeai+` and a bare-origin `resource`.
+//! Claude's hosted connector sends, including `scope=claudeai+`, a bare-origin `resource` and
+//! `prompt=consent`. Once per login mode: `auto`, `users`, and `oidc` against a real OpenID
+//! provider (`tests/clients/oidc_provider.mjs`, from `tests/clients/install.sh`; without it
+//! that case fails when `CI` is set, and otherwise skips with one line saying so).
 
 mod common;
 #[path = "../../tests/clients/oidc_provider.rs"]
