@@ -54,7 +54,8 @@ pub struct AuthModel {
     pub default_scopes: Vec<String>,
     /// `auth.login`, or the former `auth.consent`; default `password`.
     pub login: Login,
-    /// `auth.oidc`; validate made sure it is there exactly with `login: oidc`.
+    /// `auth.oidc`; validate made sure it is there with `login: oidc` (with another login it
+    /// serves `--login oidc`).
     pub oidc: Option<OidcModel>,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,

@@ -215,7 +215,8 @@ pub struct Auth {
     /// `auto`, as `login` takes them. Use `login`; a spec may not set both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<Consent>,
-    /// The OpenID provider people sign in with, and who is admitted. Only with `login: oidc`.
+    /// The OpenID provider people sign in with, and who is admitted. Required with
+    /// `login: oidc`; beside another login, it is used when the server runs with `--login oidc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc: Option<Box<Oidc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

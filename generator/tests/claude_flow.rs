@@ -1,11 +1,19 @@
 //! Claude's observed connection flow (reference/mcp-requirements.md §4.1), replayed request by
 //! request against the generated MedTainer server: the headers, bodies and parameter shapes
-//! Claude's hosted connector sends, including `scope=claudeai+` and a bare-origin `resource`.
+//! Claude's hosted connector sends, including `scope=claudeai+`, a bare-origin `resource` and
+//! `prompt=consent`. Once per login mode: `auto`, `users`, and `oidc` against a real OpenID
+//! provider (`tests/clients/oidc_provider.mjs`, from `tests/clients/install.sh`; without it
+//! that case fails when `CI` is set, and otherwise skips with one line saying so).
 
 mod common;
+#[path = "../../tests/clients/oidc_provider.rs"]
+mod oidc_provider;
 
 use base64::Engine;
-use common::{Reply, Server, USER, agent, get, query_param, reply, start, start_with_users};
+use common::{
+    Reply, Server, USER, agent, free_port, get, oidc_callback, query_param, reply, repo, start,
+    start_with_oidc, start_with_users,
+};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -70,16 +78,42 @@ fn register(base: &str, method: &str) -> (Reply, Value) {
     (r, body)
 }
 
-/// The browser part: /authorize with Claude's parameters; returns the code. With `user`
-/// (name, password: a `--login users` server), the page that answers is the sign-in form,
-/// which the person fills in and approves, as a browser submits it (CSRF cookie included).
+/// Who is at the browser, and how the server signs them in.
+#[derive(Clone, Copy)]
+enum Person<'a> {
+    /// `--login auto`: approved at once.
+    Auto,
+    /// `--login users`: a user (name, password) fills in the sign-in form.
+    User(&'a str, &'a str),
+    /// `--login oidc`: a browser (`agent`, with its cookies) goes to the OpenID provider at
+    /// `issuer`, which signs the person in, comes back, and approves the consent page.
+    Oidc {
+        issuer: &'a str,
+        agent: &'a ureq::Agent,
+    },
+}
+
+/// A browser for [`Person::Oidc`]: keeps cookies, follows no redirect on its own.
+fn browser() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// The browser part: /authorize with Claude's parameters; returns the code and the URLs the
+/// browser visited on the way. With [`Person::User`] the page that answers is the sign-in form,
+/// which the person fills in and approves, as a browser submits it (CSRF cookie included);
+/// with [`Person::Oidc`] see [`through_the_provider`].
 fn authorize(
     base: &str,
     client: &Client,
     scope: &str,
     verifier: &str,
-    user: Option<(&str, &str)>,
-) -> String {
+    person: Person,
+) -> (String, Vec<String>) {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
     // Built by hand: Claude sends `scope=claudeai+` (a trailing encoded space) and the bare
@@ -90,8 +124,12 @@ fn authorize(
         encode(CALLBACK),
         encode(&format!("{base}/")),
     );
-    let mut r = reply(agent().get(&url).header("user-agent", "Mozilla/5.0").call());
-    if let Some((name, password)) = user {
+    let mut visited = Vec::new();
+    let mut r = match person {
+        Person::Oidc { agent, .. } => through_the_provider(agent, &url, &mut visited),
+        _ => reply(agent().get(&url).header("user-agent", "Mozilla/5.0").call()),
+    };
+    if let Person::User(name, password) = person {
         assert_eq!(r.status, 200, "the sign-in form: {}", r.body);
         assert!(r.body.contains("name=\"username\""), "{}", r.body);
         let cookie = r
@@ -144,7 +182,88 @@ fn authorize(
         Some("claude-state-1")
     );
     assert_eq!(query_param(&location, "iss").as_deref(), Some(base));
-    query_param(&location, "code").unwrap()
+    (query_param(&location, "code").unwrap(), visited)
+}
+
+/// `--login oidc` in a browser: follows the redirects from `url` (to the provider, whose test
+/// interactions sign the person in without a page, and back through the server's callback)
+/// and submits the consent page with `action=approve`; returns the response that redirects
+/// to Claude, and appends every URL fetched to `visited`.
+fn through_the_provider(agent: &ureq::Agent, url: &str, visited: &mut Vec<String>) -> Reply {
+    let mut url = url.to_owned();
+    let mut r = reply(agent.get(&url).header("user-agent", "Mozilla/5.0").call());
+    visited.push(url.clone());
+    for _ in 0..20 {
+        if let Some(location) = r.header("location") {
+            let next = join(&url, location);
+            if next.starts_with(CALLBACK) {
+                return r;
+            }
+            url = next;
+            r = reply(agent.get(&url).header("user-agent", "Mozilla/5.0").call());
+            visited.push(url.clone());
+            continue;
+        }
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        let (action, mut fields) = form_of(&r.body);
+        fields.push(("action".into(), "approve".into()));
+        url = join(&url, &action);
+        r = reply(
+            agent
+                .post(&url)
+                .header("user-agent", "Mozilla/5.0")
+                .send_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        visited.push(format!("POST {url}"));
+    }
+    panic!("too many redirects: {visited:?}");
+}
+
+/// `location` resolved against `base` (absolute, or a path on `base`'s origin).
+fn join(base: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_owned();
+    }
+    let origin_end = base
+        .match_indices('/')
+        .nth(2)
+        .map_or(base.len(), |(i, _)| i);
+    assert!(location.starts_with('/'), "relative location {location:?}");
+    format!("{}{location}", &base[..origin_end])
+}
+
+/// The first form of a page: its `action` and its hidden fields, unescaped.
+fn form_of(html: &str) -> (String, Vec<(String, String)>) {
+    let attr = |tag: &str, name: &str| {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let len = tag[start..].find('"')?;
+        Some(unescape(&tag[start..start + len]))
+    };
+    let form = html.find("<form").expect("a form on the page");
+    let end = html[form..]
+        .find("</form>")
+        .map_or(html.len(), |e| form + e);
+    let action = attr(&html[form..end], "action").unwrap_or_default();
+    let fields = html[form..end]
+        .split("<input")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = &tag[..tag.find('>')?];
+            (attr(tag, "type")? == "hidden").then_some(())?;
+            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
+        })
+        .collect();
+    (action, fields)
+}
+
+/// HTML character references as minijinja writes them in attribute values.
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn encode(s: &str) -> String {
@@ -200,7 +319,7 @@ const STEPPED_UP: &str = "catalog.read claudeai customers.read orders.read order
 #[test]
 fn claude_connects_authorizes_and_calls() {
     let server = start("medtainer-mcp", &["--login", "auto"]);
-    replay(&server, None);
+    replay(&server, Person::Auto);
 }
 
 /// The same replay against `--login users`: the person signs in on the form with an account
@@ -209,11 +328,64 @@ fn claude_connects_authorizes_and_calls() {
 fn claude_connects_with_a_user_signing_in() {
     let (server, _store) = start_with_users("medtainer-mcp");
     let (name, _, password) = USER;
-    replay(&server, Some((name, password)));
+    replay(&server, Person::User(name, password));
 }
 
-/// Claude's whole flow against `server`; `user` signs in on the form when the server asks.
-fn replay(server: &Server, user: Option<(&str, &str)>) {
+/// The same replay against `--login oidc` with a real OpenID provider (`oidc-provider`, which
+/// signs in `alice@example.com`): Claude's `prompt=consent` shows the consent page after the
+/// sign-in and again at the step-up, which needs no second trip to the provider. Then Claude
+/// connects to local-notes the same way, and its template tool names alice as the caller.
+#[test]
+fn claude_connects_with_a_person_signing_in_at_an_openid_provider() {
+    let clients = repo().join("tests/clients");
+    if !oidc_provider::installed(&clients, "claude_flow") {
+        return;
+    }
+    let (medtainer_port, notes_port) = (free_port(), free_port());
+    let callbacks = [oidc_callback(medtainer_port), oidc_callback(notes_port)];
+    let provider = oidc_provider::Providers::start(&clients, &[&callbacks[0], &callbacks[1]]);
+    let env = provider.env_a();
+    let server = start_with_oidc("medtainer-mcp", medtainer_port, &env);
+    let medtainer_browser = browser();
+    replay(
+        &server,
+        Person::Oidc {
+            issuer: &provider.a,
+            agent: &medtainer_browser,
+        },
+    );
+
+    let notes = start_with_oidc("local-notes-mcp", notes_port, &env);
+    let base = notes.base.clone();
+    let (r, registered) = register(&base, "client_secret_post");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let client = Client {
+        id: registered["client_id"].as_str().unwrap().to_owned(),
+        secret: registered["client_secret"].as_str().unwrap().to_owned(),
+    };
+    let verifier = "claude-verifier-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    let fresh = browser();
+    let person = Person::Oidc {
+        issuer: &provider.a,
+        agent: &fresh,
+    };
+    let (code, _) = authorize(&base, &client, "notes+", verifier, person);
+    let tokens = token_for_code(&base, &client, &code, verifier);
+    let access = tokens["access_token"].as_str().unwrap();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}}});
+    let r = post_mcp(&notes, "Claude-User", Some(access), call);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["result"]["content"][0]["text"],
+        format!("alice <alice@example.com> via {}", client.id),
+        "{}",
+        r.body
+    );
+}
+
+/// Claude's whole flow against `server`; `person` signs in when the server asks.
+fn replay(server: &Server, person: Person) {
     let base = server.base.clone();
 
     // 1. The unauthenticated probe: 401 (never 400/406), pointing at the path-inserted metadata.
@@ -277,7 +449,27 @@ fn replay(server: &Server, user: Option<(&str, &str)>) {
     // scope is normalised.
     let verifier = "claude-verifier-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let requested = format!("{}+", CONNECT_SCOPES.replace(' ', "+"));
-    let code = authorize(&base, &client, &requested, verifier, user);
+    let (code, visited) = authorize(&base, &client, &requested, verifier, person);
+    if let Person::Oidc { issuer, .. } = person {
+        // To the provider (without Claude's `prompt=consent`: passed on, it would make the
+        // provider ask its own consent, which tenants that forbid user consent refuse,
+        // anthropics/claude-code#94804), back through the callback, then the consent page.
+        let to_provider = visited
+            .iter()
+            .find(|v| v.starts_with(&format!("{issuer}/auth?")))
+            .unwrap_or_else(|| panic!("never at the provider: {visited:?}"));
+        assert_eq!(query_param(to_provider, "prompt"), None, "{to_provider}");
+        let back = visited
+            .iter()
+            .position(|v| v.starts_with(&format!("{base}/oauth/callback?")));
+        let consent = visited
+            .iter()
+            .rposition(|v| v.starts_with(&format!("POST {base}/authorize")));
+        assert!(
+            matches!((back, consent), (Some(b), Some(c)) if b < c),
+            "{visited:?}"
+        );
+    }
     let tokens = token_for_code(&base, &client, &code, verifier);
     assert_eq!(tokens["scope"], GRANTED_AT_CONNECT);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
@@ -336,13 +528,26 @@ fn replay(server: &Server, user: Option<(&str, &str)>) {
         "{www}"
     );
 
-    let code = authorize(
+    let (code, visited) = authorize(
         &base,
         &client,
         &STEP_UP_CHALLENGE.replace(' ', "+"),
         verifier,
-        user,
+        person,
     );
+    if let Person::Oidc { issuer, .. } = person {
+        // Signed in already: `prompt=consent` shows the consent page, and only that.
+        assert!(
+            !visited.iter().any(|v| v.starts_with(&format!("{issuer}/"))),
+            "{visited:?}"
+        );
+        assert!(
+            visited
+                .iter()
+                .any(|v| v.starts_with(&format!("POST {base}/authorize"))),
+            "{visited:?}"
+        );
+    }
     let tokens = token_for_code(&base, &client, &code, verifier);
     assert_eq!(tokens["scope"], STEPPED_UP);
     let access = tokens["access_token"].as_str().unwrap().to_owned();

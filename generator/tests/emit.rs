@@ -242,7 +242,8 @@ fn a_default_is_documented_in_its_own_paragraph() {
 
 /// The generated README of a `login: oidc` server says what to register at the provider (the
 /// redirect URI under the public URL), the issuer forms of Google, Entra ID, Okta and
-/// Keycloak, and the three environment variables; a server with another login does not.
+/// Keycloak, and the three environment variables; so does one whose spec has `auth.oidc`
+/// beside another login (for `--login oidc`), saying how to switch; one without does not.
 #[test]
 fn the_readme_of_an_oidc_server_says_how_to_register_it() {
     let readme = |auth: Value| {
@@ -289,4 +290,20 @@ fn the_readme_of_an_oidc_server_says_how_to_register_it() {
     assert!(!with_issuer.contains("export MCPGEN_OIDC_ISSUER="));
     let password = readme(json!({"scopes": scopes, "login": "password"}));
     assert!(!password.contains("/oauth/callback"), "{password}");
+    // `auth.oidc` beside another login: how to switch to it, and what to register for it.
+    let switchable = readme(json!({
+        "scopes": scopes, "login": "password",
+        "oidc": {"allow": {"domains": ["example.com"]}}
+    }));
+    for needed in [
+        "takes effect when the server runs with `--login oidc`",
+        "`https://mcp.example.com/oauth/callback`",
+        "| | `MCPGEN_OIDC_CLIENT_ID` |",
+    ] {
+        assert!(
+            switchable.contains(needed),
+            "{needed} missing:\n{switchable}"
+        );
+    }
+    assert!(!oidc.contains("takes effect when"), "{oidc}");
 }

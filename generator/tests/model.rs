@@ -92,7 +92,8 @@ fn refresh_reuse_grace_is_read_from_the_spec() {
 }
 
 /// `auth.login` picks how people sign in; the former `consent` key still works as its alias;
-/// `login: oidc` carries its provider and rules into the model.
+/// `auth.oidc` carries its provider and rules into the model, with `login: oidc` or beside
+/// another login.
 #[test]
 fn login_modes_and_the_former_consent_key() {
     let with = |lines: &str| load(&MINIMAL.replace("auth:\n", &format!("auth:\n{lines}")));
@@ -117,6 +118,20 @@ fn login_modes_and_the_former_consent_key() {
             domains: vec!["example.com".into()],
             claim: Some(("groups".into(), "mcp-users".into())),
         })
+    );
+    // Beside another login, `auth.oidc` is kept for `--login oidc` (as `--login users` needs
+    // nothing from the spec, `--login oidc` needs the rule from it).
+    let m = with(
+        "  login: users
+  oidc:
+    allow: { emails: [ada@example.com] }
+",
+    );
+    let auth = m.auth.unwrap();
+    assert_eq!(auth.login, Login::Users);
+    assert_eq!(
+        auth.oidc.map(|o| o.emails),
+        Some(vec!["ada@example.com".to_owned()])
     );
 }
 

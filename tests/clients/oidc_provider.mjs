@@ -1,5 +1,6 @@
 // Two real OpenID providers (the oidc-provider package) on loopback, for the login: oidc tests
-// (runtime/tests/oauth_oidc.rs). Sign-in needs no UI: the login interaction signs in the
+// (runtime/tests/oauth_oidc.rs, generator/tests/real_clients.rs and claude_flow.rs, which
+// start it through oidc_provider.rs beside this file). Sign-in needs no UI: the login interaction signs in the
 // current test account and the consent interaction grants what was asked.
 //
 //     node oidc_provider.mjs MODULE_DIR CALLBACK_URL...

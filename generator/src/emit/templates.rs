@@ -57,7 +57,9 @@ pub fn cargo_toml(model: &Model, options: &Options, header: &str) -> String {
 struct AuthView<'a> {
     issuer: &'a str,
     login: &'static str,
-    /// The spec's OpenID issuer, with `login: oidc`.
+    /// Whether the spec has `auth.oidc` (with `login: oidc`, or for `--login oidc`).
+    oidc: bool,
+    /// The spec's OpenID issuer (`auth.oidc.issuer`).
     oidc_issuer: Option<&'a str>,
     dynamic_registration: bool,
 }
@@ -74,6 +76,7 @@ pub fn readme(model: &Model, options: &Options, header: &str) -> String {
     let auth = model.auth.as_ref().map(|a| AuthView {
         issuer: &a.issuer,
         login: a.login.as_str(),
+        oidc: a.oidc.is_some(),
         oidc_issuer: a.oidc.as_ref().and_then(|o| o.issuer.as_deref()),
         dynamic_registration: a.dynamic_registration,
     });

@@ -1,5 +1,6 @@
-//! `auth.login` and `auth.oidc`: the former `consent` key, and the OpenID settings only
-//! `login: oidc` uses, with at least one admission rule.
+//! `auth.login` and `auth.oidc`: the former `consent` key, and the OpenID settings
+//! `login: oidc` needs, with at least one admission rule. `auth.oidc` may sit beside another
+//! login mode: a deployment switches to it with `--login oidc`, as it can to `users`.
 
 use super::*;
 
@@ -14,16 +15,9 @@ impl Checker<'_> {
             self.help("remove `consent` and keep `login`");
         }
         let oidc = auth.get("oidc");
-        match (login, oidc) {
-            (Some("oidc"), None) => {
-                self.at_value("/auth/login", "`login: oidc` needs `auth.oidc`");
-                self.help("add `oidc: { allow: { domains: [example.com] } }` under `auth`; the provider's issuer is `oidc.issuer` or MCPGEN_OIDC_ISSUER");
-            }
-            (Some("oidc"), Some(_)) | (_, None) => {}
-            (_, Some(_)) => {
-                self.at_key("/auth/oidc", "`auth.oidc` is only used with `login: oidc`");
-                self.help("set `login: oidc`, or remove `oidc`");
-            }
+        if login == Some("oidc") && oidc.is_none() {
+            self.at_value("/auth/login", "`login: oidc` needs `auth.oidc`");
+            self.help("add `oidc: { allow: { domains: [example.com] } }` under `auth`; the provider's issuer is `oidc.issuer` or MCPGEN_OIDC_ISSUER");
         }
         let Some(oidc) = oidc.and_then(Value::as_object) else {
             return;

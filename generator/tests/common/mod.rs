@@ -114,8 +114,19 @@ pub fn start(binary_name: &str, extra: &[&str]) -> Server {
 /// Starts a generated server with exactly `args`, listening on `port`, and waits until it
 /// answers `/healthz`. Requests go to `127.0.0.1:port` whatever its public URL says.
 pub fn launch(binary_name: &str, port: u16, args: &[String]) -> Server {
+    launch_with_env(binary_name, port, args, &[])
+}
+
+/// [`launch`] with `env` added to the server's environment.
+pub fn launch_with_env(
+    binary_name: &str,
+    port: u16,
+    args: &[String],
+    env: &[(&str, String)],
+) -> Server {
     let mut child = Command::new(binary(binary_name))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -419,4 +430,29 @@ pub fn start_with_users(binary_name: &str) -> (Server, String) {
     );
     let server = start(binary_name, &["--login", "users", "--store", &store]);
     (server, store)
+}
+
+/// Where a server on loopback `port` receives people back from its OpenID provider: the
+/// redirect URI to register there.
+pub fn oidc_callback(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/oauth/callback")
+}
+
+/// `binary_name` serving on loopback `port` with `--login oidc` (its spec's `auth.oidc`), with
+/// the provider's settings in `env` (`MCPGEN_OIDC_ISSUER`, `MCPGEN_OIDC_CLIENT_ID`,
+/// `MCPGEN_OIDC_CLIENT_SECRET`), as a deployment passes them.
+pub fn start_with_oidc(binary_name: &str, port: u16, env: &[(&str, String)]) -> Server {
+    let base = format!("http://127.0.0.1:{port}");
+    let args = [
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--public-url",
+        &base,
+        "--store",
+        "memory",
+        "--login",
+        "oidc",
+    ]
+    .map(str::to_owned);
+    launch_with_env(binary_name, port, &args, env)
 }
