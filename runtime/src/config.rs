@@ -112,6 +112,15 @@ pub enum StartError {
         why: &'static str,
         fix: &'static str,
     },
+    /// A choice (`what`: the flag and its value, or the spec's setting) needs a part of the
+    /// runtime this build was compiled without; `feature` is the mcpgen-runtime cargo feature
+    /// that adds it.
+    #[error(
+        "{what} needs the mcpgen-runtime feature \"{feature}\", which this build was compiled \
+         without: regenerate the crate with mcpgen, or add \"{feature}\" to the features of \
+         mcpgen-runtime in Cargo.toml"
+    )]
+    NotCompiled { what: String, feature: &'static str },
     /// `--trusted-proxies` has an `entry` that is neither an IP address nor a CIDR block.
     #[error(
         "{from} entry {entry:?} is not an ip address or cidr block: use e.g. \
@@ -519,6 +528,7 @@ impl Config {
                 metrics_bind,
             });
         };
+        check_store_compiled(&store)?;
 
         // An issuer equal to the spec's public URL is derived from it and moves with
         // `--public-url`; a different one is the spec's choice and stays unless overridden.
@@ -572,6 +582,15 @@ impl Config {
         let password_hash = match consent {
             Consent::Auto => None,
             Consent::Password => {
+                if !cfg!(feature = "password") {
+                    return Err(StartError::NotCompiled {
+                        what: consent_flag.as_ref().map_or_else(
+                            || "consent password (from the spec)".to_owned(),
+                            |g| format!("{} password", g.from),
+                        ),
+                        feature: "password",
+                    });
+                }
                 let Some(hash) = env(PASSWORD_HASH_ENV).filter(|h| !h.trim().is_empty()) else {
                     return Err(StartError::NoPasswordHash {
                         name: app.name.to_owned(),
@@ -752,6 +771,29 @@ fn check_store(g: &Given) -> Result<(), StartError> {
         shown,
         why,
         fix,
+    })
+}
+
+/// The store's back end is compiled into this build (its cargo feature is on): a back end the
+/// build lacks fails at start-up, naming the feature, not at the first request. Only a server
+/// with auth opens a store.
+fn check_store_compiled(g: &Given) -> Result<(), StartError> {
+    let v = g.value.trim();
+    let missing = if v.starts_with("redis://") {
+        !cfg!(feature = "redis")
+    } else {
+        v.starts_with("sqlite:") && !cfg!(feature = "sqlite")
+    };
+    if !missing {
+        return Ok(());
+    }
+    Err(StartError::NotCompiled {
+        what: format!("{} {:?}", g.from, redact_store(v)),
+        feature: if v.starts_with("redis://") {
+            "redis"
+        } else {
+            "sqlite"
+        },
     })
 }
 

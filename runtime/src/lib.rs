@@ -3,6 +3,12 @@
 //! `mcp` owns the Streamable HTTP endpoint in every protocol era, `auth` the hook through which
 //! the OAuth half (`oauth`, `store`) guards it, `server` the router that puts them together.
 //! `app` and `config` are what a generated `main.rs` calls; `template` renders template tools.
+//!
+//! Cargo features (all on by default; a generated crate turns on those its spec uses):
+//! `sqlite` and `redis` (the store back ends), `cimd` (the https client for client ID metadata
+//! documents), `templates` (`handler: template` tools), `password` (Argon2, for `consent:
+//! password`), `oidc` and `otlp` (reserved). A setting that needs a feature the build lacks
+//! fails at start-up with an error naming the feature.
 
 pub mod app;
 pub mod auth;
@@ -12,6 +18,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod server;
 pub mod store;
+#[cfg(feature = "templates")]
 pub mod template;
 pub mod tools;
 

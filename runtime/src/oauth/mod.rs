@@ -20,6 +20,11 @@ mod error;
 pub(crate) use error::clip;
 mod limit;
 mod metadata;
+#[cfg(feature = "password")]
+mod password;
+#[cfg(not(feature = "password"))]
+#[path = "password_off.rs"]
+mod password;
 mod redirect;
 mod register;
 pub mod scope;
@@ -40,12 +45,17 @@ use crate::auth::Authenticator;
 use crate::mcp::guard::{self, OriginPolicy};
 use crate::store::Store;
 
+#[cfg(feature = "cimd")]
+pub use self::cimd::HttpsFetcher;
 pub use self::cimd::{
-    CACHE_TTL, FAILED_FETCH_TTL, FETCH_TIMEOUT, FetchFuture, HttpsFetcher, MAX_CACHED_DOCUMENTS,
+    CACHE_TTL, FAILED_FETCH_TTL, FETCH_TIMEOUT, FetchFuture, MAX_CACHED_DOCUMENTS,
     MAX_DOCUMENT_BYTES, MAX_FETCHES_IN_FLIGHT, MAX_LOOKUPS_IN_FLIGHT, MAX_STALENESS,
     MetadataFetcher, is_public_ip,
 };
-pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
+pub use self::crypto::secret_hash;
+#[cfg(feature = "password")]
+pub use self::password::hash_password;
+pub use self::password::{is_password_hash, verify_password};
 pub use self::limit::{
     MAX_TRACKED_SOURCES, PASSWORD_BURST, PASSWORD_CHECK_QUEUE, PASSWORD_CHECKS_AT_ONCE,
     PASSWORD_GLOBAL_BURST, PASSWORDS_GLOBAL_PER_MINUTE, PASSWORDS_PER_MINUTE, REGISTRATION_BURST,
@@ -263,6 +273,17 @@ pub enum ConfigError {
     /// `consent: auto` on a server that is not loopback.
     #[error("consent auto is only allowed with a loopback public url")]
     AutoConsentNotLoopback,
+    /// A setting (`what`) needs a part of the runtime this build was compiled without;
+    /// `feature` is the mcpgen-runtime cargo feature that adds it.
+    #[error(
+        "{what} needs the mcpgen-runtime feature \"{feature}\", which this build was compiled \
+         without: regenerate the crate with mcpgen, or add \"{feature}\" to the features of \
+         mcpgen-runtime in Cargo.toml"
+    )]
+    NotCompiled {
+        what: &'static str,
+        feature: &'static str,
+    },
     /// `consent: password` without a password hash.
     #[error("consent password needs a password hash in {env}", env = PASSWORD_HASH_ENV)]
     MissingPasswordHash,
@@ -373,6 +394,12 @@ impl OAuth {
             Consent::Auto if !urls.public_is_loopback => {
                 return Err(ConfigError::AutoConsentNotLoopback);
             }
+            Consent::Password if !cfg!(feature = "password") => {
+                return Err(ConfigError::NotCompiled {
+                    what: "consent password",
+                    feature: "password",
+                });
+            }
             Consent::Password => match &config.password_hash {
                 None => {
                     return Err(ConfigError::MissingPasswordHash);
@@ -397,6 +424,12 @@ impl OAuth {
             default_scopes: config.auth.default_scopes.clone(),
         };
         let redirects = redirect::RedirectPolicy::new(&config.auth.extra_redirect_uris);
+        if config.auth.client_id_metadata_documents && !cfg!(feature = "cimd") {
+            return Err(ConfigError::NotCompiled {
+                what: "client_id_metadata_documents",
+                feature: "cimd",
+            });
+        }
         let cimd = config.auth.client_id_metadata_documents.then(|| {
             cimd::Resolver::new(
                 fetcher.unwrap_or_else(cimd::default_fetcher),
