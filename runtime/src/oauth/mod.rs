@@ -53,14 +53,14 @@ pub use self::cimd::{
     MetadataFetcher, is_public_ip,
 };
 pub use self::crypto::secret_hash;
-#[cfg(feature = "password")]
-pub use self::password::hash_password;
-pub use self::password::{is_password_hash, verify_password};
 pub use self::limit::{
     MAX_TRACKED_SOURCES, PASSWORD_BURST, PASSWORD_CHECK_QUEUE, PASSWORD_CHECKS_AT_ONCE,
     PASSWORD_GLOBAL_BURST, PASSWORDS_GLOBAL_PER_MINUTE, PASSWORDS_PER_MINUTE, REGISTRATION_BURST,
     REGISTRATIONS_PER_MINUTE, parse_trusted_proxies,
 };
+#[cfg(feature = "password")]
+pub use self::password::hash_password;
+pub use self::password::{is_password_hash, verify_password};
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
 pub use mcpgen_rules::is_loopback_url;

@@ -10,7 +10,9 @@ use tokio::sync::Semaphore;
 use tokio_rustls::rustls;
 use url::Url;
 
-use super::{FetchFuture, MAX_DOCUMENT_BYTES, MAX_LOOKUPS_IN_FLIGHT, MetadataFetcher, is_public_ip};
+use super::{
+    FetchFuture, MAX_DOCUMENT_BYTES, MAX_LOOKUPS_IN_FLIGHT, MetadataFetcher, is_public_ip,
+};
 
 /// Resolves a host and port on a blocking thread (`getaddrinfo`).
 type Lookup = Arc<dyn Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync>;
