@@ -66,9 +66,12 @@ fn example_specs_turn_on_exactly_the_runtime_features_they_use() {
     let expected: &[(&str, &[&str])] = &[
         // auth: none, template tools.
         ("conformance-fixture", &["templates", "otlp"]),
-        // consent: auto, no client ID metadata documents.
-        ("local-notes", &["sqlite", "redis", "templates", "otlp"]),
-        // consent: password (the default), no template tools.
+        // consent: auto (password is still a run-time choice), no client ID metadata documents.
+        (
+            "local-notes",
+            &["sqlite", "redis", "templates", "password", "otlp"],
+        ),
+        // No template tools.
         ("medtainer", &["sqlite", "redis", "password", "otlp"]),
         // client_id_metadata_documents: true.
         (
@@ -101,7 +104,7 @@ fn a_crate_compiles_only_the_heavy_dependencies_its_spec_uses() {
             &[
                 ("rusqlite", true),
                 ("redis", true),
-                ("argon2", false),
+                ("argon2", true),
                 ("tokio-rustls", false),
             ],
         ),

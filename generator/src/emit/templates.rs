@@ -42,12 +42,12 @@ pub struct RuntimeFeature {
 
 /// The `mcpgen-runtime` features the spec uses, in the runtime's order; the generated crate
 /// depends on the runtime with `default-features = false` and exactly these. The rule:
-/// - `sqlite` and `redis` with auth (a server without auth has no store): the store is a
-///   run-time choice (`--store`), and the generated README and `compose.yaml` offer both;
+/// - with auth, `sqlite`, `redis` and `password`: the store (`--store`) and the consent mode
+///   (`--consent`) are run-time choices, and the generated README, Dockerfile and
+///   `compose.yaml` use them (a container of a `consent: auto` spec runs with
+///   `MCPGEN_CONSENT=password`, replicas share Redis); a server without auth has neither;
 /// - `cimd` with `auth.registration.client_id_metadata_documents: true`;
 /// - `templates` when a tool has `handler: template`;
-/// - `password` with `consent: password` (the default); `--consent password` on a server whose
-///   spec says `auto` then fails at start-up, naming the feature;
 /// - `otlp` always: traces are switched on at run time (`OTEL_EXPORTER_OTLP_ENDPOINT`).
 pub fn runtime_features(model: &Model) -> Vec<RuntimeFeature> {
     let mut out = Vec::new();
@@ -71,14 +71,10 @@ pub fn runtime_features(model: &Model) -> Vec<RuntimeFeature> {
     if model.tools.iter().any(|t| t.handler == Handler::Template) {
         on("templates", "tools with handler: template");
     }
-    if model
-        .auth
-        .as_ref()
-        .is_some_and(|a| a.consent == Consent::Password)
-    {
+    if model.auth.is_some() {
         on(
             "password",
-            "consent: password (Argon2, and the hash-password command)",
+            "auth is on: consent password (--consent, Argon2) and the hash-password command",
         );
     }
     on(
