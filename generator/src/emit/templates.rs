@@ -45,7 +45,7 @@ pub struct RuntimeFeature {
 /// - with auth, `oauth` (the sign-in, consent and error pages), `sqlite`, `redis` and
 ///   `password`: the store (`--store`) and the login mode (`--login` password or users) are
 ///   run-time choices, and the generated README, Dockerfile and `compose.yaml` use them (a
-///   container of a `login: auto` spec runs with `MCPGEN_CONSENT=password`, replicas share
+///   container of a `login: auto` spec runs with `MCPGEN_LOGIN=password`, replicas share
 ///   Redis); a server without auth has none of them;
 /// - `cimd` with `auth.registration.client_id_metadata_documents: true`;
 /// - `templates` when a tool has `handler: template`;
