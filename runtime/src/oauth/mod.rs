@@ -396,6 +396,12 @@ impl OAuth {
         store: Arc<dyn Store>,
         fetcher: Option<Arc<dyn MetadataFetcher>>,
     ) -> Result<Self, ConfigError> {
+        if !cfg!(feature = "oauth") {
+            return Err(ConfigError::NotCompiled {
+                what: "auth",
+                feature: "oauth",
+            });
+        }
         let urls = urls::Urls::new(&config.public_url, &config.endpoint, config.issuer())
             .map_err(ConfigError::Urls)?;
         let mut resource_scopes = Vec::new();
