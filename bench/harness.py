@@ -654,6 +654,9 @@ def best(r: dict) -> dict | None:
     return max(rounds, key=lambda w: w["rps"]) if rounds else None
 
 
+FEATURES_SECTION = "## Binary size and idle memory per feature set"
+
+
 def write_report(args, results, builds, gen_bench, started_at, load_start, load_end) -> None:
     m = machine()
     v = versions()
@@ -804,7 +807,12 @@ def write_report(args, results, builds, gen_bench, started_at, load_start, load_
     add("## Targets")
     add("")
     add(targets(results, floor))
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    # The per-feature-set section is written by bench/features, not here: keep it.
+    out = Path(args.out)
+    kept = out.read_text().split(FEATURES_SECTION, 1) if out.exists() else []
+    if len(kept) == 2:
+        lines += ["", FEATURES_SECTION + kept[1].rstrip("\n")]
+    out.write_text("\n".join(lines) + "\n")
     log(f"wrote {args.out}")
 
 

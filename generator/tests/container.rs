@@ -191,7 +191,7 @@ fn dockerfile_builds_from_exactly_what_it_copies() {
     let manifest = std::fs::read_to_string(context.join("Cargo.toml")).unwrap();
     assert!(
         manifest.contains(&format!(
-            "mcpgen-runtime = \"{}\"",
+            "mcpgen-runtime = {{ version = \"{}\", ",
             env!("CARGO_PKG_VERSION")
         )),
         "the runtime by version, as a registry serves it: {manifest}"

@@ -37,7 +37,7 @@
 //! ```
 
 use std::future::Future;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -550,9 +550,20 @@ pub(crate) fn start_error(e: &StartError) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `hash-password` in a build without Argon2 (the cargo feature `password`): an error naming
+/// the feature.
+#[cfg(not(feature = "password"))]
+fn hash_password(_name: &str) -> ExitCode {
+    start_error(&StartError::NotCompiled {
+        what: "hash-password".to_owned(),
+        feature: "password",
+    })
+}
+
 /// `hash-password`: the first line of stdin (without its line ending) hashed for
 /// `MCPGEN_PASSWORD_HASH`. Read from stdin, never from argv, so the password stays out of
 /// shell history and `ps`.
+#[cfg(feature = "password")]
 fn hash_password(name: &str) -> ExitCode {
     let password = match crate::users::read_password_line("password") {
         Ok(p) => p,
@@ -686,7 +697,7 @@ pub fn init_tracing(format: LogFormat, rust_log: Option<&str>) -> Result<(), Sta
     // Colours only for a person at a terminal: escape codes garble collected log files.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     // Err only means a subscriber is already installed.
     let _ = match format {

@@ -117,6 +117,15 @@ pub enum StartError {
         why: &'static str,
         fix: &'static str,
     },
+    /// A choice (`what`: the flag and its value, or the spec's setting) needs a part of the
+    /// runtime this build was compiled without; `feature` is the mcpgen-runtime cargo feature
+    /// that adds it.
+    #[error(
+        "{what} needs the mcpgen-runtime feature \"{feature}\", which this build was compiled \
+         without: regenerate the crate with mcpgen, or add \"{feature}\" to the features of \
+         mcpgen-runtime in Cargo.toml"
+    )]
+    NotCompiled { what: String, feature: &'static str },
     /// `--trusted-proxies` has an `entry` that is neither an IP address nor a CIDR block.
     #[error(
         "{from} entry {entry:?} is not an ip address or cidr block: use e.g. \
@@ -417,6 +426,19 @@ impl Config {
                         Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default")
                     });
                 check_store(&store)?;
+                check_store_compiled(&store)?;
+                if let UsersSub::Add { .. } | UsersSub::Passwd { .. } = &sub
+                    && !cfg!(feature = "password")
+                {
+                    let what = match &sub {
+                        UsersSub::Add { .. } => "users add",
+                        _ => "users passwd",
+                    };
+                    return Err(StartError::NotCompiled {
+                        what: what.to_owned(),
+                        feature: "password",
+                    });
+                }
                 let name = match &sub {
                     UsersSub::Add { .. } => "users add",
                     UsersSub::List { .. } => "users list",
@@ -596,6 +618,13 @@ impl Config {
                 oidc: None,
             });
         };
+        check_store_compiled(&store)?;
+        if !cfg!(feature = "oauth") {
+            return Err(StartError::NotCompiled {
+                what: "auth (the spec's auth section)".to_owned(),
+                feature: "oauth",
+            });
+        }
 
         // An issuer equal to the spec's public URL is derived from it and moves with
         // `--public-url`; a different one is the spec's choice and stays unless overridden.
@@ -639,6 +668,7 @@ impl Config {
                 value: bind.value,
             });
         }
+        check_login_compiled(login, login_flag.as_ref(), auth.oidc.is_some())?;
         let password_hash = match login {
             Login::Auto | Login::Users | Login::Oidc => None,
             Login::Password => {
@@ -692,6 +722,7 @@ fn admin<'a>(
     let store = pick_value(store, "--store", STORE_ENV, env)
         .unwrap_or_else(|| Given::spec(&format!("sqlite:{}.sqlite3", app.name), "default"));
     check_store(&store)?;
+    check_store_compiled(&store)?;
     // The default is a SQLite file: memory only ever comes from the flag or the variable.
     if matches!(store.value.trim(), "memory" | "memory:") {
         return Err(StartError::AdminOnMemory {
@@ -856,6 +887,51 @@ fn check_store(g: &Given) -> Result<(), StartError> {
         shown,
         why,
         fix,
+    })
+}
+
+/// The store's back end is compiled into this build (its cargo feature is on): a back end the
+/// build lacks fails at start-up, naming the feature, not at the first request. A server with
+/// auth, the `users` commands and the administrative commands open a store.
+fn check_store_compiled(g: &Given) -> Result<(), StartError> {
+    let v = g.value.trim();
+    let missing = if v.starts_with("redis://") {
+        !cfg!(feature = "redis")
+    } else {
+        v.starts_with("sqlite:") && !cfg!(feature = "sqlite")
+    };
+    if !missing {
+        return Ok(());
+    }
+    Err(StartError::NotCompiled {
+        what: format!("{} {:?}", g.from, redact_store(v)),
+        feature: if v.starts_with("redis://") {
+            "redis"
+        } else {
+            "sqlite"
+        },
+    })
+}
+
+/// The login mode is compiled into this build: `password` and `users` need Argon2 (the
+/// feature `password`), `oidc` the OpenID side (the feature `oidc`). `--login oidc` on a spec
+/// without `auth.oidc` is left to the check that names the missing spec section.
+fn check_login_compiled(
+    login: Login,
+    flag: Option<&Given>,
+    has_oidc_spec: bool,
+) -> Result<(), StartError> {
+    let feature = match login {
+        Login::Password | Login::Users if !cfg!(feature = "password") => "password",
+        Login::Oidc if has_oidc_spec && !cfg!(feature = "oidc") => "oidc",
+        _ => return Ok(()),
+    };
+    Err(StartError::NotCompiled {
+        what: flag.map_or_else(
+            || format!("login {login} (from the spec)"),
+            |g| format!("{} {login}", g.from),
+        ),
+        feature,
     })
 }
 

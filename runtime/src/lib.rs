@@ -3,6 +3,14 @@
 //! `mcp` owns the Streamable HTTP endpoint in every protocol era, `auth` the hook through which
 //! the OAuth half (`oauth`, `store`) guards it, `server` the router that puts them together.
 //! `app` and `config` are what a generated `main.rs` calls; `template` renders template tools.
+//!
+//! Cargo features (all on by default; a generated crate turns on those its spec uses):
+//! `oauth` (the sign-in, consent and error pages: any spec with auth), `sqlite` and `redis`
+//! (the store back ends), `cimd` (the https client for client ID metadata documents),
+//! `templates` (`handler: template` tools), `password` (Argon2, for `login: password`,
+//! `login: users` and the commands that hash passwords), `oidc` (`login: oidc`: the
+//! openidconnect crate and its https client) and `otlp` (OTLP trace export). A setting that
+//! needs a feature the build lacks fails at start-up with an error naming the feature.
 
 pub mod admin;
 pub mod app;
@@ -13,6 +21,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod server;
 pub mod store;
+#[cfg(feature = "templates")]
 pub mod template;
 pub mod tools;
 pub mod traces;

@@ -16,13 +16,13 @@
 //! Exit codes: 0 done; 1 the user exists (`add`) or does not (`remove`, `passwd`); 2 a bad
 //! name, email or password, or a store that cannot be opened or written.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::app::App;
 use crate::config::{UsersAction, UsersCommand};
-use crate::oauth::{Login, hash_password};
+use crate::oauth::Login;
 use crate::store::{self, Store, UserRecord, is_user_name};
 
 /// The longest password read, in bytes (line ending excluded).
@@ -31,8 +31,9 @@ const MAX_PASSWORD: usize = 1024;
 /// Reads the first line of stdin without its line ending: a password, kept out of argv,
 /// shell history and `ps`. `prompt` is shown when stdin is a terminal. At most
 /// [`MAX_PASSWORD`] bytes are read: a longer line is an error, not read whole.
+#[cfg(feature = "password")]
 pub(crate) fn read_password_line(prompt: &str) -> std::io::Result<String> {
-    use std::io::Read as _;
+    use std::io::{BufRead as _, IsTerminal as _, Read as _};
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprintln!("{prompt} (it is echoed; end with enter):");
@@ -145,7 +146,20 @@ fn check_name(name: &str) -> Result<(), ExitCode> {
     ))
 }
 
+/// Without Argon2 (the cargo feature `password`) no password can be stored: an error naming
+/// the feature, before stdin is read.
+#[cfg(not(feature = "password"))]
+fn new_password_hash(_bin: &str, usage: &str) -> Result<String, ExitCode> {
+    Err(crate::app::start_error(
+        &crate::config::StartError::NotCompiled {
+            what: usage.split(' ').take(2).collect::<Vec<_>>().join(" "),
+            feature: "password",
+        },
+    ))
+}
+
 /// Reads and hashes a new password, or explains what is wrong with it.
+#[cfg(feature = "password")]
 fn new_password_hash(bin: &str, usage: &str) -> Result<String, ExitCode> {
     let password = read_password_line("password")
         .map_err(|e| fail(2, format!("cannot read a password from stdin: {e}")))?;
@@ -160,7 +174,7 @@ fn new_password_hash(bin: &str, usage: &str) -> Result<String, ExitCode> {
     if password.chars().count() < 12 {
         eprintln!("warning: a password under 12 characters is easy to guess; use a longer one");
     }
-    Ok(hash_password(&password))
+    Ok(crate::oauth::hash_password(&password))
 }
 
 fn store_failed(e: &store::StoreError) -> ExitCode {

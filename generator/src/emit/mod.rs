@@ -5,6 +5,7 @@ mod handlers_rs;
 mod lib_rs;
 mod main_rs;
 mod templates;
+pub use templates::{RuntimeFeature, runtime_features};
 mod tools_rs;
 pub mod types;
 

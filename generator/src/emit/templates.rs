@@ -32,14 +32,84 @@ fn render(name: &str, source: &str, ctx: minijinja::Value) -> String {
         .unwrap_or_else(|e| panic!("template {name}: {e:#}"))
 }
 
+/// One cargo feature of `mcpgen-runtime` a generated crate turns on, and why (a comment line
+/// in the generated `Cargo.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuntimeFeature {
+    pub name: &'static str,
+    pub why: &'static str,
+}
+
+/// The `mcpgen-runtime` features the spec uses, in the runtime's order; the generated crate
+/// depends on the runtime with `default-features = false` and exactly these. The rule:
+/// - with auth, `oauth` (the sign-in, consent and error pages), `sqlite`, `redis` and
+///   `password`: the store (`--store`) and the login mode (`--login` password or users) are
+///   run-time choices, and the generated README, Dockerfile and `compose.yaml` use them (a
+///   container of a `login: auto` spec runs with `MCPGEN_LOGIN=password`, replicas share
+///   Redis); a server without auth has none of them;
+/// - `cimd` with `auth.registration.client_id_metadata_documents: true`;
+/// - `templates` when a tool has `handler: template`;
+/// - `oidc` when the spec has `auth.oidc` (its login is `oidc`, or `--login oidc` may switch
+///   to it at run time);
+/// - `otlp` always: traces are switched on at run time (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+pub fn runtime_features(model: &Model) -> Vec<RuntimeFeature> {
+    let mut out = Vec::new();
+    let mut on = |name, why| out.push(RuntimeFeature { name, why });
+    if let Some(auth) = &model.auth {
+        on("oauth", "auth is on: the sign-in, consent and error pages");
+        on(
+            "sqlite",
+            "auth is on: the SQLite store (--store sqlite:PATH, the default)",
+        );
+        on(
+            "redis",
+            "auth is on: the Redis store (--store redis://HOST)",
+        );
+        if auth.client_id_metadata_documents {
+            on(
+                "cimd",
+                "auth.registration.client_id_metadata_documents: the https client that fetches them",
+            );
+        }
+    }
+    if model.tools.iter().any(|t| t.handler == Handler::Template) {
+        on("templates", "tools with handler: template");
+    }
+    if let Some(auth) = &model.auth {
+        on(
+            "password",
+            "auth is on: login password and users (--login, Argon2), hash-password and users add",
+        );
+        if auth.oidc.is_some() {
+            on(
+                "oidc",
+                "auth.oidc: the OpenID Connect client and its https client (login oidc)",
+            );
+        }
+    }
+    on(
+        "otlp",
+        "traces, exported when OTEL_EXPORTER_OTLP_ENDPOINT is set at run time",
+    );
+    out
+}
+
 pub fn cargo_toml(model: &Model, options: &Options, header: &str) -> String {
     let version = super::GENERATOR_VERSION;
-    let runtime_dependency = match &options.runtime {
-        RuntimeDep::Registry => format!("mcpgen-runtime = \"{version}\""),
-        RuntimeDep::Path(path) => {
-            format!("mcpgen-runtime = {{ path = \"{path}\", version = \"{version}\" }}")
-        }
+    let features = runtime_features(model);
+    let list = features
+        .iter()
+        .map(|f| format!("\"{}\"", f.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let source = match &options.runtime {
+        RuntimeDep::Registry => String::new(),
+        RuntimeDep::Path(path) => format!("path = \"{path}\", "),
     };
+    let runtime_dependency = format!(
+        "mcpgen-runtime = {{ {source}version = \"{version}\", default-features = false, \
+         features = [{list}] }}"
+    );
     render(
         "Cargo.toml",
         CARGO_TOML,
@@ -49,6 +119,8 @@ pub fn cargo_toml(model: &Model, options: &Options, header: &str) -> String {
             version => &model.version,
             description => &model.description,
             runtime_dependency,
+            features => minijinja::Value::from(minijinja::value::Serde(&features)),
+            password => features.iter().any(|f| f.name == "password"),
         },
     )
 }

@@ -452,6 +452,7 @@ fn upstream_query(req: &AuthRequest) -> String {
 /// The `Set-Cookie` value signing `person` in (a sign-in elsewhere than the password form: an
 /// OpenID provider's callback); the approvals of an earlier sign-in of the same person in
 /// `headers` carry over. `None` when the cookie cannot be signed (the store is unreachable).
+#[cfg(feature = "oidc")]
 pub(crate) async fn sign_in_cookie(
     inner: &Inner,
     headers: &HeaderMap,

@@ -327,7 +327,7 @@ impl PasswordLimiter {
                 let spawned = std::thread::Builder::new()
                     .name(format!("mcpgen-password-{i}"))
                     .spawn(move || {
-                        let mut memory = Vec::new();
+                        let mut memory = super::password::Memory::default();
                         loop {
                             let next = rx.lock().unwrap_or_else(|e| e.into_inner()).blocking_recv();
                             let Some(check) = next else { break };
@@ -335,7 +335,7 @@ impl PasswordLimiter {
                             if check.answer.is_closed() {
                                 continue;
                             }
-                            let ok = super::crypto::verify_password_in(
+                            let ok = super::password::verify_password_in(
                                 &check.hash,
                                 &check.password,
                                 &mut memory,

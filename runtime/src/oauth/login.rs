@@ -151,7 +151,121 @@ pub(crate) async fn check_user(
 
 /// A hash no password is known for, checked in place of a user that does not exist. Made
 /// once, at start-up ([`super::OAuth::new`] with `login: users`), not in a request.
+/// Without the `password` feature start-up refuses `login: users`, so no check runs.
 pub(super) fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| super::hash_password(&super::crypto::random_token()))
+    #[cfg(feature = "password")]
+    {
+        static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        DECOY.get_or_init(|| super::hash_password(&super::crypto::random_token()))
+    }
+    #[cfg(not(feature = "password"))]
+    ""
+}
+
+/// The environment variable the provider's issuer URL is read from
+/// (`https://accounts.google.com`, `https://login.microsoftonline.com/TENANT/v2.0`, ...); it
+/// overrides the spec's `auth.oidc.issuer`.
+pub const OIDC_ISSUER_ENV: &str = "MCPGEN_OIDC_ISSUER";
+/// The environment variable the client id registered at the provider is read from (never
+/// from the spec).
+pub const OIDC_CLIENT_ID_ENV: &str = "MCPGEN_OIDC_CLIENT_ID";
+/// The environment variable the client secret registered at the provider is read from (never
+/// from the spec, never logged).
+pub const OIDC_CLIENT_SECRET_ENV: &str = "MCPGEN_OIDC_CLIENT_SECRET";
+
+/// `login: oidc` resolved at start-up: the issuer and the client credentials from the
+/// environment, and the admission rule from the spec.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, as the provider writes it in `iss`.
+    pub issuer: String,
+    /// [`OIDC_CLIENT_ID_ENV`].
+    pub client_id: String,
+    /// [`OIDC_CLIENT_SECRET_ENV`].
+    pub client_secret: String,
+    /// Who is admitted.
+    pub allow: OidcAllow,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<set>")
+            .field("allow", &self.allow)
+            .finish()
+    }
+}
+
+/// Why `login: oidc` cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OidcConfigError {
+    /// Neither the spec nor the environment names the issuer.
+    #[error(
+        "login oidc needs the provider's issuer url: set {OIDC_ISSUER_ENV} or auth.oidc.issuer (for example https://accounts.google.com)"
+    )]
+    MissingIssuer,
+    /// The issuer is not an https URL (http only on loopback).
+    #[error("oidc issuer {issuer:?} must be an https url (http only on loopback hosts)")]
+    BadIssuer { issuer: String },
+    /// A credential is missing from the environment.
+    #[error(
+        "login oidc needs {env}: the client {what} your provider gave when you registered this server"
+    )]
+    MissingCredential {
+        env: &'static str,
+        what: &'static str,
+    },
+    /// `login: oidc` (from `--login`) on a spec without `auth.oidc`.
+    #[error("login oidc needs auth.oidc in the spec: the provider's issuer and who is allowed")]
+    NoSpec,
+    /// The spec admits nobody.
+    #[error(
+        "login oidc needs an allow rule (emails, domains or claim); without one nobody could sign in"
+    )]
+    NoAllowRule,
+}
+
+impl OidcConfig {
+    /// Resolves `spec` with the environment `env` (a variable set to the empty string counts
+    /// as unset): the issuer from [`OIDC_ISSUER_ENV`], else the spec's (the environment wins,
+    /// as for every `MCPGEN_*` variable); the client id and secret only from
+    /// [`OIDC_CLIENT_ID_ENV`] and [`OIDC_CLIENT_SECRET_ENV`].
+    pub fn resolve(
+        spec: &OidcSpec,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, OidcConfigError> {
+        let var = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let issuer = var(OIDC_ISSUER_ENV)
+            .or_else(|| spec.issuer.clone().filter(|i| !i.trim().is_empty()))
+            .ok_or(OidcConfigError::MissingIssuer)?;
+        if mcpgen_rules::parse_base_url(issuer.trim()).is_err() {
+            return Err(OidcConfigError::BadIssuer { issuer });
+        }
+        let client_id = var(OIDC_CLIENT_ID_ENV).ok_or(OidcConfigError::MissingCredential {
+            env: OIDC_CLIENT_ID_ENV,
+            what: "id",
+        })?;
+        let client_secret =
+            var(OIDC_CLIENT_SECRET_ENV).ok_or(OidcConfigError::MissingCredential {
+                env: OIDC_CLIENT_SECRET_ENV,
+                what: "secret",
+            })?;
+        let allow = &spec.allow;
+        if allow.is_empty() {
+            return Err(OidcConfigError::NoAllowRule);
+        }
+        Ok(Self {
+            issuer: issuer.trim().to_owned(),
+            client_id,
+            client_secret,
+            allow: allow.clone(),
+        })
+    }
 }

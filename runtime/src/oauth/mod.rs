@@ -21,8 +21,17 @@ pub(crate) use error::clip;
 mod limit;
 pub mod login;
 mod metadata;
+#[cfg(feature = "oidc")]
+pub mod oidc;
+#[cfg(not(feature = "oidc"))]
+#[path = "oidc_off.rs"]
 pub mod oidc;
 pub mod pages;
+#[cfg(feature = "password")]
+mod password;
+#[cfg(not(feature = "password"))]
+#[path = "password_off.rs"]
+mod password;
 mod redirect;
 mod register;
 pub mod scope;
@@ -44,18 +53,23 @@ use crate::auth::Authenticator;
 use crate::mcp::guard::{self, OriginPolicy};
 use crate::store::Store;
 
+#[cfg(feature = "cimd")]
+pub use self::cimd::HttpsFetcher;
 pub use self::cimd::{
-    CACHE_TTL, FAILED_FETCH_TTL, FETCH_TIMEOUT, FetchFuture, HttpsFetcher, MAX_CACHED_DOCUMENTS,
+    CACHE_TTL, FAILED_FETCH_TTL, FETCH_TIMEOUT, FetchFuture, MAX_CACHED_DOCUMENTS,
     MAX_DOCUMENT_BYTES, MAX_FETCHES_IN_FLIGHT, MAX_LOOKUPS_IN_FLIGHT, MAX_STALENESS,
     MetadataFetcher, is_public_ip,
 };
-pub use self::crypto::{hash_password, is_password_hash, secret_hash, verify_password};
+pub use self::crypto::secret_hash;
 pub use self::limit::{
     MAX_TRACKED_SOURCES, PASSWORD_BURST, PASSWORD_CHECK_QUEUE, PASSWORD_CHECKS_AT_ONCE,
     PASSWORD_GLOBAL_BURST, PASSWORDS_GLOBAL_PER_MINUTE, PASSWORDS_PER_MINUTE, REGISTRATION_BURST,
     REGISTRATIONS_PER_MINUTE, parse_trusted_proxies,
 };
 pub use self::login::{Consent, Login, OidcAllow, OidcClaim, OidcSpec};
+#[cfg(feature = "password")]
+pub use self::password::hash_password;
+pub use self::password::{is_password_hash, verify_password};
 pub use self::redirect::DEFAULT_REDIRECT_ALLOWLIST;
 pub use self::register::{MAX_CLIENT_METADATA_BYTES, MAX_REDIRECT_URIS, MAX_UNUSED_CLIENTS};
 pub use self::session::{OPERATOR_SUBJECT, SESSION_TTL};
@@ -277,6 +291,17 @@ pub enum ConfigError {
     /// `login: auto` on a server that is not loopback.
     #[error("login auto is only allowed with a loopback public url")]
     AutoConsentNotLoopback,
+    /// A setting (`what`) needs a part of the runtime this build was compiled without;
+    /// `feature` is the mcpgen-runtime cargo feature that adds it.
+    #[error(
+        "{what} needs the mcpgen-runtime feature \"{feature}\", which this build was compiled \
+         without: regenerate the crate with mcpgen, or add \"{feature}\" to the features of \
+         mcpgen-runtime in Cargo.toml"
+    )]
+    NotCompiled {
+        what: &'static str,
+        feature: &'static str,
+    },
     /// `login: password` without a password hash.
     #[error("login password needs a password hash in {env}", env = PASSWORD_HASH_ENV)]
     MissingPasswordHash,
@@ -371,6 +396,12 @@ impl OAuth {
         store: Arc<dyn Store>,
         fetcher: Option<Arc<dyn MetadataFetcher>>,
     ) -> Result<Self, ConfigError> {
+        if !cfg!(feature = "oauth") {
+            return Err(ConfigError::NotCompiled {
+                what: "auth",
+                feature: "oauth",
+            });
+        }
         let urls = urls::Urls::new(&config.public_url, &config.endpoint, config.issuer())
             .map_err(ConfigError::Urls)?;
         let mut resource_scopes = Vec::new();
@@ -408,6 +439,12 @@ impl OAuth {
             Login::Auto if !urls.public_is_loopback => {
                 return Err(ConfigError::AutoConsentNotLoopback);
             }
+            Login::Oidc if !cfg!(feature = "oidc") => {
+                return Err(ConfigError::NotCompiled {
+                    what: "login oidc",
+                    feature: "oidc",
+                });
+            }
             // The provider signs the person in; the consent page asks for no password.
             Login::Oidc => match (&config.auth.oidc, &config.oidc) {
                 (None, _) => return Err(ConfigError::MissingOidc),
@@ -415,6 +452,18 @@ impl OAuth {
                 (Some(_), None) => return Err(ConfigError::OidcUnresolved),
                 (Some(_), Some(_)) => {}
             },
+            Login::Password if !cfg!(feature = "password") => {
+                return Err(ConfigError::NotCompiled {
+                    what: "login password",
+                    feature: "password",
+                });
+            }
+            Login::Users if !cfg!(feature = "password") => {
+                return Err(ConfigError::NotCompiled {
+                    what: "login users",
+                    feature: "password",
+                });
+            }
             Login::Password => match &config.password_hash {
                 None => {
                     return Err(ConfigError::MissingPasswordHash);
@@ -442,6 +491,12 @@ impl OAuth {
             default_scopes: config.auth.default_scopes.clone(),
         };
         let redirects = redirect::RedirectPolicy::new(&config.auth.extra_redirect_uris);
+        if config.auth.client_id_metadata_documents && !cfg!(feature = "cimd") {
+            return Err(ConfigError::NotCompiled {
+                what: "client_id_metadata_documents",
+                feature: "cimd",
+            });
+        }
         let cimd = config.auth.client_id_metadata_documents.then(|| {
             cimd::Resolver::new(
                 fetcher.unwrap_or_else(cimd::default_fetcher),
@@ -549,13 +604,15 @@ impl OAuth {
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(Arc::clone(&inner));
 
-        let mut pages = Router::new().route(
+        let pages = Router::new().route(
             &urls.route("/authorize"),
             get(authorize::authorize_get).post(authorize::authorize_post),
         );
-        if inner.oidc.is_some() {
-            pages = pages.route(&urls.route(oidc::CALLBACK_PATH), get(oidc::callback));
-        }
+        #[cfg(feature = "oidc")]
+        let pages = match inner.oidc {
+            Some(_) => pages.route(&urls.route(oidc::CALLBACK_PATH), get(oidc::callback)),
+            None => pages,
+        };
         let pages = pages
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(Arc::clone(&inner));

@@ -46,7 +46,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use openidconnect::core::{
@@ -61,26 +60,18 @@ use openidconnect::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardErrorResponse,
     StandardTokenResponse, TokenResponse as _,
 };
+use ring::hmac;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tokio::sync::{Mutex, OnceCell};
 use tokio_rustls::rustls;
 
 use super::crypto::constant_time_eq;
-use super::login::{OidcAllow, OidcSpec};
+use super::login::OidcAllow;
+pub use super::login::{
+    OIDC_CLIENT_ID_ENV, OIDC_CLIENT_SECRET_ENV, OIDC_ISSUER_ENV, OidcConfig, OidcConfigError,
+};
 use super::{Inner, clip, now};
 use crate::auth::Person;
-
-/// The environment variable the provider's issuer URL is read from
-/// (`https://accounts.google.com`, `https://login.microsoftonline.com/TENANT/v2.0`, ...); it
-/// overrides the spec's `auth.oidc.issuer`.
-pub const OIDC_ISSUER_ENV: &str = "MCPGEN_OIDC_ISSUER";
-/// The environment variable the client id registered at the provider is read from (never
-/// from the spec).
-pub const OIDC_CLIENT_ID_ENV: &str = "MCPGEN_OIDC_CLIENT_ID";
-/// The environment variable the client secret registered at the provider is read from (never
-/// from the spec, never logged).
-pub const OIDC_CLIENT_SECRET_ENV: &str = "MCPGEN_OIDC_CLIENT_SECRET";
 
 /// The path of the redirect URI to register at the provider, under the public URL (with
 /// `public_url: https://mcp.example.com` the redirect URI is
@@ -104,103 +95,6 @@ pub const PROVIDER_TTL: Duration = Duration::from_secs(3600);
 /// After a failed discovery, sign-ins fail at once for this long instead of each asking the
 /// provider again.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
-
-/// `login: oidc` resolved at start-up: the issuer and the client credentials from the
-/// environment, and the admission rule from the spec.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OidcConfig {
-    /// The provider's issuer URL, as the provider writes it in `iss`.
-    pub issuer: String,
-    /// [`OIDC_CLIENT_ID_ENV`].
-    pub client_id: String,
-    /// [`OIDC_CLIENT_SECRET_ENV`].
-    pub client_secret: String,
-    /// Who is admitted.
-    pub allow: OidcAllow,
-}
-
-impl std::fmt::Debug for OidcConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcConfig")
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"<set>")
-            .field("allow", &self.allow)
-            .finish()
-    }
-}
-
-/// Why `login: oidc` cannot start.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum OidcConfigError {
-    /// Neither the spec nor the environment names the issuer.
-    #[error(
-        "login oidc needs the provider's issuer url: set {OIDC_ISSUER_ENV} or auth.oidc.issuer (for example https://accounts.google.com)"
-    )]
-    MissingIssuer,
-    /// The issuer is not an https URL (http only on loopback).
-    #[error("oidc issuer {issuer:?} must be an https url (http only on loopback hosts)")]
-    BadIssuer { issuer: String },
-    /// A credential is missing from the environment.
-    #[error(
-        "login oidc needs {env}: the client {what} your provider gave when you registered this server"
-    )]
-    MissingCredential {
-        env: &'static str,
-        what: &'static str,
-    },
-    /// `login: oidc` (from `--login`) on a spec without `auth.oidc`.
-    #[error("login oidc needs auth.oidc in the spec: the provider's issuer and who is allowed")]
-    NoSpec,
-    /// The spec admits nobody.
-    #[error(
-        "login oidc needs an allow rule (emails, domains or claim); without one nobody could sign in"
-    )]
-    NoAllowRule,
-}
-
-impl OidcConfig {
-    /// Resolves `spec` with the environment `env` (a variable set to the empty string counts
-    /// as unset): the issuer from [`OIDC_ISSUER_ENV`], else the spec's (the environment wins,
-    /// as for every `MCPGEN_*` variable); the client id and secret only from
-    /// [`OIDC_CLIENT_ID_ENV`] and [`OIDC_CLIENT_SECRET_ENV`].
-    pub fn resolve(
-        spec: &OidcSpec,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, OidcConfigError> {
-        let var = |k: &str| {
-            env(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let issuer = var(OIDC_ISSUER_ENV)
-            .or_else(|| spec.issuer.clone().filter(|i| !i.trim().is_empty()))
-            .ok_or(OidcConfigError::MissingIssuer)?;
-        if mcpgen_rules::parse_base_url(issuer.trim()).is_err() {
-            return Err(OidcConfigError::BadIssuer { issuer });
-        }
-        let client_id = var(OIDC_CLIENT_ID_ENV).ok_or(OidcConfigError::MissingCredential {
-            env: OIDC_CLIENT_ID_ENV,
-            what: "id",
-        })?;
-        let client_secret =
-            var(OIDC_CLIENT_SECRET_ENV).ok_or(OidcConfigError::MissingCredential {
-                env: OIDC_CLIENT_SECRET_ENV,
-                what: "secret",
-            })?;
-        let allow = &spec.allow;
-        if allow.is_empty() {
-            return Err(OidcConfigError::NoAllowRule);
-        }
-        Ok(Self {
-            issuer: issuer.trim().to_owned(),
-            client_id,
-            client_secret,
-            allow: allow.clone(),
-        })
-    }
-}
 
 /// Every claim of the ID token beyond the standard ones, for [`OidcAllow::claim`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -269,24 +163,28 @@ struct Keys {
     flow: [u8; 32],
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// A key for one purpose derived from the deployment key, so a cookie signed for one use
-/// cannot be replayed as another.
+/// cannot be replayed as another: HMAC-SHA-256(server key, purpose).
 fn derive_key(server_key: &[u8; 32], purpose: &str) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(server_key).expect("hmac takes any key length");
-    mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().into()
+    let tag = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, server_key),
+        purpose.as_bytes(),
+    );
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// The MAC input of a sealed cookie: `<name>=<body>`.
+fn sealed_input(name: &str, body: &str) -> Vec<u8> {
+    [name.as_bytes(), b"=", body.as_bytes()].concat()
 }
 
 /// `<payload>.<mac>`, both base64url; the MAC covers the cookie name too.
 fn seal(key: &[u8; 32], name: &str, payload: &impl Serialize) -> String {
     let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload).unwrap_or_default());
-    let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
-    mac.update(name.as_bytes());
-    mac.update(b"=");
-    mac.update(body.as_bytes());
-    let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let tag = URL_SAFE_NO_PAD.encode(hmac::sign(&key, &sealed_input(name, &body)));
     format!("{body}.{tag}")
 }
 
@@ -297,11 +195,8 @@ fn open<T: for<'de> Deserialize<'de>>(key: &[u8; 32], name: &str, value: &str) -
     }
     let (body, tag) = value.split_once('.')?;
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
-    mac.update(name.as_bytes());
-    mac.update(b"=");
-    mac.update(body.as_bytes());
-    mac.verify_slice(&tag).ok()?;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    hmac::verify(&key, &sealed_input(name, body), &tag).ok()?;
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()
 }
 
@@ -1039,6 +934,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::super::login::OidcSpec;
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -13,12 +13,15 @@
 use std::sync::LazyLock;
 
 use base64::Engine as _;
+#[cfg(feature = "oauth")]
 use minijinja::value::Serde;
+#[cfg(feature = "oauth")]
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = include_str!("../../templates/pages.css");
+#[cfg(feature = "oauth")]
 const TEMPLATES: [(&str, &str); 3] = [
     ("layout.html", include_str!("../../templates/layout.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -26,6 +29,7 @@ const TEMPLATES: [(&str, &str); 3] = [
 ];
 
 /// The templates, parsed once. `.html` names turn HTML auto-escaping on.
+#[cfg(feature = "oauth")]
 static ENV: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
     let mut env = Environment::new();
     for (name, source) in TEMPLATES {
@@ -158,6 +162,17 @@ pub struct ErrorPage {
     pub advice: String,
 }
 
+/// A page that cannot be rendered: a bug, answered with a bare page rather than a panic.
+const BARE_PAGE: &str = "<!doctype html><title>Error</title><p>This page cannot be shown.</p>";
+
+/// Without minijinja (the cargo feature `oauth`) start-up refuses a spec with auth, so no
+/// page is ever asked for.
+#[cfg(not(feature = "oauth"))]
+fn render(_name: &str, _view: &impl Serialize) -> String {
+    BARE_PAGE.to_owned()
+}
+
+#[cfg(feature = "oauth")]
 fn render(name: &str, view: &impl Serialize) -> String {
     let rendered = match &*ENV {
         Ok(env) => env.get_template(name).and_then(|t| {
@@ -178,7 +193,7 @@ fn render(name: &str, view: &impl Serialize) -> String {
             // The templates are part of the binary and rendered by the tests; this is a bug,
             // answered with a bare page rather than a panic.
             tracing::error!(target: "mcpgen::oauth", template = name, error = %e, "page template failed");
-            "<!doctype html><title>Error</title><p>This page cannot be shown.</p>".to_owned()
+            BARE_PAGE.to_owned()
         }
     }
 }
@@ -197,7 +212,7 @@ impl ErrorPage {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "oauth"))]
 mod tests {
     use super::*;
 

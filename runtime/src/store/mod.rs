@@ -8,7 +8,9 @@
 //! one SQLite file or one Redis.
 
 mod memory;
+#[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::future::Future;
@@ -20,7 +22,9 @@ use serde::{Deserialize, Serialize};
 pub use crate::auth::Person;
 
 pub use self::memory::MemoryStore;
+#[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
+#[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 
 /// A future returned by the [`Store`] methods.
@@ -40,6 +44,7 @@ pub enum StoreError {
     #[error("store: unknown store scheme {scheme:?}: expected memory, sqlite:PATH or redis://HOST")]
     UnknownScheme { scheme: String },
     /// The SQLite database file cannot be opened.
+    #[cfg(feature = "sqlite")]
     #[error("store: sqlite: cannot open {path}: {source}")]
     SqliteOpen {
         path: String,
@@ -54,6 +59,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// A read-only connection to the SQLite database file cannot be opened.
+    #[cfg(feature = "sqlite")]
     #[error("store: sqlite: cannot open {path} for reading: {source}")]
     SqliteOpenReader {
         path: String,
@@ -61,6 +67,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// A SQLite statement failed.
+    #[cfg(feature = "sqlite")]
     #[error("store: sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The blocking task running a SQLite statement failed (it panicked or was cancelled).
@@ -81,6 +88,7 @@ pub enum StoreError {
     #[error("store: redis: cannot connect: {kind}")]
     RedisConnect { kind: String },
     /// A Redis command failed.
+    #[cfg(feature = "redis")]
     #[error("store: redis: {0}")]
     Redis(#[from] ::redis::RedisError),
     /// A Redis script answered in a shape it never sends.
@@ -93,6 +101,16 @@ pub enum StoreError {
     /// or `redis`.
     #[error("store: {backend}: server key {name:?} is not 32 bytes: delete it to make a new one")]
     KeyCorrupt { backend: &'static str, name: String },
+    /// The store URL names a back end this build was compiled without: `feature` is the
+    /// mcpgen-runtime cargo feature that adds it.
+    #[error(
+        "store: this build has no {backend} store: enable the mcpgen-runtime feature \"{feature}\" \
+         (regenerate the crate with mcpgen, or add it to the features in Cargo.toml)"
+    )]
+    NotCompiled {
+        backend: &'static str,
+        feature: &'static str,
+    },
     /// A record does not encode as JSON; `backend` is `sqlite` or `redis`.
     #[error("store: {backend}: {source}")]
     Encode {
@@ -555,12 +573,22 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         if path.is_empty() {
             return Err(StoreError::NoSqlitePath);
         }
-        let store = SqliteStore::open(path).await?;
-        return Ok(Arc::new(store));
+        #[cfg(feature = "sqlite")]
+        return Ok(Arc::new(SqliteStore::open(path).await?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(StoreError::NotCompiled {
+            backend: "sqlite",
+            feature: "sqlite",
+        });
     }
     if url.starts_with("redis://") {
-        let store = RedisStore::connect(url).await?;
-        return Ok(Arc::new(store));
+        #[cfg(feature = "redis")]
+        return Ok(Arc::new(RedisStore::connect(url).await?));
+        #[cfg(not(feature = "redis"))]
+        return Err(StoreError::NotCompiled {
+            backend: "redis",
+            feature: "redis",
+        });
     }
     if url.starts_with("rediss://") {
         return Err(StoreError::RedisTls);
