@@ -26,6 +26,7 @@ use crate::oauth::Login;
 use crate::store::{self, Store, UserRecord, is_user_name};
 
 /// The longest password read, in bytes (line ending excluded).
+#[cfg(feature = "password")]
 const MAX_PASSWORD: usize = 1024;
 
 /// Reads the first line of stdin without its line ending: a password, kept out of argv,
