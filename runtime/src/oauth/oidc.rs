@@ -781,7 +781,20 @@ pub(crate) async fn callback(
     };
     let (person, flow) = match oidc.complete(&inner, &params, &headers).await {
         Ok(done) => done,
-        Err(refused) => return refusal(&inner, StatusCode::FORBIDDEN, refused, RETRY),
+        Err(refused) => {
+            let mut res = refusal(&inner, StatusCode::FORBIDDEN, refused, RETRY);
+            // A state is used once, refused or not: the flow cookie goes, so the same
+            // callback URL cannot be tried again.
+            if let Some(state) = params.get("state") {
+                let name = flow_cookie_name(&inner, state);
+                if cookie(&headers, &name).is_some()
+                    && let Ok(v) = HeaderValue::from_str(&clear_cookie(&inner, &name))
+                {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            return res;
+        }
     };
     tracing::info!(
         target: "mcpgen::oauth",
