@@ -569,6 +569,18 @@ async fn the_callback_needs_the_browser_that_started_the_sign_in() {
         !log_lines_with(&["oidc_refused", "token request failed"]).is_empty(),
         "the right cookie passes the state check"
     );
+    // A state is used once: the refused callback deletes its flow cookie, so the same
+    // callback URL (from the history, a log, a Referer) cannot be tried again with it.
+    let (name, _) = cookie.split_once('=').unwrap();
+    assert!(
+        r.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .any(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0")),
+        "the refused sign-in's flow cookie is not deleted: {:?}",
+        r.headers.get_all("set-cookie")
+    );
 }
 
 /// `login: oidc` takes the client id and secret only from the environment, and a server

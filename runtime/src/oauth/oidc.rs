@@ -612,6 +612,16 @@ fn admit(
     claims: &IdTokenClaims<OtherClaims, CoreGenderClaim>,
 ) -> Result<Person, Refused> {
     let subject = claims.subject().as_str().to_owned();
+    // The subjects the other login modes use: a provider account named so would own (in
+    // grants, audit lines and the tools' `caller.subject`) what the shared password or the
+    // loopback user approved, as `users add` refuses these names too.
+    if subject.eq_ignore_ascii_case(Person::OPERATOR) || subject.eq_ignore_ascii_case(Person::LOCAL)
+    {
+        return Err(Refused::new(
+            format!("reserved subject {:?}", clip(&subject)),
+            format!("the account {:?} may not use this server", clip(&subject)),
+        ));
+    }
     let email = claims.email().map(|e| e.as_str().to_owned());
     let name = claims
         .name()
@@ -636,10 +646,12 @@ fn admit(
             .is_some_and(|v| claim_has(v, &rule.value))
     });
     if by_email || by_claim {
+        // An address the provider says it has not verified is the person's say-so: it is
+        // not passed on to the tools as `caller.email` (admitted by the claim rule).
         return Ok(Person {
             subject,
             name,
-            email,
+            email: email.filter(|_| verified),
         });
     }
     let who = email.clone().unwrap_or_else(|| subject.clone());
@@ -769,7 +781,20 @@ pub(crate) async fn callback(
     };
     let (person, flow) = match oidc.complete(&inner, &params, &headers).await {
         Ok(done) => done,
-        Err(refused) => return refusal(&inner, StatusCode::FORBIDDEN, refused, RETRY),
+        Err(refused) => {
+            let mut res = refusal(&inner, StatusCode::FORBIDDEN, refused, RETRY);
+            // A state is used once, refused or not: the flow cookie goes, so the same
+            // callback URL cannot be tried again.
+            if let Some(state) = params.get("state") {
+                let name = flow_cookie_name(&inner, state);
+                if cookie(&headers, &name).is_some()
+                    && let Ok(v) = HeaderValue::from_str(&clear_cookie(&inner, &name))
+                {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            return res;
+        }
     };
     tracing::info!(
         target: "mcpgen::oauth",
@@ -1004,5 +1029,109 @@ mod tests {
         assert!(claim_has(&serde_json::json!(true), "true"));
         assert!(!claim_has(&serde_json::json!("staffer"), "staff"));
         assert!(!claim_has(&serde_json::json!({"staff": 1}), "staff"));
+    }
+}
+
+#[cfg(test)]
+mod admit_tests {
+    use super::*;
+
+    /// Validated claims as a provider would send them: `sub`, the email and whether it is
+    /// verified (`None`: not sent), and `extra` claims.
+    fn claims(
+        sub: &str,
+        email: Option<(&str, Option<bool>)>,
+        extra: serde_json::Value,
+    ) -> IdTokenClaims<OtherClaims, CoreGenderClaim> {
+        let mut doc = serde_json::json!({
+            "iss": "https://idp.example.com",
+            "aud": "id",
+            "exp": now() + 300,
+            "iat": now(),
+            "sub": sub,
+        });
+        if let Some((email, verified)) = email {
+            doc["email"] = email.into();
+            if let Some(v) = verified {
+                doc["email_verified"] = v.into();
+            }
+        }
+        if let (Some(doc), Some(extra)) = (doc.as_object_mut(), extra.as_object()) {
+            doc.extend(extra.clone());
+        }
+        serde_json::from_value(doc).expect("claims parse")
+    }
+
+    fn staff_or_example_com() -> OidcAllow {
+        OidcAllow {
+            domains: vec!["example.com".into()],
+            claim: Some(super::super::login::OidcClaim {
+                name: "groups".into(),
+                value: "staff".into(),
+            }),
+            ..OidcAllow::default()
+        }
+    }
+
+    #[test]
+    fn subjects_of_the_other_login_modes_are_refused() {
+        let allow = staff_or_example_com();
+        for sub in ["operator", "Operator", "local", "LOCAL"] {
+            let c = claims(
+                sub,
+                Some(("ada@example.com", Some(true))),
+                serde_json::json!({}),
+            );
+            assert!(admit(&allow, &c).is_err(), "sub {sub:?} was admitted");
+        }
+        let c = claims(
+            "1234",
+            Some(("ada@example.com", Some(true))),
+            serde_json::json!({}),
+        );
+        assert_eq!(
+            admit(&allow, &c).ok().map(|p| p.subject),
+            Some("1234".into())
+        );
+    }
+
+    #[test]
+    fn an_unverified_email_is_not_passed_on_when_the_claim_rule_admits() {
+        let allow = staff_or_example_com();
+        let c = claims(
+            "42",
+            Some(("ceo@example.com", Some(false))),
+            serde_json::json!({"groups": ["staff"]}),
+        );
+        let person = admit(&allow, &c).ok().expect("admitted by the claim rule");
+        assert_eq!(person.subject, "42");
+        assert_eq!(
+            person.email, None,
+            "an unverified address reached the tools"
+        );
+    }
+
+    #[test]
+    fn domains_match_whole_domains_only() {
+        let allow = OidcAllow {
+            domains: vec!["example.com".into()],
+            ..OidcAllow::default()
+        };
+        for email in [
+            "a@evil-example.com",
+            "a@example.com.evil.net",
+            "a@sub.example.com",
+            "a@example.com@evil.net",
+            "a@example.com.",
+        ] {
+            let c = claims("1", Some((email, Some(true))), serde_json::json!({}));
+            assert!(admit(&allow, &c).is_err(), "{email} was admitted");
+        }
+        let c = claims(
+            "1",
+            Some(("A@EXAMPLE.COM", Some(true))),
+            serde_json::json!({}),
+        );
+        assert!(admit(&allow, &c).is_ok());
     }
 }
