@@ -251,15 +251,20 @@ fn users_and_admin_commands_name_the_missing_store_or_argon2() {
         );
         accepted_iff(r, &[sqlite, PASSWORD]);
     }
-    // The process path answers exit code 2 (never a panic) when the store is missing, and
-    // runs the command when it is there.
-    let code = run_with(
-        app,
-        NoTools,
-        ["features-mcp", "users", "list", "--store", &store].map(str::to_owned),
-        |_| None,
-    );
+    // The process path answers exit code 2 (never a panic) when the store is missing (not
+    // compiled in, or a SQLite file that does not exist yet, which `users list` does not
+    // create), and runs the command when it is there.
+    let users_list = || {
+        run_with(
+            app.clone(),
+            NoTools,
+            ["features-mcp", "users", "list", "--store", &store].map(str::to_owned),
+            |_| None,
+        )
+    };
+    assert_eq!(users_list(), std::process::ExitCode::from(2));
+    std::fs::File::create(dir.join("s.sqlite3")).unwrap();
     let want = if cfg!(feature = "sqlite") { 0 } else { 2 };
-    assert_eq!(code, std::process::ExitCode::from(want));
+    assert_eq!(users_list(), std::process::ExitCode::from(want));
     let _ = std::fs::remove_dir_all(&dir);
 }
