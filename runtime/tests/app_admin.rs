@@ -7,7 +7,7 @@
 mod app_common;
 mod redis_common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -16,7 +16,6 @@ use app_common::*;
 use mcpgen_runtime::app::run_with;
 
 const CHILD_ARGS: &str = "MCPGEN_APP_CHILD_ARGS";
-const HOST: &str = "mcp.example.org";
 const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -127,37 +126,6 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// One HTTP/1.1 request on its own connection: the status and the body.
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("read");
-    let out = String::from_utf8_lossy(&out).into_owned();
-    let status = out
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {out:?}"));
-    (status, out)
-}
-
 fn body_json(reply: &str) -> serde_json::Value {
     serde_json::from_str(reply.split_once("\r\n\r\n").expect("body").1).expect("json")
 }
@@ -177,7 +145,7 @@ fn refresh(addr: &str, client_id: &str, refresh_token: &str) -> serde_json::Valu
         ("client_id", client_id),
     ]);
     let ct = [("Content-Type", "application/x-www-form-urlencoded")];
-    let (status, reply) = request(addr, "POST", "/token", &ct, &body);
+    let (status, reply) = socket_request(addr, "POST", "/token", &ct, &body);
     assert_eq!(status, 200, "{reply}");
     body_json(&reply)
 }
@@ -192,7 +160,7 @@ fn sign_in_tokens(addr: &str, name: &str) -> (String, serde_json::Value) {
         "token_endpoint_auth_method": "none",
     });
     let json = [("Content-Type", "application/json")];
-    let (status, reply) = request(addr, "POST", "/register", &json, &body.to_string());
+    let (status, reply) = socket_request(addr, "POST", "/register", &json, &body.to_string());
     assert_eq!(status, 201, "{reply}");
     let client_id = body_json(&reply)["client_id"]
         .as_str()
@@ -209,7 +177,7 @@ fn sign_in_tokens(addr: &str, name: &str) -> (String, serde_json::Value) {
         ("password", OWNER_PASSWORD),
         ("action", "approve"),
     ]);
-    let (status, reply) = request(
+    let (status, reply) = socket_request(
         addr,
         "POST",
         "/authorize",
@@ -239,7 +207,7 @@ fn sign_in_tokens(addr: &str, name: &str) -> (String, serde_json::Value) {
         ("code_verifier", VERIFIER),
     ]);
     let ct = [("Content-Type", "application/x-www-form-urlencoded")];
-    let (status, reply) = request(addr, "POST", "/token", &ct, &token);
+    let (status, reply) = socket_request(addr, "POST", "/token", &ct, &token);
     assert_eq!(status, 200, "{reply}");
     (client_id, body_json(&reply))
 }
@@ -248,7 +216,7 @@ fn sign_in_tokens(addr: &str, name: &str) -> (String, serde_json::Value) {
 fn mcp_status(addr: &str, access: &str) -> u16 {
     let bearer = format!("Bearer {access}");
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    request(
+    socket_request(
         addr,
         "POST",
         "/mcp",

@@ -282,42 +282,10 @@ fn json_logs() {
     assert_eq!(child.wait().expect("wait").code(), Some(0));
 }
 
-const HOST: &str = "mcp.example.org";
 const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const OWNER_PASSWORD: &str = "the owner's long password";
-
-/// One HTTP/1.1 request on its own connection: the status and the whole response.
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("read");
-    let out = String::from_utf8_lossy(&out).into_owned();
-    let status = out
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {out:?}"));
-    (status, out)
-}
 
 fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
@@ -361,7 +329,7 @@ fn register_client(addr: &str) -> String {
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     });
-    let (status, reply) = request(
+    let (status, reply) = socket_request(
         addr,
         "POST",
         "/register",
@@ -388,7 +356,7 @@ fn consent(addr: &str, client_id: &str, password: &str, client_ip: &str) -> (u16
         ("password", password),
         ("action", "approve"),
     ]);
-    request(
+    socket_request(
         addr,
         "POST",
         "/authorize",
@@ -477,10 +445,10 @@ fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
         "redirect_uris": [CALLBACK, format!("https://example.com/{forge}")],
     });
     let json = [("Content-Type", "application/json")];
-    request(a, "POST", "/register", &json, &bad_client.to_string());
+    socket_request(a, "POST", "/register", &json, &bad_client.to_string());
     let named = serde_json::json!({"client_name": forge, "redirect_uris": [CALLBACK]});
-    request(a, "POST", "/register", &json, &named.to_string());
-    request(
+    socket_request(a, "POST", "/register", &json, &named.to_string());
+    socket_request(
         a,
         "POST",
         "/register",
@@ -510,8 +478,8 @@ fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
         variants.push(form(&p));
     }
     for q in &variants {
-        request(a, "GET", &format!("/authorize?{q}"), &html, "");
-        request(a, "POST", "/authorize", &html, q);
+        socket_request(a, "GET", &format!("/authorize?{q}"), &html, "");
+        socket_request(a, "POST", "/authorize", &html, q);
     }
     // The real grant, with a hostile extra parameter and a hostile state.
     let mut consent_form = valid.to_vec();
@@ -522,7 +490,7 @@ fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
         ("action", "approve"),
         (forge, forge),
     ]);
-    let (status, reply) = request(
+    let (status, reply) = socket_request(
         a,
         "POST",
         "/authorize",
@@ -553,7 +521,7 @@ fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
         (forge, forge),
     ];
     let ct = [("Content-Type", "application/x-www-form-urlencoded")];
-    let (status, reply) = request(a, "POST", "/token", &ct, &form(&token_form));
+    let (status, reply) = socket_request(a, "POST", "/token", &ct, &form(&token_form));
     assert_eq!(status, 200, "{reply}");
     let body: serde_json::Value =
         serde_json::from_str(reply.split_once("\r\n\r\n").expect("body").1).expect("json");
@@ -580,11 +548,11 @@ fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
         ("/token", &refresh[..]),
         ("/revoke", &revoke[..]),
     ] {
-        request(a, "POST", path, &ct, &form(&[(forge, "1"), (forge, "2")]));
+        socket_request(a, "POST", path, &ct, &form(&[(forge, "1"), (forge, "2")]));
         for i in 0..base.len() {
             let mut p = base.to_vec();
             p[i].1 = forge;
-            request(a, "POST", path, &ct, &form(&p));
+            socket_request(a, "POST", path, &ct, &form(&p));
         }
     }
 
@@ -605,8 +573,8 @@ fn hostile_session(log_format: &str, forge: &str) -> Vec<String> {
         serde_json::json!([{"jsonrpc": "2.0", "id": 4, "method": forge}]),
         serde_json::json!({"jsonrpc": "2.0", "method": forge, forge: forge}),
     ] {
-        request(a, "POST", "/mcp", &mcp, &body.to_string());
-        request(a, "POST", "/mcp", mcp_anon, &body.to_string());
+        socket_request(a, "POST", "/mcp", &mcp, &body.to_string());
+        socket_request(a, "POST", "/mcp", mcp_anon, &body.to_string());
     }
     terminate(&child);
     assert_eq!(child.wait().expect("wait").code(), Some(0));
@@ -1219,7 +1187,7 @@ fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
     let addr = listening_addr(&lines);
     let client_id = register_client(&addr);
 
-    let page = request(
+    let page = socket_request(
         &addr,
         "GET",
         &format!(
@@ -1254,7 +1222,7 @@ fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
             ("password", password),
             ("action", "approve"),
         ]);
-        request(
+        socket_request(
             &addr,
             "POST",
             "/authorize",
@@ -1290,7 +1258,7 @@ fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
         .expect("code")
         .1
         .into_owned();
-    let (status, reply) = request(
+    let (status, reply) = socket_request(
         &addr,
         "POST",
         "/token",
@@ -1310,7 +1278,7 @@ fn users_sign_in_and_their_removal_cuts_their_tokens_off_at_once() {
     let greet = || {
         let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
             "params": {"name": "greet", "arguments": {"order_id": "A-1"}}});
-        request(
+        socket_request(
             &addr,
             "POST",
             "/mcp",

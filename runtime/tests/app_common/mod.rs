@@ -244,3 +244,39 @@ pub async fn rpc(
     )
     .await
 }
+
+/// One HTTP/1.1 request on its own TCP connection to `addr`, with `Host: HOST` (the public
+/// host the process tests serve): the status and the whole response (head and body).
+pub fn socket_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {PROCESS_HOST}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(body.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let status = out
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {out:?}"));
+    (status, out)
+}
+
+/// The public host of the servers the process tests start (`https://mcp.example.org`).
+pub const PROCESS_HOST: &str = "mcp.example.org";
